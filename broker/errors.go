@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+
+	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/profile"
+)
+
+// Error is a failure to get credentials, with the HTTP status and code the
+// endpoint answers with and a message that tells a person what to do.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string     { return e.Message }
+func (e *Error) Unwrap() error     { return e.Err }
+func (e *Error) HTTPStatus() int   { return e.Status }
+func (e *Error) ErrorCode() string { return e.Code }
+
+// stsError is an STS call that failed.
+type stsError struct {
+	op      string
+	profile profile.Profile
+	err     error
+}
+
+func (e *stsError) Error() string {
+	return fmt.Sprintf("STS %s for profile %q: %v", e.op, e.profile.Name, e.err)
+}
+func (e *stsError) Unwrap() error { return e.err }
+
+// keysError is a failure to read the keys of a source profile.
+type keysError struct {
+	profile string
+	err     error
+}
+
+func (e *keysError) Error() string { return e.err.Error() }
+func (e *keysError) Unwrap() error { return e.err }
+
+// classify turns err into an *Error for profile name.
+func classify(name string, err error) *Error {
+	e := &Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: err.Error(), Err: err}
+	var api smithy.APIError
+	var se *stsError
+	switch {
+	case errors.Is(err, profile.ErrNotFound):
+		e.Status, e.Code = http.StatusNotFound, "ProfileNotFound"
+		e.Message = fmt.Sprintf("profile %q is not in the AWS config file and has no keys in the keychain: add a [profile %s] section with role_arn and source_profile, or run `brokerd keys add %s`", name, name, name)
+	case errors.Is(err, keychain.ErrNotFound):
+		e.Status, e.Code = http.StatusNotFound, "NoKeys"
+		src := name
+		var ke *keysError
+		if errors.As(err, &ke) {
+			src = ke.profile
+		}
+		e.Message = fmt.Sprintf("no keys for profile %q in the keychain: run `brokerd keys add %s`", src, src)
+	case errors.Is(err, keychain.ErrLocked):
+		e.Status, e.Code = http.StatusServiceUnavailable, "KeychainLocked"
+		e.Message = keychain.ErrLocked.Error()
+	case errors.Is(err, keychain.ErrUnavailable), errors.Is(err, keychain.ErrTimeout):
+		e.Status, e.Code = http.StatusServiceUnavailable, "KeychainUnavailable"
+	case errors.As(err, &api) && errors.As(err, &se):
+		e.Status, e.Code = http.StatusBadGateway, api.ErrorCode()
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() >= 400 {
+			e.Status = re.HTTPStatusCode()
+		}
+		e.Message = fmt.Sprintf("STS %s for profile %q failed: %s: %s%s", se.op, se.profile.Name, api.ErrorCode(), api.ErrorMessage(), hint(se, api))
+	case errors.As(err, &se):
+		e.Status, e.Code = http.StatusServiceUnavailable, "STSUnavailable"
+		e.Message = fmt.Sprintf("cannot reach STS for profile %q (%v): check the network; brokerd retries", name, errors.Unwrap(se.err))
+	}
+	return e
+}
+
+// hint adds what to do for the STS errors a user can fix.
+func hint(se *stsError, api smithy.APIError) string {
+	msg := api.ErrorMessage()
+	switch {
+	case api.ErrorCode() == "InvalidClientTokenId", api.ErrorCode() == "SignatureDoesNotMatch":
+		return fmt.Sprintf(" (the keychain's keys are not valid: store current ones with `brokerd keys add %s`)", sourceName(se.profile))
+	case strings.Contains(msg, "DurationSeconds") || strings.Contains(msg, "MaxSessionDuration"):
+		return fmt.Sprintf(" (lower duration_seconds of profile %q to the role's maximum session duration)", se.profile.Name)
+	case api.ErrorCode() == "AccessDenied" && se.op == "AssumeRole":
+		return fmt.Sprintf(" (check that %s trusts your user and that your user may assume it)", se.profile.RoleARN)
+	}
+	return ""
+}
+
+func sourceName(p profile.Profile) string {
+	if p.SourceProfile != "" {
+		return p.SourceProfile
+	}
+	return p.Name
+}

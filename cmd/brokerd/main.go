@@ -1,0 +1,72 @@
+// Command brokerd serves temporary AWS credentials for the roles in
+// ~/.aws/config to every AWS SDK and the aws CLI on this machine.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/state"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitCoder is an error that carries its own exit code, such as a command
+// run by `brokerd exec`.
+type exitCoder interface{ ExitCode() int }
+
+func exitCode(err error) int {
+	if e, ok := err.(exitCoder); ok {
+		return e.ExitCode()
+	}
+	return 1
+}
+
+// env is what the commands share: streams, and how to reach the keychain
+// and the state directory.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	keys           *keychain.Store
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, keys: keychain.New(keychain.System{})}
+	root := &cobra.Command{
+		Use:           "brokerd",
+		Short:         "Serve temporary AWS credentials for the roles in ~/.aws/config",
+		Long:          "brokerd keeps long-term AWS keys in the OS keychain, assumes the roles of ~/.aws/config on demand,\nand serves the temporary credentials to every AWS SDK and the aws CLI on this machine.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd())
+	return root.ExecuteContext(ctx)
+}
+
+// stateDir opens the state directory.
+func stateDir() (state.Dir, error) {
+	path, err := state.DirPath()
+	if err != nil {
+		return state.Dir{}, err
+	}
+	return state.Open(path)
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/brokerd/brokerd/control"
+)
+
+func (e *env) statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the daemon and each profile's credentials: expiry, time left, last refresh, last error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			st, err := control.NewClient(dir).Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(e.stdout, st, time.Now())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printStatus(w io.Writer, st control.Status, now time.Time) {
+	fmt.Fprintf(w, "brokerd (pid %d) serving %s since %s; default profile %q\n\n",
+		st.PID, st.Endpoint, st.Started.Local().Format(time.DateTime), st.DefaultProfile)
+	if len(st.Profiles) == 0 {
+		fmt.Fprintln(w, "no profiles yet: add keys with `brokerd keys add PROFILE` and roles to ~/.aws/config")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tKIND\tROLE\tEXPIRES\tLEFT\tLAST REFRESH\tLAST ERROR")
+	for _, p := range st.Profiles {
+		expires, left, last := "-", "-", "-"
+		if p.Expires != nil {
+			expires = p.Expires.Local().Format(time.DateTime)
+			left = roundDuration(p.Expires.Sub(now))
+		}
+		if p.LastRefresh != nil {
+			last = roundDuration(now.Sub(*p.LastRefresh)) + " ago"
+		}
+		role := p.RoleARN
+		if role == "" {
+			role = "-"
+		}
+		errText := p.LastError
+		if errText == "" {
+			errText = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Kind, role, expires, left, last, errText)
+	}
+	tw.Flush()
+}
+
+// roundDuration shows d to the minute, or "expired".
+func roundDuration(d time.Duration) string {
+	if d <= 0 {
+		return "expired"
+	}
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}

@@ -1,0 +1,40 @@
+// Package control provides the local API between the brokerd command and
+// its running daemon, spoken as HTTP over a Unix socket in the state
+// directory (mode 0600 in a 0700 directory).
+package control
+
+import (
+	"context"
+	"time"
+)
+
+// Status is what the daemon reports about itself.
+type Status struct {
+	Endpoint       string    `json:"endpoint"`
+	PID            int       `json:"pid"`
+	Started        time.Time `json:"started"`
+	DefaultProfile string    `json:"default_profile,omitempty"`
+	Profiles       []Profile `json:"profiles"`
+}
+
+// Profile is the state of one profile's credentials.
+type Profile struct {
+	Name          string     `json:"name"`
+	Kind          string     `json:"kind"` // "role" or "source"
+	RoleARN       string     `json:"role_arn,omitempty"`
+	SourceProfile string     `json:"source_profile,omitempty"`
+	Expires       *time.Time `json:"expires,omitempty"`
+	LastRefresh   *time.Time `json:"last_refresh,omitempty"`
+	NextRefresh   *time.Time `json:"next_refresh,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+}
+
+// Service is what the daemon does for the control API.
+type Service interface {
+	Status(ctx context.Context) (Status, error)
+	// Refresh fetches new credentials for profile now.
+	Refresh(ctx context.Context, profile string) error
+	// Reload drops cached credentials so they are fetched under the
+	// config file as it is now.
+	Reload(ctx context.Context) error
+}

@@ -1,0 +1,49 @@
+package control
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/server"
+)
+
+// Handler serves svc on the control API.
+func Handler(svc Service, log *zap.Logger) http.Handler {
+	h := handler{svc: svc, log: log}
+	r := chi.NewRouter()
+	r.Get("/v1/status", h.status)
+	r.Post("/v1/refresh/{profile}", h.refresh)
+	r.Post("/v1/reload", h.reload)
+	return r
+}
+
+type handler struct {
+	svc Service
+	log *zap.Logger
+}
+
+func (h handler) status(w http.ResponseWriter, r *http.Request) {
+	st, err := h.svc.Status(r.Context())
+	h.reply(w, r, st, err)
+}
+
+func (h handler) refresh(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, r, struct{}{}, h.svc.Refresh(r.Context(), chi.URLParam(r, "profile")))
+}
+
+func (h handler) reload(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, r, struct{}{}, h.svc.Reload(r.Context()))
+}
+
+func (h handler) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		c := server.WriteError(w, err)
+		h.log.Info("control request failed", zap.String("path", r.URL.Path), zap.String("code", c.ErrorCode()), zap.String("message", c.Error()))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}

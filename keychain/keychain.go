@@ -1,0 +1,197 @@
+// Package keychain provides brokerd's items in the OS keychain: long-term
+// IAM user keys and MFA sessions, stored through go-keyring.
+package keychain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// Service is the keychain service name under which long-term keys are stored.
+const Service = "brokerd"
+
+// indexUser names the item that lists the profiles with keys; go-keyring
+// cannot enumerate items itself. It is not a valid profile name.
+const indexUser = "_profiles"
+
+var (
+	// ErrNotFound means the keychain has no such item.
+	ErrNotFound = errors.New("not found in keychain")
+	// ErrLocked means the keychain exists but is locked.
+	ErrLocked = errors.New("keychain is locked: unlock your login keychain (log in to the desktop session) and try again")
+	// ErrUnavailable means no keychain service answered.
+	ErrUnavailable = errors.New("no keychain service is reachable: on Linux start a Secret Service (gnome-keyring or KeePassXC) in your session")
+	// ErrTimeout means the keychain did not answer in time, for example
+	// while an unlock prompt is open.
+	ErrTimeout = errors.New("keychain did not answer in time: is an unlock prompt waiting?")
+)
+
+// Backend is the part of go-keyring the store uses.
+type Backend interface {
+	Get(service, user string) (string, error)
+	Set(service, user, secret string) error
+	Delete(service, user string) error
+}
+
+// System is the OS keychain through go-keyring.
+type System struct{}
+
+var _ Backend = System{}
+
+func (System) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (System) Set(service, user, secret string) error   { return keyring.Set(service, user, secret) }
+func (System) Delete(service, user string) error        { return keyring.Delete(service, user) }
+
+// Store reads and writes brokerd's keychain items.
+type Store struct {
+	backend Backend
+	// Timeout bounds every keychain call; go-keyring calls can block forever.
+	Timeout time.Duration
+}
+
+// New returns a Store over backend with a 5 s timeout per call.
+func New(backend Backend) *Store {
+	return &Store{backend: backend, Timeout: 5 * time.Second}
+}
+
+// Keys returns the long-term keys stored for profile. It returns an error
+// wrapping ErrNotFound when there are none.
+func (s *Store) Keys(ctx context.Context, profile string) (Keys, error) {
+	var k Keys
+	if err := s.getJSON(ctx, Service, profile, &k); err != nil {
+		return Keys{}, fmt.Errorf("read keys of profile %q: %w", profile, err)
+	}
+	return k, nil
+}
+
+// AddKeys validates k and stores it for profile, replacing any keys it had.
+func (s *Store) AddKeys(ctx context.Context, profile string, k Keys) error {
+	if err := ValidProfile(profile); err != nil {
+		return err
+	}
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	if err := s.setJSON(ctx, Service, profile, k); err != nil {
+		return fmt.Errorf("store keys of profile %q: %w", profile, err)
+	}
+	return s.updateIndex(ctx, func(names []string) []string {
+		if !slices.Contains(names, profile) {
+			names = append(names, profile)
+		}
+		return names
+	})
+}
+
+// RemoveKeys deletes the keys of profile. It returns an error wrapping
+// ErrNotFound when there were none.
+func (s *Store) RemoveKeys(ctx context.Context, profile string) error {
+	err := s.call(ctx, func() error { return s.backend.Delete(Service, profile) })
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("remove keys of profile %q: %w", profile, err)
+	}
+	ierr := s.updateIndex(ctx, func(names []string) []string {
+		return slices.DeleteFunc(names, func(n string) bool { return n == profile })
+	})
+	if err != nil {
+		return fmt.Errorf("remove keys of profile %q: %w", profile, err)
+	}
+	return ierr
+}
+
+// Profiles lists the profiles that have keys, sorted.
+func (s *Store) Profiles(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.getJSON(ctx, Service, indexUser, &names)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read profile list: %w", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (s *Store) updateIndex(ctx context.Context, change func([]string) []string) error {
+	names, err := s.Profiles(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.setJSON(ctx, Service, indexUser, change(names)); err != nil {
+		return fmt.Errorf("update profile list: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) getJSON(ctx context.Context, service, user string, v any) error {
+	var secret string
+	err := s.call(ctx, func() (err error) {
+		secret, err = s.backend.Get(service, user)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(secret), v); err != nil {
+		// The item's text may be a secret: do not quote it.
+		return fmt.Errorf("keychain item %s/%s is not brokerd's format: remove it and add it again", service, user)
+	}
+	return nil
+}
+
+func (s *Store) setJSON(ctx context.Context, service, user string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.call(ctx, func() error { return s.backend.Set(service, user, string(b)) })
+}
+
+// call runs f with the store's timeout and turns go-keyring's errors into
+// this package's. f goes on in the background after a timeout; go-keyring
+// offers no way to cancel it.
+func (s *Store) call(ctx context.Context, f func() error) error {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return classify(err)
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return ErrTimeout
+		}
+		return ctx.Err()
+	}
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, keyring.ErrNotFound) {
+		return ErrNotFound
+	}
+	msg := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(msg, "unlock"), strings.Contains(msg, "locked"),
+		strings.Contains(msg, "interaction is not allowed"), strings.Contains(msg, "dismissed"):
+		return fmt.Errorf("%w (%v)", ErrLocked, err)
+	case strings.Contains(msg, "org.freedesktop.secrets"), strings.Contains(msg, "dbus"),
+		strings.Contains(msg, "not provided by any .service"):
+		return fmt.Errorf("%w (%v)", ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+package keychain
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Keys are an IAM user's long-term access keys.
+type Keys struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+}
+
+var (
+	accessKeyID     = regexp.MustCompile(`^AKIA[A-Z0-9]{16}$`)
+	secretAccessKey = regexp.MustCompile(`^[A-Za-z0-9/+]{40}$`)
+	profileName     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,63}$`)
+)
+
+// Validate reports, without quoting either value, why k is not a pair of
+// long-term IAM user keys.
+func (k Keys) Validate() error {
+	switch {
+	case k.AccessKeyID == "":
+		return fmt.Errorf("access key id is empty")
+	case !accessKeyID.MatchString(k.AccessKeyID):
+		return fmt.Errorf("access key id must be 20 characters, capital letters and digits, starting with AKIA (a long-term IAM user key); got %d characters", len(k.AccessKeyID))
+	case k.SecretAccessKey == "":
+		return fmt.Errorf("secret access key is empty")
+	case !secretAccessKey.MatchString(k.SecretAccessKey):
+		return fmt.Errorf("secret access key must be 40 characters of letters, digits, / and +; got %d characters", len(k.SecretAccessKey))
+	}
+	return nil
+}
+
+// ValidProfile reports why name cannot name a profile in the keychain.
+func ValidProfile(name string) error {
+	if !profileName.MatchString(name) {
+		return fmt.Errorf("profile name %q is not valid: use letters, digits and _.@+=- (at most 64)", name)
+	}
+	return nil
+}
+
+// Mask shows an access key id as AKIA…WXYZ, for logs and listings.
+func Mask(id string) string {
+	if len(id) < 12 {
+		return "…"
+	}
+	return id[:4] + "…" + id[len(id)-4:]
+}

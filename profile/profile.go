@@ -1,0 +1,200 @@
+// Package profile provides the profiles of the AWS shared config file
+// (~/.aws/config) as brokerd uses them: roles and their source profiles.
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+)
+
+// ErrNotFound means the config file has no such profile.
+var ErrNotFound = errors.New("profile not found")
+
+// Profile is one profile of the shared config file.
+type Profile struct {
+	Name            string
+	RoleARN         string
+	SourceProfile   string
+	ExternalID      string
+	RoleSessionName string
+	Duration        time.Duration // 0 when duration_seconds is not set
+	Region          string
+	MFASerial       string
+	MFAProcess      string
+	// Other credential settings brokerd does not serve from, by key name.
+	Unsupported []string
+}
+
+// IsRole reports whether the profile assumes a role.
+func (p Profile) IsRole() bool { return p.RoleARN != "" }
+
+// Config is a parsed shared config file.
+type Config struct {
+	Path     string
+	profiles map[string]Profile
+}
+
+// Path returns the shared config file's path as the AWS SDKs find it:
+// AWS_CONFIG_FILE, else ~/.aws/config.
+func Path() (string, error) {
+	if p := os.Getenv("AWS_CONFIG_FILE"); p != "" {
+		return expandHome(p)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the AWS config file: %w", err)
+	}
+	return filepath.Join(home, ".aws", "config"), nil
+}
+
+func expandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("expand %q: %w", p, err)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+// Load reads the config file at path. A missing file is an empty config.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &Config{Path: path, profiles: map[string]Profile{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read AWS config: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse parses the text of a config file; path is used in messages only.
+func Parse(path string, text []byte) (*Config, error) {
+	f, err := ini.LoadSources(ini.LoadOptions{
+		AllowNestedValues:       true,
+		SkipUnrecognizableLines: false,
+		Insensitive:             false,
+	}, text)
+	if err != nil {
+		return nil, fmt.Errorf("AWS config %s is malformed: %v: fix the file", path, err)
+	}
+	c := &Config{Path: path, profiles: map[string]Profile{}}
+	for _, s := range f.Sections() {
+		name, ok := sectionProfile(s.Name())
+		if !ok {
+			continue
+		}
+		p, err := parseProfile(name, s)
+		if err != nil {
+			return nil, fmt.Errorf("AWS config %s, profile %q: %w", path, name, err)
+		}
+		c.profiles[name] = p
+	}
+	return c, nil
+}
+
+// sectionProfile returns the profile a section defines: [default] and
+// [profile NAME]; the SDKs ignore other sections for profiles.
+func sectionProfile(section string) (string, bool) {
+	section = strings.TrimSpace(section)
+	if section == "default" {
+		return "default", true
+	}
+	name, ok := strings.CutPrefix(section, "profile ")
+	name = strings.TrimSpace(name)
+	return name, ok && name != ""
+}
+
+var sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+func parseProfile(name string, s *ini.Section) (Profile, error) {
+	get := func(k string) string { return strings.TrimSpace(s.Key(k).String()) }
+	p := Profile{
+		Name:            name,
+		RoleARN:         get("role_arn"),
+		SourceProfile:   get("source_profile"),
+		ExternalID:      get("external_id"),
+		RoleSessionName: get("role_session_name"),
+		Region:          get("region"),
+		MFASerial:       get("mfa_serial"),
+		MFAProcess:      get("mfa_process"),
+	}
+	if d := get("duration_seconds"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 900 || n > 129600 {
+			return Profile{}, fmt.Errorf("duration_seconds = %q: want whole seconds from 900 to 129600", d)
+		}
+		p.Duration = time.Duration(n) * time.Second
+	}
+	if p.RoleSessionName != "" && !sessionName.MatchString(p.RoleSessionName) {
+		return Profile{}, fmt.Errorf("role_session_name = %q: want 2 to 64 characters of letters, digits and +=,.@_-", p.RoleSessionName)
+	}
+	if p.RoleARN != "" && !strings.HasPrefix(p.RoleARN, "arn:") {
+		return Profile{}, fmt.Errorf("role_arn = %q: want an ARN such as arn:aws:iam::999999999999:role/UpdateApp", p.RoleARN)
+	}
+	for _, k := range []string{"credential_source", "credential_process", "web_identity_token_file", "sso_session", "sso_start_url"} {
+		if get(k) != "" {
+			p.Unsupported = append(p.Unsupported, k)
+		}
+	}
+	return p, nil
+}
+
+// Get returns the named profile. The error wraps ErrNotFound when the
+// file has no such profile.
+func (c *Config) Get(name string) (Profile, error) {
+	p, ok := c.profiles[name]
+	if !ok {
+		return Profile{}, fmt.Errorf("%w: no profile %q in %s: add a [profile %s] section or check the name", ErrNotFound, name, c.Path, name)
+	}
+	return p, nil
+}
+
+// Names lists the profiles, sorted.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.profiles))
+	for n := range c.profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Source returns the profile whose long-term keys sign for name: name itself
+// for a source profile, else the end of its source_profile chain. chain
+// lists the roles to assume from it, innermost first.
+func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
+	seen := map[string]bool{}
+	p, err := c.Get(name)
+	for err == nil && p.IsRole() {
+		if seen[p.Name] {
+			return Profile{}, nil, fmt.Errorf("profile %q: source_profile loops back to %q: fix %s", name, p.Name, c.Path)
+		}
+		seen[p.Name] = true
+		if p.SourceProfile == "" {
+			return Profile{}, nil, fmt.Errorf("profile %q has role_arn but no source_profile: add source_profile = NAME of the profile whose keys brokerd holds", p.Name)
+		}
+		chain = append([]Profile{p}, chain...)
+		if p.SourceProfile == p.Name {
+			// The SDKs read a profile that names itself as its own source
+			// as "use this profile's keys".
+			return Profile{Name: p.Name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess}, chain, nil
+		}
+		p, err = c.Get(p.SourceProfile)
+	}
+	if err != nil {
+		return Profile{}, nil, err
+	}
+	return p, chain, nil
+}

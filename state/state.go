@@ -1,0 +1,174 @@
+// Package state provides brokerd's per-user state directory: the endpoint's
+// auth token, the running daemon's address, its control socket and lock.
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+)
+
+// File names inside the state directory.
+const (
+	TokenFile    = "token"
+	EndpointFile = "endpoint.json"
+	SocketFile   = "control.sock"
+	lockFile     = "lock"
+)
+
+// ErrNotRunning means no daemon has published its endpoint.
+var ErrNotRunning = errors.New("brokerd is not running: start it with `brokerd serve` (or `brokerd install` to run it as a user service)")
+
+// DirPath returns the state directory: $BROKERD_STATE_DIR, else
+// $XDG_RUNTIME_DIR/brokerd on Linux and ~/Library/Application Support/brokerd
+// on macOS.
+func DirPath() (string, error) {
+	if d := os.Getenv("BROKERD_STATE_DIR"); d != "" {
+		return filepath.Abs(d)
+	}
+	if runtime.GOOS == "darwin" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find the state directory: %w", err)
+		}
+		return filepath.Join(home, "Library", "Application Support", "brokerd"), nil
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "brokerd"), nil
+	}
+	return "", errors.New("XDG_RUNTIME_DIR is not set: log in through a session that sets it, or set BROKERD_STATE_DIR to a private directory")
+}
+
+// Dir is the state directory.
+type Dir struct{ Path string }
+
+// Open returns the state directory at path, creating it 0700 if needed.
+// An existing directory must belong to this user; a mode looser than 0700
+// is tightened.
+func Open(path string) (Dir, error) {
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return Dir{}, fmt.Errorf("create state directory: %w", err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return Dir{}, fmt.Errorf("check state directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return Dir{}, fmt.Errorf("state directory %s is not a directory: remove it or set BROKERD_STATE_DIR", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return Dir{}, fmt.Errorf("state directory %s belongs to another user: remove it or set BROKERD_STATE_DIR", path)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(path, 0o700); err != nil {
+			return Dir{}, fmt.Errorf("make state directory private: %w", err)
+		}
+	}
+	return Dir{Path: path}, nil
+}
+
+// Join returns the path of a file in the directory.
+func (d Dir) Join(name string) string { return filepath.Join(d.Path, name) }
+
+// Lock takes the directory's lock, so one daemon at a time serves from it.
+// The lock lasts until the returned file is closed or the process ends.
+func (d Dir) Lock() (*os.File, error) {
+	f, err := os.OpenFile(d.Join(lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another brokerd is already running with state directory %s: stop it first (see `brokerd status`)", d.Path)
+	}
+	return f, nil
+}
+
+// WriteFile replaces name with data, mode 0600, atomically.
+func (d Dir) WriteFile(name string, data []byte) error {
+	f, err := os.CreateTemp(d.Path, "."+name+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(f.Name(), d.Join(name)); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// NewToken writes a new random auth token (256 bits, hex, no trailing
+// newline) to the token file and returns it.
+func (d Dir) NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make auth token: %w", err)
+	}
+	token := hex.EncodeToString(b)
+	return token, d.WriteFile(TokenFile, []byte(token))
+}
+
+// Endpoint is what a running daemon publishes about itself.
+type Endpoint struct {
+	URL string `json:"url"` // http://127.0.0.1:PORT
+	PID int    `json:"pid"`
+}
+
+// CredentialsURL is the container credentials URL for profile; an empty
+// profile means the daemon's default.
+func (e Endpoint) CredentialsURL(profile string) string {
+	u := e.URL + "/v1/credentials"
+	if profile != "" {
+		u += "/" + profile
+	}
+	return u
+}
+
+// Publish writes the endpoint file.
+func (d Dir) Publish(e Endpoint) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return d.WriteFile(EndpointFile, b)
+}
+
+// Endpoint reads the endpoint file. It returns ErrNotRunning when there is
+// none.
+func (d Dir) Endpoint() (Endpoint, error) {
+	b, err := os.ReadFile(d.Join(EndpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Endpoint{}, ErrNotRunning
+	}
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("read endpoint file: %w", err)
+	}
+	var e Endpoint
+	if err := json.Unmarshal(b, &e); err != nil || e.URL == "" {
+		return Endpoint{}, fmt.Errorf("endpoint file %s is damaged: restart brokerd", d.Join(EndpointFile))
+	}
+	return e, nil
+}
+
+// Unpublish removes the endpoint and token files, as a daemon does when it stops.
+func (d Dir) Unpublish() {
+	os.Remove(d.Join(EndpointFile))
+	os.Remove(d.Join(TokenFile))
+}
