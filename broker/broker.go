@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,6 +43,11 @@ type Config struct {
 	// Duration is how long credentials last when the profile sets no
 	// duration_seconds; 0 means 1h.
 	Duration time.Duration
+	// Sessions keeps MFA sessions across restarts; nil keeps them in
+	// memory only.
+	Sessions Sessions
+	// Now tells the time; nil means time.Now.
+	Now func() time.Time
 }
 
 // Broker turns profile names into temporary credentials.
@@ -49,6 +55,10 @@ type Broker struct {
 	keys Keys
 	cfg  Config
 	log  *zap.Logger
+
+	mu       sync.Mutex
+	sessions map[string]keychain.Session // by source profile
+	warned   map[string]bool             // expiry warning logged, by source profile
 }
 
 // New returns a broker that signs STS calls with keys from keys.
@@ -60,7 +70,10 @@ func New(keys Keys, cfg Config) *Broker {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Broker{keys: keys, cfg: cfg, log: log}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Broker{keys: keys, cfg: cfg, log: log, sessions: map[string]keychain.Session{}, warned: map[string]bool{}}
 }
 
 // Profiles reads the AWS config file anew, so edits need no restart.
@@ -87,9 +100,42 @@ func (b *Broker) Fetch(ctx context.Context, name string) (cache.Credentials, err
 }
 
 func (b *Broker) fetch(ctx context.Context, name string) (cache.Credentials, error) {
-	cfgFile, err := b.Profiles()
+	src, chain, err := b.resolve(ctx, name)
 	if err != nil {
 		return cache.Credentials{}, err
+	}
+	if mfaSerial(src, chain) != "" {
+		sess, err := b.session(ctx, src.Name)
+		if err != nil {
+			return cache.Credentials{}, err
+		}
+		creds := sessionCredentials(sess)
+		if len(chain) == 0 {
+			return cache.Credentials{Credentials: creds}, nil
+		}
+		return b.assume(ctx, name, src, chain, credentials(creds))
+	}
+	keys, err := b.keys.Keys(ctx, src.Name)
+	if err != nil {
+		return cache.Credentials{}, &keysError{profile: src.Name, err: err}
+	}
+	provider := credentials{AccessKeyID: keys.AccessKeyID, SecretAccessKey: keys.SecretAccessKey, Source: "brokerd keychain"}
+	if len(chain) == 0 {
+		client, err := b.stsClient(ctx, src, src, provider)
+		if err != nil {
+			return cache.Credentials{}, err
+		}
+		return b.sessionToken(ctx, client, src)
+	}
+	return b.assume(ctx, name, src, chain, provider)
+}
+
+// resolve finds the source profile whose keys sign for name, and the roles
+// to assume from it, innermost first.
+func (b *Broker) resolve(ctx context.Context, name string) (profile.Profile, []profile.Profile, error) {
+	cfgFile, err := b.Profiles()
+	if err != nil {
+		return profile.Profile{}, nil, err
 	}
 	src, chain, err := cfgFile.Source(name)
 	if errors.Is(err, profile.ErrNotFound) {
@@ -99,25 +145,16 @@ func (b *Broker) fetch(ctx context.Context, name string) (cache.Credentials, err
 		}
 	}
 	if err != nil {
-		return cache.Credentials{}, err
+		return profile.Profile{}, nil, err
 	}
 	if len(src.Unsupported) > 0 {
-		return cache.Credentials{}, fmt.Errorf("profile %q uses %v, which brokerd does not serve: give it keys with `brokerd keys add %s` instead", src.Name, src.Unsupported, src.Name)
+		return profile.Profile{}, nil, fmt.Errorf("profile %q uses %v, which brokerd does not serve: give it keys with `brokerd keys add %s` instead", src.Name, src.Unsupported, src.Name)
 	}
-	keys, err := b.keys.Keys(ctx, src.Name)
-	if err != nil {
-		return cache.Credentials{}, &keysError{profile: src.Name, err: err}
-	}
-	var provider aws.CredentialsProvider = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: keys.AccessKeyID, SecretAccessKey: keys.SecretAccessKey, Source: "brokerd keychain"}, nil
-	})
-	if len(chain) == 0 {
-		client, err := b.stsClient(ctx, src, src, provider)
-		if err != nil {
-			return cache.Credentials{}, err
-		}
-		return b.sessionToken(ctx, client, src)
-	}
+	return src, chain, nil
+}
+
+// assume assumes the roles of chain in turn, starting from provider.
+func (b *Broker) assume(ctx context.Context, name string, src profile.Profile, chain []profile.Profile, provider aws.CredentialsProvider) (cache.Credentials, error) {
 	var creds aws.Credentials
 	for _, role := range chain {
 		client, err := b.stsClient(ctx, src, role, provider)

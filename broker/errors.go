@@ -31,6 +31,7 @@ func (e *Error) ErrorCode() string { return e.Code }
 type stsError struct {
 	op      string
 	profile profile.Profile
+	mfa     bool // called with an MFA code
 	err     error
 }
 
@@ -53,6 +54,7 @@ func classify(name string, err error) *Error {
 	e := &Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: err.Error(), Err: err}
 	var api smithy.APIError
 	var se *stsError
+	var le *loginError
 	switch {
 	case errors.Is(err, profile.ErrNotFound):
 		e.Status, e.Code = http.StatusNotFound, "ProfileNotFound"
@@ -65,6 +67,9 @@ func classify(name string, err error) *Error {
 			src = ke.profile
 		}
 		e.Message = fmt.Sprintf("no keys for profile %q in the keychain: run `brokerd keys add %s`", src, src)
+	case errors.As(err, &le):
+		e.Status, e.Code = http.StatusUnauthorized, "LoginRequired"
+		e.Message = fmt.Sprintf("profile %q needs an MFA login (%s): run: brokerd login %s", name, le.Error(), le.source)
 	case errors.Is(err, keychain.ErrLocked):
 		e.Status, e.Code = http.StatusServiceUnavailable, "KeychainLocked"
 		e.Message = keychain.ErrLocked.Error()
@@ -88,6 +93,8 @@ func classify(name string, err error) *Error {
 func hint(se *stsError, api smithy.APIError) string {
 	msg := api.ErrorMessage()
 	switch {
+	case se.mfa && api.ErrorCode() == "AccessDenied":
+		return fmt.Sprintf(" (wrong or already used MFA code: wait for the next code and run `brokerd login %s` again)", se.profile.Name)
 	case api.ErrorCode() == "InvalidClientTokenId", api.ErrorCode() == "SignatureDoesNotMatch":
 		return fmt.Sprintf(" (the keychain's keys are not valid: store current ones with `brokerd keys add %s`)", sourceName(se.profile))
 	case strings.Contains(msg, "DurationSeconds") || strings.Contains(msg, "MaxSessionDuration"):

@@ -51,6 +51,24 @@ func (c *Client) Reload(ctx context.Context) error {
 	return c.call(ctx, http.MethodPost, "/v1/reload", nil, nil)
 }
 
+// Login asks the daemon to open an MFA session.
+func (c *Client) Login(ctx context.Context, l Login) (LoginResult, error) {
+	var res LoginResult
+	return res, c.call(ctx, http.MethodPost, "/v1/login", l, &res)
+}
+
+// Logout asks the daemon to close the MFA session of profile's source; it
+// returns the source profile.
+func (c *Client) Logout(ctx context.Context, profile string) (string, error) {
+	var res struct {
+		Profile string `json:"profile"`
+	}
+	err := c.call(ctx, http.MethodPost, "/v1/logout", struct {
+		Profile string `json:"profile"`
+	}{profile}, &res)
+	return res.Profile, err
+}
+
 // Error is an error the daemon answered with.
 type Error struct {
 	Code    string `json:"code"`

@@ -15,6 +15,31 @@ type Status struct {
 	Started        time.Time `json:"started"`
 	DefaultProfile string    `json:"default_profile,omitempty"`
 	Profiles       []Profile `json:"profiles"`
+	Sessions       []Session `json:"sessions"`
+}
+
+// Session is an MFA session of a source profile, without its secrets.
+type Session struct {
+	Profile   string    `json:"profile"`
+	MFASerial string    `json:"mfa_serial"`
+	Expires   time.Time `json:"expires"`
+}
+
+// Login asks the daemon to open an MFA session.
+type Login struct {
+	// Profile is the source profile, or a role whose source is meant; empty
+	// means the source of the daemon's default profile.
+	Profile         string `json:"profile"`
+	Code            string `json:"code"`
+	DurationSeconds int    `json:"duration_seconds"`
+}
+
+// LoginResult is the session a login opened.
+type LoginResult struct {
+	Session
+	// Warning tells of a problem that did not stop the login, such as a
+	// locked keychain that could not keep the session.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Profile is the state of one profile's credentials.
@@ -37,4 +62,10 @@ type Service interface {
 	// Reload drops cached credentials so they are fetched under the
 	// config file as it is now.
 	Reload(ctx context.Context) error
+	// Login opens an MFA session.
+	Login(ctx context.Context, l Login) (LoginResult, error)
+	// Logout closes the MFA session of profile's source (empty: the default
+	// profile's) and drops credentials derived from it; it returns the
+	// source profile.
+	Logout(ctx context.Context, profile string) (string, error)
 }

@@ -17,6 +17,8 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	r.Get("/v1/status", h.status)
 	r.Post("/v1/refresh/{profile}", h.refresh)
 	r.Post("/v1/reload", h.reload)
+	r.Post("/v1/login", h.login)
+	r.Post("/v1/logout", h.logout)
 	return r
 }
 
@@ -36,6 +38,30 @@ func (h handler) refresh(w http.ResponseWriter, r *http.Request) {
 
 func (h handler) reload(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, r, struct{}{}, h.svc.Reload(r.Context()))
+}
+
+func (h handler) login(w http.ResponseWriter, r *http.Request) {
+	var l Login
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&l); err != nil {
+		h.reply(w, r, nil, server.Errorf(http.StatusBadRequest, "BadRequest", "read login request: %v", err))
+		return
+	}
+	res, err := h.svc.Login(r.Context(), l)
+	h.reply(w, r, res, err)
+}
+
+func (h handler) logout(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Profile string `json:"profile"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		h.reply(w, r, nil, server.Errorf(http.StatusBadRequest, "BadRequest", "read logout request: %v", err))
+		return
+	}
+	src, err := h.svc.Logout(r.Context(), req.Profile)
+	h.reply(w, r, struct {
+		Profile string `json:"profile"`
+	}{src}, err)
 }
 
 func (h handler) reply(w http.ResponseWriter, r *http.Request, v any, err error) {

@@ -29,6 +29,7 @@ const DefaultListen = "127.0.0.1:9911"
 // Keychain is the daemon's view of the keychain; *keychain.Store is one.
 type Keychain interface {
 	broker.Keys
+	broker.Sessions
 	Profiles(ctx context.Context) ([]string, error)
 }
 
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker")})
+	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys})
 	c := cache.New(b.Fetch, cache.Config{
 		Log: log.Named("cache"),
 		Forget: func(err error) bool {
@@ -104,6 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go c.Run(runCtx, 30*time.Second)
+	go svc.watchSessions(runCtx, time.Minute)
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ln) }()
 	go func() { errc <- ctl.Serve(sock) }()

@@ -2,12 +2,15 @@ package daemon
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/server"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -57,18 +60,14 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		p.Expires, p.LastRefresh, p.NextRefresh = timePtr(cs.Expires), timePtr(cs.LastRefresh), timePtr(cs.NextRefresh)
 		p.LastError = cs.LastError
 	}
+	for _, si := range s.broker.Sessions() {
+		st.Sessions = append(st.Sessions, control.Session{Profile: si.Profile, MFASerial: si.MFASerial, Expires: si.Expires})
+	}
+	slices.SortFunc(st.Sessions, func(a, b control.Session) int { return strings.Compare(a.Profile, b.Profile) })
 	for _, p := range byName {
 		st.Profiles = append(st.Profiles, *p)
 	}
-	slices.SortFunc(st.Profiles, func(a, b control.Profile) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(st.Profiles, func(a, b control.Profile) int { return strings.Compare(a.Name, b.Name) })
 	return st, nil
 }
 
@@ -87,4 +86,69 @@ func (s *service) Refresh(ctx context.Context, profile string) error {
 func (s *service) Reload(context.Context) error {
 	s.cache.Forget(func(string) bool { return true })
 	return nil
+}
+
+// source returns the source profile of name, or of the default profile
+// when name is empty.
+func (s *service) source(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		name = s.defaultProfile
+	}
+	if name == "" {
+		return "", server.Errorf(http.StatusBadRequest, "NoProfile", "name the profile to log in, e.g. brokerd login dev")
+	}
+	return s.broker.LoginSource(ctx, name)
+}
+
+func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResult, error) {
+	src, err := s.source(ctx, l.Profile)
+	if err != nil {
+		return control.LoginResult{}, err
+	}
+	sess, warning, err := s.broker.Login(ctx, src, l.Code, time.Duration(l.DurationSeconds)*time.Second)
+	if err != nil {
+		return control.LoginResult{}, err
+	}
+	res := control.LoginResult{Session: control.Session{Profile: src, MFASerial: sess.MFASerial, Expires: sess.Expires}}
+	if warning != nil {
+		res.Warning = warning.Error()
+	}
+	return res, nil
+}
+
+func (s *service) Logout(ctx context.Context, profile string) (string, error) {
+	src, err := s.source(ctx, profile)
+	if err != nil {
+		return "", err
+	}
+	if err := s.broker.Logout(ctx, src); err != nil {
+		return "", err
+	}
+	cfg, err := s.broker.Profiles()
+	s.cache.Forget(func(name string) bool {
+		if name == src || err != nil {
+			return true // without the config file, drop everything to be safe
+		}
+		p, _, serr := cfg.Source(name)
+		return serr != nil || p.Name == src
+	})
+	return src, nil
+}
+
+// watchSessions loads the MFA sessions kept in the keychain, then warns of
+// sessions about to expire, every tick until ctx ends.
+func (s *service) watchSessions(ctx context.Context, tick time.Duration) {
+	if names, err := s.keys.Profiles(ctx); err == nil {
+		s.broker.LoadSessions(ctx, names)
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		s.broker.WarnExpiring()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

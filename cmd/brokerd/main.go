@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd())
+	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd(), e.loginCmd(), e.logoutCmd())
 	return root.ExecuteContext(ctx)
 }
 

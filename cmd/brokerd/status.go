@@ -43,11 +43,29 @@ func (e *env) statusCmd() *cobra.Command {
 func printStatus(w io.Writer, st control.Status, now time.Time) {
 	fmt.Fprintf(w, "brokerd (pid %d) serving %s since %s; default profile %q\n\n",
 		st.PID, st.Endpoint, st.Started.Local().Format(time.DateTime), st.DefaultProfile)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(st.Sessions) > 0 {
+		fmt.Fprintln(tw, "MFA SESSION\tDEVICE\tEXPIRES\tLEFT")
+		for _, s := range st.Sessions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Profile, s.MFASerial, s.Expires.Local().Format(time.DateTime), roundDuration(s.Expires.Sub(now)))
+		}
+		tw.Flush()
+		next := st.Sessions[0]
+		for _, s := range st.Sessions {
+			if s.Expires.Before(next.Expires) {
+				next = s
+			}
+		}
+		if next.Expires.After(now) {
+			fmt.Fprintf(w, "next login due: %s (in %s): brokerd login %s\n\n", next.Expires.Local().Format(time.DateTime), roundDuration(next.Expires.Sub(now)), next.Profile)
+		} else {
+			fmt.Fprintf(w, "login due now: brokerd login %s\n\n", next.Profile)
+		}
+	}
 	if len(st.Profiles) == 0 {
 		fmt.Fprintln(w, "no profiles yet: add keys with `brokerd keys add PROFILE` and roles to ~/.aws/config")
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tKIND\tROLE\tEXPIRES\tLEFT\tLAST REFRESH\tLAST ERROR")
 	for _, p := range st.Profiles {
 		expires, left, last := "-", "-", "-"

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/brokerd/brokerd/broker"
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/profile"
+)
+
+var mfaCode = regexp.MustCompile(`^[0-9]{6}$`)
+
+func (e *env) loginCmd() *cobra.Command {
+	var code string
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "login [PROFILE]",
+		Short: "Open the day's MFA session for a source profile (default: the source of the default profile)",
+		Long: "Open an MFA session (STS GetSessionToken with your MFA code) for a source profile, so that every role\n" +
+			"that requires MFA is assumed without asking again until the session ends. The code comes from --code,\n" +
+			"else from the profile's mfa_process command, else from the terminal (or one line of standard input).",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if duration < broker.MinSessionDuration || duration > broker.MaxSessionDuration {
+				return fmt.Errorf("--duration %s is out of range: STS allows MFA sessions from 15m to 36h", duration)
+			}
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			client := control.NewClient(dir)
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if code == "" {
+				if code, err = e.readCode(cmd.Context(), client, name); err != nil {
+					return err
+				}
+			}
+			if !mfaCode.MatchString(code) {
+				return errors.New("the MFA code must be 6 digits")
+			}
+			res, err := client.Login(cmd.Context(), control.Login{Profile: name, Code: code, DurationSeconds: int(duration / time.Second)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "MFA session of profile %s open until %s (%s); next login due then\n",
+				res.Profile, res.Expires.Local().Format(time.DateTime), roundDuration(time.Until(res.Expires)))
+			if res.Warning != "" {
+				fmt.Fprintf(e.stderr, "warning: %s\n", res.Warning)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&code, "code", "", "the 6-digit MFA code")
+	cmd.Flags().DurationVar(&duration, "duration", 12*time.Hour, "session length, from 15m to 36h")
+	return cmd
+}
+
+func (e *env) logoutCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout [PROFILE]",
+		Short: "Close the MFA session of a source profile and drop the credentials derived from it",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			src, err := control.NewClient(dir).Logout(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "closed the MFA session of profile %s\n", src)
+			return nil
+		},
+	}
+}
+
+// readCode gets an MFA code from the profile's mfa_process, the terminal,
+// or a line of standard input.
+func (e *env) readCode(ctx context.Context, client *control.Client, name string) (string, error) {
+	if name == "" {
+		st, err := client.Status(ctx)
+		if err != nil {
+			return "", err
+		}
+		name = st.DefaultProfile
+	}
+	if process := mfaProcess(name); process != "" {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "/bin/sh", "-c", process).Output()
+		if err != nil {
+			return "", fmt.Errorf("mfa_process of profile %s failed: %w", name, err)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(e.stderr, "MFA code for %s: ", name)
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no MFA code: give it with --code, or set mfa_process in the profile")
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// mfaProcess is the mfa_process of name, its roles or its source profile.
+func mfaProcess(name string) string {
+	path, err := profile.Path()
+	if err != nil {
+		return ""
+	}
+	cfg, err := profile.Load(path)
+	if err != nil {
+		return ""
+	}
+	src, chain, err := cfg.Source(name)
+	if err != nil {
+		return ""
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if chain[i].MFAProcess != "" {
+			return chain[i].MFAProcess
+		}
+	}
+	return src.MFAProcess
+}
