@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,32 +11,71 @@ import (
 )
 
 func (e *env) envCmd() *cobra.Command {
-	return &cobra.Command{
+	var shell string
+	cmd := &cobra.Command{
 		Use:   "env [PROFILE]",
 		Short: "Print the shell lines that point AWS SDKs at the running daemon",
-		Long:  "Print the export lines that point AWS SDKs and the aws CLI at the running daemon:\n\n  eval \"$(brokerd env)\"        # the daemon's default profile\n  eval \"$(brokerd env prod)\"   # profile prod",
-		Args:  cobra.MaximumNArgs(1),
+		Long: "Print the lines that point AWS SDKs and the aws CLI at the running daemon:\n\n" +
+			"  eval \"$(brokerd env)\"                        # bash, zsh: the daemon's default profile\n" +
+			"  eval \"$(brokerd env prod)\"                   # profile prod\n" +
+			"  brokerd env --shell fish | source            # fish\n" +
+			"  brokerd env --shell powershell | Invoke-Expression",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := stateDir()
+			vars, err := endpointVars(args)
 			if err != nil {
 				return err
 			}
-			ep, err := dir.Endpoint()
-			if err != nil {
-				return err
-			}
-			profile := ""
-			if len(args) == 1 {
-				profile = args[0]
-			}
-			fmt.Fprintf(e.stdout, "export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", shellQuote(ep.CredentialsURL(profile)))
-			fmt.Fprintf(e.stdout, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n", shellQuote(dir.Join(state.TokenFile)))
-			return nil
+			return printVars(e.stdout, shell, vars)
 		},
 	}
+	cmd.Flags().StringVar(&shell, "shell", "bash", "bash, zsh, fish or powershell")
+	return cmd
 }
 
-// shellQuote quotes s for POSIX shells when it needs quoting.
+// endpointVars are the variables that point SDKs at the running daemon for
+// the profile in args (none: the daemon's default), in a fixed order.
+func endpointVars(args []string) ([][2]string, error) {
+	dir, err := stateDir()
+	if err != nil {
+		return nil, err
+	}
+	ep, err := dir.Endpoint()
+	if err != nil {
+		return nil, err
+	}
+	profile := ""
+	if len(args) > 0 {
+		profile = args[0]
+	}
+	return [][2]string{
+		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ep.CredentialsURL(profile)},
+		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", dir.Join(state.TokenFile)},
+	}, nil
+}
+
+func printVars(w io.Writer, shell string, vars [][2]string) error {
+	var format string
+	switch shell {
+	case "bash", "zsh", "sh":
+		format = "export %s=%s\n"
+	case "fish":
+		format = "set -gx %s %s;\n"
+	case "powershell", "pwsh":
+		for _, v := range vars {
+			fmt.Fprintf(w, "$Env:%s = '%s'\n", v[0], strings.ReplaceAll(v[1], "'", "''"))
+		}
+		return nil
+	default:
+		return fmt.Errorf("--shell %q: want bash, zsh, fish or powershell", shell)
+	}
+	for _, v := range vars {
+		fmt.Fprintf(w, format, v[0], shellQuote(v[1]))
+	}
+	return nil
+}
+
+// shellQuote quotes s for POSIX shells and fish when it needs quoting.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+") == "" {
 		return s

@@ -22,19 +22,8 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)
-		os.Exit(exitCode(err))
+		os.Exit(1)
 	}
-}
-
-// exitCoder is an error that carries its own exit code, such as a command
-// run by `brokerd exec`.
-type exitCoder interface{ ExitCode() int }
-
-func exitCode(err error) int {
-	if e, ok := err.(exitCoder); ok {
-		return e.ExitCode()
-	}
-	return 1
 }
 
 // env is what the commands share: streams, and how to reach the keychain
@@ -58,7 +47,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd(), e.loginCmd(), e.logoutCmd())
+	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd(), e.loginCmd(), e.logoutCmd(),
+		e.execCmd(), e.credentialProcessCmd(), e.doctorCmd())
 	return root.ExecuteContext(ctx)
 }
 

@@ -1,0 +1,49 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// STSTime returns the time in the Date header of the STS endpoint that
+// the SDK resolves, from an unsigned request, to measure clock skew.
+func STSTime(ctx context.Context) (time.Time, error) {
+	// The shared files are left out: doctor runs this to diagnose them.
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithCredentialsProvider(aws.AnonymousCredentials{}),
+		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}),
+		config.WithRetryMaxAttempts(1), config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(3*time.Second)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	var header http.Header
+	var re *awshttp.ResponseError
+	switch {
+	case err == nil:
+		if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
+			header = raw.Header
+		}
+	case errors.As(err, &re):
+		header = re.Response.Header
+	default:
+		return time.Time{}, fmt.Errorf("reach STS: %w", err)
+	}
+	at, err := http.ParseTime(header.Get("Date"))
+	if err != nil {
+		return time.Time{}, errors.New("STS answered without a Date header")
+	}
+	return at, nil
+}
