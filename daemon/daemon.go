@@ -44,8 +44,8 @@ type Config struct {
 	Log            *zap.Logger
 	// ConfigPath is the AWS config file; empty means where the SDKs look.
 	ConfigPath string
-	// Ready is called once the endpoint serves; nil means nothing.
-	Ready func()
+	// Ready is called with the endpoint once it serves; nil means nothing.
+	Ready func(state.Endpoint)
 	// Reload receives a value for each request to re-read the config file
 	// (SIGHUP); nil means none.
 	Reload <-chan struct{}
@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("serving", zap.String("endpoint", endpoint.URL), zap.String("state_dir", cfg.State.Path),
 		zap.String("default_profile", cfg.DefaultProfile))
 	if cfg.Ready != nil {
-		cfg.Ready()
+		cfg.Ready(endpoint)
 	}
 
 loop:

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -12,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	brokerd "github.com/brokerd/brokerd/daemon"
+	"github.com/brokerd/brokerd/state"
 )
 
 func (e *env) serveCmd() *cobra.Command {
@@ -49,7 +52,12 @@ func (e *env) serveCmd() *cobra.Command {
 				Keys:           e.keys,
 				Log:            log,
 				Reload:         reload,
-				Ready:          func() { daemon.SdNotify(false, daemon.SdNotifyReady) },
+				Ready: func(ep state.Endpoint) {
+					daemon.SdNotify(false, daemon.SdNotifyReady)
+					if runtime.GOOS == "darwin" && os.Getenv("BROKERD_LAUNCHD") == "1" {
+						launchctlSetenv(log, ep, dir)
+					}
+				},
 			})
 		},
 	}
@@ -72,4 +80,18 @@ func newLogger(level string) (*zap.Logger, error) {
 	cfg.Sampling = nil // the endpoint samples its issuance lines itself
 	cfg.DisableStacktrace = true
 	return cfg.Build()
+}
+
+// launchctlSetenv exports the endpoint to every program launchd starts
+// from now on (GUI apps, IDEs), as environment.d does on Linux. It runs at
+// each start, since launchd forgets the values at logout.
+func launchctlSetenv(log *zap.Logger, ep state.Endpoint, dir state.Dir) {
+	for _, kv := range [][2]string{
+		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ep.CredentialsURL("")},
+		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", dir.Join(state.TokenFile)},
+	} {
+		if out, err := exec.Command("launchctl", "setenv", kv[0], kv[1]).CombinedOutput(); err != nil {
+			log.Warn("launchctl setenv failed", zap.String("variable", kv[0]), zap.Error(err), zap.ByteString("output", out))
+		}
+	}
 }
