@@ -26,8 +26,10 @@ const (
 var ErrNotRunning = errors.New("brokerd is not running: start it with `brokerd serve` (or `brokerd install` to run it as a user service)")
 
 // DirPath returns the state directory: $BROKERD_STATE_DIR, else
-// $XDG_RUNTIME_DIR/brokerd on Linux and ~/Library/Application Support/brokerd
-// on macOS.
+// $XDG_RUNTIME_DIR/brokerd on Linux (without XDG_RUNTIME_DIR, as on a
+// headless machine, brokerd-UID in the temporary directory; Open refuses
+// it if another user made it first) and ~/Library/Application
+// Support/brokerd on macOS.
 func DirPath() (string, error) {
 	if d := os.Getenv("BROKERD_STATE_DIR"); d != "" {
 		return filepath.Abs(d)
@@ -42,7 +44,7 @@ func DirPath() (string, error) {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "brokerd"), nil
 	}
-	return "", errors.New("XDG_RUNTIME_DIR is not set: log in through a session that sets it, or set BROKERD_STATE_DIR to a private directory")
+	return filepath.Join(os.TempDir(), fmt.Sprintf("brokerd-%d", os.Getuid())), nil
 }
 
 // Dir is the state directory.
