@@ -1,0 +1,94 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/control"
+)
+
+var vars = [][2]string{
+	{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9911/v1/credentials/prod"},
+	{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/Users/a b/Library/Application Support/brokerd/token"},
+}
+
+func TestPrintVars(t *testing.T) {
+	tests := []struct {
+		shell, want string
+	}{
+		{"bash", "export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/v1/credentials/prod\n" +
+			"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/Users/a b/Library/Application Support/brokerd/token'\n"},
+		{"fish", "set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI http://127.0.0.1:9911/v1/credentials/prod;\n" +
+			"set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE '/Users/a b/Library/Application Support/brokerd/token';\n"},
+		{"powershell", "$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = 'http://127.0.0.1:9911/v1/credentials/prod'\n" +
+			"$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = '/Users/a b/Library/Application Support/brokerd/token'\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.shell, func(t *testing.T) {
+			var b strings.Builder
+			if err := printVars(&b, tt.shell, vars); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("printVars(%q) = %q, want %q", tt.shell, b.String(), tt.want)
+			}
+		})
+	}
+	if err := printVars(&strings.Builder{}, "csh", vars); err == nil {
+		t.Errorf("printVars(csh) = nil, want an error naming the shells")
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/run/user/1000/brokerd/token", "/run/user/1000/brokerd/token"},
+		{"a b", "'a b'"},
+		{"it's", `'it'\''s'`},
+		{"", "''"},
+		{"$(rm -rf /)", "'$(rm -rf /)'"},
+	}
+	for _, tt := range tests {
+		if got := shellQuote(tt.in); got != tt.want {
+			t.Errorf("shellQuote(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestExecEnv(t *testing.T) {
+	environ := []string{
+		"PATH=/bin", "AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t",
+		"AWS_PROFILE=dev", "AWS_REGION=eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://old",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/x",
+	}
+	got := execEnv(environ, vars)
+	want := []string{"PATH=/bin", "AWS_REGION=eu-west-1", vars[0][0] + "=" + vars[0][1], vars[1][0] + "=" + vars[1][1]}
+	if !slices.Equal(got, want) {
+		t.Errorf("execEnv() = %q, want %q", got, want)
+	}
+}
+
+func TestPrintStatus(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	exp, last := now.Add(54*time.Minute), now.Add(-6*time.Minute)
+	st := control.Status{
+		Endpoint: "http://127.0.0.1:9911", PID: 7, Started: now.Add(-time.Hour), DefaultProfile: "prod",
+		Sessions: []control.Session{{Profile: "dev", MFASerial: "arn:aws:iam::111111111111:mfa/alice", Expires: now.Add(11 * time.Hour)}},
+		Profiles: []control.Profile{
+			{Name: "dev", Kind: "source"},
+			{Name: "prod", Kind: "role", RoleARN: "arn:aws:iam::999999999999:role/UpdateApp", Expires: &exp, LastRefresh: &last},
+		},
+	}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	for _, want := range []string{
+		"next login due: 2026-11-22 20:00:00 (in 11h0m0s): brokerd login dev",
+		"arn:aws:iam::999999999999:role/UpdateApp",
+		"54m0s", "6m0s ago",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printStatus() = %q, want it to contain %q", b.String(), want)
+		}
+	}
+}
