@@ -1,0 +1,303 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/brokerd/brokerd/keychain"
+)
+
+// mfaSTS is a fake STS that opens MFA sessions for code 123456 and
+// assumes roles, recording which key signed each call.
+type mfaSTS struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	signers []string // access key id of each AssumeRole call
+	now     func() time.Time
+}
+
+func (f *mfaSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	action := r.Form.Get("Action")
+	f.mu.Lock()
+	f.calls[action]++
+	n := f.calls[action]
+	f.mu.Unlock()
+	exp := f.now().Add(time.Hour).UTC().Format(time.RFC3339)
+	creds := func(prefix string) string {
+		return fmt.Sprintf("<Credentials><AccessKeyId>%s%016d</AccessKeyId><SecretAccessKey>secret-%s-%d</SecretAccessKey>"+
+			"<SessionToken>token-%s-%d</SessionToken><Expiration>%s</Expiration></Credentials>", prefix, n, action, n, action, n, exp)
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	switch action {
+	case "GetSessionToken":
+		if r.Form.Get("TokenCode") != "123456" || r.Form.Get("SerialNumber") == "" {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>MultiFactorAuthentication failed with invalid MFA one time pass code. </Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+			return
+		}
+		exp = f.now().Add(time.Duration(atoi(r.Form.Get("DurationSeconds"))) * time.Second).UTC().Format(time.RFC3339)
+		fmt.Fprintf(w, `<GetSessionTokenResponse><GetSessionTokenResult>%s</GetSessionTokenResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetSessionTokenResponse>`, creds("ASIAMFA"))
+	case "AssumeRole":
+		auth := r.Header.Get("Authorization")
+		_, cred, _ := strings.Cut(auth, "Credential=")
+		key, _, _ := strings.Cut(cred, "/")
+		f.mu.Lock()
+		f.signers = append(f.signers, key)
+		f.mu.Unlock()
+		fmt.Fprintf(w, `<AssumeRoleResponse><AssumeRoleResult>%s<AssumedRoleUser><Arn>arn:aws:sts::999999999999:assumed-role/%s/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+			creds("ASIAROL"), filepath.Base(r.Form.Get("RoleArn")))
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+	}
+}
+
+func atoi(s string) (n int) {
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// sessionStore is an in-memory keychain for keys and sessions.
+type sessionStore struct {
+	mu       sync.Mutex
+	sessions map[string]keychain.Session
+}
+
+var (
+	_ Keys     = (*sessionStore)(nil)
+	_ Sessions = (*sessionStore)(nil)
+)
+
+func (s *sessionStore) Keys(_ context.Context, profile string) (keychain.Keys, error) {
+	if profile != "dev" {
+		return keychain.Keys{}, keychain.ErrNotFound
+	}
+	return keychain.Keys{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: strings.Repeat("k", 40)}, nil
+}
+
+func (s *sessionStore) Session(_ context.Context, profile string) (keychain.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[profile]
+	if !ok {
+		return keychain.Session{}, keychain.ErrNotFound
+	}
+	return sess, nil
+}
+
+func (s *sessionStore) SetSession(_ context.Context, profile string, sess keychain.Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[profile] = sess
+	return nil
+}
+
+func (s *sessionStore) DeleteSession(_ context.Context, profile string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, profile)
+	return nil
+}
+
+const mfaConfig = `
+[profile dev]
+region = us-east-1
+mfa_serial = arn:aws:iam::111111111111:mfa/alice
+[profile prod]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = dev
+[profile ro]
+role_arn = arn:aws:iam::999999999999:role/ReadOnly
+source_profile = dev
+`
+
+type mfaWorld struct {
+	sts   *mfaSTS
+	store *sessionStore
+	now   time.Time
+	cfg   Config
+}
+
+func newMFAWorld(t *testing.T) *mfaWorld {
+	t.Helper()
+	w := &mfaWorld{now: time.Now().Round(time.Second), store: &sessionStore{sessions: map[string]keychain.Session{}}}
+	w.sts = &mfaSTS{calls: map[string]int{}, now: func() time.Time { return w.now }}
+	srv := httptest.NewServer(w.sts)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config")
+	if err := os.WriteFile(config, []byte(mfaConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "credentials")
+	os.WriteFile(empty, nil, 0o600)
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_STS": srv.URL, "AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": empty,
+		"AWS_PROFILE": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
+		"AWS_ENDPOINT_URL": "", "AWS_REGION": "us-east-1",
+	} {
+		t.Setenv(k, v)
+	}
+	w.cfg = Config{ConfigPath: config, Sessions: w.store, Now: func() time.Time { return w.now }}
+	return w
+}
+
+func (w *mfaWorld) broker() *Broker { return New(w.store, w.cfg) }
+
+func TestLogin_WrongCode(t *testing.T) {
+	w := newMFAWorld(t)
+	_, _, err := w.broker().Login(context.Background(), "dev", "000000", 12*time.Hour)
+	var be *Error
+	if !errors.As(err, &be) || be.Code != "AccessDenied" || !strings.Contains(be.Message, "wrong or already used MFA code") ||
+		!strings.Contains(be.Message, "brokerd login dev") {
+		t.Fatalf("Login(wrong code) = %v, want AccessDenied saying the code is wrong and to run brokerd login dev", err)
+	}
+	if len(w.store.sessions) != 0 {
+		t.Errorf("a failed login stored a session")
+	}
+}
+
+func TestLogin_Duration(t *testing.T) {
+	w := newMFAWorld(t)
+	for _, d := range []time.Duration{14 * time.Minute, 37 * time.Hour} {
+		_, _, err := w.broker().Login(context.Background(), "dev", "123456", d)
+		if err == nil || !strings.Contains(err.Error(), "15m to 36h") {
+			t.Errorf("Login(duration %s) = %v, want the STS range in the error", d, err)
+		}
+	}
+	if w.sts.calls["GetSessionToken"] != 0 {
+		t.Errorf("STS was called for an out-of-range duration")
+	}
+}
+
+func TestFetch_LoginRequired(t *testing.T) {
+	w := newMFAWorld(t)
+	_, err := w.broker().Fetch(context.Background(), "prod")
+	var be *Error
+	if !errors.As(err, &be) || be.Status != http.StatusUnauthorized || be.Code != "LoginRequired" ||
+		!strings.HasSuffix(be.Message, "run: brokerd login dev") {
+		t.Fatalf("Fetch(prod) without login = %v, want 401 LoginRequired ending in run: brokerd login dev", err)
+	}
+	if len(w.sts.calls) != 0 {
+		t.Errorf("STS calls = %v, want none before login", w.sts.calls)
+	}
+}
+
+func TestFetch_SessionServesEveryRole(t *testing.T) {
+	w := newMFAWorld(t)
+	b := w.broker()
+	sess, warn, err := b.Login(context.Background(), "prod", "123456", 12*time.Hour) // a role names its source
+	if err != nil || warn != nil {
+		t.Fatalf("Login = %v, %v", err, warn)
+	}
+	if got := w.store.sessions["dev"]; got.AccessKeyID != sess.AccessKeyID || got.MFASerial != "arn:aws:iam::111111111111:mfa/alice" {
+		t.Errorf("keychain session = %+v, want the login's session with its MFA serial", got)
+	}
+	for _, role := range []string{"prod", "ro", "prod"} {
+		c, err := b.Fetch(context.Background(), role)
+		if err != nil {
+			t.Fatalf("Fetch(%q) = %v", role, err)
+		}
+		if !strings.HasPrefix(c.AccessKeyID, "ASIAROL") || !strings.HasSuffix(c.RoleARN, map[string]string{"prod": "UpdateApp", "ro": "ReadOnly"}[role]) {
+			t.Errorf("Fetch(%q) = %s %s, want role credentials", role, c.AccessKeyID, c.RoleARN)
+		}
+	}
+	if w.sts.calls["GetSessionToken"] != 1 {
+		t.Errorf("GetSessionToken calls = %d, want 1 for three role fetches", w.sts.calls["GetSessionToken"])
+	}
+	for _, k := range w.sts.signers {
+		if k != sess.AccessKeyID {
+			t.Errorf("AssumeRole signed by %s, want the MFA session's key %s", k, sess.AccessKeyID)
+		}
+	}
+}
+
+func TestFetch_ExpiredSession(t *testing.T) {
+	w := newMFAWorld(t)
+	b := w.broker()
+	if _, _, err := b.Login(context.Background(), "dev", "123456", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(time.Hour)
+	_, err := b.Fetch(context.Background(), "prod")
+	var be *Error
+	if !errors.As(err, &be) || be.Code != "LoginRequired" || !strings.Contains(be.Message, "expired at") {
+		t.Fatalf("Fetch after the session expired = %v, want LoginRequired saying it expired", err)
+	}
+	if w.sts.calls["AssumeRole"] != 0 {
+		t.Errorf("AssumeRole was called with an expired session")
+	}
+}
+
+func TestFetch_RestartLoadsSession(t *testing.T) {
+	w := newMFAWorld(t)
+	if _, _, err := w.broker().Login(context.Background(), "dev", "123456", 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	restarted := w.broker() // a new daemon over the same keychain
+	if _, err := restarted.Fetch(context.Background(), "prod"); err != nil {
+		t.Fatalf("Fetch after restart = %v, want the stored session used", err)
+	}
+	if w.sts.calls["GetSessionToken"] != 1 {
+		t.Errorf("GetSessionToken calls = %d, want 1 (no new login after restart)", w.sts.calls["GetSessionToken"])
+	}
+	restarted.LoadSessions(context.Background(), []string{"dev", "other"})
+	if s := restarted.Sessions(); len(s) != 1 || s[0].Profile != "dev" {
+		t.Errorf("Sessions() after LoadSessions = %+v, want dev's", s)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	w := newMFAWorld(t)
+	b := w.broker()
+	if _, _, err := b.Login(context.Background(), "dev", "123456", 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Logout(context.Background(), "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.store.sessions) != 0 || len(b.Sessions()) != 0 {
+		t.Errorf("after Logout the session is still kept: keychain %v, memory %v", w.store.sessions, b.Sessions())
+	}
+	if _, err := b.Fetch(context.Background(), "prod"); !errors.Is(err, ErrLoginRequired) {
+		t.Errorf("Fetch after Logout = %v, want ErrLoginRequired", err)
+	}
+}
+
+func TestWarnExpiring(t *testing.T) {
+	w := newMFAWorld(t)
+	core, logs := observer.New(zap.WarnLevel)
+	w.cfg.Log = zap.New(core)
+	b := w.broker()
+	sess, _, err := b.Login(context.Background(), "dev", "123456", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WarnExpiring()
+	if logs.Len() != 0 {
+		t.Fatalf("warned with an hour left: %v", logs.All())
+	}
+	w.now = w.now.Add(35 * time.Minute)
+	b.WarnExpiring()
+	b.WarnExpiring()
+	if logs.Len() != 1 || !strings.Contains(logs.All()[0].Message, "brokerd login dev") {
+		t.Fatalf("warnings with 25m left = %v, want one naming brokerd login dev", logs.All())
+	}
+	for _, f := range logs.All()[0].Context {
+		if strings.Contains(f.String, sess.SessionToken) || strings.Contains(f.String, sess.SecretAccessKey) {
+			t.Errorf("warning field %s holds a secret", f.Key)
+		}
+	}
+}
