@@ -1,0 +1,473 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/server"
+)
+
+const (
+	srvToken  = "5f0c0a1e9d3b4c2a8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
+	srvHost   = "127.0.0.1:9911"
+	srvSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	srvKeyID  = "ASIAIOSFODNN7EXAMPLE"
+	// srvSession stands for an STS session token; the tests look for it
+	// where it must not be.
+	srvSession = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKENdGhpcyBpcyBub3QgYSByZWFsIHRva2Vu"
+)
+
+// codedErr is an error that carries its own status and code, as
+// *broker.Error does.
+type codedErr struct {
+	status int
+	code   string
+	msg    string
+}
+
+var _ server.Coded = (*codedErr)(nil)
+
+func (e *codedErr) Error() string     { return e.msg }
+func (e *codedErr) HTTPStatus() int   { return e.status }
+func (e *codedErr) ErrorCode() string { return e.code }
+
+// stubCreds answers Get from fixed tables and records the profiles asked.
+type stubCreds struct {
+	creds map[string]cache.Credentials
+	errs  map[string]error
+
+	mu    sync.Mutex
+	asked []string
+}
+
+var _ server.Credentials = (*stubCreds)(nil)
+
+func (s *stubCreds) Get(_ context.Context, profile string) (cache.Credentials, error) {
+	s.mu.Lock()
+	s.asked = append(s.asked, profile)
+	s.mu.Unlock()
+	if err, ok := s.errs[profile]; ok {
+		return cache.Credentials{}, err
+	}
+	if c, ok := s.creds[profile]; ok {
+		return c, nil
+	}
+	return cache.Credentials{}, &codedErr{http.StatusNotFound, "ProfileNotFound", fmt.Sprintf("no profile %q", profile)}
+}
+
+func (s *stubCreds) Asked() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.asked)
+}
+
+// A time zone other than UTC and a fraction of a second, which the
+// response must not show.
+var srvExpires = time.Date(2030, 1, 2, 5, 4, 5, 987654321, time.FixedZone("CEST", 2*3600))
+
+func srvCreds(accountID, roleARN string) cache.Credentials {
+	return cache.Credentials{
+		Credentials: aws.Credentials{
+			AccessKeyID:     srvKeyID,
+			SecretAccessKey: srvSecret,
+			SessionToken:    srvSession,
+			CanExpire:       true,
+			Expires:         srvExpires,
+			AccountID:       accountID,
+		},
+		RoleARN: roleARN,
+	}
+}
+
+func newStub() *stubCreds {
+	return &stubCreds{
+		creds: map[string]cache.Credentials{
+			"default": srvCreds("", ""),
+			"dev":     srvCreds("123456789012", "arn:aws:iam::123456789012:role/Dev"),
+		},
+		errs: map[string]error{
+			"locked":  &codedErr{http.StatusServiceUnavailable, "KeychainLocked", "keychain is locked"},
+			"wrapped": fmt.Errorf("get credentials: %w", &codedErr{http.StatusForbidden, "AccessDenied", "STS AssumeRole failed: AccessDenied"}),
+			"plain":   errors.New("something broke"),
+		},
+	}
+}
+
+func newHandler(creds server.Credentials, log *zap.Logger) http.Handler {
+	return server.New(creds, server.Config{
+		Token:          srvToken,
+		Hosts:          []string{srvHost, "localhost:9911"},
+		DefaultProfile: "default",
+		Log:            log,
+	})
+}
+
+// request is a credentials request as an SDK sends it, changed by opts.
+func request(method, path string, opts ...func(*http.Request)) *http.Request {
+	r := httptest.NewRequest(method, "http://"+srvHost+path, nil)
+	r.Header.Set("Authorization", srvToken)
+	r.Header.Set("Accept", "application/json")
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+func withHeader(k, v string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set(k, v) }
+}
+
+func withoutHeader(k string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Del(k) }
+}
+
+func withHost(h string) func(*http.Request) {
+	return func(r *http.Request) { r.Host = h }
+}
+
+var expirationFormat = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
+
+func TestServer_Credentials(t *testing.T) {
+	tests := []struct {
+		name, path string
+		host       string
+		wantAsked  string
+		want       map[string]string
+	}{
+		{
+			name: "default profile", path: "/v1/credentials", host: srvHost, wantAsked: "default",
+			want: map[string]string{
+				"AccessKeyId": srvKeyID, "SecretAccessKey": srvSecret, "Token": srvSession,
+				"Expiration": "2030-01-02T03:04:05Z",
+			},
+		},
+		{
+			name: "named profile with account and role", path: "/v1/credentials/dev", host: "localhost:9911", wantAsked: "dev",
+			want: map[string]string{
+				"AccessKeyId": srvKeyID, "SecretAccessKey": srvSecret, "Token": srvSession,
+				"Expiration": "2030-01-02T03:04:05Z", "AccountId": "123456789012",
+				// The ECS endpoint sends RoleArn too; every SDK ignores it.
+				"RoleArn": "arn:aws:iam::123456789012:role/Dev",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stub := newStub()
+			w := httptest.NewRecorder()
+			newHandler(stub, nil).ServeHTTP(w, request(http.MethodGet, tt.path, withHost(tt.host)))
+
+			if w.Code != http.StatusOK {
+				t.Fatalf("GET %s = %d %s, want 200", tt.path, w.Code, w.Body)
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("GET %s Content-Type = %q, want %q", tt.path, ct, "application/json")
+			}
+			var got map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatalf("GET %s body %s: %v", tt.path, w.Body, err)
+			}
+			for k, v := range got {
+				if s, ok := v.(string); !ok || tt.want[k] != s {
+					t.Errorf("GET %s body[%q] = %v, want %q", tt.path, k, v, tt.want[k])
+				}
+			}
+			for k := range tt.want {
+				if _, ok := got[k]; !ok {
+					t.Errorf("GET %s body has no %q: %s", tt.path, k, w.Body)
+				}
+			}
+			if exp, _ := got["Expiration"].(string); !expirationFormat.MatchString(exp) {
+				t.Errorf("GET %s Expiration = %q, want the form 2006-01-02T15:04:05Z", tt.path, exp)
+			}
+			if asked := stub.Asked(); !slices.Equal(asked, []string{tt.wantAsked}) {
+				t.Errorf("GET %s asked the cache for %q, want %q", tt.path, asked, tt.wantAsked)
+			}
+		})
+	}
+}
+
+func TestServer_Errors(t *testing.T) {
+	tests := []struct {
+		name       string
+		req        *http.Request
+		defProfile string
+		wantStatus int
+		wantCode   string
+	}{
+		{"missing authorization", request("GET", "/v1/credentials/dev", withoutHeader("Authorization")), "default", 401, "MissingToken"},
+		{"wrong token", request("GET", "/v1/credentials/dev", withHeader("Authorization", srvToken[:63]+"0")), "default", 403, "InvalidToken"},
+		{"bearer token", request("GET", "/v1/credentials/dev", withHeader("Authorization", "Bearer "+srvToken)), "default", 403, "InvalidToken"},
+		{"host not served", request("GET", "/v1/credentials/dev", withHost("evil.example:9911")), "default", 403, "InvalidHost"},
+		{"host with other port", request("GET", "/v1/credentials/dev", withHost("127.0.0.1:80")), "default", 403, "InvalidHost"},
+		{"host on healthz", request("GET", "/healthz", withHost("evil.example")), "default", 403, "InvalidHost"},
+		{"origin", request("GET", "/v1/credentials/dev", withHeader("Origin", "https://evil.example")), "default", 403, "BrowserRequest"},
+		{"sec-fetch-site", request("GET", "/v1/credentials/dev", withHeader("Sec-Fetch-Site", "cross-site")), "default", 403, "BrowserRequest"},
+		{"sec-fetch-mode", request("GET", "/v1/credentials/dev", withHeader("Sec-Fetch-Mode", "no-cors")), "default", 403, "BrowserRequest"},
+		{"browser without token", request("GET", "/v1/credentials/dev", withoutHeader("Authorization"), withHeader("Origin", "null")), "default", 403, "BrowserRequest"},
+		{"unknown path", request("GET", "/v2/credentials"), "default", 404, "NotFound"},
+		{"unknown nested path", request("GET", "/v1/credentials/dev/extra"), "default", 404, "NotFound"},
+		{"no default profile", request("GET", "/v1/credentials"), "", 404, "NoDefaultProfile"},
+		{"post", request("POST", "/v1/credentials/dev"), "default", 405, "MethodNotAllowed"},
+		{"put default", request("PUT", "/v1/credentials"), "default", 405, "MethodNotAllowed"},
+		{"coded error", request("GET", "/v1/credentials/locked"), "default", 503, "KeychainLocked"},
+		{"wrapped coded error", request("GET", "/v1/credentials/wrapped"), "default", 403, "AccessDenied"},
+		{"unknown profile", request("GET", "/v1/credentials/nope"), "default", 404, "ProfileNotFound"},
+		{"plain error", request("GET", "/v1/credentials/plain"), "default", 500, "InternalError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := server.New(newStub(), server.Config{Token: srvToken, Hosts: []string{srvHost}, DefaultProfile: tt.defProfile})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tt.req)
+
+			what := fmt.Sprintf("%s %s (Host %s)", tt.req.Method, tt.req.URL.Path, tt.req.Host)
+			if w.Code != tt.wantStatus {
+				t.Errorf("%s = %d, want %d", what, w.Code, tt.wantStatus)
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s Content-Type = %q, want %q", what, ct, "application/json")
+			}
+			var body map[string]string
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("%s body = %s, want JSON {code, message}: %v", what, w.Body, err)
+			}
+			if body["code"] != tt.wantCode {
+				t.Errorf("%s code = %q, want %q", what, body["code"], tt.wantCode)
+			}
+			if body["message"] == "" || len(body) != 2 {
+				t.Errorf("%s body = %s, want exactly code and a message", what, w.Body)
+			}
+			for _, secret := range []string{srvToken, srvSecret, srvSession} {
+				if strings.Contains(w.Body.String(), secret) {
+					t.Errorf("%s body = %s, which holds a secret", what, w.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestServer_ErrorKeepsMessage(t *testing.T) {
+	w := httptest.NewRecorder()
+	newHandler(newStub(), nil).ServeHTTP(w, request("GET", "/v1/credentials/wrapped"))
+	var body struct{ Code, Message string }
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if want := "STS AssumeRole failed: AccessDenied"; body.Message != want {
+		t.Errorf("GET /v1/credentials/wrapped message = %q, want %q", body.Message, want)
+	}
+}
+
+func TestServer_Healthz(t *testing.T) {
+	stub := newStub()
+	w := httptest.NewRecorder()
+	newHandler(stub, nil).ServeHTTP(w, request("GET", "/healthz", withoutHeader("Authorization")))
+
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /healthz without token = %d %s, want 200", w.Code, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("GET /healthz Content-Type = %q, want %q", ct, "application/json")
+	}
+	if !json.Valid(w.Body.Bytes()) {
+		t.Errorf("GET /healthz body = %s, want JSON", w.Body)
+	}
+	for _, secret := range []string{srvToken, srvSecret, srvSession, srvKeyID} {
+		if strings.Contains(w.Body.String(), secret) {
+			t.Errorf("GET /healthz body = %s, which holds %q", w.Body, secret)
+		}
+	}
+	if asked := stub.Asked(); len(asked) != 0 {
+		t.Errorf("GET /healthz asked the cache for %q, want nothing", asked)
+	}
+}
+
+// TestServer_SDK reads the endpoint over HTTP with the Go SDK's own
+// container credentials client.
+func TestServer_SDK(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = server.New(newStub(), server.Config{
+		Token: srvToken, Hosts: []string{srv.Listener.Addr().String()}, DefaultProfile: "default",
+	})
+	srv.Start()
+	defer srv.Close()
+
+	retrieve := func(path, token string) (aws.Credentials, error) {
+		return endpointcreds.New(srv.URL+path, func(o *endpointcreds.Options) {
+			o.AuthorizationToken = token
+			o.Retryer = aws.NopRetryer{}
+		}).Retrieve(t.Context())
+	}
+
+	got, err := retrieve("/v1/credentials/dev", srvToken)
+	if err != nil {
+		t.Fatalf("Retrieve(/v1/credentials/dev) = %v", err)
+	}
+	want := aws.Credentials{
+		AccessKeyID: srvKeyID, SecretAccessKey: srvSecret, SessionToken: srvSession,
+		CanExpire: true, Expires: srvExpires.Truncate(time.Second).UTC(), AccountID: "123456789012",
+		Source: endpointcreds.ProviderName,
+	}
+	if !got.Expires.Equal(want.Expires) {
+		t.Errorf("Retrieve(/v1/credentials/dev).Expires = %v, want %v", got.Expires, want.Expires)
+	}
+	got.Expires = want.Expires
+	if got != want {
+		t.Errorf("Retrieve(/v1/credentials/dev) = %+v, want %+v", got, want)
+	}
+
+	// The SDK reads the JSON error body and shows its code and message.
+	_, err = retrieve("/v1/credentials/dev", "stale")
+	if err == nil || !strings.Contains(err.Error(), "InvalidToken") || !strings.Contains(err.Error(), "brokerd env") {
+		t.Errorf("Retrieve with a stale token = %v, want the InvalidToken code and its message", err)
+	}
+	_, err = retrieve("/v1/credentials/locked", srvToken)
+	if err == nil || !strings.Contains(err.Error(), "KeychainLocked") {
+		t.Errorf("Retrieve of a locked keychain = %v, want KeychainLocked", err)
+	}
+}
+
+// TestServer_LogsNoSecrets logs at debug level through every answer the
+// endpoint gives and looks for secrets in each entry's message and fields.
+func TestServer_LogsNoSecrets(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	h := newHandler(newStub(), zap.New(core))
+
+	reqs := []*http.Request{
+		request("GET", "/v1/credentials"),
+		request("GET", "/v1/credentials/dev"),
+		request("GET", "/healthz"),
+		request("GET", "/v1/credentials/dev", withoutHeader("Authorization")),
+		request("GET", "/v1/credentials/dev", withHeader("Authorization", "wrong")),
+		request("GET", "/v1/credentials/dev", withHeader("Authorization", srvToken+" ")),
+		request("GET", "/v1/credentials/dev", withHost("evil.example")),
+		request("GET", "/v1/credentials/dev", withHeader("Origin", "https://evil.example")),
+		request("GET", "/v1/credentials/dev", withHeader("Sec-Fetch-Site", "cross-site")),
+		request("GET", "/v1/credentials/dev", withHeader("Sec-Fetch-Mode", "cors")),
+		request("GET", "/nope"),
+		request("POST", "/v1/credentials/dev"),
+		request("GET", "/v1/credentials/locked"),
+		request("GET", "/v1/credentials/wrapped"),
+		request("GET", "/v1/credentials/plain"),
+		request("GET", "/v1/credentials/nope"),
+	}
+	refused := 0
+	for _, r := range reqs {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			refused++
+		}
+	}
+
+	entries := logs.All()
+	if n := logs.FilterMessage("request refused").Len(); n != refused {
+		t.Errorf("%d requests refused, logged %d times, want once each", refused, n)
+	}
+	if logs.FilterMessage("issued credentials").Len() == 0 {
+		t.Errorf("no line logged for issued credentials")
+	}
+	secrets := map[string]string{"token": srvToken, "secret access key": srvSecret, "session token": srvSession, "unmasked key id": srvKeyID}
+	for _, e := range entries {
+		text := e.Message + " " + e.LoggerName
+		for k, v := range e.ContextMap() {
+			text += fmt.Sprintf(" %s=%v", k, v)
+		}
+		for what, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("log entry %q holds the %s: %s", e.Message, what, text)
+			}
+		}
+	}
+}
+
+// newFuzzHandler is the handler FuzzCredentialsRequest drives: every
+// profile has credentials, except "plain" and "locked" that fail.
+func newFuzzHandler() http.Handler {
+	stub := newStub()
+	stub.creds["nope"] = srvCreds("", "")
+	return newHandler(stub, nil)
+}
+
+func FuzzCredentialsRequest(f *testing.F) {
+	f.Add("/v1/credentials", srvHost, srvToken, "")
+	f.Add("/v1/credentials/dev", "localhost:9911", srvToken, "")
+	f.Add("/v1/credentials/dev", srvHost, "", "")
+	f.Add("/v1/credentials/locked", srvHost, srvToken, "")
+	f.Add("/v1/credentials/dev", srvHost, srvToken, "https://evil.example")
+	f.Add("/healthz", srvHost, "", "")
+	f.Add("/v1/credentials/../healthz", "evil.example", "x", "null")
+	f.Add("", "", "", "")
+
+	h := newFuzzHandler()
+	f.Fuzz(func(t *testing.T, path, host, auth, origin string) {
+		r := &http.Request{
+			Method:     http.MethodGet,
+			URL:        &url.URL{Path: path},
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1, ProtoMinor: 1,
+			Header:     http.Header{},
+			Host:       host,
+			RemoteAddr: "127.0.0.1:40000",
+			RequestURI: path,
+		}
+		r = r.WithContext(context.Background())
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+
+		what := fmt.Sprintf("GET %q Host %q Authorization %q Origin %q", path, host, auth, origin)
+		body, _ := io.ReadAll(w.Result().Body)
+		if w.Code == http.StatusOK {
+			var creds map[string]any
+			if err := json.Unmarshal(body, &creds); err != nil {
+				t.Fatalf("%s = 200 %q, want JSON: %v", what, body, err)
+			}
+			if _, ok := creds["status"]; ok { // /healthz
+				if strings.Contains(string(body), srvSecret) {
+					t.Fatalf("%s = 200 %q: health check shows a secret", what, body)
+				}
+				return
+			}
+			if auth != srvToken || (host != srvHost && host != "localhost:9911") || origin != "" {
+				t.Fatalf("%s = 200 %q, want a refusal", what, body)
+			}
+			return
+		}
+		if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("%s = %d with Content-Type %q, want application/json", what, w.Code, ct)
+		}
+		var e struct{ Code, Message *string }
+		if err := json.Unmarshal(body, &e); err != nil || e.Code == nil || *e.Code == "" || e.Message == nil || *e.Message == "" {
+			t.Fatalf("%s = %d %q, want JSON with a code and a message", what, w.Code, body)
+		}
+		if strings.Contains(string(body), srvSecret) || strings.Contains(string(body), srvSession) {
+			t.Fatalf("%s = %d %q: the error shows a secret", what, w.Code, body)
+		}
+	})
+}
