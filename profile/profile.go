@@ -173,7 +173,10 @@ func (c *Config) Names() []string {
 
 // Source returns the profile whose long-term keys sign for name: name itself
 // for a source profile, else the end of its source_profile chain. chain
-// lists the roles to assume from it, innermost first.
+// lists the roles to assume from it, innermost first. A source_profile
+// with no section of its own is a source profile with only a name: its
+// keys are in the keychain, which is where brokerd finds out. The error
+// wraps ErrNotFound when the file has no profile name.
 func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 	seen := map[string]bool{}
 	p, err := c.Get(name)
@@ -191,7 +194,11 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 			// as "use this profile's keys".
 			return Profile{Name: p.Name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess}, chain, nil
 		}
-		p, err = c.Get(p.SourceProfile)
+		next, ok := c.profiles[p.SourceProfile]
+		if !ok {
+			return Profile{Name: p.SourceProfile}, chain, nil
+		}
+		p = next
 	}
 	if err != nil {
 		return Profile{}, nil, err
