@@ -208,7 +208,6 @@ func (c credentials) Retrieve(context.Context) (aws.Credentials, error) {
 // region), signing with provider.
 func (b *Broker) stsClient(ctx context.Context, src, p profile.Profile, provider aws.CredentialsProvider) (*sts.Client, error) {
 	opts := []func(*config.LoadOptions) error{
-		config.WithSharedConfigProfile(src.Name),
 		config.WithCredentialsProvider(provider),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(10 * time.Second).
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 3 * time.Second })),
@@ -217,7 +216,13 @@ func (b *Broker) stsClient(ctx context.Context, src, p profile.Profile, provider
 	if b.cfg.ConfigPath != "" {
 		opts = append(opts, config.WithSharedConfigFiles([]string{b.cfg.ConfigPath}))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, append(opts, config.WithSharedConfigProfile(src.Name))...)
+	var missing config.SharedConfigProfileNotExistError
+	if errors.As(err, &missing) && missing.Profile == src.Name {
+		// A source profile whose keys are in the keychain needs no section:
+		// configure the client as the SDK does when no profile is named.
+		cfg, err = config.LoadDefaultConfig(ctx, opts...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config for profile %q: %w", p.Name, err)
 	}
