@@ -85,6 +85,10 @@ func Parse(path string, text []byte) (*Config, error) {
 		AllowNestedValues:       true,
 		SkipUnrecognizableLines: false,
 		Insensitive:             false,
+		// As the SDKs read values: # and ; start a comment only after
+		// whitespace, and a trailing backslash is part of the value.
+		SpaceBeforeInlineComment: true,
+		IgnoreContinuation:       true,
 	}, text)
 	if err != nil {
 		return nil, fmt.Errorf("AWS config %s is malformed: %v: fix the file", path, err)
@@ -119,7 +123,8 @@ func sectionProfile(section string) (string, bool) {
 var sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 func parseProfile(name string, s *ini.Section) (Profile, error) {
-	get := func(k string) string { return strings.TrimSpace(s.Key(k).String()) }
+	// Value, not String: the SDKs expand no %(name)s references.
+	get := func(k string) string { return strings.TrimSpace(s.Key(k).Value()) }
 	p := Profile{
 		Name:            name,
 		RoleARN:         get("role_arn"),
