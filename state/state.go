@@ -87,7 +87,10 @@ func (d Dir) Lock() (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another brokerd is already running with state directory %s: stop it first (see `brokerd status`)", d.Path)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another brokerd is already running with state directory %s: stop it first (see `brokerd status`)", d.Path)
+		}
+		return nil, fmt.Errorf("lock state directory %s: %w", d.Path, err)
 	}
 	return f, nil
 }
