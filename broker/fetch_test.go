@@ -1,0 +1,353 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/broker"
+	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/server"
+)
+
+// stsCall is one request the fake STS received.
+type stsCall struct {
+	form   url.Values
+	signer string // access key id in the SigV4 Authorization header
+	region string // region of the signature's scope
+}
+
+// fakeSTS answers AssumeRole and GetSessionToken in STS's Query protocol
+// with numbered credentials lasting an hour, and AccessDenied for roles
+// named Denied.
+type fakeSTS struct {
+	mu    sync.Mutex
+	calls []stsCall
+}
+
+var _ http.Handler = (*fakeSTS)(nil)
+
+var scope = regexp.MustCompile(`Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/sts/aws4_request`)
+
+func (f *fakeSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	c := stsCall{form: r.PostForm}
+	if m := scope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		c.signer, c.region = m[1], m[2]
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	n := len(f.calls)
+	f.mu.Unlock()
+
+	w.Header().Set("Content-Type", "text/xml")
+	creds := fmt.Sprintf(`<Credentials><AccessKeyId>ASIA%016d</AccessKeyId><SecretAccessKey>secret-%d</SecretAccessKey>`+
+		`<SessionToken>token-%d</SessionToken><Expiration>%s</Expiration></Credentials>`,
+		n, n, n, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	switch action, role := r.PostForm.Get("Action"), r.PostForm.Get("RoleArn"); {
+	case action == "AssumeRole" && strings.HasSuffix(role, "/Denied"):
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
+			`<Message>User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: %s</Message></Error>`+
+			`<RequestId>r-%d</RequestId></ErrorResponse>`, role, n)
+	case action == "AssumeRole":
+		account := strings.Split(role, ":")[4]
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>%s`+
+			`<AssumedRoleUser><Arn>arn:aws:sts::%s:assumed-role/%s/%s</Arn><AssumedRoleId>AROA%d:%[4]s</AssumedRoleId></AssumedRoleUser>`+
+			`</AssumeRoleResult><ResponseMetadata><RequestId>r-%[5]d</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+			creds, account, filepath.Base(role), r.PostForm.Get("RoleSessionName"), n)
+	case action == "GetSessionToken":
+		fmt.Fprintf(w, `<GetSessionTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetSessionTokenResult>%s</GetSessionTokenResult>`+
+			`<ResponseMetadata><RequestId>r-%d</RequestId></ResponseMetadata></GetSessionTokenResponse>`, creds, n)
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>%s</Message></Error></ErrorResponse>`, action)
+	}
+}
+
+func (f *fakeSTS) Calls() []stsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]stsCall(nil), f.calls...)
+}
+
+// fakeKeys is the keychain: long-term keys by profile.
+type fakeKeys map[string]keychain.Keys
+
+var _ broker.Keys = fakeKeys(nil)
+
+func (k fakeKeys) Keys(_ context.Context, profile string) (keychain.Keys, error) {
+	if v, ok := k[profile]; ok {
+		return v, nil
+	}
+	return keychain.Keys{}, fmt.Errorf("read keys of profile %q: %w", profile, keychain.ErrNotFound)
+}
+
+var testKeys = fakeKeys{
+	"base":         {AccessKeyID: "AKIABASE000000000001", SecretAccessKey: strings.Repeat("b", 40)},
+	"keychainonly": {AccessKeyID: "AKIAONLY000000000002", SecretAccessKey: strings.Repeat("o", 40)},
+}
+
+const fetchConfig = `
+[profile base]
+region = eu-west-1
+
+[profile dev]
+role_arn = arn:aws:iam::222222222222:role/Dev
+source_profile = base
+
+[profile ext]
+role_arn = arn:aws:iam::222222222222:role/Ext
+source_profile = base
+external_id = ext-123
+role_session_name = alice
+duration_seconds = 900
+region = us-west-2
+
+[profile chained]
+role_arn = arn:aws:iam::333333333333:role/Chained
+source_profile = dev
+
+[profile denied]
+role_arn = arn:aws:iam::222222222222:role/Denied
+source_profile = base
+
+[profile orphan]
+role_arn = arn:aws:iam::444444444444:role/Orphan
+source_profile = keychainonly
+
+[profile nokeys]
+role_arn = arn:aws:iam::222222222222:role/NoKeys
+source_profile = missing
+
+[profile sso]
+sso_start_url = https://corp.awsapps.com/start
+`
+
+// stsWorld points the SDK at a fake STS and a temporary config file, with
+// nothing from the host's environment or files.
+func stsWorld(t *testing.T) *fakeSTS {
+	t.Helper()
+	f := &fakeSTS{}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config")
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(config, []byte(fetchConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(creds, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_STS":        srv.URL,
+		"AWS_CONFIG_FILE":             config,
+		"AWS_SHARED_CREDENTIALS_FILE": creds,
+		"HOME":                        dir,
+		"AWS_PROFILE":                 "",
+		"AWS_DEFAULT_PROFILE":         "",
+		"AWS_ACCESS_KEY_ID":           "",
+		"AWS_SECRET_ACCESS_KEY":       "",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  "",
+		"AWS_DEFAULT_REGION":          "",
+		"AWS_ENDPOINT_URL":            "",
+		"AWS_USE_FIPS_ENDPOINT":       "",
+		"AWS_USE_DUALSTACK_ENDPOINT":  "",
+		"AWS_CA_BUNDLE":               "",
+		"AWS_ROLE_ARN":                "",
+		"AWS_WEB_IDENTITY_TOKEN_FILE": "",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		t.Setenv(k, v)
+	}
+	return f
+}
+
+var defaultSessionName = regexp.MustCompile(`^brokerd(-[\w+=,.@-]+)?$`)
+
+func TestBroker_FetchCalls(t *testing.T) {
+	tests := []struct {
+		profile  string
+		duration time.Duration // broker.Config.Duration
+		want     []map[string]string
+		signers  []string // "base" for the key of profile base, "#n" for the credentials of call n
+		regions  []string
+		roleARN  string
+	}{
+		{
+			profile: "dev",
+			want: []map[string]string{{
+				"Action": "AssumeRole", "RoleArn": "arn:aws:iam::222222222222:role/Dev", "DurationSeconds": "3600",
+				"RoleSessionName": "(default)", "ExternalId": "",
+			}},
+			signers: []string{"base"},
+			regions: []string{"eu-west-1"},
+			roleARN: "arn:aws:iam::222222222222:role/Dev",
+		},
+		{
+			profile: "ext",
+			want: []map[string]string{{
+				"Action": "AssumeRole", "RoleArn": "arn:aws:iam::222222222222:role/Ext", "DurationSeconds": "900",
+				"RoleSessionName": "alice", "ExternalId": "ext-123",
+			}},
+			signers: []string{"base"},
+			regions: []string{"us-west-2"}, // the role's region wins over its source's
+			roleARN: "arn:aws:iam::222222222222:role/Ext",
+		},
+		{
+			profile:  "dev",
+			duration: 2 * time.Hour,
+			want: []map[string]string{{
+				"Action": "AssumeRole", "RoleArn": "arn:aws:iam::222222222222:role/Dev", "DurationSeconds": "7200",
+			}},
+			signers: []string{"base"},
+			regions: []string{"eu-west-1"},
+			roleARN: "arn:aws:iam::222222222222:role/Dev",
+		},
+		{
+			profile: "chained",
+			want: []map[string]string{
+				{"Action": "AssumeRole", "RoleArn": "arn:aws:iam::222222222222:role/Dev", "DurationSeconds": "3600"},
+				{"Action": "AssumeRole", "RoleArn": "arn:aws:iam::333333333333:role/Chained", "DurationSeconds": "3600"},
+			},
+			signers: []string{"base", "#1"},
+			regions: []string{"eu-west-1", "eu-west-1"},
+			roleARN: "arn:aws:iam::333333333333:role/Chained",
+		},
+		{
+			profile: "base",
+			want:    []map[string]string{{"Action": "GetSessionToken", "DurationSeconds": "3600", "RoleArn": ""}},
+			signers: []string{"base"},
+			regions: []string{"eu-west-1"},
+		},
+		{
+			// Keys in the keychain and no section in the config file.
+			profile: "keychainonly",
+			want:    []map[string]string{{"Action": "GetSessionToken", "DurationSeconds": "3600"}},
+			signers: []string{"keychainonly"},
+			regions: []string{"us-east-1"},
+		},
+		{
+			// A role whose source profile has keys but no section.
+			profile: "orphan",
+			want:    []map[string]string{{"Action": "AssumeRole", "RoleArn": "arn:aws:iam::444444444444:role/Orphan"}},
+			signers: []string{"keychainonly"},
+			regions: []string{"us-east-1"},
+			roleARN: "arn:aws:iam::444444444444:role/Orphan",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.profile, tt.duration), func(t *testing.T) {
+			f := stsWorld(t)
+			b := broker.New(testKeys, broker.Config{Duration: tt.duration})
+			got, err := b.Fetch(t.Context(), tt.profile)
+			if err != nil {
+				t.Fatalf("Fetch(%q) = %v", tt.profile, err)
+			}
+
+			calls := f.Calls()
+			if len(calls) != len(tt.want) {
+				t.Fatalf("Fetch(%q) made %d STS calls, want %d", tt.profile, len(calls), len(tt.want))
+			}
+			for i, want := range tt.want {
+				for k, v := range want {
+					gotV := calls[i].form.Get(k)
+					if k == "RoleSessionName" && v == "(default)" {
+						if !defaultSessionName.MatchString(gotV) {
+							t.Errorf("Fetch(%q) call %d RoleSessionName = %q, want brokerd-USER", tt.profile, i, gotV)
+						}
+						continue
+					}
+					if gotV != v {
+						t.Errorf("Fetch(%q) call %d %s = %q, want %q", tt.profile, i, k, gotV, v)
+					}
+				}
+				wantSigner := tt.signers[i]
+				if k, ok := testKeys[wantSigner]; ok {
+					wantSigner = k.AccessKeyID
+				} else {
+					var n int
+					fmt.Sscanf(wantSigner, "#%d", &n)
+					wantSigner = fmt.Sprintf("ASIA%016d", n)
+				}
+				if calls[i].signer != wantSigner {
+					t.Errorf("Fetch(%q) call %d signed by %q, want %q", tt.profile, i, calls[i].signer, wantSigner)
+				}
+				if calls[i].region != tt.regions[i] {
+					t.Errorf("Fetch(%q) call %d signed for region %q, want %q", tt.profile, i, calls[i].region, tt.regions[i])
+				}
+			}
+
+			last := len(calls)
+			if want := fmt.Sprintf("ASIA%016d", last); got.AccessKeyID != want || got.SecretAccessKey != fmt.Sprintf("secret-%d", last) ||
+				got.SessionToken != fmt.Sprintf("token-%d", last) {
+				t.Errorf("Fetch(%q) = key %q, want the last call's %q with its secret and token", tt.profile, got.AccessKeyID, want)
+			}
+			if !got.CanExpire || time.Until(got.Expires) < 50*time.Minute {
+				t.Errorf("Fetch(%q).Expires = %v, want about an hour from now", tt.profile, got.Expires)
+			}
+			if got.RoleARN != tt.roleARN {
+				t.Errorf("Fetch(%q).RoleARN = %q, want %q", tt.profile, got.RoleARN, tt.roleARN)
+			}
+			if tt.roleARN != "" {
+				if account := strings.Split(tt.roleARN, ":")[4]; got.AccountID != account {
+					t.Errorf("Fetch(%q).AccountID = %q, want %q", tt.profile, got.AccountID, account)
+				}
+			}
+		})
+	}
+}
+
+func TestBroker_FetchErrors(t *testing.T) {
+	tests := []struct {
+		profile    string
+		wantStatus int
+		wantCode   string
+		wantIn     []string
+		wantCalls  int
+	}{
+		{"nope", 404, "ProfileNotFound", []string{`"nope"`, "brokerd keys add nope"}, 0},
+		{"nokeys", 404, "NoKeys", []string{`"missing"`, "brokerd keys add missing"}, 0},
+		{"denied", 403, "AccessDenied", []string{"AssumeRole", `"denied"`, "not authorized", "arn:aws:iam::222222222222:role/Denied"}, 1},
+		{"sso", 500, "InternalError", []string{"sso_start_url", "brokerd keys add sso"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			f := stsWorld(t)
+			b := broker.New(testKeys, broker.Config{})
+			_, err := b.Fetch(t.Context(), tt.profile)
+			var be *broker.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("Fetch(%q) = %v, want a *broker.Error", tt.profile, err)
+			}
+			var coded server.Coded = be
+			if coded.HTTPStatus() != tt.wantStatus || coded.ErrorCode() != tt.wantCode {
+				t.Errorf("Fetch(%q) = %d %s, want %d %s", tt.profile, coded.HTTPStatus(), coded.ErrorCode(), tt.wantStatus, tt.wantCode)
+			}
+			for _, s := range tt.wantIn {
+				if !strings.Contains(be.Message, s) {
+					t.Errorf("Fetch(%q) message = %q, want %q in it", tt.profile, be.Message, s)
+				}
+			}
+			if n := len(f.Calls()); n != tt.wantCalls {
+				t.Errorf("Fetch(%q) made %d STS calls, want %d", tt.profile, n, tt.wantCalls)
+			}
+		})
+	}
+}

@@ -1,0 +1,424 @@
+package profile_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/profile"
+)
+
+const testConfig = `
+[default]
+region = eu-west-1
+
+[profile base]
+region = eu-central-1
+mfa_serial = arn:aws:iam::111111111111:mfa/me
+
+[profile dev]
+role_arn = arn:aws:iam::222222222222:role/Dev
+source_profile = base
+external_id = ext-123
+role_session_name = me@example.com
+duration_seconds = 7200
+region = us-east-2
+
+[profile admin]
+role_arn = arn:aws:iam::333333333333:role/Admin
+source_profile = dev
+
+[profile self]
+role_arn = arn:aws:iam::444444444444:role/Self
+source_profile = self
+region = ap-south-1
+
+[profile sso]
+sso_session = corp
+sso_start_url = https://corp.awsapps.com/start
+credential_process = /bin/creds
+
+[sso-session corp]
+sso_region = us-east-1
+
+[services local]
+sts =
+  endpoint_url = http://127.0.0.1:5000
+
+[notaprofile]
+role_arn = arn:aws:iam::555555555555:role/Ignored
+`
+
+func mustParse(t *testing.T, text string) *profile.Config {
+	t.Helper()
+	c, err := profile.Parse("/home/me/.aws/config", []byte(text))
+	if err != nil {
+		t.Fatalf("Parse(%q) = %v", text, err)
+	}
+	return c
+}
+
+func TestParse_Profiles(t *testing.T) {
+	c := mustParse(t, testConfig)
+
+	wantNames := []string{"admin", "base", "default", "dev", "self", "sso"}
+	if got := c.Names(); !slices.Equal(got, wantNames) {
+		t.Errorf("Names() = %q, want %q", got, wantNames)
+	}
+	tests := []struct {
+		name string
+		want profile.Profile
+	}{
+		{"default", profile.Profile{Name: "default", Region: "eu-west-1"}},
+		{"base", profile.Profile{Name: "base", Region: "eu-central-1", MFASerial: "arn:aws:iam::111111111111:mfa/me"}},
+		{"dev", profile.Profile{
+			Name: "dev", RoleARN: "arn:aws:iam::222222222222:role/Dev", SourceProfile: "base",
+			ExternalID: "ext-123", RoleSessionName: "me@example.com", Duration: 2 * time.Hour, Region: "us-east-2",
+		}},
+		{"admin", profile.Profile{Name: "admin", RoleARN: "arn:aws:iam::333333333333:role/Admin", SourceProfile: "dev"}},
+		{"sso", profile.Profile{Name: "sso", Unsupported: []string{"credential_process", "sso_session", "sso_start_url"}}},
+	}
+	for _, tt := range tests {
+		got, err := c.Get(tt.name)
+		if err != nil {
+			t.Errorf("Get(%q) = %v", tt.name, err)
+			continue
+		}
+		if !equalProfile(got, tt.want) {
+			t.Errorf("Get(%q) = %+v, want %+v", tt.name, got, tt.want)
+		}
+		if got.IsRole() != (tt.want.RoleARN != "") {
+			t.Errorf("Get(%q).IsRole() = %v, want %v", tt.name, got.IsRole(), !got.IsRole())
+		}
+	}
+	for _, name := range []string{"notaprofile", "corp", "local", "nope"} {
+		if _, err := c.Get(name); !errors.Is(err, profile.ErrNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+func equalProfile(a, b profile.Profile) bool {
+	return reflect.DeepEqual(a, b) || (len(a.Unsupported) == 0 && len(b.Unsupported) == 0 &&
+		reflect.DeepEqual(withoutUnsupported(a), withoutUnsupported(b)))
+}
+
+func withoutUnsupported(p profile.Profile) profile.Profile {
+	p.Unsupported = nil
+	return p
+}
+
+func TestConfig_GetNotFoundMessage(t *testing.T) {
+	c := mustParse(t, testConfig)
+	_, err := c.Get("nope")
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "/home/me/.aws/config") {
+		t.Errorf("Get(%q) = %v, want an error naming the profile and the file", "nope", err)
+	}
+}
+
+func TestConfig_Source(t *testing.T) {
+	c := mustParse(t, testConfig)
+	tests := []struct {
+		name      string
+		wantSrc   string
+		wantChain []string
+	}{
+		{"base", "base", nil},
+		{"default", "default", nil},
+		{"dev", "base", []string{"dev"}},
+		// innermost first: dev is assumed from base's keys, then admin from dev's.
+		{"admin", "base", []string{"dev", "admin"}},
+		// A role that is its own source signs with its own keys.
+		{"self", "self", []string{"self"}},
+	}
+	for _, tt := range tests {
+		src, chain, err := c.Source(tt.name)
+		if err != nil {
+			t.Errorf("Source(%q) = %v", tt.name, err)
+			continue
+		}
+		var names []string
+		for _, p := range chain {
+			names = append(names, p.Name)
+		}
+		if src.Name != tt.wantSrc || !slices.Equal(names, tt.wantChain) {
+			t.Errorf("Source(%q) = %q, %q, want %q, %q", tt.name, src.Name, names, tt.wantSrc, tt.wantChain)
+		}
+		if src.IsRole() {
+			t.Errorf("Source(%q) source %q is a role, want the profile whose keys sign", tt.name, src.Name)
+		}
+	}
+
+	// The source of a self-sourced role keeps its settings but no role.
+	src, _, _ := c.Source("self")
+	if src.Region != "ap-south-1" || src.RoleARN != "" {
+		t.Errorf("Source(%q) = %+v, want the profile's region and no role_arn", "self", src)
+	}
+	// A source profile's settings come along.
+	src, _, _ = c.Source("admin")
+	if src.MFASerial != "arn:aws:iam::111111111111:mfa/me" {
+		t.Errorf("Source(%q).MFASerial = %q, want base's", "admin", src.MFASerial)
+	}
+}
+
+func TestConfig_SourceErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		text     string
+		profile  string
+		wantIn   []string
+		notFound bool
+	}{
+		{
+			name: "loop of two", profile: "a",
+			text:   "[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/B\nsource_profile = a\n",
+			wantIn: []string{"loops", `"a"`, "/home/me/.aws/config"},
+		},
+		{
+			name: "loop of three entered midway", profile: "x",
+			text: "[profile x]\nrole_arn = arn:aws:iam::1:role/X\nsource_profile = a\n" +
+				"[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\n" +
+				"[profile b]\nrole_arn = arn:aws:iam::1:role/B\nsource_profile = c\n" +
+				"[profile c]\nrole_arn = arn:aws:iam::1:role/C\nsource_profile = a\n",
+			wantIn: []string{"loops", `"a"`},
+		},
+		{
+			name: "role without source", profile: "r",
+			text:   "[profile r]\nrole_arn = arn:aws:iam::1:role/R\n",
+			wantIn: []string{`"r"`, "no source_profile"},
+		},
+		{
+			name: "role with credential_source only", profile: "ec2",
+			text:   "[profile ec2]\nrole_arn = arn:aws:iam::1:role/R\ncredential_source = Ec2InstanceMetadata\n",
+			wantIn: []string{`"ec2"`, "no source_profile"},
+		},
+		{
+			name: "no such profile", profile: "nope",
+			text:     "[profile a]\n",
+			wantIn:   []string{`"nope"`},
+			notFound: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, tt.text)
+			src, chain, err := c.Source(tt.profile)
+			if err == nil {
+				t.Fatalf("Source(%q) = %q, %d roles, want an error", tt.profile, src.Name, len(chain))
+			}
+			for _, s := range tt.wantIn {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Source(%q) = %q, want %q in it", tt.profile, err, s)
+				}
+			}
+			if got := errors.Is(err, profile.ErrNotFound); got != tt.notFound {
+				t.Errorf("errors.Is(Source(%q), ErrNotFound) = %v, want %v", tt.profile, got, tt.notFound)
+			}
+		})
+	}
+}
+
+// A source profile needs no section of its own: its keys are in the
+// keychain, and the broker finds out whether they are there. The source
+// then has only its name.
+func TestConfig_SourceWithoutSection(t *testing.T) {
+	c := mustParse(t, "[profile dev]\nrole_arn = arn:aws:iam::1:role/Dev\nsource_profile = base\nregion = eu-west-1\n")
+	src, chain, err := c.Source("dev")
+	if err != nil {
+		t.Fatalf("Source(%q) with source_profile %q not in the file = %v, want the source by name", "dev", "base", err)
+	}
+	if want := (profile.Profile{Name: "base"}); !equalProfile(src, want) {
+		t.Errorf("Source(%q) source = %+v, want %+v", "dev", src, want)
+	}
+	if len(chain) != 1 || chain[0].Name != "dev" {
+		t.Errorf("Source(%q) chain = %+v, want [dev]", "dev", chain)
+	}
+}
+
+func TestParse_Invalid(t *testing.T) {
+	tests := []struct {
+		name   string
+		text   string
+		wantIn []string
+	}{
+		{"duration too short", "[profile a]\nduration_seconds = 899\n", []string{"duration_seconds", "899"}},
+		{"duration too long", "[profile a]\nduration_seconds = 129601\n", []string{"duration_seconds"}},
+		{"duration with unit", "[profile a]\nduration_seconds = 1h\n", []string{"duration_seconds", "1h"}},
+		{"duration negative", "[profile a]\nduration_seconds = -900\n", []string{"duration_seconds"}},
+		{"duration fraction", "[profile a]\nduration_seconds = 900.5\n", []string{"duration_seconds"}},
+		{"role_arn not an ARN", "[profile a]\nrole_arn = Dev\nsource_profile = b\n", []string{"role_arn", `"Dev"`}},
+		{"role_arn role name only", "[profile a]\nrole_arn = role/Dev\n", []string{"role_arn"}},
+		{"session name one char", "[profile a]\nrole_session_name = x\n", []string{"role_session_name"}},
+		{"session name with space", "[profile a]\nrole_session_name = my name\n", []string{"role_session_name"}},
+		{"session name with slash", "[profile a]\nrole_session_name = me/you\n", []string{"role_session_name"}},
+		{"session name too long", "[profile a]\nrole_session_name = " + strings.Repeat("x", 65) + "\n", []string{"role_session_name"}},
+		{"default profile checked too", "[default]\nduration_seconds = 10\n", []string{`"default"`, "duration_seconds"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := profile.Parse("/home/me/.aws/config", []byte(tt.text))
+			if err == nil {
+				t.Fatalf("Parse(%q) = nil error, want one", tt.text)
+			}
+			for _, s := range append(tt.wantIn, "/home/me/.aws/config") {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Parse(%q) = %q, want %q in it", tt.text, err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestParse_Valid(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want profile.Profile
+	}{
+		{"shortest duration", "[profile a]\nduration_seconds = 900\n", profile.Profile{Name: "a", Duration: 15 * time.Minute}},
+		{"longest duration", "[profile a]\nduration_seconds = 129600\n", profile.Profile{Name: "a", Duration: 36 * time.Hour}},
+		{"session name two chars", "[profile a]\nrole_session_name = ab\n", profile.Profile{Name: "a", RoleSessionName: "ab"}},
+		{"session name all classes", "[profile a]\nrole_session_name = A_z0+=,.@-\n", profile.Profile{Name: "a", RoleSessionName: "A_z0+=,.@-"}},
+		{"session name 64 chars", "[profile a]\nrole_session_name = " + strings.Repeat("x", 64) + "\n", profile.Profile{Name: "a", RoleSessionName: strings.Repeat("x", 64)}},
+		{"spaces around", "[ profile  a ]\n  role_arn =  arn:aws:iam::1:role/R  \nsource_profile=b\n", profile.Profile{Name: "a", RoleARN: "arn:aws:iam::1:role/R", SourceProfile: "b"}},
+		{"govcloud arn", "[profile a]\nrole_arn = arn:aws-us-gov:iam::1:role/R\n", profile.Profile{Name: "a", RoleARN: "arn:aws-us-gov:iam::1:role/R"}},
+		{"comments", "# top\n[profile a] ; here\n; role_arn = arn:aws:iam::1:role/R\nregion = eu-west-1\n", profile.Profile{Name: "a", Region: "eu-west-1"}},
+		{"web identity", "[profile a]\nweb_identity_token_file = /t\n", profile.Profile{Name: "a", Unsupported: []string{"web_identity_token_file"}}},
+		{"mfa_process", "[profile a]\nmfa_process = op read x\n", profile.Profile{Name: "a", MFAProcess: "op read x"}},
+		// Values read as the SDKs and the aws CLI read them.
+		{"comment after space", "[profile a]\nregion = eu-west-1 # Ireland\nexternal_id = x ; y\n", profile.Profile{Name: "a", Region: "eu-west-1", ExternalID: "x"}},
+		{"hash inside value", "[profile a]\nexternal_id = ab#cd\n", profile.Profile{Name: "a", ExternalID: "ab#cd"}},
+		{"semicolon inside value", "[profile a]\nmfa_process = op item get 'x;y'\n", profile.Profile{Name: "a", MFAProcess: "op item get 'x;y'"}},
+		{"no interpolation", "[profile a]\nexternal_id = %(region)s\nregion = r\n", profile.Profile{Name: "a", ExternalID: "%(region)s", Region: "r"}},
+		{"no continuation", "[profile a]\nmfa_process = run \\\nregion = r\n", profile.Profile{Name: "a", MFAProcess: "run \\", Region: "r"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, tt.text)
+			got, err := c.Get(tt.want.Name)
+			if err != nil || !equalProfile(got, tt.want) {
+				t.Errorf("Parse(%q).Get(%q) = %+v, %v, want %+v", tt.text, tt.want.Name, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParse_Malformed(t *testing.T) {
+	for _, text := range []string{
+		"[profile a\nregion = x\n",
+		"[profile a]\njust words\n",
+	} {
+		_, err := profile.Parse("/home/me/.aws/config", []byte(text))
+		if err == nil || !strings.Contains(err.Error(), "/home/me/.aws/config") {
+			t.Errorf("Parse(%q) = %v, want an error naming the file", text, err)
+		}
+	}
+}
+
+func TestParse_Empty(t *testing.T) {
+	for _, text := range []string{"", "\n\n", "# nothing\n"} {
+		c := mustParse(t, text)
+		if n := c.Names(); len(n) != 0 {
+			t.Errorf("Parse(%q).Names() = %q, want none", text, n)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	c, err := profile.Load(path)
+	if err != nil || len(c.Names()) != 0 || c.Path != path {
+		t.Fatalf("Load(%q) of a missing file = %+v, %v, want an empty config", path, c, err)
+	}
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = profile.Load(path)
+	if err != nil {
+		t.Fatalf("Load(%q) = %v", path, err)
+	}
+	if _, err := c.Get("dev"); err != nil {
+		t.Errorf("Load(%q).Get(dev) = %v", path, err)
+	}
+	if err := os.WriteFile(path, []byte("[profile a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := profile.Load(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("Load(%q) of a malformed file = %v, want an error naming it", path, err)
+	}
+	if _, err := profile.Load(dir); err == nil {
+		t.Errorf("Load(%q) of a directory = nil error, want one", dir)
+	}
+}
+
+func TestPath(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	tests := []struct {
+		env  string
+		want string
+	}{
+		{"", filepath.Join(home, ".aws", "config")},
+		{"/etc/aws/config", "/etc/aws/config"},
+		{"~/cfg/aws", filepath.Join(home, "cfg", "aws")},
+		{"~", home},
+		{"relative/config", "relative/config"},
+	}
+	for _, tt := range tests {
+		t.Setenv("AWS_CONFIG_FILE", tt.env)
+		if got, err := profile.Path(); err != nil || got != tt.want {
+			t.Errorf("Path() with AWS_CONFIG_FILE=%q = %q, %v, want %q", tt.env, got, err, tt.want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(testConfig))
+	f.Add([]byte("[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = a\n"))
+	f.Add([]byte("[profile a]\nrole_arn = arn:x\nsource_profile = b\n[profile b]\nrole_arn = arn:y\nsource_profile = a\n"))
+	f.Add([]byte("[default]\nduration_seconds = 900\n[profile  x ]\nregion=r ; c\n"))
+	f.Add([]byte("[profile a\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		c, err := profile.Parse("config", text)
+		if err != nil {
+			if !strings.Contains(err.Error(), "config") {
+				t.Fatalf("Parse(%q) = %q, want an error naming the file", text, err)
+			}
+			return
+		}
+		names := c.Names()
+		if !slices.IsSorted(names) {
+			t.Fatalf("Parse(%q).Names() = %q, want sorted", text, names)
+		}
+		for _, n := range names {
+			p, err := c.Get(n)
+			if err != nil || p.Name != n {
+				t.Fatalf("Parse(%q).Get(%q) = %+v, %v, want the profile", text, n, p, err)
+			}
+			if p.Duration != 0 && (p.Duration < 15*time.Minute || p.Duration > 36*time.Hour) {
+				t.Fatalf("Parse(%q).Get(%q).Duration = %v, out of STS's bounds", text, n, p.Duration)
+			}
+			src, chain, err := c.Source(n)
+			if err != nil {
+				continue
+			}
+			if src.IsRole() {
+				t.Fatalf("Parse(%q).Source(%q) = role %q, want the profile whose keys sign", text, n, src.Name)
+			}
+			for _, r := range chain {
+				if !r.IsRole() {
+					t.Fatalf("Parse(%q).Source(%q) chain holds %q, not a role", text, n, r.Name)
+				}
+			}
+			if p.IsRole() != (len(chain) > 0) {
+				t.Fatalf("Parse(%q).Source(%q) chain = %d roles, want some exactly when it is a role", text, n, len(chain))
+			}
+		}
+	})
+}
