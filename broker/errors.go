@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,7 +85,8 @@ func classify(name string, err error) *Error {
 		e.Message = fmt.Sprintf("STS %s for profile %q failed: %s: %s%s", se.op, se.profile.Name, api.ErrorCode(), api.ErrorMessage(), hint(se, api))
 	case errors.As(err, &se):
 		e.Status, e.Code = http.StatusServiceUnavailable, "STSUnavailable"
-		e.Message = fmt.Sprintf("cannot reach STS for profile %q (%v): check the network; brokerd retries", name, errors.Unwrap(se.err))
+		// The SDK's operation error wraps the cause; show the cause alone.
+		e.Message = fmt.Sprintf("cannot reach STS for profile %q (%v): check the network; brokerd retries", name, cmp.Or(errors.Unwrap(se.err), se.err))
 	}
 	return e
 }
