@@ -1,0 +1,178 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/server"
+)
+
+var _ server.Coded = (*Error)(nil)
+
+var (
+	devRole = profile.Profile{Name: "dev", RoleARN: "arn:aws:iam::222222222222:role/Dev", SourceProfile: "base"}
+	base    = profile.Profile{Name: "base"}
+)
+
+// apiErr is an STS error response as the SDK returns it: an operation
+// error around a response error with the HTTP status around the API error.
+func apiErr(status int, code, msg string) error {
+	return &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRole", Err: &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+			Err:      &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultClient},
+		},
+		RequestID: "req-1",
+	}}
+}
+
+// netErr is an STS call that did not get through, as the SDK returns it.
+func netErr(err error) error {
+	return &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRole", Err: &smithyhttp.RequestSendError{Err: err}}
+}
+
+func TestClassify(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "sts.amazonaws.com", IsNotFound: true}}
+	tests := []struct {
+		name       string
+		profile    string
+		err        error
+		wantStatus int
+		wantCode   string
+		wantIn     []string
+	}{
+		{
+			name: "profile not found", profile: "nope",
+			err:        fmt.Errorf("%w: no profile %q in /c", profile.ErrNotFound, "nope"),
+			wantStatus: 404, wantCode: "ProfileNotFound",
+			wantIn: []string{`"nope"`, "[profile nope]", "brokerd keys add nope"},
+		},
+		{
+			name: "no keys for the source", profile: "dev",
+			err:        &keysError{profile: "base", err: fmt.Errorf("read keys of profile %q: %w", "base", keychain.ErrNotFound)},
+			wantStatus: 404, wantCode: "NoKeys",
+			wantIn: []string{`"base"`, "`brokerd keys add base`"},
+		},
+		{
+			name: "no keys, bare", profile: "dev",
+			err:        keychain.ErrNotFound,
+			wantStatus: 404, wantCode: "NoKeys",
+			wantIn: []string{"`brokerd keys add dev`"},
+		},
+		{
+			name: "keychain locked", profile: "dev",
+			err:        &keysError{profile: "base", err: fmt.Errorf("read keys: %w", fmt.Errorf("%w (%v)", keychain.ErrLocked, "failed to unlock correct collection"))},
+			wantStatus: 503, wantCode: "KeychainLocked",
+			wantIn: []string{"unlock"},
+		},
+		{
+			name: "keychain unavailable", profile: "dev",
+			err:        &keysError{profile: "base", err: fmt.Errorf("read keys: %w", keychain.ErrUnavailable)},
+			wantStatus: 503, wantCode: "KeychainUnavailable",
+			wantIn: []string{"Secret Service"},
+		},
+		{
+			name: "keychain timeout", profile: "dev",
+			err:        &keysError{profile: "base", err: fmt.Errorf("read keys: %w", keychain.ErrTimeout)},
+			wantStatus: 503, wantCode: "KeychainUnavailable",
+			wantIn: []string{"did not answer in time"},
+		},
+		{
+			name: "STS access denied", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(403, "AccessDenied", "not authorized to perform: sts:AssumeRole")},
+			wantStatus: 403, wantCode: "AccessDenied",
+			wantIn: []string{"STS AssumeRole", `"dev"`, "AccessDenied", "not authorized", "arn:aws:iam::222222222222:role/Dev trusts your user"},
+		},
+		{
+			name: "STS invalid keys", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
+			wantStatus: 403, wantCode: "InvalidClientTokenId",
+			wantIn: []string{"`brokerd keys add base`"},
+		},
+		{
+			name: "STS invalid keys of a source profile", profile: "base",
+			err:        &stsError{op: "GetSessionToken", profile: base, err: apiErr(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")},
+			wantStatus: 403, wantCode: "SignatureDoesNotMatch",
+			wantIn: []string{"STS GetSessionToken", "`brokerd keys add base`"},
+		},
+		{
+			name: "STS duration too long", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(400, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")},
+			wantStatus: 400, wantCode: "ValidationError",
+			wantIn: []string{"duration_seconds", `"dev"`},
+		},
+		{
+			name: "STS throttled", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(400, "Throttling", "Rate exceeded")},
+			wantStatus: 400, wantCode: "Throttling",
+			wantIn: []string{"Rate exceeded"},
+		},
+		{
+			name: "STS API error without a response", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: &smithy.GenericAPIError{Code: "ExpiredToken", Message: "expired"}},
+			wantStatus: 502, wantCode: "ExpiredToken",
+			wantIn: []string{"expired"},
+		},
+		{
+			name: "network error", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: netErr(refused)},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"cannot reach STS", `"dev"`, "no such host"},
+		},
+		{
+			name: "connection refused", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: netErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"connection refused"},
+		},
+		{
+			name: "timeout", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: netErr(context.DeadlineExceeded)},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"deadline exceeded"},
+		},
+		{
+			name: "unwrapped STS failure", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: errors.New("dial tcp: i/o timeout")},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"i/o timeout"},
+		},
+		{
+			name: "other", profile: "dev",
+			err:        errors.New("load AWS config for profile \"dev\": boom"),
+			wantStatus: 500, wantCode: "InternalError",
+			wantIn: []string{"boom"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := classify(tt.profile, tt.err)
+			if got.HTTPStatus() != tt.wantStatus || got.ErrorCode() != tt.wantCode {
+				t.Errorf("classify(%q, %v) = %d %s, want %d %s", tt.profile, tt.err, got.HTTPStatus(), got.ErrorCode(), tt.wantStatus, tt.wantCode)
+			}
+			for _, s := range tt.wantIn {
+				if !strings.Contains(got.Error(), s) {
+					t.Errorf("classify(%q, %v) message = %q, want %q in it", tt.profile, tt.err, got.Error(), s)
+				}
+			}
+			if strings.Contains(got.Error(), "<nil>") {
+				t.Errorf("classify(%q, %v) message = %q, which shows a nil error", tt.profile, tt.err, got.Error())
+			}
+			if !errors.Is(got, tt.err) {
+				t.Errorf("classify(%q, %v) does not wrap the error it classified", tt.profile, tt.err)
+			}
+		})
+	}
+}
