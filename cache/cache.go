@@ -37,7 +37,8 @@ type Config struct {
 	RefreshBefore, Jitter time.Duration
 	// MinRemaining is the least time left that a served credential has
 	// while STS answers (default 15m); a request for credentials with less
-	// left waits for a refresh.
+	// left waits for a refresh, unless the last refresh failed: then it
+	// gets them at once and the retry runs in the background.
 	MinRemaining time.Duration
 	// MinValid is the least time left that credentials are served with when
 	// a refresh has failed (default 1m); with less left the error is served.
@@ -121,17 +122,20 @@ func (c *Cache) Get(ctx context.Context, profile string) (Credentials, error) {
 	e.lastUsed.Store(now.UnixNano())
 
 	e.mu.Lock()
-	creds, has, minLeft := e.creds, e.has, e.minLeft
+	creds, has, minLeft, failing := e.creds, e.has, e.minLeft, e.failures > 0
 	due := !now.Before(e.refreshAt) && !now.Before(e.retryAt)
 	e.mu.Unlock()
 
-	if has && creds.Expires.Sub(now) > minLeft {
+	// While STS fails, a request does not wait on it again: clients give
+	// up after a second or two, and STS may take its full timeout.
+	left := creds.Expires.Sub(now)
+	if has && (left > minLeft || failing && left > c.cfg.MinValid) {
 		if due {
 			c.refreshAsync(profile, e)
 		}
 		return creds, nil
 	}
-	fresh, err := c.wait(ctx, profile, e)
+	fresh, err := c.wait(ctx, profile, e, true)
 	if err == nil {
 		return fresh, nil
 	}
@@ -157,9 +161,19 @@ func (c *Cache) entry(profile string) *entry {
 	return e
 }
 
-// wait joins the fetch in flight for profile, or starts one.
-func (c *Cache) wait(ctx context.Context, profile string, e *entry) (Credentials, error) {
-	ch := c.group.DoChan(profile, func() (any, error) { return c.refresh(profile, e) })
+// wait joins the fetch in flight for profile, or starts one. With reuse, a
+// fetch it starts first looks at e again: one that finished after the
+// caller looked may have left credentials to serve, and fetching anew would
+// call STS twice for one burst of requests.
+func (c *Cache) wait(ctx context.Context, profile string, e *entry, reuse bool) (Credentials, error) {
+	ch := c.group.DoChan(profile, func() (any, error) {
+		if reuse {
+			if creds, ok := c.usable(e); ok {
+				return creds, nil
+			}
+		}
+		return c.refresh(profile, e)
+	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -169,6 +183,14 @@ func (c *Cache) wait(ctx context.Context, profile string, e *entry) (Credentials
 	case <-ctx.Done():
 		return Credentials{}, fmt.Errorf("wait for credentials of profile %q: %w", profile, ctx.Err())
 	}
+}
+
+// usable returns e's credentials when Get would serve them without waiting.
+func (c *Cache) usable(e *entry) (Credentials, bool) {
+	now := c.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.creds, e.has && e.creds.Expires.Sub(now) > e.minLeft
 }
 
 func (c *Cache) refreshAsync(profile string, e *entry) {
@@ -274,7 +296,7 @@ func (c *Cache) RefreshDue() {
 func (c *Cache) Refresh(ctx context.Context, profile string) (Credentials, error) {
 	e := c.entry(profile)
 	c.group.Forget(profile)
-	return c.wait(ctx, profile, e)
+	return c.wait(ctx, profile, e, false)
 }
 
 // Forget drops the cached credentials of the profiles for which match is
