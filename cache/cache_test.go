@@ -450,6 +450,50 @@ func TestCache_STSFailureServesLastGood(t *testing.T) {
 	})
 }
 
+// Once a refresh has failed, a request for credentials with less than
+// MinRemaining left gets the last good ones at once instead of waiting on an
+// STS that may hang for its whole timeout, longer than clients wait.
+func TestCache_FailingSTSDoesNotHoldRequests(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		clock := newClock()
+		f := newSTS(clock)
+		c := newCache(clock, f, nil)
+		mustGet(t, c, clock, "dev", 15*time.Minute)
+
+		f.SetErr(errSTS)
+		clock.Set(36 * time.Minute)
+		c.RefreshDue()
+		synctest.Wait() // the refresh failed
+
+		gate := f.Gate("dev") // STS now hangs
+		defer close(gate)
+		for _, at := range []time.Duration{50 * time.Minute, 55 * time.Minute, 58 * time.Minute} {
+			clock.Set(at)
+			done := make(chan cache.Credentials, 1)
+			go func() {
+				got, err := c.Get(t.Context(), "dev")
+				if err != nil {
+					t.Errorf("Get(%q) at t0+%v = %v, want the last good credentials", "dev", at, err)
+				}
+				done <- got
+			}()
+			synctest.Wait()
+			select {
+			case got := <-done:
+				if got.AccessKeyID != keyID(1) {
+					t.Errorf("Get(%q) at t0+%v = %s, want the last good %s", "dev", at, got.AccessKeyID, keyID(1))
+				}
+			default:
+				t.Fatalf("Get(%q) at t0+%v waits on a hanging STS, want the last good credentials at once", "dev", at)
+			}
+		}
+		// The retry runs in the background, one at a time.
+		if got := f.Calls("dev"); got != 3 {
+			t.Errorf("fetches = %d, want 3 (the first, the failed refresh, one retry under way)", got)
+		}
+	})
+}
+
 func TestCache_BackoffAfterFailedRefresh(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
