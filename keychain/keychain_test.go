@@ -238,6 +238,27 @@ func TestStore_RemoveKeysMissing(t *testing.T) {
 	}
 }
 
+// indexFails is a keychain that stores keys but fails to store the index.
+type indexFails struct{ *fakeBackend }
+
+var _ keychain.Backend = indexFails{}
+
+func (b indexFails) Set(service, user, secret string) error {
+	if user == "_profiles" {
+		return errors.New("disk full")
+	}
+	return b.fakeBackend.Set(service, user, secret)
+}
+
+func TestStore_AddKeysIndexFails(t *testing.T) {
+	b := indexFails{newBackend()}
+	s := keychain.New(b)
+	err := s.AddKeys(t.Context(), "dev", testKeys)
+	if err == nil || !strings.Contains(err.Error(), "profile list") || strings.Contains(err.Error(), testSecret) {
+		t.Errorf("AddKeys(%q) with the index failing = %v, want an error about the profile list", "dev", err)
+	}
+}
+
 func TestStore_DamagedIndex(t *testing.T) {
 	b := newBackend()
 	b.Put("_profiles", "not json")

@@ -292,3 +292,39 @@ func TestDirPath(t *testing.T) {
 		})
 	}
 }
+
+func TestDir_Errors(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Open(filepath.Join(file, "brokerd")); err == nil {
+		t.Errorf("Open under a file = nil error, want one")
+	}
+
+	gone := state.Dir{Path: filepath.Join(tmp, "gone")}
+	if err := gone.WriteFile("token", []byte("x")); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("WriteFile in a missing directory = %v, want an error naming the file", err)
+	}
+	if _, err := gone.NewToken(); err == nil {
+		t.Errorf("NewToken in a missing directory = nil error, want one")
+	}
+	if err := gone.Publish(state.Endpoint{URL: "http://127.0.0.1:1"}); err == nil {
+		t.Errorf("Publish in a missing directory = nil error, want one")
+	}
+	if _, err := gone.Lock(); err == nil {
+		t.Errorf("Lock in a missing directory = nil error, want one")
+	}
+
+	d := openDir(t)
+	if err := os.Mkdir(d.Join(state.EndpointFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Endpoint(); err == nil || errors.Is(err, state.ErrNotRunning) {
+		t.Errorf("Endpoint() of an unreadable endpoint file = %v, want a read error", err)
+	}
+	if err := d.WriteFile(state.EndpointFile, []byte("{}")); err == nil {
+		t.Errorf("WriteFile over a directory = nil error, want one")
+	}
+}
