@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/brokerd/brokerd/deploy"
+	"github.com/brokerd/brokerd/state"
+)
+
+func (e *env) installCmd() *cobra.Command {
+	var dryRun bool
+	var o deploy.Options
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Run this brokerd binary as a user service that starts at login (systemd on Linux, launchd on macOS)",
+		Long: "Install this brokerd binary as a user service that starts at login and restarts after a crash\n" +
+			"(a systemd user unit on Linux, a LaunchAgent on macOS), start it, and export its endpoint to the\n" +
+			"programs of later sessions. Run it again after replacing the binary or to change the flags.\n" +
+			"With --dry-run it prints every file and command instead.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bin, err := deploy.Binary()
+			if err != nil {
+				return err
+			}
+			if o.Home, err = os.UserHomeDir(); err != nil {
+				return err
+			}
+			if o.StateDir, err = state.DirPath(); err != nil {
+				return err
+			}
+			o.GOOS, o.Binary, o.UID = runtime.GOOS, bin, os.Getuid()
+			o.BinaryOnPath = onPath(bin)
+			plan, err := deploy.Install(o)
+			if err != nil {
+				return err
+			}
+			return e.carryOut(cmd, plan, dryRun)
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the files and commands instead")
+	cmd.Flags().StringVar(&o.Listen, "listen", "", "serve's --listen: a loopback address with a fixed port (default 127.0.0.1:9911)")
+	cmd.Flags().StringVar(&o.DefaultProfile, "default-profile", "", "serve's --default-profile (default: serve's)")
+	return cmd
+}
+
+func (e *env) uninstallCmd() *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Stop and remove the user service that `brokerd install` set up",
+		Long: "Stop and remove the user service and the files that `brokerd install` set up, and withdraw its\n" +
+			"endpoint variables from the user manager (systemd) or launchd. Nothing installed is fine.\n" +
+			"With --dry-run it prints every file and command instead.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return err
+			}
+			plan, err := deploy.Uninstall(deploy.Options{GOOS: runtime.GOOS, Home: home, UID: os.Getuid()})
+			if err != nil {
+				return err
+			}
+			return e.carryOut(cmd, plan, dryRun)
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the files and commands instead")
+	return cmd
+}
+
+// carryOut prints plan, or applies it and prints its notes.
+func (e *env) carryOut(cmd *cobra.Command, plan deploy.Plan, dryRun bool) error {
+	if dryRun {
+		return plan.Format(e.stdout)
+	}
+	if err := deploy.Apply(cmd.Context(), plan, deploy.ExecRunner{}, e.stderr); err != nil {
+		return fmt.Errorf("%s: %w", plan.Name, err)
+	}
+	fmt.Fprintln(e.stdout)
+	for _, n := range plan.Notes {
+		fmt.Fprintln(e.stdout, n)
+	}
+	return nil
+}
+
+// onPath says whether `brokerd` on $PATH is bin.
+func onPath(bin string) bool {
+	p, err := exec.LookPath("brokerd")
+	if err != nil {
+		return false
+	}
+	p, err = filepath.EvalSymlinks(p)
+	if err != nil {
+		return false
+	}
+	p, err = filepath.Abs(p)
+	return err == nil && p == bin
+}

@@ -1,0 +1,244 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// fakeRunner records the commands it is given and fails those in fail
+// (keyed by argv joined with spaces), or every one when failAll is set.
+type fakeRunner struct {
+	ran     [][]string
+	fail    map[string]string // argv → stderr
+	failAll bool
+}
+
+var _ Runner = (*fakeRunner)(nil)
+
+func (r *fakeRunner) Run(_ context.Context, argv []string) ([]byte, error) {
+	r.ran = append(r.ran, argv)
+	if stderr, ok := r.fail[strings.Join(argv, " ")]; ok || r.failAll {
+		return []byte(stderr), errors.New("exit status 1")
+	}
+	return nil, nil
+}
+
+// tree lists the files and directories under root with their modes, as
+// "rel mode" lines, sorted.
+func tree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == root {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		out = append(out, rel+" "+fi.Mode().String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestApply_install applies each install plan twice into a temporary home:
+// the files land with their modes, new parent directories are 0700 (an
+// existing one keeps its mode), the commands run in the plan's order, and
+// a second install leaves the same tree and no temporary files.
+func TestApply_install(t *testing.T) {
+	for _, tc := range []struct {
+		goos     string
+		existing string // a directory the user already has, mode 0755
+		tree     []string
+	}{
+		{"linux", ".config", []string{
+			".config drwxr-xr-x",
+			".config/environment.d drwx------",
+			".config/environment.d/60-brokerd.conf -rw-r--r--",
+			".config/systemd drwx------",
+			".config/systemd/user drwx------",
+			".config/systemd/user/brokerd.service -rw-r--r--",
+		}},
+		{"darwin", "Library", []string{
+			"Library drwxr-xr-x",
+			"Library/LaunchAgents drwx------",
+			"Library/LaunchAgents/com.brokerd.agent.plist -rw-r--r--",
+			"Library/Logs drwx------",
+			"Library/Logs/brokerd drwx------",
+		}},
+	} {
+		t.Run(tc.goos, func(t *testing.T) {
+			home := t.TempDir()
+			if err := os.Mkdir(filepath.Join(home, tc.existing), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			o := Options{GOOS: tc.goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"}
+			p, err := Install(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				r := &fakeRunner{fail: map[string]string{"launchctl bootout gui/1000/com.brokerd.agent": "Boot-out failed: 3: No such process"}}
+				var progress bytes.Buffer
+				if err := Apply(context.Background(), p, r, &progress); err != nil {
+					t.Fatalf("Apply(install %s) = %v", tc.goos, err)
+				}
+				if !reflect.DeepEqual(r.ran, argvs(p.Commands())) {
+					t.Errorf("Apply(install %s) ran %q, want %q", tc.goos, r.ran, argvs(p.Commands()))
+				}
+				if got := tree(t, home); !reflect.DeepEqual(got, tc.tree) {
+					t.Errorf("after install %d: home holds\n%s\nwant\n%s", i+1, strings.Join(got, "\n"), strings.Join(tc.tree, "\n"))
+				}
+				if tc.goos == "darwin" && !strings.Contains(progress.String(), "failed, which is fine (not loaded yet)") {
+					t.Errorf("progress = %q, want the ignored bootout failure reported", progress.String())
+				}
+			}
+			for _, f := range p.Files() {
+				got, err := os.ReadFile(f.Path)
+				if err != nil || !bytes.Equal(got, f.Content) {
+					t.Errorf("%s holds %q, %v, want the planned content", f.Path, got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestApply_stops checks that the first failing command stops the plan
+// with a one-line error naming the command and its standard error.
+func TestApply_stops(t *testing.T) {
+	home := t.TempDir()
+	o := Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"}
+	p, err := Install(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRunner{fail: map[string]string{"systemctl --user enable brokerd.service": "Failed to connect to bus:\n  No medium found\n"}}
+	err = Apply(context.Background(), p, r, nil)
+	var cerr *CommandError
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Apply = %v, want a *CommandError", err)
+	}
+	want := "systemctl --user enable brokerd.service: Failed to connect to bus:; No medium found (exit status 1)"
+	if err.Error() != want {
+		t.Errorf("Apply = %q, want %q", err, want)
+	}
+	wantRan := [][]string{{"systemctl", "--user", "daemon-reload"}, {"systemctl", "--user", "enable", "brokerd.service"}}
+	if !reflect.DeepEqual(r.ran, wantRan) {
+		t.Errorf("Apply ran %q, want %q and no more", r.ran, wantRan)
+	}
+}
+
+// TestApply_stopsAtWrite checks that a file that cannot be written stops
+// the plan before any command runs.
+func TestApply_stopsAtWrite(t *testing.T) {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".config"), nil, 0o600); err != nil { // a file where a directory must go
+		t.Fatal(err)
+	}
+	p, err := Install(Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRunner{}
+	if err := Apply(context.Background(), p, r, nil); err == nil {
+		t.Fatal("Apply = nil, want an error")
+	}
+	if len(r.ran) != 0 {
+		t.Errorf("Apply ran %q after a failed write, want nothing", r.ran)
+	}
+}
+
+// TestApply_uninstall checks that uninstall removes what install wrote,
+// and that uninstalling nothing (every command failing, no files) succeeds
+// and creates nothing, any number of times.
+func TestApply_uninstall(t *testing.T) {
+	for _, goos := range []string{"linux", "darwin"} {
+		t.Run(goos, func(t *testing.T) {
+			home := t.TempDir()
+			o := Options{GOOS: goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"}
+			in, err := Install(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			un, err := Uninstall(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Apply(context.Background(), in, &fakeRunner{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if goos == "linux" { // what a real `systemctl --user enable` links
+				if err := os.MkdirAll(filepath.Dir(o.wantsPath()), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(o.unitPath(), o.wantsPath()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := &fakeRunner{}
+			if err := Apply(context.Background(), un, r, nil); err != nil {
+				t.Fatalf("Apply(uninstall) = %v", err)
+			}
+			if !reflect.DeepEqual(r.ran, argvs(un.Commands())) {
+				t.Errorf("Apply(uninstall) ran %q, want %q", r.ran, argvs(un.Commands()))
+			}
+			for _, f := range append(in.Files(), File{Path: o.wantsPath()}) {
+				if _, err := os.Lstat(f.Path); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("after uninstall, stat %s = %v, want not found", f.Path, err)
+				}
+			}
+
+			empty := t.TempDir()
+			o.Home = empty
+			un, err = Uninstall(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				r := &fakeRunner{failAll: true}
+				if err := Apply(context.Background(), un, r, nil); err != nil {
+					t.Errorf("Apply(uninstall of nothing) = %v, want nil", err)
+				}
+				if len(r.ran) != len(un.Commands()) {
+					t.Errorf("Apply(uninstall of nothing) ran %q, want every command", r.ran)
+				}
+			}
+			if got := tree(t, empty); len(got) != 0 {
+				t.Errorf("uninstall of nothing created %q", got)
+			}
+		})
+	}
+}
+
+// TestExecRunner runs a real command through Apply.
+func TestExecRunner(t *testing.T) {
+	p := Plan{Steps: []Step{
+		run("sh", "-c", "exit 0"),
+		mayFail("testing", "sh", "-c", "exit 2"),
+		run("sh", "-c", "echo 'line one' >&2; echo >&2; echo 'line two' >&2; exit 3"),
+		run("sh", "-c", "exit 0"),
+	}}
+	err := Apply(context.Background(), p, ExecRunner{}, nil)
+	want := `sh -c 'echo '\''line one'\'' >&2; echo >&2; echo '\''line two'\'' >&2; exit 3': line one; line two (exit status 3)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Apply = %v, want %s", err, want)
+	}
+	err = Apply(context.Background(), Plan{Steps: []Step{run("/nonexistent/launchctl", "bootstrap")}}, ExecRunner{}, nil)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Apply(missing command) = %v, want a not-found error", err)
+	}
+}

@@ -1,0 +1,253 @@
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+)
+
+// File is a file to write.
+type File struct {
+	Path    string
+	Mode    fs.FileMode
+	Content []byte
+}
+
+// Command is a command to run.
+type Command struct {
+	Argv []string
+	// IgnoreFailure means a failure does not stop the plan, as when a job
+	// to unload is not loaded; Why says why that is fine.
+	IgnoreFailure bool
+	Why           string
+}
+
+// Step is one thing a Plan does: exactly one of its fields is set.
+type Step struct {
+	Mkdir  string   // create this directory and missing parents, 0700
+	Write  *File    // write the file atomically, creating missing parents 0700
+	Remove string   // remove this file; a missing one is fine
+	Run    *Command // run the command
+}
+
+// Plan is what install or uninstall does, in order, then tells the user.
+type Plan struct {
+	Name  string // "install" or "uninstall"
+	GOOS  string
+	Steps []Step
+	Notes []string // lines to print once the plan is done
+}
+
+// Files are the files the plan writes.
+func (p Plan) Files() []File {
+	var out []File
+	for _, s := range p.Steps {
+		if s.Write != nil {
+			out = append(out, *s.Write)
+		}
+	}
+	return out
+}
+
+// Commands are the commands the plan runs.
+func (p Plan) Commands() []Command {
+	var out []Command
+	for _, s := range p.Steps {
+		if s.Run != nil {
+			out = append(out, *s.Run)
+		}
+	}
+	return out
+}
+
+// run is a command whose failure stops the plan.
+func run(argv ...string) Step { return Step{Run: &Command{Argv: argv}} }
+
+// mayFail is a command whose failure is fine, for the reason why.
+func mayFail(why string, argv ...string) Step {
+	return Step{Run: &Command{Argv: argv, IgnoreFailure: true, Why: why}}
+}
+
+// Install plans the installation of the user service for o.GOOS.
+func Install(o Options) (Plan, error) {
+	if err := o.check(); err != nil {
+		return Plan{}, err
+	}
+	vars, err := o.Vars()
+	if err != nil {
+		return Plan{}, err
+	}
+	rc := rcLine(o)
+	p := Plan{Name: "install", GOOS: o.GOOS}
+	switch o.GOOS {
+	case "linux":
+		unit, err := SystemdUnit(o)
+		if err != nil {
+			return Plan{}, err
+		}
+		env, err := EnvironmentFile(o)
+		if err != nil {
+			return Plan{}, err
+		}
+		setenv := []string{"systemctl", "--user", "set-environment"}
+		for _, v := range vars {
+			setenv = append(setenv, v[0]+"="+v[1])
+		}
+		p.Steps = []Step{
+			{Write: &File{Path: o.unitPath(), Mode: 0o644, Content: unit}},
+			{Write: &File{Path: o.envPath(), Mode: 0o644, Content: env}},
+			run("systemctl", "--user", "daemon-reload"),
+			run("systemctl", "--user", "enable", Unit),
+			// restart, not start: a re-install runs the new binary and unit.
+			run("systemctl", "--user", "restart", Unit),
+			run(setenv...),
+		}
+		p.Notes = []string{
+			"brokerd runs as the systemd user service " + Unit + " (`systemctl --user status brokerd`, `journalctl --user -u brokerd`).",
+			"Programs your user manager starts from now on, and desktop sessions that read " + o.envPath() + ",",
+			"get " + VarURL + " and " + VarTokenFile + ".",
+			"For login shells that do not read environment.d (a console, ssh), add this line to your shell's rc file (~/.bashrc, ~/.zshrc):",
+			"",
+			"    " + rc,
+		}
+	case "darwin":
+		plist, err := LaunchdPlist(o)
+		if err != nil {
+			return Plan{}, err
+		}
+		p.Steps = []Step{
+			{Mkdir: o.logDir()},
+			{Write: &File{Path: o.plistPath(), Mode: 0o644, Content: plist}},
+			mayFail("not loaded yet", "launchctl", "bootout", o.launchdDomain()+"/"+Label),
+			// A job once disabled with `launchctl disable` stays disabled
+			// across bootstraps until enabled.
+			run("launchctl", "enable", o.launchdDomain()+"/"+Label),
+			run("launchctl", "bootstrap", o.launchdDomain(), o.plistPath()),
+		}
+		p.Notes = []string{
+			"brokerd runs as the LaunchAgent " + Label + " (`launchctl print " + o.launchdDomain() + "/" + Label + "`),",
+			"logging to " + filepath.Join(o.logDir(), LogFile) + ".",
+			"Apps started from now on get " + VarURL + " and " + VarTokenFile + " (the daemon sets them with launchctl setenv).",
+			"For login shells, add this line to your shell's rc file (~/.zshrc, ~/.bash_profile):",
+			"",
+			"    " + rc,
+		}
+	}
+	return p, nil
+}
+
+// Uninstall plans the removal of everything Install sets up. Every step
+// succeeds when there is nothing to remove, so it can run any number of
+// times.
+func Uninstall(o Options) (Plan, error) {
+	if err := o.checkUninstall(); err != nil {
+		return Plan{}, err
+	}
+	p := Plan{Name: "uninstall", GOOS: o.GOOS}
+	switch o.GOOS {
+	case "linux":
+		p.Steps = []Step{
+			mayFail("nothing to disable", "systemctl", "--user", "disable", "--now", Unit),
+			// What `enable` links, should disable have failed for want of
+			// a user manager.
+			{Remove: o.wantsPath()},
+			{Remove: o.unitPath()},
+			{Remove: o.envPath()},
+			mayFail("no user manager to reload", "systemctl", "--user", "daemon-reload"),
+			mayFail("no user manager to tell", "systemctl", "--user", "unset-environment", VarURL, VarTokenFile),
+		}
+	case "darwin":
+		p.Steps = []Step{
+			mayFail("not loaded", "launchctl", "bootout", o.launchdDomain()+"/"+Label),
+			{Remove: o.plistPath()},
+			mayFail("not set", "launchctl", "unsetenv", VarURL),
+			mayFail("not set", "launchctl", "unsetenv", VarTokenFile),
+		}
+	}
+	p.Notes = []string{
+		"brokerd is no longer a user service; programs already running keep the variables they have.",
+		"If a shell rc file has the line " + `eval "$(brokerd env)"` + ", remove it.",
+	}
+	if o.GOOS == "darwin" {
+		p.Notes = append(p.Notes, "Its logs are kept in "+o.logDir()+".")
+	}
+	return p, nil
+}
+
+// rcLine is the line for shell rc files.
+func rcLine(o Options) string {
+	bin := "brokerd"
+	if !o.BinaryOnPath {
+		bin = shellQuote(o.Binary)
+	}
+	return `eval "$(` + bin + ` env)"`
+}
+
+// Format writes the plan as --dry-run shows it: each file with its path,
+// mode and full content (indented), each command as a shell would take it,
+// then the notes.
+func (p Plan) Format(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# brokerd %s --dry-run (%s): what it would do, in order; nothing has been done.\n\n", p.Name, p.GOOS)
+	prevWrite := true // no blank line needed after the heading
+	for _, s := range p.Steps {
+		if s.Write != nil && !prevWrite {
+			b.WriteString("\n") // a blank line around each file's content
+		}
+		prevWrite = s.Write != nil
+		switch {
+		case s.Mkdir != "":
+			fmt.Fprintf(&b, "mkdir %s (mode 0700 where new)\n", shellQuote(s.Mkdir))
+		case s.Write != nil:
+			fmt.Fprintf(&b, "write %s (mode %04o; new parent directories 0700):\n", shellQuote(s.Write.Path), s.Write.Mode.Perm())
+			for _, line := range strings.SplitAfter(string(s.Write.Content), "\n") {
+				if line == "" {
+					continue
+				}
+				if line != "\n" {
+					b.WriteString("    ")
+				}
+				b.WriteString(line)
+			}
+			if !strings.HasSuffix(string(s.Write.Content), "\n") {
+				b.WriteString("\n    (no newline at end of file)\n")
+			}
+			b.WriteString("\n")
+		case s.Remove != "":
+			fmt.Fprintf(&b, "remove %s (if present)\n", shellQuote(s.Remove))
+		case s.Run != nil:
+			fmt.Fprintf(&b, "run %s", shellJoin(s.Run.Argv))
+			if s.Run.IgnoreFailure {
+				fmt.Fprintf(&b, "  # a failure is fine: %s", s.Run.Why)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if !prevWrite {
+		b.WriteString("\n")
+	}
+	for _, n := range p.Notes {
+		b.WriteString(n + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// shellJoin shows argv as a shell command line.
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote quotes s for POSIX shells when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
