@@ -25,6 +25,9 @@ func (e *env) installCmd() *cobra.Command {
 			"With --dry-run it prints every file and command instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := notUnderSudo("install"); err != nil {
+				return err
+			}
 			bin, err := deploy.Binary()
 			if err != nil {
 				return err
@@ -60,6 +63,9 @@ func (e *env) uninstallCmd() *cobra.Command {
 			"With --dry-run it prints every file and command instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := notUnderSudo("uninstall"); err != nil {
+				return err
+			}
 			home, err := os.UserHomeDir()
 			if err != nil {
 				return err
@@ -86,6 +92,15 @@ func (e *env) carryOut(cmd *cobra.Command, plan deploy.Plan, dryRun bool) error 
 	fmt.Fprintln(e.stdout)
 	for _, n := range plan.Notes {
 		fmt.Fprintln(e.stdout, n)
+	}
+	return nil
+}
+
+// notUnderSudo refuses to run under sudo, which would set up the service
+// of root (or, keeping $HOME, write the user's files as root).
+func notUnderSudo(command string) error {
+	if u := os.Getenv("SUDO_USER"); u != "" && os.Getuid() == 0 {
+		return fmt.Errorf("run `brokerd %s` as %s, without sudo: the service is per user", command, u)
 	}
 	return nil
 }
