@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -54,6 +58,12 @@ type Store struct {
 	backend Backend
 	// Timeout bounds every keychain call; go-keyring calls can block forever.
 	Timeout time.Duration
+	// LockFile is locked around each update of the profile list, so that
+	// brokerd commands run at once do not lose each other's entries; empty
+	// means no lock across processes.
+	LockFile string
+
+	mu sync.Mutex // serialises updates of the profile list in this process
 }
 
 // New returns a Store over backend with a 5 s timeout per call.
@@ -121,6 +131,15 @@ func (s *Store) Profiles(ctx context.Context) ([]string, error) {
 }
 
 func (s *Store) updateIndex(ctx context.Context, change func([]string) []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.LockFile != "" {
+		f, err := lockFile(s.LockFile)
+		if err != nil {
+			return fmt.Errorf("update profile list: %w", err)
+		}
+		defer f.Close()
+	}
 	names, err := s.Profiles(ctx)
 	if err != nil {
 		return err
@@ -153,6 +172,23 @@ func (s *Store) setJSON(ctx context.Context, service, user string, v any) error 
 		return err
 	}
 	return s.call(ctx, func() error { return s.backend.Set(service, user, string(b)) })
+}
+
+// lockFile takes an exclusive lock on path, waiting for it; closing the
+// file releases it. The file holds no data.
+func lockFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // call runs f with the store's timeout and turns go-keyring's errors into

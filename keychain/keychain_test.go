@@ -3,6 +3,8 @@ package keychain_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -419,5 +421,30 @@ func TestValidProfile(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("ValidProfile(%q) = %v, want ok %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+func TestAddKeys_ConcurrentKeepsEveryProfile(t *testing.T) {
+	b := newBackend()
+	lock := filepath.Join(t.TempDir(), "keychain.lock")
+	// Two stores over one keychain, as two brokerd commands run at once.
+	stores := []*keychain.Store{keychain.New(b), keychain.New(b)}
+	for _, s := range stores {
+		s.LockFile = lock
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := stores[i%2].AddKeys(context.Background(), fmt.Sprintf("p%02d", i), testKeys); err != nil {
+				t.Errorf("AddKeys(p%02d) = %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	names, err := stores[0].Profiles(context.Background())
+	if err != nil || len(names) != 20 {
+		t.Errorf("Profiles() = %v, %v; want all 20 profiles", names, err)
 	}
 }

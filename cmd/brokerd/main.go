@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,9 @@ type env struct {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, keys: keychain.New(keychain.System{})}
+	if dir, err := os.UserCacheDir(); err == nil {
+		e.keys.LockFile = filepath.Join(dir, "brokerd", "keychain.lock")
+	}
 	root := &cobra.Command{
 		Use:           "brokerd",
 		Short:         "Serve temporary AWS credentials for the roles in ~/.aws/config",
