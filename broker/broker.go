@@ -212,6 +212,9 @@ func (b *Broker) stsClient(ctx context.Context, src, p profile.Profile, provider
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(10 * time.Second).
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 3 * time.Second })),
 		config.WithAppID("brokerd"),
+		// One attempt: the cache retries with backoff, and a request's
+		// client gives up after a second or two.
+		config.WithRetryMaxAttempts(1),
 	}
 	if b.cfg.ConfigPath != "" {
 		opts = append(opts, config.WithSharedConfigFiles([]string{b.cfg.ConfigPath}))
