@@ -166,7 +166,9 @@ func TestRun_Problems(t *testing.T) {
 		{"other endpoint", func(w *world) { w.vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://127.0.0.1:1/v1/credentials" }, "environment", Fail, `eval "$(brokerd env)"`},
 		{"other token file", func(w *world) { w.vars["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = "/tmp/x" }, "environment", Fail, `eval "$(brokerd env)"`},
 		{"stale token", func(w *world) { w.env.State.WriteFile(state.TokenFile, []byte("old")) }, "environment", Fail, "follow the message"},
-		{"keychain locked", func(w *world) { w.env.Keychain = func(context.Context) error { return errors.New("keychain is locked") } }, "keychain", Fail, "unlock"},
+		{"keychain locked", func(w *world) {
+			w.env.Keychain = func(context.Context) error { return errors.New("keychain is locked") }
+		}, "keychain", Fail, "unlock"},
 		{"clock far off", func(w *world) {
 			w.env.STSTime = func(context.Context) (time.Time, error) { return now.Add(-10 * time.Minute), nil }
 		}, "clock", Fail, "network time"},
