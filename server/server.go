@@ -8,7 +8,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -46,7 +49,24 @@ type server struct {
 	tokenHash [sha256.Size]byte
 	log       *zap.Logger
 	issued    *zap.Logger
+	// mux routes what the fast path in ServeHTTP does not take.
+	mux http.Handler
+
+	// bodies holds the encoded response per profile, replaced whole (copy
+	// on write) under bodiesMu so that a request reads it without a lock.
+	bodies   atomic.Pointer[map[string]*body]
+	bodiesMu sync.Mutex
 }
+
+// body is the encoded response for one profile's current credentials.
+type body struct {
+	creds cache.Credentials
+	json  []byte
+}
+
+// maxBodies bounds the encoded responses kept; beyond it the memo starts
+// afresh.
+const maxBodies = 64
 
 // New returns the endpoint's handler.
 func New(creds Credentials, cfg Config) http.Handler {
@@ -60,14 +80,17 @@ func New(creds Credentials, cfg Config) http.Handler {
 	s.issued = log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return zapcore.NewSamplerWithOptions(c, time.Second, 10, 1000)
 	}))
+	s.bodies.Store(&map[string]*body{})
 
+	// ServeHTTP checks Host and browsers for every path, and takes GET on the
+	// credentials paths itself; the router has the same routes for the rest
+	// (405 for other methods) and for paths the fast path leaves to it.
 	r := chi.NewRouter()
-	r.Use(s.checkHost, s.refuseBrowsers)
 	r.Get("/healthz", s.healthz)
 	r.Group(func(r chi.Router) {
 		r.Use(s.checkToken)
-		r.Get("/v1/credentials", s.credentials)
-		r.Get("/v1/credentials/{profile}", s.credentials)
+		r.Get("/v1/credentials", s.routedCredentials)
+		r.Get("/v1/credentials/{profile}", s.routedCredentials)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "no such path %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
@@ -75,54 +98,107 @@ func New(creds Credentials, cfg Config) http.Handler {
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET"))
 	})
-	return r
+	s.mux = r
+	return s
 }
 
-// checkHost refuses requests whose Host header is not the address served,
-// which defeats DNS rebinding from web pages.
-func (s *server) checkHost(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, h := range s.cfg.Hosts {
-			if r.Host == h {
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
+// ServeHTTP refuses requests with a foreign Host header, which defeats DNS
+// rebinding from web pages, and requests from browsers; it serves GET on
+// the credentials paths without the router, the path every SDK request
+// takes.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hostAllowed(r.Host) {
 		s.writeError(w, r, Errorf(http.StatusForbidden, "InvalidHost", "Host header %q is not this endpoint's address: use the URL from `brokerd env`", r.Host))
-	})
-}
-
-// refuseBrowsers refuses requests that carry headers only browsers send.
-func (s *server) refuseBrowsers(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		browser := r.Header.Get("Origin") != ""
-		for k := range r.Header {
-			browser = browser || strings.HasPrefix(k, "Sec-Fetch-")
-		}
-		if browser {
-			s.writeError(w, r, Errorf(http.StatusForbidden, "BrowserRequest", "requests from web browsers are refused"))
+		return
+	}
+	if fromBrowser(r.Header) {
+		s.writeError(w, r, Errorf(http.StatusForbidden, "BrowserRequest", "requests from web browsers are refused"))
+		return
+	}
+	if r.Method == http.MethodGet {
+		if name, ok := credentialsPath(r.URL); ok {
+			if s.authorized(w, r) {
+				s.credentials(w, r, name)
+			}
 			return
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	s.mux.ServeHTTP(w, r)
 }
 
+func (s *server) hostAllowed(host string) bool {
+	for _, h := range s.cfg.Hosts {
+		if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+// fromBrowser reports whether h has headers only browsers send.
+func fromBrowser(h http.Header) bool {
+	if h.Get("Origin") != "" {
+		return true
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "Sec-Fetch-") {
+			return true
+		}
+	}
+	return false
+}
+
+// credentialsPath returns the profile that a path of the credentials
+// routes names, "" for /v1/credentials, as the router would match it (on
+// the raw path when there is one). It returns false for any other path and
+// for the shapes it leaves to the router.
+func credentialsPath(u *url.URL) (name string, ok bool) {
+	p := u.RawPath
+	if p == "" {
+		p = u.Path
+	}
+	rest, ok := strings.CutPrefix(p, "/v1/credentials")
+	if !ok || rest == "" {
+		return "", ok
+	}
+	name, ok = strings.CutPrefix(rest, "/")
+	if !ok || name == "" || strings.IndexByte(name, '/') >= 0 {
+		return "", false
+	}
+	return name, true
+}
+
+// checkToken is authorized as middleware, for the routed credentials paths.
 func (s *server) checkToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("Authorization")
-		if got == "" {
-			s.writeError(w, r, Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
-			return
+		if s.authorized(w, r) {
+			next.ServeHTTP(w, r)
 		}
-		// Hashing first makes the comparison's time independent of the
-		// token's length as well as its content.
-		sum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(sum[:], s.tokenHash[:]) != 1 {
-			s.writeError(w, r, Errorf(http.StatusForbidden, "InvalidToken", "wrong authorization token: brokerd was restarted or the token file is stale; run eval \"$(brokerd env)\" again"))
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// authorized reports whether r carries the token, and answers it with an
+// error when not.
+func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	got := r.Header.Get("Authorization")
+	if got == "" {
+		s.writeError(w, r, Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
+		return false
+	}
+	if !s.tokenMatches(got) {
+		s.writeError(w, r, Errorf(http.StatusForbidden, "InvalidToken", "wrong authorization token: brokerd was restarted or the token file is stale; run eval \"$(brokerd env)\" again"))
+		return false
+	}
+	return true
+}
+
+// tokenMatches compares got with the token in constant time. Hashing
+// first makes the time independent of the token's length as well as its
+// content.
+func (s *server) tokenMatches(got string) bool {
+	var buf [128]byte // holds a token of usual size without allocating
+	sum := sha256.Sum256(append(buf[:0], got...))
+	return subtle.ConstantTimeCompare(sum[:], s.tokenHash[:]) == 1
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -140,8 +216,17 @@ type response struct {
 	RoleArn         string `json:"RoleArn,omitempty"`
 }
 
-func (s *server) credentials(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "profile")
+// jsonType is the Content-Type header's value, shared by every response
+// (net/http does not modify it).
+var jsonType = []string{"application/json"}
+
+func (s *server) routedCredentials(w http.ResponseWriter, r *http.Request) {
+	s.credentials(w, r, chi.URLParam(r, "profile"))
+}
+
+// credentials answers with the credentials of profile name, or of the
+// default profile when name is "".
+func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string) {
 	if name == "" {
 		name = s.cfg.DefaultProfile
 	}
@@ -154,7 +239,26 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := json.Marshal(response{
+	body, err := s.encode(name, c)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header()["Content-Type"] = jsonType
+	w.Write(body)
+	if ce := s.issued.Check(zap.InfoLevel, "issued credentials"); ce != nil {
+		ce.Write(zap.String("profile", name), zap.String("role_arn", c.RoleARN),
+			zap.String("key", keychain.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
+	}
+}
+
+// encode returns the response body for c, encoding it only when profile
+// name's credentials changed since the last request.
+func (s *server) encode(name string, c cache.Credentials) ([]byte, error) {
+	if b := (*s.bodies.Load())[name]; b != nil && sameResponse(b.creds, c) {
+		return b.json, nil
+	}
+	j, err := json.Marshal(response{
 		AccessKeyID:     c.AccessKeyID,
 		SecretAccessKey: c.SecretAccessKey,
 		Token:           c.SessionToken,
@@ -163,11 +267,27 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request) {
 		RoleArn:         c.RoleARN,
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(body)
-	s.issued.Info("issued credentials", zap.String("profile", name), zap.String("role_arn", c.RoleARN),
-		zap.String("key", keychain.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
+	s.bodiesMu.Lock()
+	defer s.bodiesMu.Unlock()
+	old := *s.bodies.Load()
+	next := make(map[string]*body, len(old)+1)
+	if len(old) < maxBodies {
+		for k, v := range old {
+			next[k] = v
+		}
+	}
+	next[strings.Clone(name)] = &body{creds: c, json: j}
+	s.bodies.Store(&next)
+	return j, nil
+}
+
+// sameResponse reports whether a and b encode to the same response. The
+// cache hands out the same strings each time, which compare in constant
+// time.
+func sameResponse(a, b cache.Credentials) bool {
+	return a.AccessKeyID == b.AccessKeyID && a.SecretAccessKey == b.SecretAccessKey &&
+		a.SessionToken == b.SessionToken && a.Expires.Equal(b.Expires) &&
+		a.AccountID == b.AccountID && a.RoleARN == b.RoleARN
 }
