@@ -246,7 +246,7 @@ func (b *Broker) Sessions() []SessionInfo {
 }
 
 // WarnExpiring logs a warning, once per session, when an MFA session has
-// less than 30 minutes left.
+// less than 30 minutes left, or has expired.
 func (b *Broker) WarnExpiring() {
 	now := b.cfg.Now()
 	b.mu.Lock()
@@ -255,8 +255,12 @@ func (b *Broker) WarnExpiring() {
 		left := s.Expires.Sub(now)
 		if left < 30*time.Minute && !b.warned[name] {
 			b.warned[name] = true
-			b.log.Warn("MFA session expires soon: run `brokerd login "+name+"` to renew it",
-				zap.String("profile", name), zap.Duration("left", left.Round(time.Second)), zap.Time("expires", s.Expires))
+			msg := "MFA session expires soon: run `brokerd login " + name + "` to renew it"
+			if left <= 0 {
+				// As when the daemon starts with yesterday's session.
+				msg = "MFA session expired: run `brokerd login " + name + "` to open a new one"
+			}
+			b.log.Warn(msg, zap.String("profile", name), zap.Duration("left", left.Round(time.Second)), zap.Time("expires", s.Expires))
 		}
 	}
 }

@@ -301,3 +301,18 @@ func TestWarnExpiring(t *testing.T) {
 		}
 	}
 }
+
+func TestWarnExpired(t *testing.T) {
+	w := newMFAWorld(t)
+	core, logs := observer.New(zap.WarnLevel)
+	w.cfg.Log = zap.New(core)
+	b := w.broker()
+	if _, _, err := b.Login(context.Background(), "dev", "123456", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(2 * time.Hour)
+	b.WarnExpiring()
+	if logs.Len() != 1 || logs.All()[0].Message != "MFA session expired: run `brokerd login dev` to open a new one" {
+		t.Fatalf("warnings for a session expired an hour ago = %v, want one saying it expired", logs.All())
+	}
+}
