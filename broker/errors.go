@@ -68,6 +68,8 @@ func classify(name string, err error) *Error {
 			src = ke.profile
 		}
 		e.Message = fmt.Sprintf("no keys for profile %q in the keychain: run `brokerd keys add %s`", src, src)
+	case errors.Is(err, profile.ErrInvalid):
+		e.Code = "InvalidConfig"
 	case errors.As(err, &le):
 		e.Status, e.Code = http.StatusUnauthorized, "LoginRequired"
 		e.Message = fmt.Sprintf("profile %q needs an MFA login (%s): run: brokerd login %s", name, le.Error(), le.source)

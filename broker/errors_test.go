@@ -54,6 +54,12 @@ func TestClassify(t *testing.T) {
 		wantIn     []string
 	}{
 		{
+			name: "invalid profile", profile: "prod",
+			err:        fmt.Errorf("%w /c, profile %q: duration_seconds = %q: want whole seconds from 900 to 129600", profile.ErrInvalid, "prod", "1h"),
+			wantStatus: 500, wantCode: "InvalidConfig",
+			wantIn: []string{`"prod"`, "duration_seconds", "900 to 129600"},
+		},
+		{
 			name: "profile not found", profile: "nope",
 			err:        fmt.Errorf("%w: no profile %q in /c", profile.ErrNotFound, "nope"),
 			wantStatus: 404, wantCode: "ProfileNotFound",

@@ -16,8 +16,12 @@ import (
 	"gopkg.in/ini.v1"
 )
 
-// ErrNotFound means the config file has no such profile.
-var ErrNotFound = errors.New("profile not found")
+var (
+	// ErrNotFound means the config file has no such profile.
+	ErrNotFound = errors.New("profile not found")
+	// ErrInvalid means the config file, or the profile asked for, cannot be read.
+	ErrInvalid = errors.New("invalid AWS config")
+)
 
 // Profile is one profile of the shared config file.
 type Profile struct {
@@ -41,6 +45,9 @@ func (p Profile) IsRole() bool { return p.RoleARN != "" }
 type Config struct {
 	Path     string
 	profiles map[string]Profile
+	// invalid holds why a profile could not be read; like the SDKs, brokerd
+	// fails only when such a profile is used.
+	invalid map[string]error
 }
 
 // Path returns the shared config file's path as the AWS SDKs find it:
@@ -71,7 +78,7 @@ func expandHome(p string) (string, error) {
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return &Config{Path: path, profiles: map[string]Profile{}}, nil
+		return &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read AWS config: %w", err)
@@ -91,9 +98,9 @@ func Parse(path string, text []byte) (*Config, error) {
 		IgnoreContinuation:       true,
 	}, text)
 	if err != nil {
-		return nil, fmt.Errorf("AWS config %s is malformed: %v: fix the file", path, err)
+		return nil, fmt.Errorf("%w: %s is malformed: %v: fix the file", ErrInvalid, path, err)
 	}
-	c := &Config{Path: path, profiles: map[string]Profile{}}
+	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
 	for _, s := range f.Sections() {
 		name, ok := sectionProfile(s.Name())
 		if !ok {
@@ -101,7 +108,8 @@ func Parse(path string, text []byte) (*Config, error) {
 		}
 		p, err := parseProfile(name, s)
 		if err != nil {
-			return nil, fmt.Errorf("AWS config %s, profile %q: %w", path, name, err)
+			c.invalid[name] = fmt.Errorf("%w %s, profile %q: %v", ErrInvalid, path, name, err)
+			continue
 		}
 		c.profiles[name] = p
 	}
@@ -159,6 +167,9 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 // Get returns the named profile. The error wraps ErrNotFound when the
 // file has no such profile.
 func (c *Config) Get(name string) (Profile, error) {
+	if err := c.invalid[name]; err != nil {
+		return Profile{}, err
+	}
 	p, ok := c.profiles[name]
 	if !ok {
 		return Profile{}, fmt.Errorf("%w: no profile %q in %s: add a [profile %s] section or check the name", ErrNotFound, name, c.Path, name)
@@ -198,6 +209,9 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 			// The SDKs read a profile that names itself as its own source
 			// as "use this profile's keys".
 			return Profile{Name: p.Name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess}, chain, nil
+		}
+		if err := c.invalid[p.SourceProfile]; err != nil {
+			return Profile{}, nil, err
 		}
 		next, ok := c.profiles[p.SourceProfile]
 		if !ok {

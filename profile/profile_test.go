@@ -259,15 +259,33 @@ func TestParse_Invalid(t *testing.T) {
 		{"session name too long", "[profile a]\nrole_session_name = " + strings.Repeat("x", 65) + "\n", []string{"role_session_name"}},
 		{"default profile checked too", "[default]\nduration_seconds = 10\n", []string{`"default"`, "duration_seconds"}},
 	}
+	// Like the SDKs, a bad value fails only the profile that has it: the
+	// file parses, other profiles work, and using the bad one (directly or
+	// as a source) says what is wrong.
+	const good = "[profile ok]\nregion = eu-west-1\n[profile r]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = "
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := profile.Parse("/home/me/.aws/config", []byte(tt.text))
-			if err == nil {
-				t.Fatalf("Parse(%q) = nil error, want one", tt.text)
+			name := "a"
+			if strings.HasPrefix(tt.text, "[default]") {
+				name = "default"
 			}
-			for _, s := range append(tt.wantIn, "/home/me/.aws/config") {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("Parse(%q) = %q, want %q in it", tt.text, err, s)
+			c, err := profile.Parse("/home/me/.aws/config", []byte(good+name+"\n"+tt.text))
+			if err != nil {
+				t.Fatalf("Parse(%q) = %v, want the file to parse", tt.text, err)
+			}
+			if _, err := c.Get("ok"); err != nil {
+				t.Errorf("Get(ok) beside a bad profile = %v, want it to work", err)
+			}
+			_, err = c.Get(name)
+			_, _, serr := c.Source("r")
+			for _, e := range []error{err, serr} {
+				if e == nil {
+					t.Fatalf("Get(%q) / Source(r) of %q = nil error, want one", name, tt.text)
+				}
+				for _, s := range append(tt.wantIn, "/home/me/.aws/config") {
+					if !strings.Contains(e.Error(), s) {
+						t.Errorf("Get(%q) / Source(r) of %q = %q, want %q in it", name, tt.text, e, s)
+					}
 				}
 			}
 		})
