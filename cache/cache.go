@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -277,18 +278,28 @@ func (c *Cache) Run(ctx context.Context, tick time.Duration) {
 }
 
 // RefreshDue starts a background refresh of every profile that is due and
-// was used within IdleAfter.
+// was used within IdleAfter, and drops profiles unused for that long whose
+// credentials have expired, so idle secrets do not stay in memory.
 func (c *Cache) RefreshDue() {
 	now := c.now()
+	var idle []string
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	for name, e := range c.entries {
+		used := now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter
 		e.mu.Lock()
 		due := e.has && !now.Before(e.refreshAt) && !now.Before(e.retryAt)
+		expired := !e.has || !e.creds.Expires.After(now)
 		e.mu.Unlock()
-		if due && now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter {
+		switch {
+		case used && due:
 			c.refreshAsync(name, e)
+		case !used && expired:
+			idle = append(idle, name)
 		}
+	}
+	c.mu.RUnlock()
+	if len(idle) > 0 {
+		c.Forget(func(name string) bool { return slices.Contains(idle, name) })
 	}
 }
 

@@ -717,3 +717,28 @@ func TestCache_Run(t *testing.T) {
 		<-stopped
 	})
 }
+
+func TestCache_IdleExpiredProfileDropped(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		clock := newClock()
+		f := newSTS(clock)
+		c := newCache(clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 30 * time.Minute })
+		mustGet(t, c, clock, "dev", 15*time.Minute)
+
+		clock.Set(50 * time.Minute) // idle, still valid: kept
+		c.RefreshDue()
+		synctest.Wait()
+		if got := len(c.Statuses()); got != 1 {
+			t.Fatalf("profiles after RefreshDue of idle, valid credentials = %d, want 1", got)
+		}
+		clock.Set(61 * time.Minute) // idle and expired: dropped
+		c.RefreshDue()
+		synctest.Wait()
+		if got := c.Statuses(); len(got) != 0 {
+			t.Errorf("Statuses() after RefreshDue of idle, expired credentials = %+v, want none", got)
+		}
+		if got := f.Calls("dev"); got != 1 {
+			t.Errorf("fetches = %d, want 1 (idle profiles are not refreshed)", got)
+		}
+	})
+}

@@ -103,6 +103,9 @@ func (s *Store) AddKeys(ctx context.Context, profile string, k Keys) error {
 // RemoveKeys deletes the keys of profile. It returns an error wrapping
 // ErrNotFound when there were none.
 func (s *Store) RemoveKeys(ctx context.Context, profile string) error {
+	if err := ValidProfile(profile); err != nil {
+		return err
+	}
 	err := s.call(ctx, func() error { return s.backend.Delete(Service, profile) })
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("remove keys of profile %q: %w", profile, err)

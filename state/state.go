@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -141,7 +142,7 @@ type Endpoint struct {
 func (e Endpoint) CredentialsURL(profile string) string {
 	u := e.URL + "/v1/credentials"
 	if profile != "" {
-		u += "/" + profile
+		u += "/" + url.PathEscape(profile)
 	}
 	return u
 }
