@@ -307,13 +307,19 @@ func allowPolicy(actions ...string) string {
 }
 
 // stsProxy is a reverse proxy in front of a moto_server. It records the form
-// of every request it forwards, so tests count STS calls by action, and
-// rewrites moto's IAM-authentication error bodies into the shape real STS
-// sends (see iamSTS).
+// and signing key of every request it forwards, so tests count STS calls by
+// action and see which credentials signed them, and rewrites moto's
+// IAM-authentication error bodies into the shape real STS sends (see iamSTS).
 type stsProxy struct {
 	*httptest.Server
 	mu    sync.Mutex
-	calls []url.Values
+	calls []stsCall
+}
+
+// stsCall is a request the proxy forwarded.
+type stsCall struct {
+	form   url.Values
+	signer string // the access key id of the Authorization header's Credential=
 }
 
 func newSTSProxy(target string) *stsProxy {
@@ -332,8 +338,10 @@ func newSTSProxy(target string) *stsProxy {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
+		_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+		signer, _, _ := strings.Cut(cred, "/")
 		p.mu.Lock()
-		p.calls = append(p.calls, form)
+		p.calls = append(p.calls, stsCall{form: form, signer: signer})
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
@@ -345,12 +353,33 @@ func (p *stsProxy) callsOf(action string) []url.Values {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []url.Values
-	for _, f := range p.calls {
-		if f.Get("Action") == action {
-			out = append(out, f)
+	for _, c := range p.calls {
+		if c.form.Get("Action") == action {
+			out = append(out, c.form)
 		}
 	}
 	return out
+}
+
+// signersOf returns the access key ids that signed the requests for
+// action, in order.
+func (p *stsProxy) signersOf(action string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, c := range p.calls {
+		if c.form.Get("Action") == action {
+			out = append(out, c.signer)
+		}
+	}
+	return out
+}
+
+// count returns how many requests the proxy forwarded.
+func (p *stsProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
 }
 
 // fixMotoErrors rewrites <ErrorResponse><Errors><Error>…</Error></Errors>
