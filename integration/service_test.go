@@ -92,7 +92,7 @@ func TestExec(t *testing.T) {
 	})
 	t.Run("no such command", func(t *testing.T) {
 		r := e.run(t, "", "exec", prod, "--", "brokerd-no-such-command")
-		wantOneLineError(t, r, "executable file not found in $PATH")
+		wantOneLineError(t, r, "command not found")
 		if !strings.Contains(r.stderr, "brokerd-no-such-command") {
 			t.Errorf("stderr = %q, want it to name the command", r.stderr)
 		}

@@ -36,8 +36,11 @@ func (e *env) execCmd() *cobra.Command {
 				return err
 			}
 			path, err := exec.LookPath(args[1])
+			if errors.Is(err, exec.ErrNotFound) {
+				return fmt.Errorf("%s: command not found (PATH=%s)", args[1], os.Getenv("PATH"))
+			}
 			if err != nil {
-				return fmt.Errorf("exec %s: %w", args[1], err)
+				return err
 			}
 			// Replacing brokerd's process passes signals, the terminal and
 			// the exit code straight through.
