@@ -16,7 +16,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/keychain"
@@ -48,7 +47,7 @@ type server struct {
 	cfg       Config
 	tokenHash [sha256.Size]byte
 	log       *zap.Logger
-	issued    *zap.Logger
+	issued    sampler
 	// mux routes what the fast path in ServeHTTP does not take.
 	mux http.Handler
 
@@ -74,12 +73,8 @@ func New(creds Credentials, cfg Config) http.Handler {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &server{creds: creds, cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: log}
-	// At most 10 issuance lines a second, and every 1000th beyond, so a busy
-	// client cannot flood the log.
-	s.issued = log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(c, time.Second, 10, 1000)
-	}))
+	s := &server{creds: creds, cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: log,
+		issued: sampler{start: time.Now()}}
 	s.bodies.Store(&map[string]*body{})
 
 	// ServeHTTP checks Host and browsers for every path, and takes GET on the
@@ -135,9 +130,18 @@ func (s *server) hostAllowed(host string) bool {
 	return false
 }
 
+// header is h.Get(key) for a key already in canonical form, which it
+// spares canonicalising again.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // fromBrowser reports whether h has headers only browsers send.
 func fromBrowser(h http.Header) bool {
-	if h.Get("Origin") != "" {
+	if header(h, "Origin") != "" {
 		return true
 	}
 	for k := range h {
@@ -180,7 +184,7 @@ func (s *server) checkToken(next http.Handler) http.Handler {
 // authorized reports whether r carries the token, and answers it with an
 // error when not.
 func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
-	got := r.Header.Get("Authorization")
+	got := header(r.Header, "Authorization")
 	if got == "" {
 		s.writeError(w, r, Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
 		return false
@@ -239,25 +243,56 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := s.encode(name, c)
+	body, err := s.encode(name, &c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header()["Content-Type"] = jsonType
 	w.Write(body)
-	if ce := s.issued.Check(zap.InfoLevel, "issued credentials"); ce != nil {
-		ce.Write(zap.String("profile", name), zap.String("role_arn", c.RoleARN),
-			zap.String("key", keychain.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
+	if s.issued.sample() {
+		s.logIssued(r, name, &c)
 	}
+}
+
+// logIssued logs an issuance; it is apart from credentials to keep the
+// hot path's stack small.
+func (s *server) logIssued(r *http.Request, name string, c *cache.Credentials) {
+	s.log.Info("issued credentials", zap.String("profile", name), zap.String("role_arn", c.RoleARN),
+		zap.String("key", keychain.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
+}
+
+// sampler lets through the first 10 issuance lines of each second and
+// every 1000th beyond, so a busy client cannot flood the log. It is zap's
+// sampler for a single message, at the cost of one monotonic clock
+// reading.
+type sampler struct {
+	start  time.Time
+	second atomic.Int64
+	n      atomic.Uint64
+}
+
+func (s *sampler) sample() bool {
+	const first, thereafter = 10, 1000
+	sec := int64(time.Since(s.start) / time.Second)
+	if cur := s.second.Load(); cur != sec && s.second.CompareAndSwap(cur, sec) {
+		s.n.Store(0)
+	}
+	n := s.n.Add(1)
+	return n <= first || (n-first)%thereafter == 0
 }
 
 // encode returns the response body for c, encoding it only when profile
 // name's credentials changed since the last request.
-func (s *server) encode(name string, c cache.Credentials) ([]byte, error) {
-	if b := (*s.bodies.Load())[name]; b != nil && sameResponse(b.creds, c) {
+func (s *server) encode(name string, c *cache.Credentials) ([]byte, error) {
+	if b := (*s.bodies.Load())[name]; b != nil && sameResponse(&b.creds, c) {
 		return b.json, nil
 	}
+	return s.encodeNew(name, c)
+}
+
+// encodeNew encodes c and keeps the body for the next requests.
+func (s *server) encodeNew(name string, c *cache.Credentials) ([]byte, error) {
 	j, err := json.Marshal(response{
 		AccessKeyID:     c.AccessKeyID,
 		SecretAccessKey: c.SecretAccessKey,
@@ -278,7 +313,7 @@ func (s *server) encode(name string, c cache.Credentials) ([]byte, error) {
 			next[k] = v
 		}
 	}
-	next[strings.Clone(name)] = &body{creds: c, json: j}
+	next[strings.Clone(name)] = &body{creds: *c, json: j}
 	s.bodies.Store(&next)
 	return j, nil
 }
@@ -286,7 +321,7 @@ func (s *server) encode(name string, c cache.Credentials) ([]byte, error) {
 // sameResponse reports whether a and b encode to the same response. The
 // cache hands out the same strings each time, which compare in constant
 // time.
-func sameResponse(a, b cache.Credentials) bool {
+func sameResponse(a, b *cache.Credentials) bool {
 	return a.AccessKeyID == b.AccessKeyID && a.SecretAccessKey == b.SecretAccessKey &&
 		a.SessionToken == b.SessionToken && a.Expires.Equal(b.Expires) &&
 		a.AccountID == b.AccountID && a.RoleARN == b.RoleARN
