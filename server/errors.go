@@ -42,18 +42,30 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // WriteError writes err as the JSON body {"code","message"}, with the
 // status and code of an error that has them (HTTPStatus and ErrorCode
-// methods), else as a 500 InternalError. It returns what it wrote.
+// methods), else as a 500 InternalError. A status that is not an error
+// status becomes 500, and an empty code or message is filled in, so that
+// an SDK always reads a failure it can report. It returns what it wrote.
 func WriteError(w http.ResponseWriter, err error) Coded {
 	var c Coded
 	if !errors.As(err, &c) {
 		c = &apiError{http.StatusInternalServerError, "InternalError", err.Error()}
 	}
+	e := &apiError{status: c.HTTPStatus(), code: c.ErrorCode(), message: c.Error()}
+	if e.status < 400 || e.status > 599 {
+		e.status = http.StatusInternalServerError
+	}
+	if e.code == "" {
+		e.code = "InternalError"
+	}
+	if e.message == "" {
+		e.message = "brokerd failed without saying why: see its log"
+	}
 	body, _ := json.Marshal(struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
-	}{c.ErrorCode(), c.Error()})
+	}{e.code, e.message})
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(c.HTTPStatus())
+	w.WriteHeader(e.status)
 	w.Write(body)
-	return c
+	return e
 }

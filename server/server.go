@@ -107,7 +107,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fromBrowser(r.Header) {
-		s.writeError(w, r, Errorf(http.StatusForbidden, "BrowserRequest", "requests from web browsers are refused"))
+		s.writeError(w, r, Errorf(http.StatusForbidden, "BrowserRequest", "requests from web browsers are refused: call the endpoint from an AWS SDK or the aws CLI, not a web page"))
 		return
 	}
 	if r.Method == http.MethodGet {

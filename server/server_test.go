@@ -471,3 +471,36 @@ func FuzzCredentialsRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantCode   string
+		wantMsg    string
+	}{
+		{"coded", &codedErr{http.StatusNotFound, "ProfileNotFound", "no profile"}, 404, "ProfileNotFound", "no profile"},
+		{"plain", errors.New("boom"), 500, "InternalError", "boom"},
+		{"success status", &codedErr{http.StatusOK, "Odd", "odd"}, 500, "Odd", "odd"},
+		{"no status", &codedErr{0, "Odd", "odd"}, 500, "Odd", "odd"},
+		{"status beyond 5xx", &codedErr{600, "Odd", "odd"}, 500, "Odd", "odd"},
+		{"empty code and message", &codedErr{http.StatusBadGateway, "", ""}, 502, "InternalError", "brokerd failed without saying why: see its log"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			server.WriteError(w, tt.err)
+			var body struct{ Code, Message string }
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q: %v", w.Body, err)
+			}
+			if w.Code != tt.wantStatus || body.Code != tt.wantCode || body.Message != tt.wantMsg {
+				t.Errorf("WriteError(%v) = %d %+v, want %d %q %q", tt.err, w.Code, body, tt.wantStatus, tt.wantCode, tt.wantMsg)
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+		})
+	}
+}
