@@ -87,6 +87,10 @@ func Run(ctx context.Context, cfg Config) error {
 	endpoint := state.Endpoint{URL: "http://" + addr.String(), PID: os.Getpid()}
 	svc := &service{cache: c, broker: b, keys: cfg.Keys, started: time.Now(), endpoint: endpoint, defaultProfile: cfg.DefaultProfile}
 
+	// ReadHeaderTimeout stops clients that never finish a request, and
+	// IdleTimeout frees connections that clients keep idle. There is no
+	// WriteTimeout: a response is under 1 KiB and never waits on the
+	// client, and its deadline would cost every request a timer.
 	api := &http.Server{
 		Handler: server.New(c, server.Config{
 			Token:          token,
@@ -95,7 +99,6 @@ func Run(ctx context.Context, cfg Config) error {
 			Log:            log.Named("server"),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),

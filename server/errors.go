@@ -33,9 +33,13 @@ func Errorf(status int, code, format string, args ...any) error {
 }
 
 // writeError answers with err as the JSON error body the SDKs read, and
-// logs it once.
+// logs it, sampled like issuance so that a client retrying in a loop
+// cannot flood the log.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	c := WriteError(w, err)
+	if !s.refused.sample() {
+		return
+	}
 	s.log.Info("request refused", zap.String("path", r.URL.Path), zap.String("client", r.RemoteAddr),
 		zap.Int("status", c.HTTPStatus()), zap.String("code", c.ErrorCode()), zap.String("message", c.Error()))
 }

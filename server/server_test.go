@@ -351,7 +351,7 @@ func TestServer_SDK(t *testing.T) {
 // endpoint gives and looks for secrets in each entry's message and fields.
 func TestServer_LogsNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	h := newHandler(newStub(), zap.New(core))
+	log := zap.New(core)
 
 	reqs := []*http.Request{
 		request("GET", "/v1/credentials"),
@@ -373,8 +373,9 @@ func TestServer_LogsNoSecrets(t *testing.T) {
 	}
 	refused := 0
 	for _, r := range reqs {
+		// A handler each, so that the log sampler lets every line through.
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		newHandler(newStub(), log).ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
 			refused++
 		}
@@ -500,6 +501,35 @@ func TestWriteError(t *testing.T) {
 			}
 			if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+		})
+	}
+}
+
+// TestServer_SamplesLog checks that a burst of requests logs a few lines,
+// not one each, whether they are served or refused.
+func TestServer_SamplesLog(t *testing.T) {
+	tests := []struct {
+		name, msg string
+		req       func() *http.Request
+	}{
+		{"issued", "issued credentials", func() *http.Request { return request("GET", "/v1/credentials/dev") }},
+		{"refused", "request refused", func() *http.Request {
+			return request("GET", "/v1/credentials/dev", withoutHeader("Authorization"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.InfoLevel)
+			h := newHandler(newStub(), zap.New(core))
+			const burst = 5000
+			for range burst {
+				h.ServeHTTP(httptest.NewRecorder(), tt.req())
+			}
+			// 10 a second and every 1000th beyond: 14 when the burst
+			// takes under a second, a few more on a slow machine.
+			if n := logs.FilterMessage(tt.msg).Len(); n < 10 || n > 50 {
+				t.Errorf("%d requests logged %d %q lines, want 10 to 50", burst, n, tt.msg)
 			}
 		})
 	}
