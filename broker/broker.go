@@ -59,6 +59,12 @@ type Broker struct {
 	mu       sync.Mutex
 	sessions map[string]keychain.Session // by source profile
 	warned   map[string]bool             // expiry warning logged, by source profile
+	// gen counts logins and logouts by source profile, so that a session
+	// read from the keychain is kept only if neither happened meanwhile.
+	gen map[string]uint64
+	// loggedOut holds the source profiles logged out and not logged in
+	// since, whose keychain session is not read even if its delete failed.
+	loggedOut map[string]bool
 }
 
 // New returns a broker that signs STS calls with keys from keys.
@@ -73,7 +79,8 @@ func New(keys Keys, cfg Config) *Broker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Broker{keys: keys, cfg: cfg, log: log, sessions: map[string]keychain.Session{}, warned: map[string]bool{}}
+	return &Broker{keys: keys, cfg: cfg, log: log, sessions: map[string]keychain.Session{}, warned: map[string]bool{},
+		gen: map[string]uint64{}, loggedOut: map[string]bool{}}
 }
 
 // Profiles reads the AWS config file anew, so edits need no restart.
@@ -139,9 +146,15 @@ func (b *Broker) resolve(ctx context.Context, name string) (profile.Profile, []p
 	}
 	src, chain, err := cfgFile.Source(name)
 	if errors.Is(err, profile.ErrNotFound) {
-		// A profile whose keys are in the keychain needs no section.
-		if _, kerr := b.keys.Keys(ctx, name); kerr == nil {
+		// A profile whose keys are in the keychain needs no section. Only
+		// missing keys mean no such profile: a locked or unreachable
+		// keychain is its own error, which callers may retry.
+		_, kerr := b.keys.Keys(ctx, name)
+		switch {
+		case kerr == nil:
 			src, chain, err = profile.Profile{Name: name}, nil, nil
+		case !errors.Is(kerr, keychain.ErrNotFound):
+			err = &keysError{profile: name, err: kerr}
 		}
 	}
 	if err != nil {

@@ -84,7 +84,13 @@ func classify(name string, err error) *Error {
 		if errors.As(err, &re) && re.HTTPStatusCode() >= 400 {
 			e.Status = re.HTTPStatusCode()
 		}
-		e.Message = fmt.Sprintf("STS %s for profile %q failed: %s: %s%s", se.op, se.profile.Name, api.ErrorCode(), api.ErrorMessage(), hint(se, api))
+		throttle := throttled(api.ErrorCode(), e.Status)
+		if throttle {
+			// STS throttles with 400 (or 429), which the Go SDK takes
+			// as final; every SDK retries a 5xx.
+			e.Status = http.StatusServiceUnavailable
+		}
+		e.Message = fmt.Sprintf("STS %s for profile %q failed: %s: %s%s", se.op, se.profile.Name, api.ErrorCode(), api.ErrorMessage(), hint(se, api, throttle))
 	case errors.As(err, &se):
 		e.Status, e.Code = http.StatusServiceUnavailable, "STSUnavailable"
 		// The SDK's operation error wraps the cause; show the cause alone.
@@ -93,10 +99,21 @@ func classify(name string, err error) *Error {
 	return e
 }
 
-// hint adds what to do for the STS errors a user can fix.
-func hint(se *stsError, api smithy.APIError) string {
+// throttled reports whether STS refused a call for its rate limits.
+func throttled(code string, status int) bool {
+	switch code {
+	case "Throttling", "ThrottlingException", "RequestLimitExceeded":
+		return true
+	}
+	return status == http.StatusTooManyRequests
+}
+
+// hint adds what to do for the STS errors a user can fix or wait out.
+func hint(se *stsError, api smithy.APIError, throttled bool) string {
 	msg := api.ErrorMessage()
 	switch {
+	case throttled:
+		return " (STS is throttling requests: try again in a moment)"
 	case se.mfa && api.ErrorCode() == "AccessDenied":
 		return fmt.Sprintf(" (wrong or already used MFA code: wait for the next code and run `brokerd login %s` again)", se.profile.Name)
 	case api.ErrorCode() == "InvalidClientTokenId", api.ErrorCode() == "SignatureDoesNotMatch":

@@ -122,8 +122,32 @@ func TestClassify(t *testing.T) {
 		{
 			name: "STS throttled", profile: "dev",
 			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(400, "Throttling", "Rate exceeded")},
-			wantStatus: 400, wantCode: "Throttling",
-			wantIn: []string{"Rate exceeded"},
+			wantStatus: 503, wantCode: "Throttling",
+			wantIn: []string{"Rate exceeded", "STS is throttling requests; brokerd retries, try again in a moment"},
+		},
+		{
+			name: "STS throttling exception", profile: "base",
+			err:        &stsError{op: "GetSessionToken", profile: base, err: apiErr(400, "ThrottlingException", "Rate exceeded")},
+			wantStatus: 503, wantCode: "ThrottlingException",
+			wantIn: []string{"STS GetSessionToken", "Rate exceeded", "STS is throttling requests"},
+		},
+		{
+			name: "STS request limit exceeded", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(400, "RequestLimitExceeded", "Request limit exceeded.")},
+			wantStatus: 503, wantCode: "RequestLimitExceeded",
+			wantIn: []string{"Request limit exceeded.", "STS is throttling requests"},
+		},
+		{
+			name: "STS 429", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(429, "TooManyRequests", "Slow down")},
+			wantStatus: 503, wantCode: "TooManyRequests",
+			wantIn: []string{"Slow down", "STS is throttling requests"},
+		},
+		{
+			name: "STS throttled MFA login", profile: "base",
+			err:        &stsError{op: "GetSessionToken", profile: base, mfa: true, err: apiErr(400, "Throttling", "Rate exceeded")},
+			wantStatus: 503, wantCode: "Throttling",
+			wantIn: []string{"STS is throttling requests"},
 		},
 		{
 			name: "STS API error without a response", profile: "dev",

@@ -351,3 +351,45 @@ func TestBroker_FetchErrors(t *testing.T) {
 		})
 	}
 }
+
+// failingKeys is a keychain that fails every read with err.
+type failingKeys struct{ err error }
+
+var _ broker.Keys = failingKeys{}
+
+func (k failingKeys) Keys(_ context.Context, profile string) (keychain.Keys, error) {
+	return keychain.Keys{}, fmt.Errorf("read keys of profile %q: %w", profile, k.err)
+}
+
+func TestBroker_FetchKeychainErrors(t *testing.T) {
+	tests := []struct {
+		profile    string
+		err        error
+		wantStatus int
+		wantCode   string
+	}{
+		// keychainonly has no section: only its keys make it a profile.
+		{"keychainonly", keychain.ErrLocked, 503, "KeychainLocked"},
+		{"keychainonly", keychain.ErrUnavailable, 503, "KeychainUnavailable"},
+		{"keychainonly", keychain.ErrTimeout, 503, "KeychainUnavailable"},
+		{"keychainonly", keychain.ErrNotFound, 404, "ProfileNotFound"},
+		{"dev", keychain.ErrLocked, 503, "KeychainLocked"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.profile, tt.err), func(t *testing.T) {
+			f := stsWorld(t)
+			b := broker.New(failingKeys{tt.err}, broker.Config{})
+			_, err := b.Fetch(t.Context(), tt.profile)
+			var be *broker.Error
+			if !errors.As(err, &be) || be.Status != tt.wantStatus || be.Code != tt.wantCode {
+				t.Errorf("Fetch(%q) with keychain error %v = %v, want %d %s", tt.profile, tt.err, err, tt.wantStatus, tt.wantCode)
+			}
+			if tt.wantStatus == 503 && !errors.Is(err, tt.err) {
+				t.Errorf("Fetch(%q) = %v, want it to wrap %v", tt.profile, err, tt.err)
+			}
+			if n := len(f.Calls()); n != 0 {
+				t.Errorf("Fetch(%q) made %d STS calls, want none", tt.profile, n)
+			}
+		})
+	}
+}

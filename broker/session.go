@@ -74,8 +74,9 @@ func sessionCredentials(s keychain.Session) aws.Credentials {
 func (b *Broker) session(ctx context.Context, source string) (keychain.Session, error) {
 	b.mu.Lock()
 	s, ok := b.sessions[source]
+	gen, out := b.gen[source], b.loggedOut[source]
 	b.mu.Unlock()
-	if !ok && b.cfg.Sessions != nil {
+	if !ok && !out && b.cfg.Sessions != nil {
 		var err error
 		s, err = b.cfg.Sessions.Session(ctx, source)
 		if errors.Is(err, keychain.ErrNotFound) {
@@ -85,11 +86,17 @@ func (b *Broker) session(ctx context.Context, source string) (keychain.Session, 
 			return keychain.Session{}, err
 		}
 		b.mu.Lock()
-		if _, ok := b.sessions[source]; !ok {
-			b.sessions[source] = s
+		if b.gen[source] == gen {
+			if _, kept := b.sessions[source]; !kept {
+				b.sessions[source] = s
+			}
+			ok = true
+		} else {
+			// A login or logout happened while reading: what it left
+			// in memory wins over what was read.
+			s, ok = b.sessions[source]
 		}
 		b.mu.Unlock()
-		ok = true
 	}
 	if !ok {
 		return keychain.Session{}, &loginError{source: source}
@@ -190,6 +197,8 @@ func (b *Broker) keep(ctx context.Context, name string, s keychain.Session) erro
 	b.mu.Lock()
 	b.sessions[source] = s
 	b.warned[source] = false
+	b.gen[source]++
+	delete(b.loggedOut, source)
 	b.mu.Unlock()
 	b.log.Info("MFA session opened", zap.String("profile", source), zap.String("mfa_serial", s.MFASerial), zap.Time("expires", s.Expires))
 	if b.cfg.Sessions == nil {
@@ -201,16 +210,25 @@ func (b *Broker) keep(ctx context.Context, name string, s keychain.Session) erro
 	return nil
 }
 
-// Logout forgets the MFA session of source, in memory and keychain.
+// Logout forgets the MFA session of source, in the keychain and then in
+// memory. If the keychain delete fails, the session is still forgotten in
+// memory and not read from the keychain again until a login, and the
+// error is returned as *Error.
 func (b *Broker) Logout(ctx context.Context, source string) error {
+	var err error
+	if b.cfg.Sessions != nil {
+		err = b.cfg.Sessions.DeleteSession(ctx, source)
+	}
+	// Only now, with the keychain item gone, may memory be cleared: a
+	// lookup in between would have read the item back into memory.
 	b.mu.Lock()
 	delete(b.sessions, source)
 	delete(b.warned, source)
+	b.gen[source]++
+	b.loggedOut[source] = true
 	b.mu.Unlock()
-	if b.cfg.Sessions != nil {
-		if err := b.cfg.Sessions.DeleteSession(ctx, source); err != nil {
-			return classify(source, err)
-		}
+	if err != nil {
+		return classify(source, fmt.Errorf("delete the MFA session of profile %q from the keychain: %w", source, err))
 	}
 	b.log.Info("MFA session closed", zap.String("profile", source))
 	return nil

@@ -316,3 +316,142 @@ func TestWarnExpired(t *testing.T) {
 		t.Fatalf("warnings for a session expired an hour ago = %v, want one saying it expired", logs.All())
 	}
 }
+
+// gate holds the first call through it until released.
+type gate struct {
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func newGate() *gate { return &gate{entered: make(chan struct{}), release: make(chan struct{})} }
+
+func (g *gate) pass() {
+	if g == nil {
+		return
+	}
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+}
+
+// gatedStore is a sessionStore whose first session read and first delete
+// can be held at a gate, and whose deletes can fail.
+type gatedStore struct {
+	*sessionStore
+	read, del *gate // nil: no wait
+	deleteErr error
+}
+
+var _ Sessions = (*gatedStore)(nil)
+
+func (s *gatedStore) Session(ctx context.Context, profile string) (keychain.Session, error) {
+	sess, err := s.sessionStore.Session(ctx, profile)
+	s.read.pass() // after the read: the item was there when read
+	return sess, err
+}
+
+func (s *gatedStore) DeleteSession(ctx context.Context, profile string) error {
+	s.del.pass()
+	if s.deleteErr != nil {
+		return s.deleteErr
+	}
+	return s.sessionStore.DeleteSession(ctx, profile)
+}
+
+func TestLogout_RacingLookup(t *testing.T) {
+	tests := []struct {
+		name     string
+		restart  bool // the session is in the keychain only
+		hold     string
+		lookupAt string // "before": lookup held, then Logout; "during": Logout held, then lookup
+	}{
+		{name: "lookup during keychain delete", hold: "delete", lookupAt: "during"},
+		{name: "lookup during keychain delete after restart", restart: true, hold: "delete", lookupAt: "during"},
+		{name: "keychain read spans logout", restart: true, hold: "read", lookupAt: "before"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newMFAWorld(t)
+			if _, _, err := w.broker().Login(t.Context(), "dev", "123456", 12*time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			g := newGate()
+			store := &gatedStore{sessionStore: w.store}
+			if tt.hold == "read" {
+				store.read = g
+			} else {
+				store.del = g
+			}
+			w.cfg.Sessions = store
+			b := w.broker()
+			if !tt.restart {
+				if _, _, err := b.Login(t.Context(), "dev", "123456", 12*time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			logout, lookup := make(chan error, 1), make(chan error, 1)
+			first, second := func() { logout <- b.Logout(t.Context(), "dev") }, func() {
+				_, err := b.session(t.Context(), "dev")
+				lookup <- err
+			}
+			if tt.lookupAt == "before" {
+				first, second = second, first
+			}
+			go first()
+			<-g.entered
+			if tt.lookupAt == "during" {
+				second() // returns at once: memory or the still-present item
+			} else {
+				go second()
+				if err := <-logout; err != nil {
+					t.Fatalf("Logout = %v", err)
+				}
+			}
+			close(g.release)
+			if tt.lookupAt == "during" {
+				if err := <-logout; err != nil {
+					t.Fatalf("Logout = %v", err)
+				}
+			}
+			<-lookup
+
+			if s := b.Sessions(); len(s) != 0 {
+				t.Errorf("Sessions() after Logout = %+v, want none", s)
+			}
+			if _, err := b.session(t.Context(), "dev"); !errors.Is(err, ErrLoginRequired) {
+				t.Errorf("session(%q) after Logout = %v, want ErrLoginRequired", "dev", err)
+			}
+		})
+	}
+}
+
+func TestLogout_KeychainFails(t *testing.T) {
+	w := newMFAWorld(t)
+	w.cfg.Sessions = &gatedStore{sessionStore: w.store, deleteErr: fmt.Errorf("delete item: %w", keychain.ErrLocked)}
+	b := w.broker()
+	if _, _, err := b.Login(t.Context(), "dev", "123456", 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Logout(t.Context(), "dev")
+	var be *Error
+	if !errors.As(err, &be) || be.Code != "KeychainLocked" || !errors.Is(err, keychain.ErrLocked) {
+		t.Fatalf("Logout(%q) with a locked keychain = %v, want KeychainLocked", "dev", err)
+	}
+	if len(w.store.sessions) != 1 {
+		t.Fatalf("keychain sessions = %d, want the undeleted one", len(w.store.sessions))
+	}
+	if s := b.Sessions(); len(s) != 0 {
+		t.Errorf("Sessions() after a failed Logout = %+v, want none", s)
+	}
+	if _, err := b.Fetch(t.Context(), "prod"); !errors.Is(err, ErrLoginRequired) {
+		t.Errorf("Fetch(%q) after a failed Logout = %v, want ErrLoginRequired, not the keychain's session", "prod", err)
+	}
+	if _, _, err := b.Login(t.Context(), "dev", "123456", 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Fetch(t.Context(), "prod"); err != nil {
+		t.Errorf("Fetch(%q) after a new login = %v, want credentials", "prod", err)
+	}
+}

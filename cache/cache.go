@@ -209,7 +209,7 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FetchTimeout)
 	defer cancel()
 	start := c.now()
-	creds, err := c.fetch(ctx, profile)
+	creds, err := c.fetchSafely(ctx, profile)
 	now := c.now()
 	if err == nil && !creds.Expires.After(now.Add(c.cfg.MinValid)) {
 		err = fmt.Errorf("fetched credentials for profile %q expire at %s, already past: check the clock", profile, creds.Expires.UTC().Format(time.RFC3339))
@@ -241,6 +241,18 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	c.log.Info("refreshed", zap.String("profile", profile), zap.String("role_arn", creds.RoleARN),
 		zap.Time("expires", creds.Expires), zap.Time("next_refresh", refreshAt))
 	return creds, nil
+}
+
+// fetchSafely calls fetch, turning a panic into an error: in the
+// singleflight group a panic would end the daemon.
+func (c *Cache) fetchSafely(ctx context.Context, profile string) (creds Credentials, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("fetching credentials panicked", zap.String("profile", profile), zap.Any("panic", v), zap.Stack("stack"))
+			err = fmt.Errorf("brokerd hit a bug fetching credentials for profile %q and logged it: please report it", profile)
+		}
+	}()
+	return c.fetch(ctx, profile)
 }
 
 // drop removes e unless it was replaced meanwhile.
@@ -308,6 +320,20 @@ func (c *Cache) Refresh(ctx context.Context, profile string) (Credentials, error
 	e := c.entry(profile)
 	c.group.Forget(profile)
 	return c.wait(ctx, profile, e, false)
+}
+
+// RefreshAll starts a background refresh of every cached profile now, as
+// after a change of the config file; requests are served what the cache
+// holds meanwhile.
+func (c *Cache) RefreshAll() {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for name, e := range c.entries {
+		e.mu.Lock()
+		e.refreshAt, e.retryAt = time.Time{}, time.Time{}
+		e.mu.Unlock()
+		c.refreshAsync(name, e)
+	}
 }
 
 // Forget drops the cached credentials of the profiles for which match is

@@ -742,3 +742,44 @@ func TestCache_IdleExpiredProfileDropped(t *testing.T) {
 		}
 	})
 }
+
+func TestCache_RefreshAll(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		clock := newClock()
+		f := newSTS(clock)
+		c := newCache(clock, f, nil)
+		before := map[string]cache.Credentials{}
+		for _, p := range []string{"dev", "prod"} {
+			before[p] = mustGet(t, c, clock, p, 15*time.Minute)
+		}
+
+		// Not due for 30 minutes, yet refreshed at once.
+		c.RefreshAll()
+		synctest.Wait()
+		after := map[string]cache.Credentials{}
+		for _, p := range []string{"dev", "prod"} {
+			after[p] = mustGet(t, c, clock, p, 15*time.Minute)
+			if after[p].AccessKeyID == before[p].AccessKeyID || f.Calls(p) != 2 {
+				t.Errorf("Get(%q) after RefreshAll = %s with %d fetches, want new credentials from a second fetch", p, after[p].AccessKeyID, f.Calls(p))
+			}
+		}
+
+		// A failed refresh keeps what the cache holds.
+		f.SetErr(errSTS)
+		c.RefreshAll()
+		synctest.Wait()
+		if got := mustGet(t, c, clock, "dev", 15*time.Minute); got.AccessKeyID != after["dev"].AccessKeyID || f.Calls("dev") != 3 {
+			t.Errorf("Get(%q) after a failed RefreshAll = %s with %d fetches, want the kept %s after 3", "dev", got.AccessKeyID, f.Calls("dev"), after["dev"].AccessKeyID)
+		}
+	})
+}
+
+func TestCache_FetchPanics(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		c := cache.New(func(context.Context, string) (cache.Credentials, error) { panic("a bug") }, cache.Config{})
+		_, err := c.Get(t.Context(), "dev")
+		if err == nil || !strings.Contains(err.Error(), "bug") {
+			t.Errorf("Get with a fetch that panics = %v, want an error that says brokerd hit a bug", err)
+		}
+	})
+}

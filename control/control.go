@@ -59,8 +59,8 @@ type Service interface {
 	Status(ctx context.Context) (Status, error)
 	// Refresh fetches new credentials for profile now.
 	Refresh(ctx context.Context, profile string) error
-	// Reload drops cached credentials so they are fetched under the
-	// config file as it is now.
+	// Reload applies the config file as it is now to the cached
+	// credentials.
 	Reload(ctx context.Context) error
 	// Login opens an MFA session.
 	Login(ctx context.Context, l Login) (LoginResult, error)

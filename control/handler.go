@@ -3,6 +3,7 @@ package control
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -19,7 +20,14 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	r.Post("/v1/reload", h.reload)
 	r.Post("/v1/login", h.login)
 	r.Post("/v1/logout", h.logout)
-	return r
+	// A CLI newer than the running daemon asks for what it does not have.
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		server.WriteError(w, server.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		server.WriteError(w, server.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the running brokerd does not take %s %s: restart it after an upgrade", r.Method, r.URL.Path))
+	})
+	return server.Recover(log, r)
 }
 
 type handler struct {
@@ -33,7 +41,13 @@ func (h handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) refresh(w http.ResponseWriter, r *http.Request) {
-	h.reply(w, r, struct{}{}, h.svc.Refresh(r.Context(), chi.URLParam(r, "profile")))
+	name, err := url.PathUnescape(chi.URLParam(r, "profile"))
+	if err != nil {
+		err = server.Errorf(http.StatusBadRequest, "BadProfile", "malformed profile name in %q", r.URL.Path)
+	} else {
+		err = h.svc.Refresh(r.Context(), name)
+	}
+	h.reply(w, r, struct{}{}, err)
 }
 
 func (h handler) reload(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -104,6 +105,11 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	ctl := &http.Server{Handler: control.Handler(svc, log.Named("control")), ReadHeaderTimeout: 5 * time.Second}
+	// Requests still waiting on STS or the keychain near the end of the
+	// drain are cancelled, so that they are answered before it ends.
+	requests, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
+	api.BaseContext = func(net.Listener) context.Context { return requests }
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -127,8 +133,11 @@ loop:
 	for {
 		select {
 		case <-cfg.Reload:
-			svc.Reload(ctx)
-			log.Info("reloaded the config file")
+			if err := svc.Reload(ctx); err != nil {
+				log.Warn("config file not reloaded: fix it and send SIGHUP again", zap.Error(err))
+			} else {
+				log.Info("reloaded the config file")
+			}
 		case err = <-errc:
 			err = fmt.Errorf("serve: %w", err)
 			break loop
@@ -136,13 +145,19 @@ loop:
 			break loop
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	api.Shutdown(shutdown)
-	ctl.Shutdown(shutdown)
+	time.AfterFunc(drain-time.Second, cancelRequests)
+	var wg sync.WaitGroup
+	wg.Go(func() { api.Shutdown(shutdown) })
+	wg.Go(func() { ctl.Shutdown(shutdown) })
+	wg.Wait()
 	log.Info("stopped")
 	return err
 }
+
+// drain is how long a stopping daemon waits for requests in flight.
+const drain = 5 * time.Second
 
 // Listen listens on addr, which must be a loopback address.
 func Listen(addr string) (net.Listener, error) {
@@ -153,8 +168,12 @@ func Listen(addr string) (net.Listener, error) {
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("listen address %q is not a loopback address: brokerd serves this machine only; use 127.0.0.1:PORT", addr)
+	}
+	if !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+		return nil, fmt.Errorf("listen address %q: use 127.0.0.1:PORT, the one loopback address every AWS SDK accepts", addr)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if errors.Is(err, syscall.EADDRINUSE) {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/server"
 	"github.com/brokerd/brokerd/state"
 )
@@ -83,8 +85,21 @@ func (s *service) Refresh(ctx context.Context, profile string) error {
 	return err
 }
 
-func (s *service) Reload(context.Context) error {
-	s.cache.Forget(func(string) bool { return true })
+// Reload applies the config file as it is now: profiles it no longer has
+// (and whose keys are not in the keychain) are dropped, and every other
+// cached profile is refreshed at once in the background, its credentials
+// served meanwhile. A config file that does not load changes nothing.
+func (s *service) Reload(ctx context.Context) error {
+	cfg, err := s.broker.Profiles()
+	if err != nil {
+		return err
+	}
+	keys, kerr := s.keys.Profiles(ctx)
+	s.cache.Forget(func(name string) bool {
+		_, _, err := cfg.Source(name)
+		return errors.Is(err, profile.ErrNotFound) && kerr == nil && !slices.Contains(keys, name)
+	})
+	s.cache.RefreshAll()
 	return nil
 }
 
@@ -121,9 +136,9 @@ func (s *service) Logout(ctx context.Context, profile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.broker.Logout(ctx, src); err != nil {
-		return "", err
-	}
+	// Derived credentials go even when the keychain item could not be
+	// deleted: the session is gone from memory either way.
+	lerr := s.broker.Logout(ctx, src)
 	cfg, err := s.broker.Profiles()
 	s.cache.Forget(func(name string) bool {
 		if name == src || err != nil {
@@ -132,6 +147,9 @@ func (s *service) Logout(ctx context.Context, profile string) (string, error) {
 		p, _, serr := cfg.Source(name)
 		return serr != nil || p.Name == src
 	})
+	if lerr != nil {
+		return "", lerr
+	}
 	return src, nil
 }
 

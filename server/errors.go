@@ -73,3 +73,22 @@ func WriteError(w http.ResponseWriter, err error) Coded {
 	w.Write(body)
 	return e
 }
+
+// Recover answers a request whose handler panicked with a JSON 500, and logs
+// the panic with its stack, instead of dropping the connection.
+func Recover(log *zap.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.Error("request handler panicked", zap.String("path", r.URL.Path), zap.Any("panic", v), zap.Stack("stack"))
+			WriteError(w, Errorf(http.StatusInternalServerError, "InternalError", "brokerd hit a bug and logged it: please report it with brokerd's log"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,7 +95,7 @@ func New(creds Credentials, cfg Config) http.Handler {
 		s.writeError(w, r, Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET"))
 	})
 	s.mux = r
-	return s
+	return Recover(log, s)
 }
 
 // ServeHTTP refuses requests with a foreign Host header, which defeats DNS
@@ -169,7 +170,17 @@ func credentialsPath(u *url.URL) (name string, ok bool) {
 	if !ok || name == "" || strings.IndexByte(name, '/') >= 0 {
 		return "", false
 	}
+	if u.RawPath != "" {
+		return unescape(name)
+	}
 	return name, true
+}
+
+// unescape decodes a profile name from an escaped path segment, as
+// `brokerd env` writes names such as "a,b"; false when it is malformed.
+func unescape(segment string) (string, bool) {
+	name, err := url.PathUnescape(segment)
+	return name, err == nil && name != ""
 }
 
 // checkToken is authorized as middleware, for the routed credentials paths.
@@ -222,7 +233,15 @@ type response struct {
 var jsonType = []string{"application/json"}
 
 func (s *server) routedCredentials(w http.ResponseWriter, r *http.Request) {
-	s.credentials(w, r, chi.URLParam(r, "profile"))
+	name := chi.URLParam(r, "profile")
+	if name != "" {
+		var ok bool
+		if name, ok = unescape(name); !ok {
+			s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "malformed profile name in %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
+			return
+		}
+	}
+	s.credentials(w, r, name)
 }
 
 // credentials answers with the credentials of profile name, or of the
@@ -236,6 +255,9 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 		return
 	}
 	c, err := s.creds.Get(r.Context(), name)
+	if errors.Is(err, context.Canceled) {
+		err = Errorf(http.StatusServiceUnavailable, "Cancelled", "the request was cancelled while brokerd fetched credentials (brokerd is stopping, or the client left): try again")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -103,6 +103,7 @@ func newStub() *stubCreds {
 		creds: map[string]cache.Credentials{
 			"default": srvCreds("", ""),
 			"dev":     srvCreds("123456789012", "arn:aws:iam::123456789012:role/Dev"),
+			"a,b":     srvCreds("", ""),
 		},
 		errs: map[string]error{
 			"locked":  &codedErr{http.StatusServiceUnavailable, "KeychainLocked", "keychain is locked"},
@@ -167,6 +168,14 @@ func TestServer_Credentials(t *testing.T) {
 				"Expiration": "2030-01-02T03:04:05Z", "AccountId": "123456789012",
 				// The ECS endpoint sends RoleArn too; every SDK ignores it.
 				"RoleArn": "arn:aws:iam::123456789012:role/Dev",
+			},
+		},
+		{
+			// `brokerd env` escapes names as url.PathEscape does.
+			name: "escaped profile name", path: "/v1/credentials/a%2Cb", host: srvHost, wantAsked: "a,b",
+			want: map[string]string{
+				"AccessKeyId": srvKeyID, "SecretAccessKey": srvSecret, "Token": srvSession,
+				"Expiration": "2030-01-02T03:04:05Z",
 			},
 		},
 	}
@@ -530,6 +539,51 @@ func TestServer_SamplesLog(t *testing.T) {
 			// takes under a second, a few more on a slow machine.
 			if n := logs.FilterMessage(tt.msg).Len(); n < 10 || n > 50 {
 				t.Errorf("%d requests logged %d %q lines, want 10 to 50", burst, n, tt.msg)
+			}
+		})
+	}
+}
+
+// panicky panics on every Get.
+type panicky struct{}
+
+var _ server.Credentials = panicky{}
+
+func (panicky) Get(context.Context, string) (cache.Credentials, error) { panic("a bug") }
+
+// cancelled answers every Get as a cache does when the request's context ends.
+type cancelled struct{}
+
+var _ server.Credentials = cancelled{}
+
+func (cancelled) Get(context.Context, string) (cache.Credentials, error) {
+	return cache.Credentials{}, fmt.Errorf("wait for profile: %w", context.Canceled)
+}
+
+func TestServer_FailingCredentials(t *testing.T) {
+	tests := []struct {
+		name       string
+		creds      server.Credentials
+		wantStatus int
+		wantCode   string
+	}{
+		{"panic", panicky{}, http.StatusInternalServerError, "InternalError"},
+		{"cancelled", cancelled{}, http.StatusServiceUnavailable, "Cancelled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.InfoLevel)
+			w := httptest.NewRecorder()
+			newHandler(tt.creds, zap.New(core)).ServeHTTP(w, request("GET", "/v1/credentials/dev"))
+			var body struct{ Code, Message string }
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q: %v", w.Body, err)
+			}
+			if w.Code != tt.wantStatus || body.Code != tt.wantCode || body.Message == "" {
+				t.Errorf("GET = %d %+v, want %d %s with a message", w.Code, body, tt.wantStatus, tt.wantCode)
+			}
+			if tt.name == "panic" && logs.FilterMessage("request handler panicked").Len() != 1 {
+				t.Errorf("panic not logged: %v", logs.All())
 			}
 		})
 	}

@@ -99,7 +99,7 @@ func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 			return keychain.Keys{}, fmt.Errorf("read access key id: %w", err)
 		}
 		fmt.Fprint(e.stderr, "Secret access key (not shown): ")
-		secret, err := term.ReadPassword(int(f.Fd()))
+		secret, err := readHidden(f)
 		fmt.Fprintln(e.stderr)
 		if err != nil {
 			return keychain.Keys{}, fmt.Errorf("read secret access key: %w", err)

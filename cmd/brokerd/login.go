@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -107,8 +108,13 @@ func (e *env) readCode(ctx context.Context, client *control.Client, name string)
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "/bin/sh", "-c", process).Output()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && len(bytes.TrimSpace(exit.Stderr)) > 0 {
+			first, _, _ := strings.Cut(strings.TrimSpace(string(exit.Stderr)), "\n")
+			err = fmt.Errorf("%w: %s", err, first)
+		}
 		if err != nil {
-			return "", fmt.Errorf("mfa_process of profile %s failed: %w", name, err)
+			return "", fmt.Errorf("mfa_process of profile %s failed (run it yourself to see why, or pass --code): %w", name, err)
 		}
 		return strings.TrimSpace(string(out)), nil
 	}

@@ -33,6 +33,10 @@ func (e *env) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Only the daemon drains on SIGINT and SIGTERM; the other
+			// commands end at once, in the middle of a prompt too.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			reload := make(chan struct{}, 1)
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
@@ -45,7 +49,7 @@ func (e *env) serveCmd() *cobra.Command {
 					}
 				}
 			}()
-			return brokerd.Run(cmd.Context(), brokerd.Config{
+			return brokerd.Run(ctx, brokerd.Config{
 				Listen:         listen,
 				DefaultProfile: defaultProfile,
 				State:          dir,
