@@ -123,7 +123,7 @@ func TestClassify(t *testing.T) {
 			name: "STS throttled", profile: "dev",
 			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(400, "Throttling", "Rate exceeded")},
 			wantStatus: 503, wantCode: "Throttling",
-			wantIn: []string{"Rate exceeded", "STS is throttling requests; brokerd retries, try again in a moment"},
+			wantIn: []string{"Rate exceeded", "STS is throttling requests: try again in a moment"},
 		},
 		{
 			name: "STS throttling exception", profile: "base",
