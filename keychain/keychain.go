@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -223,6 +224,17 @@ func classify(err error) error {
 	if errors.Is(err, keyring.ErrNotFound) {
 		return ErrNotFound
 	}
+	// On macOS go-keyring runs /usr/bin/security and returns only its exit
+	// status, the low byte of the Security framework's OSStatus.
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		switch code := exit.ExitCode(); code {
+		case 44: // errSecItemNotFound; go-keyring matches only the English text
+			return ErrNotFound
+		case 36, 51, 128:
+			return fmt.Errorf("%w (security: %s, %v)", ErrLocked, securityStatus[code], err)
+		}
+	}
 	msg := strings.ToLower(err.Error())
 	switch {
 	case strings.Contains(msg, "unlock"), strings.Contains(msg, "locked"),
@@ -233,4 +245,12 @@ func classify(err error) error {
 		return fmt.Errorf("%w (%v)", ErrUnavailable, err)
 	}
 	return err
+}
+
+// securityStatus names the exit statuses of /usr/bin/security that mean
+// the keychain is locked or its unlock prompt was refused.
+var securityStatus = map[int]string{
+	36:  "errSecInteractionNotAllowed",
+	51:  "errSecAuthFailed",
+	128: "errSecUserCanceled",
 }

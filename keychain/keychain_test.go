@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -342,6 +343,48 @@ func TestStore_ClassifiesBackendErrors(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), tt.msg) {
 					t.Errorf("%s error = %q, want the backend's %q in it", name, err, tt.msg)
+				}
+			}
+		})
+	}
+}
+
+// exitError returns the *exec.ExitError of a process that exits with code,
+// as go-keyring returns it from /usr/bin/security on macOS.
+func exitError(t *testing.T, code int) error {
+	t.Helper()
+	err := exec.Command("sh", "-c", fmt.Sprintf("exit %d", code)).Run()
+	if _, ok := err.(*exec.ExitError); !ok {
+		t.Fatalf("sh -c 'exit %d' = %v, want an *exec.ExitError", code, err)
+	}
+	return err
+}
+
+func TestStore_ClassifiesSecurityExitStatus(t *testing.T) {
+	tests := []struct {
+		code   int
+		want   error // nil: none of the package's errors
+		wantIn string
+	}{
+		{36, keychain.ErrLocked, "errSecInteractionNotAllowed"},
+		{51, keychain.ErrLocked, "errSecAuthFailed"},
+		{128, keychain.ErrLocked, "errSecUserCanceled"},
+		{44, keychain.ErrNotFound, ""},
+		{1, nil, "exit status 1"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
+			for _, berr := range []error{exitError(t, tt.code), fmt.Errorf("wrapped: %w", exitError(t, tt.code))} {
+				b := newBackend()
+				b.err = berr
+				_, err := keychain.New(b).Keys(t.Context(), "dev")
+				for _, sentinel := range []error{keychain.ErrLocked, keychain.ErrUnavailable, keychain.ErrNotFound} {
+					if got, want := errors.Is(err, sentinel), sentinel == tt.want; got != want {
+						t.Errorf("errors.Is(Keys error %q, %v) = %v, want %v", err, sentinel, got, want)
+					}
+				}
+				if err == nil || !strings.Contains(err.Error(), tt.wantIn) {
+					t.Errorf("Keys with backend error %q = %v, want %q in it", berr, err, tt.wantIn)
 				}
 			}
 		})

@@ -3,11 +3,13 @@
 package profile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,24 +88,32 @@ func Load(path string) (*Config, error) {
 	return Parse(path, b)
 }
 
-// Parse parses the text of a config file; path is used in messages only.
+// Parse parses the text of a config file as the AWS SDKs read it: key
+// names in any case, lines that are not a section, key or comment skipped,
+// and [profile default] in place of [default] when both are there. path is
+// used in messages only.
 func Parse(path string, text []byte) (*Config, error) {
 	f, err := ini.LoadSources(ini.LoadOptions{
 		AllowNestedValues:       true,
-		SkipUnrecognizableLines: false,
-		Insensitive:             false,
+		SkipUnrecognizableLines: true,
+		InsensitiveKeys:         true, // section names keep their case
 		// As the SDKs read values: # and ; start a comment only after
 		// whitespace, and a trailing backslash is part of the value.
 		SpaceBeforeInlineComment: true,
 		IgnoreContinuation:       true,
-	}, text)
+	}, sdkLines(text))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is malformed: %v: fix the file", ErrInvalid, path, err)
 	}
-	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
-	for _, s := range f.Sections() {
+	sections := f.Sections()
+	hasProfileDefault := slices.ContainsFunc(sections, func(s *ini.Section) bool {
 		name, ok := sectionProfile(s.Name())
-		if !ok {
+		return ok && name == "default" && !isDefault(s)
+	})
+	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
+	for _, s := range sections {
+		name, ok := sectionProfile(s.Name())
+		if !ok || hasProfileDefault && isDefault(s) {
 			continue
 		}
 		p, err := parseProfile(name, s)
@@ -115,6 +125,34 @@ func Parse(path string, text []byte) (*Config, error) {
 	}
 	return c, nil
 }
+
+// sdkLines drops the lines the SDKs skip but ini.v1 would fail the file
+// on, or read differently: a section header that does not close, such as
+// "[profile a", and a key in quotes, which the SDKs keep as part of the
+// name. An empty header "[]" becomes "[ ]", a section that is no profile.
+func sdkLines(text []byte) []byte {
+	lines := bytes.Split(text, []byte("\n"))
+	for i, l := range lines {
+		t := bytes.TrimSpace(l)
+		switch {
+		case bytes.HasPrefix(t, []byte("\"")), bytes.HasPrefix(t, []byte("`")):
+			lines[i] = nil
+		case bytes.HasPrefix(t, []byte("[")):
+			h, _, _ := bytes.Cut(t, []byte("#"))
+			h, _, _ = bytes.Cut(h, []byte(";"))
+			h = bytes.TrimSpace(h)
+			if !bytes.HasSuffix(h, []byte("]")) {
+				lines[i] = nil
+			} else if bytes.Equal(h, []byte("[]")) {
+				lines[i] = []byte("[ ]")
+			}
+		}
+	}
+	return bytes.Join(lines, []byte("\n"))
+}
+
+// isDefault reports whether s is a [default] section, not [profile default].
+func isDefault(s *ini.Section) bool { return strings.TrimSpace(s.Name()) == "default" }
 
 // sectionProfile returns the profile a section defines: [default] and
 // [profile NAME]; the SDKs ignore other sections for profiles.
@@ -131,8 +169,10 @@ func sectionProfile(section string) (string, bool) {
 var sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 func parseProfile(name string, s *ini.Section) (Profile, error) {
-	// Value, not String: the SDKs expand no %(name)s references.
-	get := func(k string) string { return strings.TrimSpace(s.Key(k).Value()) }
+	// The section's own keys, as raw values: the SDKs expand no %(name)s
+	// references, and [profile a.b] inherits nothing from [profile a].
+	keys := s.KeysHash()
+	get := func(k string) string { return strings.TrimSpace(keys[k]) }
 	p := Profile{
 		Name:            name,
 		RoleARN:         get("role_arn"),

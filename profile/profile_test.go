@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/brokerd/brokerd/profile"
 )
 
@@ -326,10 +328,85 @@ func TestParse_Valid(t *testing.T) {
 	}
 }
 
+// TestParse_AsSDK reads files as aws-sdk-go-v2's config package does, and
+// checks the profile against what that package itself reads.
+func TestParse_AsSDK(t *testing.T) {
+	const arn = "arn:aws:iam::1:role/R"
+	tests := []struct {
+		name string
+		text string
+		want profile.Profile
+	}{
+		{"key names in any case", "[profile a]\nRole_ARN = " + arn + "\nSOURCE_PROFILE = b\nRegion = r\n[profile b]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n",
+			profile.Profile{Name: "a", RoleARN: arn, SourceProfile: "b", Region: "r"}},
+		{"section names keep their case", "[profile A]\nregion = upper\n[profile a]\nregion = lower\n",
+			profile.Profile{Name: "a", Region: "lower"}},
+		{"line of words skipped", "[profile a]\njust words\nregion = r\n", profile.Profile{Name: "a", Region: "r"}},
+		{"empty key skipped", "[profile a]\n= x\nregion = r\n", profile.Profile{Name: "a", Region: "r"}},
+		{"quoted key is not the key", "[profile a]\n\"region\" = q\nmfa_serial = m\n", profile.Profile{Name: "a", MFASerial: "m"}},
+		// The SDKs skip a header that does not close, so what follows
+		// stays in the section before it.
+		{"unclosed header skipped", "[profile a]\nregion = r\n[profile b\nmfa_serial = m\n",
+			profile.Profile{Name: "a", Region: "r", MFASerial: "m"}},
+		{"keys after empty header dropped", "[profile a]\nregion = r\n[]\nmfa_serial = m\n", profile.Profile{Name: "a", Region: "r"}},
+		{"dotted name inherits nothing", "[profile a]\nregion = r\n[profile a.b]\nmfa_serial = m\n",
+			profile.Profile{Name: "a.b", MFASerial: "m"}},
+		// [profile default] replaces [default] whole, whichever comes first.
+		{"profile default after default", "[default]\nregion = plain\nmfa_serial = m\n[profile default]\nregion = prefixed\n",
+			profile.Profile{Name: "default", Region: "prefixed"}},
+		{"profile default before default", "[profile default]\nregion = prefixed\n[default]\nregion = plain\nmfa_serial = m\n",
+			profile.Profile{Name: "default", Region: "prefixed"}},
+		{"default alone", "[default]\nregion = plain\n", profile.Profile{Name: "default", Region: "plain"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, tt.text)
+			got, err := c.Get(tt.want.Name)
+			if err != nil || !equalProfile(got, tt.want) {
+				t.Errorf("Parse(%q).Get(%q) = %+v, %v, want %+v", tt.text, tt.want.Name, got, err, tt.want)
+			}
+			sdk := sdkProfile(t, tt.text, tt.want.Name)
+			if !equalProfile(sdk, tt.want) {
+				t.Errorf("aws-sdk-go-v2 reads %q in %q as %+v, want %+v", tt.want.Name, tt.text, sdk, tt.want)
+			}
+		})
+	}
+	// Invalid profiles too: [profile default] replaces [default] whole.
+	c := mustParse(t, "[profile default]\nduration_seconds = 1\n[default]\nregion = r\n")
+	if _, err := c.Get("default"); !errors.Is(err, profile.ErrInvalid) {
+		t.Errorf("Get(%q) with an invalid [profile default] = %v, want ErrInvalid", "default", err)
+	}
+}
+
+// sdkProfile returns profile name of text as aws-sdk-go-v2 reads it.
+func sdkProfile(t *testing.T, text, name string) profile.Profile {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := config.LoadSharedConfigProfile(t.Context(), name, func(o *config.LoadSharedConfigOptions) {
+		o.ConfigFiles = []string{path}
+		o.CredentialsFiles = []string{}
+	})
+	if err != nil {
+		t.Fatalf("config.LoadSharedConfigProfile(%q) of %q = %v", name, text, err)
+	}
+	p := profile.Profile{Name: name, RoleARN: sc.RoleARN, SourceProfile: sc.SourceProfileName, ExternalID: sc.ExternalID,
+		RoleSessionName: sc.RoleSessionName, Region: sc.Region, MFASerial: sc.MFASerial}
+	if sc.RoleDurationSeconds != nil {
+		p.Duration = *sc.RoleDurationSeconds
+	}
+	return p
+}
+
+// A value opened with """ or a backtick runs on to its closing quote in
+// ini.v1; one that never closes is the error left (the SDKs read it as it
+// stands).
 func TestParse_Malformed(t *testing.T) {
 	for _, text := range []string{
-		"[profile a\nregion = x\n",
-		"[profile a]\njust words\n",
+		"[profile a]\nregion = \"\"\"x\n",
+		"[profile a]\nregion = `x\n",
 	} {
 		_, err := profile.Parse("/home/me/.aws/config", []byte(text))
 		if err == nil || !strings.Contains(err.Error(), "/home/me/.aws/config") {
@@ -364,7 +441,7 @@ func TestLoad(t *testing.T) {
 	if _, err := c.Get("dev"); err != nil {
 		t.Errorf("Load(%q).Get(dev) = %v", path, err)
 	}
-	if err := os.WriteFile(path, []byte("[profile a\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("[profile a]\nregion = `x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := profile.Load(path); err == nil || !strings.Contains(err.Error(), path) {
