@@ -49,25 +49,29 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 		t.Fatalf("still serving %s after a forced refresh", first.AccessKeyID)
 	}
 
-	// Stale keys in the keychain: after a reload STS refuses them and the
-	// answer and brokerd status say to store current ones.
+	// Stale keys in the keychain: the refresh that a reload (SIGHUP) starts
+	// is refused by STS; brokerd keeps serving the credentials it has, and
+	// brokerd status and a forced refresh say to store current keys.
 	e.addKeys(t, dev, oldKeys)
 	d.signal(t, syscall.SIGHUP)
-	var r response
-	waitFor(t, "the reload after SIGHUP to drop cached credentials", func() bool {
-		r = d.get(t, "/v1/credentials/"+prod, nil)
-		return r.status != http.StatusOK
+	waitFor(t, "the refresh after SIGHUP to fail with the stale keys", func() bool {
+		return strings.Contains(profileStatus(t, e.status(t), prod).LastError, "InvalidClientTokenId")
 	})
-	wantAPIError(t, r, http.StatusForbidden, "InvalidClientTokenId", "store current ones with `brokerd keys add "+dev+"`")
-	if p := profileStatus(t, e.status(t), prod); !strings.Contains(p.LastError, "InvalidClientTokenId") {
-		t.Errorf("brokerd status for %s: last error %q, want InvalidClientTokenId", prod, p.LastError)
+	if got := d.credentials(t, prod); got != second {
+		t.Errorf("after a refused refresh served %s, want the still valid %s", got.AccessKeyID, second.AccessKeyID)
+	}
+	err := control.NewClient(state.Dir{Path: e.StateDir}).Refresh(context.Background(), prod)
+	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") || !strings.Contains(err.Error(), "brokerd keys add "+dev) {
+		t.Errorf("refresh %s with stale keys = %v, want InvalidClientTokenId saying to run brokerd keys add %s", prod, err, dev)
 	}
 
-	// Storing the current keys is enough: the next request gets credentials.
+	// Storing the current keys is enough: a refresh gets new credentials.
 	e.addKeys(t, dev, newKeys)
-	third := d.credentials(t, prod)
-	if third.AccessKeyID == second.AccessKeyID {
-		t.Errorf("served %s again after a reload, want new credentials", second.AccessKeyID)
+	if err := control.NewClient(state.Dir{Path: e.StateDir}).Refresh(context.Background(), prod); err != nil {
+		t.Fatalf("refresh %s after storing current keys: %v", prod, err)
+	}
+	if third := d.credentials(t, prod); third == second {
+		t.Errorf("served %s again after a refresh, want new credentials", second.AccessKeyID)
 	}
 	if p := profileStatus(t, e.status(t), prod); p.LastError != "" || p.Expires == nil {
 		t.Errorf("brokerd status for %s after success: last error %q, expires %v; want no error and an expiry", prod, p.LastError, p.Expires)

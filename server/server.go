@@ -75,7 +75,10 @@ func New(creds Credentials, cfg Config) http.Handler {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &server{creds: creds, cfg: cfg, token: []byte(cfg.Token), log: log}
+	// Refusals are what a person looks for when a client fails, so more of
+	// them are kept.
+	s := &server{creds: creds, cfg: cfg, token: []byte(cfg.Token), log: log,
+		issued: sampler{first: 10}, refused: sampler{first: 100}}
 	s.bodies.Store(&map[string]*body{})
 
 	// ServeHTTP checks Host and browsers for every path, and takes GET on the
@@ -281,21 +284,22 @@ func (s *server) logIssued(r *http.Request, name string, c *cache.Credentials) {
 		zap.String("key", keychain.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
 }
 
-// sampler lets through the first 10 issuance lines of each second and
-// every 1000th beyond, so a busy client cannot flood the log: zap's
-// sampler for a single message, without a clock reading per request. The
-// first line of a second starts the timer that ends it.
+// sampler lets through the first lines of each second and every 1000th
+// beyond, so a busy client cannot flood the log: zap's sampler for a
+// single message, without a clock reading per request. The first line of a
+// second starts the timer that ends it.
 type sampler struct {
-	n atomic.Uint64
+	first uint64 // lines let through each second before thinning
+	n     atomic.Uint64
 }
 
 func (s *sampler) sample() bool {
-	const first, thereafter = 10, 1000
+	const thereafter = 1000
 	n := s.n.Add(1)
 	if n == 1 {
 		time.AfterFunc(time.Second, func() { s.n.Store(0) })
 	}
-	return n <= first || (n-first)%thereafter == 0
+	return n <= s.first || (n-s.first)%thereafter == 0
 }
 
 // encode returns the response body for c, encoding it only when profile
