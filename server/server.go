@@ -71,6 +71,11 @@ const maxBodies = 64
 
 // New returns the endpoint's handler.
 func New(creds Credentials, cfg Config) http.Handler {
+	s := newServer(creds, cfg)
+	return Recover(s.log, s)
+}
+
+func newServer(creds Credentials, cfg Config) *server {
 	log := cfg.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -98,7 +103,7 @@ func New(creds Credentials, cfg Config) http.Handler {
 		s.writeError(w, r, Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET"))
 	})
 	s.mux = r
-	return Recover(log, s)
+	return s
 }
 
 // ServeHTTP refuses requests with a foreign Host header, which defeats DNS
@@ -258,6 +263,9 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 		return
 	}
 	c, err := s.creds.Get(r.Context(), name)
+	if err != nil && (*s.bodies.Load())[name] != nil {
+		s.replaceBody(name, nil) // logged out, say: its body goes now
+	}
 	if errors.Is(err, context.Canceled) {
 		err = Errorf(http.StatusServiceUnavailable, "Cancelled", "the request was cancelled while brokerd fetched credentials (brokerd is stopping, or the client left): try again")
 	}
@@ -324,18 +332,30 @@ func (s *server) encodeNew(name string, c *cache.Credentials) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.replaceBody(name, &body{creds: *c, json: j})
+	return j, nil
+}
+
+// replaceBody sets (or with nil deletes) the body kept for profile name.
+// Bodies of credentials that expired go too, so that secrets of profiles
+// no longer asked for (logged out, idle) do not stay in memory.
+func (s *server) replaceBody(name string, b *body) {
 	s.bodiesMu.Lock()
 	defer s.bodiesMu.Unlock()
 	old := *s.bodies.Load()
+	now := time.Now()
 	next := make(map[string]*body, len(old)+1)
 	if len(old) < maxBodies {
 		for k, v := range old {
-			next[k] = v
+			if k != name && v.creds.Expires.After(now) {
+				next[k] = v
+			}
 		}
 	}
-	next[strings.Clone(name)] = &body{creds: *c, json: j}
+	if b != nil {
+		next[strings.Clone(name)] = b
+	}
 	s.bodies.Store(&next)
-	return j, nil
 }
 
 // sameResponse reports whether a and b encode to the same response. The
