@@ -120,7 +120,7 @@ func (b *Broker) fetch(ctx context.Context, name string) (cache.Credentials, err
 		if len(chain) == 0 {
 			return cache.Credentials{Credentials: creds}, nil
 		}
-		return b.assume(ctx, name, src, chain, credentials(creds))
+		return b.assume(ctx, name, src, chain, credentials(creds), true)
 	}
 	keys, err := b.keys.Keys(ctx, src.Name)
 	if err != nil {
@@ -134,7 +134,7 @@ func (b *Broker) fetch(ctx context.Context, name string) (cache.Credentials, err
 		}
 		return b.sessionToken(ctx, client, src)
 	}
-	return b.assume(ctx, name, src, chain, provider)
+	return b.assume(ctx, name, src, chain, provider, false)
 }
 
 // resolve finds the source profile whose keys sign for name, and the roles
@@ -166,8 +166,9 @@ func (b *Broker) resolve(ctx context.Context, name string) (profile.Profile, []p
 	return src, chain, nil
 }
 
-// assume assumes the roles of chain in turn, starting from provider.
-func (b *Broker) assume(ctx context.Context, name string, src profile.Profile, chain []profile.Profile, provider aws.CredentialsProvider) (cache.Credentials, error) {
+// assume assumes the roles of chain in turn, starting from provider: the
+// keys of src, or its MFA session if session is set.
+func (b *Broker) assume(ctx context.Context, name string, src profile.Profile, chain []profile.Profile, provider aws.CredentialsProvider, session bool) (cache.Credentials, error) {
 	var creds aws.Credentials
 	for _, role := range chain {
 		client, err := b.stsClient(ctx, src, role, provider)
@@ -182,7 +183,7 @@ func (b *Broker) assume(ctx context.Context, name string, src profile.Profile, c
 			}
 		}).Retrieve(ctx)
 		if err != nil {
-			return cache.Credentials{}, &stsError{op: "AssumeRole", profile: role, err: err}
+			return cache.Credentials{}, &stsError{op: "AssumeRole", profile: role, signer: src.Name, session: session, err: err}
 		}
 		provider = credentials(creds)
 	}
@@ -196,7 +197,7 @@ func (b *Broker) sessionToken(ctx context.Context, client *sts.Client, src profi
 	d := cmp.Or(src.Duration, b.cfg.Duration)
 	out, err := client.GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(int32(d / time.Second))})
 	if err != nil {
-		return cache.Credentials{}, &stsError{op: "GetSessionToken", profile: src, err: err}
+		return cache.Credentials{}, &stsError{op: "GetSessionToken", profile: src, signer: src.Name, err: err}
 	}
 	c := out.Credentials
 	return cache.Credentials{Credentials: aws.Credentials{

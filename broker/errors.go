@@ -31,8 +31,10 @@ func (e *Error) ErrorCode() string { return e.Code }
 // stsError is an STS call that failed.
 type stsError struct {
 	op      string
-	profile profile.Profile
-	mfa     bool // called with an MFA code
+	profile profile.Profile // the profile the call was for
+	signer  string          // the source profile whose keys, or MFA session, signed it
+	session bool            // signed with signer's MFA session, not its keys
+	mfa     bool            // called with an MFA code
 	err     error
 }
 
@@ -116,8 +118,10 @@ func hint(se *stsError, api smithy.APIError, throttled bool) string {
 		return " (STS is throttling requests: try again in a moment)"
 	case se.mfa && api.ErrorCode() == "AccessDenied":
 		return fmt.Sprintf(" (wrong or already used MFA code: wait for the next code and run `brokerd login %s` again)", se.profile.Name)
-	case api.ErrorCode() == "InvalidClientTokenId", api.ErrorCode() == "SignatureDoesNotMatch":
-		return fmt.Sprintf(" (the keychain's keys are not valid: store current ones with `brokerd keys add %s`)", sourceName(se.profile))
+	case se.session && (badKeys(api.ErrorCode()) || api.ErrorCode() == "ExpiredToken"):
+		return fmt.Sprintf(" (the MFA session of profile %q is no longer valid: run `brokerd login %s`)", se.signer, se.signer)
+	case badKeys(api.ErrorCode()):
+		return fmt.Sprintf(" (the keychain's keys of profile %q are not valid: store current ones with `brokerd keys add %s`)", se.signer, se.signer)
 	case strings.Contains(msg, "DurationSeconds") || strings.Contains(msg, "MaxSessionDuration"):
 		return fmt.Sprintf(" (lower duration_seconds of profile %q to the role's maximum session duration)", se.profile.Name)
 	case api.ErrorCode() == "AccessDenied" && se.op == "AssumeRole":
@@ -126,9 +130,7 @@ func hint(se *stsError, api smithy.APIError, throttled bool) string {
 	return ""
 }
 
-func sourceName(p profile.Profile) string {
-	if p.SourceProfile != "" {
-		return p.SourceProfile
-	}
-	return p.Name
+// badKeys reports whether STS refused the credentials that signed a call.
+func badKeys(code string) bool {
+	return code == "InvalidClientTokenId" || code == "SignatureDoesNotMatch"
 }

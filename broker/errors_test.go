@@ -22,8 +22,9 @@ import (
 var _ server.Coded = (*Error)(nil)
 
 var (
-	devRole = profile.Profile{Name: "dev", RoleARN: "arn:aws:iam::222222222222:role/Dev", SourceProfile: "base"}
-	base    = profile.Profile{Name: "base"}
+	devRole   = profile.Profile{Name: "dev", RoleARN: "arn:aws:iam::222222222222:role/Dev", SourceProfile: "base"}
+	adminRole = profile.Profile{Name: "admin", RoleARN: "arn:aws:iam::222222222222:role/Admin", SourceProfile: "dev"}
+	base      = profile.Profile{Name: "base"}
 )
 
 // apiErr is an STS error response as the SDK returns it: an operation
@@ -52,6 +53,7 @@ func TestClassify(t *testing.T) {
 		wantStatus int
 		wantCode   string
 		wantIn     []string
+		notIn      []string
 	}{
 		{
 			name: "invalid profile", profile: "prod",
@@ -103,15 +105,42 @@ func TestClassify(t *testing.T) {
 		},
 		{
 			name: "STS invalid keys", profile: "dev",
-			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
+			err:        &stsError{op: "AssumeRole", profile: devRole, signer: "base", err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
 			wantStatus: 403, wantCode: "InvalidClientTokenId",
-			wantIn: []string{"`brokerd keys add base`"},
+			wantIn: []string{`keys of profile "base"`, "`brokerd keys add base`"},
 		},
 		{
 			name: "STS invalid keys of a source profile", profile: "base",
-			err:        &stsError{op: "GetSessionToken", profile: base, err: apiErr(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")},
+			err:        &stsError{op: "GetSessionToken", profile: base, signer: "base", err: apiErr(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")},
 			wantStatus: 403, wantCode: "SignatureDoesNotMatch",
 			wantIn: []string{"STS GetSessionToken", "`brokerd keys add base`"},
+		},
+		{
+			name: "STS invalid keys under a chained role", profile: "admin",
+			err:        &stsError{op: "AssumeRole", profile: adminRole, signer: "base", err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
+			wantStatus: 403, wantCode: "InvalidClientTokenId",
+			wantIn: []string{`profile "admin"`, "`brokerd keys add base`"},
+			notIn:  []string{"keys add dev", "keys add admin"},
+		},
+		{
+			name: "STS refuses the MFA session", profile: "admin",
+			err:        &stsError{op: "AssumeRole", profile: adminRole, signer: "base", session: true, err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
+			wantStatus: 403, wantCode: "InvalidClientTokenId",
+			wantIn: []string{`MFA session of profile "base"`, "`brokerd login base`"},
+			notIn:  []string{"keys add"},
+		},
+		{
+			name: "STS MFA session expired", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, signer: "base", session: true, err: apiErr(400, "ExpiredToken", "The security token included in the request is expired")},
+			wantStatus: 400, wantCode: "ExpiredToken",
+			wantIn: []string{"`brokerd login base`"},
+		},
+		{
+			name: "STS invalid keys at an MFA login", profile: "base",
+			err:        &stsError{op: "GetSessionToken", profile: base, signer: "base", mfa: true, err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
+			wantStatus: 403, wantCode: "InvalidClientTokenId",
+			wantIn: []string{"`brokerd keys add base`"},
+			notIn:  []string{"brokerd login"},
 		},
 		{
 			name: "STS duration too long", profile: "dev",
@@ -195,6 +224,11 @@ func TestClassify(t *testing.T) {
 			for _, s := range tt.wantIn {
 				if !strings.Contains(got.Error(), s) {
 					t.Errorf("classify(%q, %v) message = %q, want %q in it", tt.profile, tt.err, got.Error(), s)
+				}
+			}
+			for _, s := range tt.notIn {
+				if strings.Contains(got.Error(), s) {
+					t.Errorf("classify(%q, %v) message = %q, want no %q in it", tt.profile, tt.err, got.Error(), s)
 				}
 			}
 			if strings.Contains(got.Error(), "<nil>") {

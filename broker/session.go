@@ -159,7 +159,7 @@ func (b *Broker) login(ctx context.Context, name, code string, d time.Duration) 
 		TokenCode:       aws.String(code),
 	})
 	if err != nil {
-		return keychain.Session{}, &stsError{op: "GetSessionToken", profile: src, mfa: true, err: err}
+		return keychain.Session{}, &stsError{op: "GetSessionToken", profile: src, signer: src.Name, mfa: true, err: err}
 	}
 	c := out.Credentials
 	return keychain.Session{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,25 +12,51 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeRunner records the commands it is given and fails those in fail
 // (keyed by argv joined with spaces), or every one when failAll is set.
+// A command in exits exits with each status in turn, the last for good
+// (0 is success). Sleeps are recorded, not slept.
 type fakeRunner struct {
 	ran     [][]string
 	fail    map[string]string // argv → stderr
 	failAll bool
+	exits   map[string][]int // argv → exit statuses of successive runs
+	slept   []time.Duration
 }
 
 var _ Runner = (*fakeRunner)(nil)
 
 func (r *fakeRunner) Run(_ context.Context, argv []string) ([]byte, error) {
 	r.ran = append(r.ran, argv)
-	if stderr, ok := r.fail[strings.Join(argv, " ")]; ok || r.failAll {
+	key := strings.Join(argv, " ")
+	if stderr, ok := r.fail[key]; ok || r.failAll {
 		return []byte(stderr), errors.New("exit status 1")
+	}
+	if statuses, ok := r.exits[key]; ok {
+		status := statuses[0]
+		if len(statuses) > 1 {
+			r.exits[key] = statuses[1:]
+		}
+		if status != 0 {
+			return []byte(fmt.Sprintf("Bootstrap failed: %d: Input/output error\n", status)), exitError(status)
+		}
 	}
 	return nil, nil
 }
+
+func (r *fakeRunner) Sleep(_ context.Context, d time.Duration) error {
+	r.slept = append(r.slept, d)
+	return nil
+}
+
+// exitError is a command's exit status, as *exec.ExitError gives it.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+func (e exitError) ExitCode() int { return int(e) }
 
 // tree lists the files and directories under root with their modes, as
 // "rel mode" lines, sorted.
@@ -139,6 +166,83 @@ func TestApply_stops(t *testing.T) {
 	wantRan := [][]string{{"systemctl", "--user", "daemon-reload"}, {"systemctl", "--user", "enable", "brokerd.service"}}
 	if !reflect.DeepEqual(r.ran, wantRan) {
 		t.Errorf("Apply ran %q, want %q and no more", r.ran, wantRan)
+	}
+}
+
+// TestApply_bootstrapRetry checks that a macOS install retries bootstrap
+// while launchd still removes the agent booted out (exit status 5), and
+// gives up at once on another status, or after 15s with what to do.
+func TestApply_bootstrapRetry(t *testing.T) {
+	home := t.TempDir()
+	o := Options{GOOS: "darwin", Binary: "/usr/local/bin/brokerd", Home: home, UID: 501, StateDir: "/Users/ana/Library/Application Support/brokerd"}
+	p, err := Install(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := "launchctl bootstrap gui/501 " + o.plistPath()
+	for _, tc := range []struct {
+		name     string
+		exits    []int
+		runs     int      // bootstrap runs
+		wantErr  []string // in the error; nil: no error
+		wantHint bool
+	}{
+		{"succeeds after two status 5", []int{5, 5, 0}, 3, nil, false},
+		{"another status", []int{37}, 1, []string{bootstrap, "Bootstrap failed: 37", "(exit status 37)"}, false},
+		{"keeps failing", []int{5}, 31, []string{bootstrap, "(exit status 5)", "after 15s", "run `brokerd install` again, or `" + bootstrap + "` yourself"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &fakeRunner{exits: map[string][]int{bootstrap: tc.exits}}
+			var progress bytes.Buffer
+			err := Apply(context.Background(), p, r, &progress)
+			runs := 0
+			for _, argv := range r.ran {
+				if strings.Join(argv, " ") == bootstrap {
+					runs++
+				}
+			}
+			if runs != tc.runs || len(r.slept) != runs-1 {
+				t.Errorf("Apply ran bootstrap %d times with %d sleeps, want %d and %d", runs, len(r.slept), tc.runs, tc.runs-1)
+			}
+			for _, d := range r.slept {
+				if d != 500*time.Millisecond {
+					t.Errorf("Apply slept %v, want 500ms", d)
+				}
+			}
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Errorf("Apply(install) = %v, want nil", err)
+				}
+				if !strings.Contains(progress.String(), "trying again every 500ms for up to 15s") {
+					t.Errorf("progress = %q, want the retries reported", progress.String())
+				}
+				return
+			}
+			var cerr *CommandError
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Apply(install) = %v, want a *CommandError", err)
+			}
+			if (cerr.Hint != "") != tc.wantHint || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Apply(install) = %q, want one line, with a hint: %v", err, tc.wantHint)
+			}
+			for _, s := range tc.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Apply(install) = %q, want %q in it", err, s)
+				}
+			}
+		})
+	}
+}
+
+// TestExecRunner_Sleep checks that a sleep ends with its context.
+func TestExecRunner_Sleep(t *testing.T) {
+	if err := (ExecRunner{}).Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Errorf("Sleep(1ms) = %v, want nil", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (ExecRunner{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep(1h) with a canceled context = %v, want context.Canceled", err)
 	}
 }
 

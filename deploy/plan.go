@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // File is a file to write.
@@ -22,6 +23,17 @@ type Command struct {
 	// to unload is not loaded; Why says why that is fine.
 	IgnoreFailure bool
 	Why           string
+	Retry         *Retry // nil: run once
+}
+
+// Retry says to run a command again while it fails with an exit status
+// that time cures.
+type Retry struct {
+	Status int           // the exit status that means try again
+	Every  time.Duration // the wait between tries
+	For    time.Duration // how long to keep trying
+	Why    string        // why that status passes
+	Hint   string        // what to do should the command still fail, on one line
 }
 
 // Step is one thing a Plan does: exactly one of its fields is set.
@@ -70,6 +82,9 @@ func mayFail(why string, argv ...string) Step {
 	return Step{Run: &Command{Argv: argv, IgnoreFailure: true, Why: why}}
 }
 
+// retry is a command run again as r says.
+func retry(r Retry, argv ...string) Step { return Step{Run: &Command{Argv: argv, Retry: &r}} }
+
 // Install plans the installation of the user service for o.GOOS.
 func Install(o Options) (Plan, error) {
 	if err := o.check(); err != nil {
@@ -117,6 +132,7 @@ func Install(o Options) (Plan, error) {
 		if err != nil {
 			return Plan{}, err
 		}
+		bootstrap := []string{"launchctl", "bootstrap", o.launchdDomain(), o.plistPath()}
 		p.Steps = []Step{
 			{Mkdir: o.logDir()},
 			{Write: &File{Path: o.plistPath(), Mode: 0o644, Content: plist}},
@@ -124,7 +140,14 @@ func Install(o Options) (Plan, error) {
 			// A job once disabled with `launchctl disable` stays disabled
 			// across bootstraps until enabled.
 			run("launchctl", "enable", o.launchdDomain()+"/"+Label),
-			run("launchctl", "bootstrap", o.launchdDomain(), o.plistPath()),
+			// bootout returns before launchd has removed a running job
+			// (brokerd drains for up to 5s), and bootstrap fails with
+			// "Bootstrap failed: 5: Input/output error" until it has.
+			retry(Retry{
+				Status: 5, Every: 500 * time.Millisecond, For: 15 * time.Second,
+				Why:  "the agent booted out is still stopping",
+				Hint: "run `brokerd install` again, or `" + shellJoin(bootstrap) + "` yourself",
+			}, bootstrap...),
 		}
 		p.Notes = []string{
 			"brokerd runs as the LaunchAgent " + Label + " (`launchctl print " + o.launchdDomain() + "/" + Label + "`),",
@@ -221,6 +244,9 @@ func (p Plan) Format(w io.Writer) error {
 			fmt.Fprintf(&b, "run %s", shellJoin(s.Run.Argv))
 			if s.Run.IgnoreFailure {
 				fmt.Fprintf(&b, "  # a failure is fine: %s", s.Run.Why)
+			}
+			if r := s.Run.Retry; r != nil {
+				fmt.Fprintf(&b, "  # retried every %s for up to %s while it fails with exit status %d: %s", r.Every, r.For, r.Status, r.Why)
 			}
 			b.WriteString("\n")
 		}
