@@ -57,6 +57,15 @@ type Config struct {
 	// credentials is dropped from the cache, such as an unknown profile
 	// name; nil keeps every profile asked for.
 	Forget func(error) bool
+	// Transient reports errors that a retry soon will likely meet again,
+	// such as STS unreachable or throttling, or a locked keychain. While a
+	// profile has no credentials to serve, Get answers such an error again
+	// at once until its retry is due, but for RetryMin at most, so that an
+	// unlocked keychain or a reachable STS is noticed within seconds,
+	// rather than calling STS on every request. Other errors, those a user
+	// may fix at any moment (a login, new keys, the config file), are
+	// retried on each request. nil retries every error on each request.
+	Transient func(error) bool
 }
 
 // Cache holds credentials per profile.
@@ -82,6 +91,7 @@ type entry struct {
 	lastRefresh time.Time
 	lastErr     error
 	failures    int
+	failedAt    time.Time
 	retryAt     time.Time
 }
 
@@ -116,7 +126,8 @@ func (c *Cache) now() time.Time { return c.cfg.Now().Round(0) }
 
 // Get returns credentials for profile with more than MinRemaining left,
 // fetching them if it has none. While STS fails it returns the last good
-// credentials as long as they have MinValid left, and never expired ones.
+// credentials as long as they have MinValid left, and never expired ones;
+// without those, it answers a Transient error again for a few seconds.
 func (c *Cache) Get(ctx context.Context, profile string) (Credentials, error) {
 	e := c.entry(profile)
 	now := c.now()
@@ -125,6 +136,8 @@ func (c *Cache) Get(ctx context.Context, profile string) (Credentials, error) {
 	e.mu.Lock()
 	creds, has, minLeft, failing := e.creds, e.has, e.minLeft, e.failures > 0
 	due := !now.Before(e.refreshAt) && !now.Before(e.retryAt)
+	lastErr := e.lastErr
+	holding := now.Before(e.retryAt) && now.Before(e.failedAt.Add(c.cfg.RetryMin))
 	e.mu.Unlock()
 
 	// While STS fails, a request does not wait on it again: clients give
@@ -135,6 +148,11 @@ func (c *Cache) Get(ctx context.Context, profile string) (Credentials, error) {
 			c.refreshAsync(profile, e)
 		}
 		return creds, nil
+	}
+	// Without credentials to serve, a request does not call a failing STS
+	// again right away either.
+	if holding && c.cfg.Transient != nil && c.cfg.Transient(lastErr) {
+		return Credentials{}, lastErr
 	}
 	fresh, err := c.wait(ctx, profile, e, true)
 	if err == nil {
@@ -219,6 +237,7 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 		e.mu.Lock()
 		e.lastErr = err
 		e.failures++
+		e.failedAt = now
 		e.retryAt = now.Add(c.backoff(e.failures))
 		failures, retryAt, has := e.failures, e.retryAt, e.has
 		e.mu.Unlock()

@@ -582,6 +582,99 @@ func TestCache_ForgetCallback(t *testing.T) {
 	})
 }
 
+// A profile with no credentials to serve answers a transient error at once
+// until its retry is due, rather than calling STS on every request; other
+// errors, which the user may just have fixed, are retried on each request.
+func TestCache_TransientErrorWaitsForRetry(t *testing.T) {
+	errDown := errors.New("STS is unreachable")
+	transient := func(err error) bool { return errors.Is(err, errDown) }
+	tests := []struct {
+		name      string
+		transient func(error) bool
+		err       error
+		had       bool // the profile had credentials, now expired
+		wantCalls int  // fetches by the requests before the retry is due
+	}{
+		{"transient, never had credentials", transient, errDown, false, 1},
+		{"transient, credentials expired", transient, errDown, true, 1},
+		{"not transient", transient, errSTS, false, 3},
+		{"no Transient callback", nil, errDown, false, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				// The first retry is due within [5s, 10s].
+				c := newCache(clock, f, func(cfg *cache.Config) {
+					cfg.Transient, cfg.RetryMin = tt.transient, 10*time.Second
+				})
+				var start time.Duration
+				if tt.had {
+					mustGet(t, c, clock, "dev", 15*time.Minute)
+					start = time.Hour
+				}
+				before := f.Calls("dev")
+
+				f.SetErr(tt.err)
+				for _, d := range []time.Duration{0, time.Second, 4 * time.Second} {
+					clock.Set(start + d)
+					if got, err := c.Get(t.Context(), "dev"); !errors.Is(err, tt.err) || got.AccessKeyID != "" {
+						t.Fatalf("Get(%q) at t0+%v = %q, %v, want no credentials and %v", "dev", start+d, got.AccessKeyID, err, tt.err)
+					}
+					synctest.Wait()
+				}
+				if got := f.Calls("dev") - before; got != tt.wantCalls {
+					t.Errorf("fetches by 3 requests within 4s of a failure = %d, want %d", got, tt.wantCalls)
+				}
+
+				// STS answers again and the retry is due: the next request
+				// fetches.
+				f.SetErr(nil)
+				clock.Set(start + 10*time.Second)
+				mustGet(t, c, clock, "dev", 15*time.Minute)
+				if got := f.Calls("dev") - before; got != tt.wantCalls+1 {
+					t.Errorf("fetches after the retry was due = %d, want %d", got, tt.wantCalls+1)
+				}
+			})
+		})
+	}
+}
+
+// TestCache_TransientErrorHeldBriefly checks that after many failures,
+// when the backoff has grown to minutes, a request without credentials
+// still tries again RetryMin after the last failure, so that a recovery
+// is noticed within seconds.
+func TestCache_TransientErrorHeldBriefly(t *testing.T) {
+	errDown := errors.New("STS is unreachable")
+	bubble(t, func(t *testing.T) {
+		clock := newClock()
+		f := newSTS(clock)
+		c := newCache(clock, f, func(cfg *cache.Config) {
+			cfg.Transient = func(err error) bool { return errors.Is(err, errDown) }
+		})
+		f.SetErr(errDown)
+		var at time.Duration
+		for range 6 { // the backoff grows to 2.5–5 minutes
+			clock.Set(at)
+			if _, err := c.Get(t.Context(), "dev"); !errors.Is(err, errDown) {
+				t.Fatalf("Get at t0+%v = %v, want %v", at, err, errDown)
+			}
+			at += 6 * time.Second
+		}
+		calls := f.Calls("dev")
+		if calls != 6 {
+			t.Fatalf("fetches by 6 requests 6s apart = %d, want 6", calls)
+		}
+		f.SetErr(nil)
+		clock.Set(at)
+		mustGet(t, c, clock, "dev", 15*time.Minute)
+		if got := f.Calls("dev"); got != calls+1 {
+			t.Errorf("fetches after STS recovered = %d, want %d", got, calls+1)
+		}
+	})
+}
+
 func TestCache_Statuses(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()

@@ -83,6 +83,12 @@ func Run(ctx context.Context, cfg Config) error {
 			var be *broker.Error
 			return errors.As(err, &be) && be.Status == http.StatusNotFound
 		},
+		// STS unreachable or throttling, and the keychain locked or not
+		// answering.
+		Transient: func(err error) bool {
+			var be *broker.Error
+			return errors.As(err, &be) && be.Status == http.StatusServiceUnavailable
+		},
 	})
 	addr := ln.Addr().(*net.TCPAddr)
 	endpoint := state.Endpoint{URL: "http://" + addr.String(), PID: os.Getpid()}

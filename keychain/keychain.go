@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/zalando/go-keyring"
+	"golang.org/x/sync/singleflight"
 )
 
 // Service is the keychain service name under which long-term keys are stored.
@@ -65,6 +66,10 @@ type Store struct {
 	LockFile string
 
 	mu sync.Mutex // serialises updates of the profile list in this process
+	// reads shares a read of an item among the callers that want it while
+	// it runs: a keychain blocked on an unlock prompt would otherwise
+	// gather a goroutine (and maybe a prompt) per request.
+	reads singleflight.Group
 }
 
 // New returns a Store over backend with a 5 s timeout per call.
@@ -107,7 +112,7 @@ func (s *Store) RemoveKeys(ctx context.Context, profile string) error {
 	if err := ValidProfile(profile); err != nil {
 		return err
 	}
-	err := s.call(ctx, func() error { return s.backend.Delete(Service, profile) })
+	err := s.write(ctx, Service, profile, func() error { return s.backend.Delete(Service, profile) })
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("remove keys of profile %q: %w", profile, err)
 	}
@@ -144,6 +149,9 @@ func (s *Store) updateIndex(ctx context.Context, change func([]string) []string)
 		}
 		defer f.Close()
 	}
+	// Read the list anew: a read under way may have begun before another
+	// process changed it.
+	s.reads.Forget(item(Service, indexUser))
 	names, err := s.Profiles(ctx)
 	if err != nil {
 		return err
@@ -155,15 +163,12 @@ func (s *Store) updateIndex(ctx context.Context, change func([]string) []string)
 }
 
 func (s *Store) getJSON(ctx context.Context, service, user string, v any) error {
-	var secret string
-	err := s.call(ctx, func() (err error) {
-		secret, err = s.backend.Get(service, user)
-		return err
-	})
+	done := s.reads.DoChan(item(service, user), func() (any, error) { return s.backend.Get(service, user) })
+	secret, err := s.wait(ctx, done)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal([]byte(secret), v); err != nil {
+	if err := json.Unmarshal([]byte(secret.(string)), v); err != nil {
 		// The item's text may be a secret: do not quote it.
 		return fmt.Errorf("keychain item %s/%s is not brokerd's format: remove it and add it again", service, user)
 	}
@@ -175,8 +180,27 @@ func (s *Store) setJSON(ctx context.Context, service, user string, v any) error 
 	if err != nil {
 		return err
 	}
-	return s.call(ctx, func() error { return s.backend.Set(service, user, string(b)) })
+	return s.write(ctx, service, user, func() error { return s.backend.Set(service, user, string(b)) })
 }
+
+// write runs f, a set or delete of an item, with the store's timeout.
+// Writes are never shared, and reads that start after f began or ended
+// do not join a read that began before.
+func (s *Store) write(ctx context.Context, service, user string, f func() error) error {
+	key := item(service, user)
+	s.reads.Forget(key)
+	done := make(chan singleflight.Result, 1)
+	go func() {
+		err := f()
+		s.reads.Forget(key)
+		done <- singleflight.Result{Err: err}
+	}()
+	_, err := s.wait(ctx, done)
+	return err
+}
+
+// item names an item as the key of its reads.
+func item(service, user string) string { return service + "\x00" + user }
 
 // lockFile takes an exclusive lock on path, waiting for it; closing the
 // file releases it. The file holds no data.
@@ -195,25 +219,23 @@ func lockFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// call runs f with the store's timeout and turns go-keyring's errors into
-// this package's. f goes on in the background after a timeout; go-keyring
-// offers no way to cancel it.
-func (s *Store) call(ctx context.Context, f func() error) error {
+// wait waits for the result of a keychain call with the store's timeout
+// and turns go-keyring's errors into this package's. The call goes on in
+// the background after a timeout; go-keyring offers no way to cancel it.
+func (s *Store) wait(ctx context.Context, done <-chan singleflight.Result) (any, error) {
 	if s.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
 		defer cancel()
 	}
-	done := make(chan error, 1)
-	go func() { done <- f() }()
 	select {
-	case err := <-done:
-		return classify(err)
+	case r := <-done:
+		return r.Val, classify(r.Err)
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return ErrTimeout
+			return nil, ErrTimeout
 		}
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 

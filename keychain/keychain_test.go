@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -32,15 +34,18 @@ type fakeBackend struct {
 	items map[[2]string]string
 	err   error
 	block chan struct{}
-	sets  int
+	calls map[string]int // calls started, by method
 }
 
 var _ keychain.Backend = (*fakeBackend)(nil)
 
-func newBackend() *fakeBackend { return &fakeBackend{items: map[[2]string]string{}} }
+func newBackend() *fakeBackend {
+	return &fakeBackend{items: map[[2]string]string{}, calls: map[string]int{}}
+}
 
-func (b *fakeBackend) wait() error {
+func (b *fakeBackend) wait(method string) error {
 	b.mu.Lock()
+	b.calls[method]++
 	block, err := b.block, b.err
 	b.mu.Unlock()
 	if block != nil {
@@ -50,7 +55,7 @@ func (b *fakeBackend) wait() error {
 }
 
 func (b *fakeBackend) Get(service, user string) (string, error) {
-	if err := b.wait(); err != nil {
+	if err := b.wait("Get"); err != nil {
 		return "", err
 	}
 	b.mu.Lock()
@@ -63,18 +68,17 @@ func (b *fakeBackend) Get(service, user string) (string, error) {
 }
 
 func (b *fakeBackend) Set(service, user, secret string) error {
-	if err := b.wait(); err != nil {
+	if err := b.wait("Set"); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sets++
 	b.items[[2]string{service, user}] = secret
 	return nil
 }
 
 func (b *fakeBackend) Delete(service, user string) error {
-	if err := b.wait(); err != nil {
+	if err := b.wait("Delete"); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -85,6 +89,13 @@ func (b *fakeBackend) Delete(service, user string) error {
 	}
 	delete(b.items, k)
 	return nil
+}
+
+// Calls returns the calls started, by method.
+func (b *fakeBackend) Calls() map[string]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.calls)
 }
 
 func (b *fakeBackend) Len() int {
@@ -305,6 +316,137 @@ func TestStore_Timeout(t *testing.T) {
 		cancel()
 		if _, err := s.Keys(ctx, "dev"); !errors.Is(err, context.Canceled) || errors.Is(err, keychain.ErrTimeout) {
 			t.Errorf("Keys with a canceled context = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// A read of an item that finds an earlier read of it still blocked waits
+// for that one instead of calling the keychain again; each caller still
+// gives up at its own timeout. Writes are never shared, and a read that
+// starts after a write does not join a read from before it.
+func TestStore_BlockedReadsShareOneCall(t *testing.T) {
+	type call func(context.Context, *keychain.Store) error
+	keys := func(p string) call {
+		return func(ctx context.Context, s *keychain.Store) error { _, err := s.Keys(ctx, p); return err }
+	}
+	session := func(ctx context.Context, s *keychain.Store) error { _, err := s.Session(ctx, "dev"); return err }
+	profiles := func(ctx context.Context, s *keychain.Store) error { _, err := s.Profiles(ctx); return err }
+	setSession := func(ctx context.Context, s *keychain.Store) error {
+		return s.SetSession(ctx, "dev", keychain.Session{})
+	}
+	deleteSession := func(ctx context.Context, s *keychain.Store) error { return s.DeleteSession(ctx, "dev") }
+	tests := []struct {
+		name       string
+		concurrent bool
+		calls      []call
+		want       map[string]int // backend calls started, by method
+	}{
+		{"concurrent reads of one item", true, slices.Repeat([]call{keys("dev")}, 20), map[string]int{"Get": 1}},
+		{"sequential reads of one item", false, slices.Repeat([]call{keys("dev")}, 20), map[string]int{"Get": 1}},
+		{"reads of the profile list", false, slices.Repeat([]call{profiles}, 5), map[string]int{"Get": 1}},
+		{"reads of other items", true, []call{keys("dev"), keys("prod"), session, profiles}, map[string]int{"Get": 4}},
+		{"writes", true, []call{setSession, setSession, deleteSession, deleteSession}, map[string]int{"Set": 2, "Delete": 2}},
+		{"reads around a write", false, []call{session, session, setSession, session, session}, map[string]int{"Get": 2, "Set": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newBackend()
+				b.block = make(chan struct{})
+				s := keychain.New(b)
+
+				var wg sync.WaitGroup
+				for i, c := range tt.calls {
+					run := func() {
+						start := time.Now()
+						if err := c(t.Context(), s); !errors.Is(err, keychain.ErrTimeout) || time.Since(start) != s.Timeout {
+							t.Errorf("call %d with a blocked keychain = %v after %v, want ErrTimeout after %v", i, err, time.Since(start), s.Timeout)
+						}
+					}
+					if tt.concurrent {
+						wg.Go(run)
+					} else {
+						run()
+					}
+				}
+				wg.Wait()
+				if got := b.Calls(); !maps.Equal(got, tt.want) {
+					t.Errorf("backend calls = %v, want %v", got, tt.want)
+				}
+
+				// Once the keychain answers, a read calls it anew.
+				close(b.block)
+				synctest.Wait()
+				if err := tt.calls[0](t.Context(), s); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+					t.Errorf("call 0 after the keychain answered = %v, want no error or ErrNotFound", err)
+				}
+			})
+		})
+	}
+}
+
+func TestStore_ReadsShareResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBackend()
+		if err := keychain.New(b).AddKeys(t.Context(), "dev", testKeys); err != nil {
+			t.Fatal(err)
+		}
+		b.block = make(chan struct{})
+		s := keychain.New(b)
+		before := b.Calls()["Get"]
+
+		const n = 10
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				if got, err := s.Keys(t.Context(), "dev"); err != nil || got != testKeys {
+					t.Errorf("Keys(%q) = %v, %v, want the stored keys", "dev", got.AccessKeyID, err)
+				}
+			})
+		}
+		synctest.Wait()
+		close(b.block)
+		wg.Wait()
+		if got := b.Calls()["Get"] - before; got != 1 {
+			t.Errorf("backend reads for %d concurrent Keys(%q) = %d, want 1", n, "dev", got)
+		}
+	})
+}
+
+// slowIndex is a keychain whose first read of the profile list blocks until
+// release is closed.
+type slowIndex struct {
+	*fakeBackend
+	release chan struct{}
+	slow    atomic.Bool
+}
+
+var _ keychain.Backend = (*slowIndex)(nil)
+
+func (b *slowIndex) Get(service, user string) (string, error) {
+	if user == "_profiles" && b.slow.CompareAndSwap(false, true) {
+		<-b.release
+	}
+	return b.fakeBackend.Get(service, user)
+}
+
+// AddKeys reads the profile list anew, not through a read that began
+// before it and may miss another process's change.
+func TestStore_AddKeysReadsIndexAnew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &slowIndex{fakeBackend: newBackend(), release: make(chan struct{})}
+		defer close(b.release)
+		s := keychain.New(b)
+		if _, err := s.Profiles(t.Context()); !errors.Is(err, keychain.ErrTimeout) {
+			t.Fatalf("Profiles() with its read blocked = %v, want ErrTimeout", err)
+		}
+		b.Put("other", "{}") // as another process adds a profile meanwhile
+		b.Put("_profiles", `["other"]`)
+		if err := s.AddKeys(t.Context(), "dev", testKeys); err != nil {
+			t.Fatalf("AddKeys(%q) while an older read of the list is blocked = %v", "dev", err)
+		}
+		if got, err := s.Profiles(t.Context()); err != nil || !slices.Equal(got, []string{"dev", "other"}) {
+			t.Errorf("Profiles() = %q, %v, want [dev other]", got, err)
 		}
 	})
 }

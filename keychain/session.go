@@ -41,7 +41,7 @@ func (s *Store) SetSession(ctx context.Context, profile string, sess Session) er
 
 // DeleteSession removes the MFA session of profile; none stored is no error.
 func (s *Store) DeleteSession(ctx context.Context, profile string) error {
-	err := s.call(ctx, func() error { return s.backend.Delete(SessionService, profile) })
+	err := s.write(ctx, SessionService, profile, func() error { return s.backend.Delete(SessionService, profile) })
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("remove MFA session of profile %q: %w", profile, err)
 	}
