@@ -93,6 +93,9 @@ type entry struct {
 	failures    int
 	failedAt    time.Time
 	retryAt     time.Time
+	// gen counts forced refreshes; a fetch records its outcome only if
+	// none was forced while it ran, as it may use what was replaced.
+	gen uint64
 }
 
 // New returns a cache that gets credentials from fetch.
@@ -226,6 +229,9 @@ func (c *Cache) refreshAsync(profile string, e *entry) {
 func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FetchTimeout)
 	defer cancel()
+	e.mu.Lock()
+	gen := e.gen
+	e.mu.Unlock()
 	start := c.now()
 	creds, err := c.fetchSafely(ctx, profile)
 	now := c.now()
@@ -235,6 +241,10 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 
 	if err != nil {
 		e.mu.Lock()
+		if e.gen != gen {
+			e.mu.Unlock()
+			return nil, err
+		}
 		e.lastErr = err
 		e.failures++
 		e.failedAt = now
@@ -251,6 +261,10 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	lifetime := creds.Expires.Sub(start)
 	margin := c.cfg.RefreshBefore + time.Duration(rand.Int64N(int64(c.cfg.Jitter)+1))
 	e.mu.Lock()
+	if e.gen != gen {
+		e.mu.Unlock()
+		return creds, nil
+	}
 	e.creds, e.has = creds, true
 	e.refreshAt = creds.Expires.Add(-min(margin, lifetime/2))
 	e.minLeft = min(c.cfg.MinRemaining, lifetime/3)
@@ -337,21 +351,30 @@ func (c *Cache) RefreshDue() {
 // Refresh fetches new credentials for profile now, whatever the cache holds.
 func (c *Cache) Refresh(ctx context.Context, profile string) (Credentials, error) {
 	e := c.entry(profile)
+	e.mu.Lock()
+	e.gen++
+	e.mu.Unlock()
 	c.group.Forget(profile)
 	return c.wait(ctx, profile, e, false)
 }
 
-// RefreshAll starts a background refresh of every cached profile now, as
-// after a change of the config file; requests are served what the cache
-// holds meanwhile.
+// RefreshAll starts a background refresh of every profile in use now, as
+// after a change of the config file, setting aside fetches under way;
+// requests are served what the cache holds meanwhile. Idle profiles are
+// refreshed when next asked for.
 func (c *Cache) RefreshAll() {
+	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for name, e := range c.entries {
 		e.mu.Lock()
+		e.gen++
 		e.refreshAt, e.retryAt = time.Time{}, time.Time{}
 		e.mu.Unlock()
-		c.refreshAsync(name, e)
+		c.group.Forget(name)
+		if now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter {
+			go func() { <-c.group.DoChan(name, func() (any, error) { return c.refresh(name, e) }) }()
+		}
 	}
 }
 

@@ -867,6 +867,73 @@ func TestCache_RefreshAll(t *testing.T) {
 	})
 }
 
+// TestCache_RefreshAllSetsAsideFetchUnderWay checks that a refresh under
+// way when RefreshAll is called, which may use the config file from
+// before, does not record its outcome: the one RefreshAll starts does.
+func TestCache_RefreshAllSetsAsideFetchUnderWay(t *testing.T) {
+	tests := []struct {
+		name         string
+		err          error
+		wantFailures int
+	}{
+		{"both succeed", nil, 0},
+		{"both fail", errSTS, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				c := newCache(clock, f, nil)
+				mustGet(t, c, clock, "dev", 15*time.Minute)
+
+				f.SetErr(tt.err)
+				gate := f.Gate("dev")
+				clock.Set(36 * time.Minute) // due: Get starts fetch 2
+				mustGet(t, c, clock, "dev", 15*time.Minute)
+				synctest.Wait()
+				c.RefreshAll() // fetch 3
+				synctest.Wait()
+				if got := f.Calls("dev"); got != 3 {
+					t.Fatalf("fetches under way = %d, want 3", got)
+				}
+				f.Ungate("dev")
+				close(gate)
+				synctest.Wait()
+
+				st := c.Statuses()[0]
+				if st.Failures != tt.wantFailures {
+					t.Errorf("failures recorded = %d, want %d (fetch 2 set aside)", st.Failures, tt.wantFailures)
+				}
+				if got := mustGet(t, c, clock, "dev", 15*time.Minute); tt.err == nil && got.AccessKeyID != keyID(3) {
+					t.Errorf("Get after both fetches = %s, want %s from the fetch RefreshAll started", got.AccessKeyID, keyID(3))
+				}
+			})
+		})
+	}
+}
+
+func TestCache_RefreshAllLeavesIdleForLater(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		clock := newClock()
+		f := newSTS(clock)
+		c := newCache(clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 10 * time.Minute })
+		mustGet(t, c, clock, "dev", 15*time.Minute)
+
+		clock.Set(20 * time.Minute) // idle, credentials still good
+		c.RefreshAll()
+		synctest.Wait()
+		if got := f.Calls("dev"); got != 1 {
+			t.Fatalf("fetches after RefreshAll of an idle profile = %d, want 1", got)
+		}
+		mustGet(t, c, clock, "dev", 15*time.Minute) // asked again: refreshed
+		synctest.Wait()
+		if got := f.Calls("dev"); got != 2 {
+			t.Errorf("fetches after the idle profile was asked for = %d, want 2", got)
+		}
+	})
+}
+
 func TestCache_FetchPanics(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		c := cache.New(func(context.Context, string) (cache.Credentials, error) { panic("a bug") }, cache.Config{})
