@@ -70,7 +70,15 @@ type Store struct {
 	// it runs: a keychain blocked on an unlock prompt would otherwise
 	// gather a goroutine (and maybe a prompt) per request.
 	reads singleflight.Group
+	// readsStarted holds when the read under way of each item began, so
+	// that one that never returns is given up after abandonRead.
+	readsMu      sync.Mutex
+	readsStarted map[string]time.Time
 }
+
+// abandonRead is how long reads of an item wait on a read under way that
+// has not returned, before a new one asks the keychain again.
+const abandonRead = time.Minute
 
 // New returns a Store over backend with a 5 s timeout per call.
 func New(backend Backend) *Store {
@@ -163,8 +171,22 @@ func (s *Store) updateIndex(ctx context.Context, change func([]string) []string)
 }
 
 func (s *Store) getJSON(ctx context.Context, service, user string, v any) error {
-	done := s.reads.DoChan(item(service, user), func() (any, error) { return s.backend.Get(service, user) })
+	key := item(service, user)
+	done := s.reads.DoChan(key, func() (any, error) {
+		start := time.Now()
+		s.readStarted(key, start, true)
+		defer s.readStarted(key, start, false)
+		return s.backend.Get(service, user)
+	})
 	secret, err := s.wait(ctx, done)
+	if errors.Is(err, ErrTimeout) {
+		s.readsMu.Lock()
+		if t, ok := s.readsStarted[key]; ok && time.Since(t) >= abandonRead {
+			s.reads.Forget(key)
+			delete(s.readsStarted, key)
+		}
+		s.readsMu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
@@ -197,6 +219,23 @@ func (s *Store) write(ctx context.Context, service, user string, f func() error)
 	}()
 	_, err := s.wait(ctx, done)
 	return err
+}
+
+// readStarted records that the read of key that began at t is under way,
+// or that it ended.
+func (s *Store) readStarted(key string, t time.Time, underWay bool) {
+	s.readsMu.Lock()
+	defer s.readsMu.Unlock()
+	if !underWay {
+		if s.readsStarted[key].Equal(t) { // not a read begun since
+			delete(s.readsStarted, key)
+		}
+		return
+	}
+	if s.readsStarted == nil {
+		s.readsStarted = map[string]time.Time{}
+	}
+	s.readsStarted[key] = t
 }
 
 // item names an item as the key of its reads.
