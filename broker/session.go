@@ -211,21 +211,27 @@ func (b *Broker) keep(ctx context.Context, name string, s keychain.Session) erro
 }
 
 // Logout forgets the MFA session of source, in the keychain and then in
-// memory. If the keychain delete fails, the session is still forgotten in
+// memory, unless a login replaced it meanwhile. If the keychain delete fails, the session is still forgotten in
 // memory and not read from the keychain again until a login, and the
 // error is returned as *Error.
 func (b *Broker) Logout(ctx context.Context, source string) error {
+	b.mu.Lock()
+	gen := b.gen[source]
+	b.mu.Unlock()
 	var err error
 	if b.cfg.Sessions != nil {
 		err = b.cfg.Sessions.DeleteSession(ctx, source)
 	}
 	// Only now, with the keychain item gone, may memory be cleared: a
-	// lookup in between would have read the item back into memory.
+	// lookup in between would have read the item back into memory. A
+	// login that finished meanwhile keeps its session.
 	b.mu.Lock()
-	delete(b.sessions, source)
-	delete(b.warned, source)
-	b.gen[source]++
-	b.loggedOut[source] = true
+	if b.gen[source] == gen {
+		delete(b.sessions, source)
+		delete(b.warned, source)
+		b.gen[source]++
+		b.loggedOut[source] = true
+	}
 	b.mu.Unlock()
 	if err != nil {
 		return classify(source, fmt.Errorf("delete the MFA session of profile %q from the keychain: %w", source, err))

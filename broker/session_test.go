@@ -455,3 +455,29 @@ func TestLogout_KeychainFails(t *testing.T) {
 		t.Errorf("Fetch(%q) after a new login = %v, want credentials", "prod", err)
 	}
 }
+
+func TestLogout_LoginMeanwhileKept(t *testing.T) {
+	w := newMFAWorld(t)
+	g := newGate()
+	w.cfg.Sessions = &gatedStore{sessionStore: w.store, del: g}
+	b := w.broker()
+	if _, _, err := b.Login(t.Context(), "dev", "123456", 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	logout := make(chan error, 1)
+	go func() { logout <- b.Logout(t.Context(), "dev") }()
+	<-g.entered // Logout is deleting the keychain item
+	if _, _, err := b.Login(t.Context(), "dev", "123456", 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	if err := <-logout; err != nil {
+		t.Fatalf("Logout = %v", err)
+	}
+	if s := b.Sessions(); len(s) != 1 {
+		t.Errorf("Sessions() after a login during Logout = %+v, want the new session", s)
+	}
+	if _, err := b.Fetch(t.Context(), "prod"); err != nil {
+		t.Errorf("Fetch(%q) after a login during Logout = %v, want credentials", "prod", err)
+	}
+}
