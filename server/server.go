@@ -37,9 +37,12 @@ type Config struct {
 	Hosts []string
 	// DefaultProfile is served at /v1/credentials.
 	DefaultProfile string
-	// Log receives a sampled line per issuance and one per error; nil logs
-	// nothing.
+	// Log receives sampled lines of issued credentials and of refused
+	// requests; nil logs nothing.
 	Log *zap.Logger
+	// Now tells the time, to let go of responses kept for credentials that
+	// expired; nil means time.Now.
+	Now func() time.Time
 }
 
 type server struct {
@@ -80,10 +83,13 @@ func newServer(creds Credentials, cfg Config) *server {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	// Refusals are what a person looks for when a client fails, so more of
 	// them are kept.
 	s := &server{creds: creds, cfg: cfg, token: []byte(cfg.Token), log: log,
-		issued: sampler{first: 10}, refused: sampler{first: 100}}
+		issued: sampler{first: 10, window: time.Second}, refused: sampler{first: 100, window: time.Second}}
 	s.bodies.Store(&map[string]*body{})
 
 	// ServeHTTP checks Host and browsers for every path, and takes GET on the
@@ -241,8 +247,10 @@ type response struct {
 var jsonType = []string{"application/json"}
 
 func (s *server) routedCredentials(w http.ResponseWriter, r *http.Request) {
+	// chi matches the raw path when there is one, so the name is still
+	// escaped then.
 	name := chi.URLParam(r, "profile")
-	if name != "" {
+	if r.URL.RawPath != "" {
 		var ok bool
 		if name, ok = unescape(name); !ok {
 			s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "malformed profile name in %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
@@ -297,15 +305,16 @@ func (s *server) logIssued(r *http.Request, name string, c *cache.Credentials) {
 // single message, without a clock reading per request. The first line of a
 // second starts the timer that ends it.
 type sampler struct {
-	first uint64 // lines let through each second before thinning
-	n     atomic.Uint64
+	first  uint64        // lines let through each window before thinning
+	window time.Duration // a second
+	n      atomic.Uint64
 }
 
 func (s *sampler) sample() bool {
 	const thereafter = 1000
 	n := s.n.Add(1)
 	if n == 1 {
-		time.AfterFunc(time.Second, func() { s.n.Store(0) })
+		time.AfterFunc(s.window, func() { s.n.Store(0) })
 	}
 	return n <= s.first || (n-s.first)%thereafter == 0
 }
@@ -343,7 +352,7 @@ func (s *server) replaceBody(name string, b *body) {
 	s.bodiesMu.Lock()
 	defer s.bodiesMu.Unlock()
 	old := *s.bodies.Load()
-	now := time.Now()
+	now := s.cfg.Now()
 	next := make(map[string]*body, len(old)+1)
 	if len(old) < maxBodies {
 		for k, v := range old {

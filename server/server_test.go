@@ -536,10 +536,12 @@ func TestServer_SamplesLog(t *testing.T) {
 			for range burst {
 				h.ServeHTTP(httptest.NewRecorder(), tt.req())
 			}
-			// first a second and every 1000th beyond: first+4 when the
-			// burst takes under a second, a few more on a slow machine.
-			if n := logs.FilterMessage(tt.msg).Len(); n < tt.first || n > tt.first+40 {
-				t.Errorf("%d requests logged %d %q lines, want %d to %d", burst, n, tt.msg, tt.first, tt.first+40)
+			// first a second and every 1000th beyond (TestSampler checks
+			// the counts): first+4 when the burst takes under a second,
+			// more should a slow machine take seconds, yet far from one a
+			// request.
+			if n := logs.FilterMessage(tt.msg).Len(); n < tt.first || n > burst/10 {
+				t.Errorf("%d requests logged %d %q lines, want %d to %d", burst, n, tt.msg, tt.first, burst/10)
 			}
 		})
 	}
