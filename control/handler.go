@@ -22,10 +22,10 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	r.Post("/v1/logout", h.logout)
 	// A CLI newer than the running daemon asks for what it does not have.
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		server.WriteError(w, server.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))
+		h.reply(w, r, nil, server.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		server.WriteError(w, server.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the running brokerd does not take %s %s: restart it after an upgrade", r.Method, r.URL.Path))
+		h.reply(w, r, nil, server.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the running brokerd does not take %s %s: restart it after an upgrade", r.Method, r.URL.Path))
 	})
 	return server.Recover(log, r)
 }
@@ -41,7 +41,12 @@ func (h handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) refresh(w http.ResponseWriter, r *http.Request) {
-	name, err := url.PathUnescape(chi.URLParam(r, "profile"))
+	// chi matches the raw path when there is one, so the name is still
+	// escaped then.
+	name, err := chi.URLParam(r, "profile"), error(nil)
+	if r.URL.RawPath != "" {
+		name, err = url.PathUnescape(name)
+	}
 	if err != nil {
 		err = server.Errorf(http.StatusBadRequest, "BadProfile", "malformed profile name in %q", r.URL.Path)
 	} else {

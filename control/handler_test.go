@@ -35,6 +35,8 @@ func TestHandler(t *testing.T) {
 		wantRefreshed      string
 	}{
 		{"escaped profile", "POST", "/v1/refresh/a%2Cb", 200, "", "a,b"},
+		{"percent in profile", "POST", "/v1/refresh/50%25", 200, "", "50%"},
+		{"escaped percent in profile", "POST", "/v1/refresh/a%252Cb", 200, "", "a%2Cb"},
 		{"unknown path", "GET", "/v2/status", 404, "NotFound", ""},
 		{"wrong method", "DELETE", "/v1/status", 405, "MethodNotAllowed", ""},
 		{"panic", "GET", "/v1/status", 500, "InternalError", ""},
