@@ -139,11 +139,15 @@ loop:
 	for {
 		select {
 		case <-cfg.Reload:
-			if err := svc.Reload(ctx); err != nil {
-				log.Warn("config file not reloaded: fix it and send SIGHUP again", zap.Error(err))
-			} else {
-				log.Info("reloaded the config file")
-			}
+			// Apart from the loop: the keychain may take seconds, and a
+			// SIGTERM must not wait for it.
+			go func() {
+				if err := svc.Reload(ctx); err != nil {
+					log.Warn("config file not reloaded: fix it and send SIGHUP again", zap.Error(err))
+				} else {
+					log.Info("reloaded the config file")
+				}
+			}()
 		case err = <-errc:
 			err = fmt.Errorf("serve: %w", err)
 			break loop
@@ -153,7 +157,8 @@ loop:
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	time.AfterFunc(drain-time.Second, cancelRequests)
+	stragglers := time.AfterFunc(drain-time.Second, cancelRequests)
+	defer stragglers.Stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { api.Shutdown(shutdown) })
 	wg.Go(func() { ctl.Shutdown(shutdown) })

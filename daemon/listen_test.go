@@ -25,8 +25,8 @@ func TestListen(t *testing.T) {
 		{"192.0.2.1:9911", "not a loopback address"},
 		{":9911", "not a loopback address"},
 		{"example.com:9911", "not a loopback address"},
-		{"[::1]:0", "use 127.0.0.1:PORT"},
-		{"127.0.0.2:0", "use 127.0.0.1:PORT"},
+		{"[::1]:0", "the one loopback address every AWS SDK accepts"},
+		{"127.0.0.2:0", "the one loopback address every AWS SDK accepts"},
 		{"127.0.0.1", "want 127.0.0.1:PORT"},
 		{busy.Addr().String(), "is in use"},
 	}

@@ -95,8 +95,8 @@ func (e *env) logoutCmd() *cobra.Command {
 }
 
 // readCode gets an MFA code from the profile's mfa_process, the terminal,
-// or a line of standard input. It asks the daemon first, so that nobody types a code for a daemon that
-// is not running.
+// or a line of standard input. It asks the daemon first, so that nobody
+// types a code for a daemon that is not running.
 func (e *env) readCode(ctx context.Context, client *control.Client, name string) (string, error) {
 	st, err := client.Status(ctx)
 	if err != nil {
