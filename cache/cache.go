@@ -330,7 +330,7 @@ func (c *Cache) RefreshDue() {
 	var idle []string
 	c.mu.RLock()
 	for name, e := range c.entries {
-		used := now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter
+		used := c.inUse(e, now)
 		e.mu.Lock()
 		due := e.has && !now.Before(e.refreshAt) && !now.Before(e.retryAt)
 		expired := !e.has || !e.creds.Expires.After(now)
@@ -346,6 +346,11 @@ func (c *Cache) RefreshDue() {
 	if len(idle) > 0 {
 		c.Forget(func(name string) bool { return slices.Contains(idle, name) })
 	}
+}
+
+// inUse reports whether e was asked for within IdleAfter of now.
+func (c *Cache) inUse(e *entry, now time.Time) bool {
+	return now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter
 }
 
 // Refresh fetches new credentials for profile now, whatever the cache holds.
@@ -372,7 +377,7 @@ func (c *Cache) RefreshAll() {
 		e.refreshAt, e.retryAt = time.Time{}, time.Time{}
 		e.mu.Unlock()
 		c.group.Forget(name)
-		if now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter {
+		if c.inUse(e, now) {
 			go func() { <-c.group.DoChan(name, func() (any, error) { return c.refresh(name, e) }) }()
 		}
 	}
