@@ -3,7 +3,6 @@ package control
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -41,18 +40,12 @@ func (h handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) refresh(w http.ResponseWriter, r *http.Request) {
-	// chi matches the raw path when there is one, so the name is still
-	// escaped then.
-	name, err := chi.URLParam(r, "profile"), error(nil)
-	if r.URL.RawPath != "" {
-		name, err = url.PathUnescape(name)
+	name, ok := server.ProfileParam(r)
+	if !ok {
+		h.reply(w, r, nil, server.Errorf(http.StatusBadRequest, "BadProfile", "malformed profile name in %q", r.URL.Path))
+		return
 	}
-	if err != nil {
-		err = server.Errorf(http.StatusBadRequest, "BadProfile", "malformed profile name in %q", r.URL.Path)
-	} else {
-		err = h.svc.Refresh(r.Context(), name)
-	}
-	h.reply(w, r, struct{}{}, err)
+	h.reply(w, r, struct{}{}, h.svc.Refresh(r.Context(), name))
 }
 
 func (h handler) reload(w http.ResponseWriter, r *http.Request) {

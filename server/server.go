@@ -197,6 +197,17 @@ func unescape(segment string) (string, bool) {
 	return name, err == nil && name != ""
 }
 
+// ProfileParam returns the {profile} of a chi route, decoded, or false
+// when it is malformed. chi matches the raw path when there is one, so
+// the segment is still escaped then.
+func ProfileParam(r *http.Request) (string, bool) {
+	name := chi.URLParam(r, "profile")
+	if r.URL.RawPath == "" {
+		return name, true
+	}
+	return unescape(name)
+}
+
 // checkToken is authorized as middleware, for the routed credentials paths.
 func (s *server) checkToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -247,15 +258,10 @@ type response struct {
 var jsonType = []string{"application/json"}
 
 func (s *server) routedCredentials(w http.ResponseWriter, r *http.Request) {
-	// chi matches the raw path when there is one, so the name is still
-	// escaped then.
-	name := chi.URLParam(r, "profile")
-	if r.URL.RawPath != "" {
-		var ok bool
-		if name, ok = unescape(name); !ok {
-			s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "malformed profile name in %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
-			return
-		}
+	name, ok := ProfileParam(r)
+	if !ok {
+		s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "malformed profile name in %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
+		return
 	}
 	s.credentials(w, r, name)
 }
