@@ -173,19 +173,12 @@ func (s *Store) updateIndex(ctx context.Context, change func([]string) []string)
 func (s *Store) getJSON(ctx context.Context, service, user string, v any) error {
 	key := item(service, user)
 	done := s.reads.DoChan(key, func() (any, error) {
-		start := time.Now()
-		s.readStarted(key, start, true)
-		defer s.readStarted(key, start, false)
+		defer s.endRead(key, s.beginRead(key))
 		return s.backend.Get(service, user)
 	})
 	secret, err := s.wait(ctx, done)
 	if errors.Is(err, ErrTimeout) {
-		s.readsMu.Lock()
-		if t, ok := s.readsStarted[key]; ok && time.Since(t) >= abandonRead {
-			s.reads.Forget(key)
-			delete(s.readsStarted, key)
-		}
-		s.readsMu.Unlock()
+		s.abandonStaleRead(key)
 	}
 	if err != nil {
 		return err
@@ -221,21 +214,37 @@ func (s *Store) write(ctx context.Context, service, user string, f func() error)
 	return err
 }
 
-// readStarted records that the read of key that began at t is under way,
-// or that it ended.
-func (s *Store) readStarted(key string, t time.Time, underWay bool) {
+// beginRead records that a read of key is under way from now, and
+// returns its start.
+func (s *Store) beginRead(key string) time.Time {
+	start := time.Now()
 	s.readsMu.Lock()
 	defer s.readsMu.Unlock()
-	if !underWay {
-		if s.readsStarted[key].Equal(t) { // not a read begun since
-			delete(s.readsStarted, key)
-		}
-		return
-	}
 	if s.readsStarted == nil {
 		s.readsStarted = map[string]time.Time{}
 	}
-	s.readsStarted[key] = t
+	s.readsStarted[key] = start
+	return start
+}
+
+// endRead records that the read of key begun at start returned.
+func (s *Store) endRead(key string, start time.Time) {
+	s.readsMu.Lock()
+	defer s.readsMu.Unlock()
+	if s.readsStarted[key].Equal(start) { // not a read begun since
+		delete(s.readsStarted, key)
+	}
+}
+
+// abandonStaleRead lets the next read of key ask the keychain anew if the
+// one under way began abandonRead ago or more.
+func (s *Store) abandonStaleRead(key string) {
+	s.readsMu.Lock()
+	defer s.readsMu.Unlock()
+	if t, ok := s.readsStarted[key]; ok && time.Since(t) >= abandonRead {
+		s.reads.Forget(key)
+		delete(s.readsStarted, key)
+	}
 }
 
 // item names an item as the key of its reads.
