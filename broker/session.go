@@ -211,9 +211,9 @@ func (b *Broker) keep(ctx context.Context, name string, s keychain.Session) erro
 }
 
 // Logout forgets the MFA session of source, in the keychain and then in
-// memory, unless a login replaced it meanwhile. If the keychain delete fails, the session is still forgotten in
-// memory and not read from the keychain again until a login, and the
-// error is returned as *Error.
+// memory, unless a login replaced it meanwhile. If the keychain delete
+// fails, the session is still forgotten in memory and not read from the
+// keychain again until a login, and the error is returned as *Error.
 func (b *Broker) Logout(ctx context.Context, source string) error {
 	b.mu.Lock()
 	gen := b.gen[source]
