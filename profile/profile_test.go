@@ -65,6 +65,15 @@ func mustParse(t *testing.T, text string) *profile.Config {
 	return c
 }
 
+// checkParsed checks that text parses and holds profile want.
+func checkParsed(t *testing.T, text string, want profile.Profile) {
+	t.Helper()
+	got, err := mustParse(t, text).Get(want.Name)
+	if err != nil || !equalProfile(got, want) {
+		t.Errorf("Parse(%q).Get(%q) = %+v, %v, want %+v", text, want.Name, got, err, want)
+	}
+}
+
 func TestParse_Profiles(t *testing.T) {
 	c := mustParse(t, testConfig)
 
@@ -319,11 +328,7 @@ func TestParse_Valid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustParse(t, tt.text)
-			got, err := c.Get(tt.want.Name)
-			if err != nil || !equalProfile(got, tt.want) {
-				t.Errorf("Parse(%q).Get(%q) = %+v, %v, want %+v", tt.text, tt.want.Name, got, err, tt.want)
-			}
+			checkParsed(t, tt.text, tt.want)
 		})
 	}
 }
@@ -360,11 +365,7 @@ func TestParse_AsSDK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustParse(t, tt.text)
-			got, err := c.Get(tt.want.Name)
-			if err != nil || !equalProfile(got, tt.want) {
-				t.Errorf("Parse(%q).Get(%q) = %+v, %v, want %+v", tt.text, tt.want.Name, got, err, tt.want)
-			}
+			checkParsed(t, tt.text, tt.want)
 			sdk := sdkProfile(t, tt.text, tt.want.Name)
 			if !equalProfile(sdk, tt.want) {
 				t.Errorf("aws-sdk-go-v2 reads %q in %q as %+v, want %+v", tt.want.Name, tt.text, sdk, tt.want)
