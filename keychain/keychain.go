@@ -298,11 +298,12 @@ func classify(err error) error {
 	// status, the low byte of the Security framework's OSStatus.
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		switch code := exit.ExitCode(); code {
-		case 44: // errSecItemNotFound; go-keyring matches only the English text
+		code := exit.ExitCode()
+		if code == 44 { // errSecItemNotFound; go-keyring matches only the English text
 			return ErrNotFound
-		case 36, 51, 128:
-			return fmt.Errorf("%w (security: %s, %v)", ErrLocked, securityStatus[code], err)
+		}
+		if name, ok := securityStatus[code]; ok {
+			return fmt.Errorf("%w (security: %s, %v)", ErrLocked, name, err)
 		}
 	}
 	msg := strings.ToLower(err.Error())
