@@ -1,0 +1,184 @@
+// Package peer finds the process at the other end of a loopback TCP
+// connection: its pid, executable, user and command line.
+//
+// A lookup costs milliseconds, not microseconds: on Linux it reads
+// /proc/net/tcp and tcp6 (tens to hundreds of microseconds, growing with the
+// number of sockets on the machine), then reads the fd links of the
+// processes it can see until one holds the client's socket (a millisecond
+// or more, growing with the number of processes and open files). On macOS
+// it runs lsof (tens of milliseconds). So a server resolves its client off
+// the request path: Finder.ConnContext attaches a lazy lookup to each
+// connection and FromContext runs it once, e.g. after the response is
+// written. A Finder remembers the owners of the sockets it has seen and
+// the last processes it found, which are searched first.
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+)
+
+// Process is the client at the other end of a connection.
+type Process struct {
+	// PID is the process holding the client's socket; 0 when it was not
+	// found (see ErrNoProcess). When several processes share the socket
+	// (a fork after connect), one of them.
+	PID int
+	// UID is the process's effective user id or, when the process was not
+	// found, the owner of the client's socket. Always set on success and
+	// with ErrNoProcess.
+	UID int
+	// Exe is the path of the process's executable; "" when unreadable.
+	Exe string
+	// Cmdline is the command line, arguments joined by spaces and cut to
+	// MaxCmdline bytes; "" when unreadable. Command lines can carry
+	// secrets: show it to the user, never log or store it.
+	Cmdline string
+}
+
+// MaxCmdline is the most bytes of a command line that Process keeps.
+const MaxCmdline = 256
+
+var (
+	// ErrNotFound means that no TCP socket has the connection's addresses
+	// swapped: the client has closed the connection, or is not on this
+	// host (or in this network namespace).
+	ErrNotFound = errors.New("no local socket is the other end of the connection")
+	// ErrNoProcess means that the client's socket was found, and with it
+	// its owner's uid (Process.UID), but not the process holding it:
+	// usually a process of another user, whose files this one cannot read,
+	// or one that has just closed the socket.
+	ErrNoProcess = errors.New("process holding the socket not found")
+)
+
+// Config says where a Finder looks; the zero value looks at the running
+// system.
+type Config struct {
+	// Proc is a /proc tree to read; nil means the system's: /proc on
+	// Linux, lsof on macOS. Tests pass a fake tree.
+	Proc fs.FS
+	// Size is how many sockets' owners the Finder remembers; 0 means 256.
+	Size int
+}
+
+// Finder looks up the clients of loopback connections and remembers them
+// by the client's address and socket inode, so a connection looked up
+// twice costs one read of the socket table. It is safe for concurrent use.
+type Finder struct {
+	proc fs.FS
+	size int
+
+	mu     sync.Mutex
+	owners map[key]Process
+	order  []key // insertion order, oldest first, for eviction
+	recent []int // pids last found, most recent first
+}
+
+// key names one socket: the client's address and its inode, so a port
+// reused by a later connection is not mistaken for the earlier one.
+type key struct {
+	client netip.AddrPort
+	inode  uint64
+}
+
+const maxRecent = 8
+
+// New returns a Finder that looks where cfg says.
+func New(cfg Config) *Finder {
+	if cfg.Proc == nil {
+		cfg.Proc = systemProc()
+	}
+	if cfg.Size <= 0 {
+		cfg.Size = 256
+	}
+	return &Finder{proc: cfg.Proc, size: cfg.Size, owners: make(map[key]Process)}
+}
+
+// Lookup finds the client of the accepted connection whose local and
+// remote addresses are given, without remembering it.
+func Lookup(local, remote net.Addr) (Process, error) {
+	return New(Config{}).Lookup(local, remote)
+}
+
+// Lookup finds the client of the accepted connection whose local and
+// remote addresses are given (conn.LocalAddr(), conn.RemoteAddr()). It
+// returns ErrNotFound when there is no such socket, and the owner's uid
+// with ErrNoProcess when the process holding it cannot be found.
+func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
+	l, err := addrPort(local)
+	if err != nil {
+		return Process{}, fmt.Errorf("local address: %w", err)
+	}
+	r, err := addrPort(remote)
+	if err != nil {
+		return Process{}, fmt.Errorf("remote address: %w", err)
+	}
+	if f.proc == nil {
+		return systemLookup(l, r)
+	}
+	s, err := findSocket(f.proc, r, l)
+	if err != nil {
+		return Process{}, err
+	}
+	if s.inode == 0 {
+		return Process{UID: s.uid}, fmt.Errorf("socket %v of uid %d is closing: %w", r, s.uid, ErrNoProcess)
+	}
+	k := key{r, s.inode}
+	f.mu.Lock()
+	p, ok := f.owners[k]
+	hints := slices.Clone(f.recent)
+	f.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err = findOwner(f.proc, s, hints)
+	if err != nil {
+		return p, fmt.Errorf("socket %v of uid %d: %w", r, s.uid, err)
+	}
+	f.remember(k, p)
+	return p, nil
+}
+
+func (f *Finder) remember(k key, p Process) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.owners[k]; !ok {
+		if len(f.order) >= f.size {
+			delete(f.owners, f.order[0])
+			f.order = f.order[1:]
+		}
+		f.order = append(f.order, k)
+	}
+	f.owners[k] = p
+	f.recent = slices.DeleteFunc(f.recent, func(pid int) bool { return pid == p.PID })
+	f.recent = slices.Insert(f.recent, 0, p.PID)
+	if len(f.recent) > maxRecent {
+		f.recent = f.recent[:maxRecent]
+	}
+}
+
+// addrPort turns a TCP address into an IPv4 or IPv6 address and port, IPv4
+// unmapped.
+func addrPort(a net.Addr) (netip.AddrPort, error) {
+	if a == nil {
+		return netip.AddrPort{}, errors.New("no address")
+	}
+	var ap netip.AddrPort
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap = t.AddrPort()
+	} else {
+		var err error
+		if ap, err = netip.ParseAddrPort(a.String()); err != nil {
+			return netip.AddrPort{}, fmt.Errorf("parse %q: %w", a.String(), err)
+		}
+	}
+	if !ap.IsValid() {
+		return netip.AddrPort{}, fmt.Errorf("address %q is not an IP and port", a.String())
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), nil
+}

@@ -1,0 +1,222 @@
+package peer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file reads a Linux /proc tree through an fs.FS, so that tests can
+// hand it a fake one on any system.
+
+// socket is one row of /proc/net/tcp or tcp6.
+type socket struct {
+	uid   int
+	inode uint64
+}
+
+// findSocket finds the socket whose local address is client and whose
+// remote address is server, in net/tcp then net/tcp6. A live socket (one
+// with an inode) wins over one that is closing.
+func findSocket(proc fs.FS, client, server netip.AddrPort) (socket, error) {
+	found, closing := socket{}, false
+	for _, v6 := range []bool{false, true} {
+		name := "net/tcp"
+		if v6 {
+			name = "net/tcp6"
+		}
+		if !v6 && !(client.Addr().Is4() && server.Addr().Is4()) {
+			continue
+		}
+		data, err := readTable(proc, name)
+		if errors.Is(err, fs.ErrNotExist) && v6 {
+			continue // IPv6 disabled
+		}
+		if err != nil {
+			return socket{}, fmt.Errorf("read socket table: %w", err)
+		}
+		local, remote := encode(client, v6), encode(server, v6)
+		for line := range bytes.Lines(data) {
+			var f [10][]byte
+			if n := fields(line, f[:]); n < len(f) || !bytes.Equal(f[1], local) || !bytes.Equal(f[2], remote) {
+				continue
+			}
+			uid, err1 := strconv.Atoi(string(f[7]))
+			inode, err2 := strconv.ParseUint(string(f[9]), 10, 64)
+			if err1 != nil || err2 != nil {
+				return socket{}, fmt.Errorf("read socket table %s: malformed line %q", name, bytes.TrimSpace(line))
+			}
+			if inode != 0 {
+				return socket{uid: uid, inode: inode}, nil
+			}
+			found, closing = socket{uid: uid}, true
+		}
+	}
+	if closing {
+		return found, nil
+	}
+	return socket{}, fmt.Errorf("client %v of %v: %w", client, server, ErrNotFound)
+}
+
+// readTable reads a socket table in reads of 64 KiB or more: each read
+// walks the kernel's whole table of TCP sockets, which costs about a
+// millisecond however few sockets there are, and fs.ReadFile would start
+// with 512 bytes.
+func readTable(proc fs.FS, name string) ([]byte, error) {
+	f, err := proc.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, 0, 64<<10)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF || (n == 0 && err == nil) {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = slices.Grow(b, len(b))
+		}
+	}
+}
+
+// encode writes an address as the socket tables do: each 32-bit word of
+// the address in host byte order as 8 hex digits, a colon, the port as 4.
+// In tcp6, IPv4 addresses appear mapped (::ffff:127.0.0.1).
+func encode(ap netip.AddrPort, v6 bool) []byte {
+	var ip []byte
+	if v6 {
+		a := ap.Addr().As16()
+		ip = a[:]
+	} else {
+		a := ap.Addr().As4()
+		ip = a[:]
+	}
+	b := make([]byte, 0, 2*len(ip)+5)
+	for i := 0; i < len(ip); i += 4 {
+		b = fmt.Appendf(b, "%08X", binary.NativeEndian.Uint32(ip[i:i+4]))
+	}
+	return fmt.Appendf(b, ":%04X", ap.Port())
+}
+
+// fields stores the first len(f) space-separated fields of line in f and
+// returns how many it found.
+func fields(line []byte, f [][]byte) int {
+	n := 0
+	for n < len(f) {
+		line = bytes.TrimLeft(line, " \t\n")
+		if len(line) == 0 {
+			break
+		}
+		end := bytes.IndexAny(line, " \t\n")
+		if end < 0 {
+			end = len(line)
+		}
+		f[n], line = line[:end], line[end:]
+		n++
+	}
+	return n
+}
+
+// findOwner finds the process with an fd linked to s's inode, trying the
+// pids in hints first, and reads what it can about it.
+func findOwner(proc fs.FS, s socket, hints []int) (Process, error) {
+	target := "socket:[" + strconv.FormatUint(s.inode, 10) + "]"
+	for _, pid := range hints {
+		if ok, _ := holds(proc, strconv.Itoa(pid), target); ok {
+			return describe(proc, pid, s.uid), nil
+		}
+	}
+	ents, err := fs.ReadDir(proc, ".")
+	if err != nil {
+		return Process{UID: s.uid}, fmt.Errorf("list processes: %w", err)
+	}
+	hidden := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 || slices.Contains(hints, pid) {
+			continue
+		}
+		ok, err := holds(proc, e.Name(), target)
+		if ok {
+			return describe(proc, pid, s.uid), nil
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			hidden++
+		}
+	}
+	if hidden > 0 {
+		return Process{UID: s.uid}, fmt.Errorf("%d processes are not readable by this user: %w", hidden, ErrNoProcess)
+	}
+	return Process{UID: s.uid}, ErrNoProcess
+}
+
+// holds reports whether the process named pid has an fd linked to target.
+func holds(proc fs.FS, pid, target string) (bool, error) {
+	dir := pid + "/fd"
+	f, err := proc.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	d, ok := f.(fs.ReadDirFile)
+	if !ok {
+		return false, fmt.Errorf("%s is not a directory", dir)
+	}
+	ents, err := d.ReadDir(-1) // unsorted, unlike fs.ReadDir
+	if err != nil {
+		return false, err
+	}
+	for _, e := range ents {
+		if l, err := fs.ReadLink(proc, dir+"/"+e.Name()); err == nil && l == target {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// describe reads the executable, effective uid and command line of pid;
+// what it cannot read stays empty (uid: the socket's).
+func describe(proc fs.FS, pid, uid int) Process {
+	dir := strconv.Itoa(pid) + "/"
+	p := Process{PID: pid, UID: uid}
+	p.Exe, _ = fs.ReadLink(proc, dir+"exe")
+	if status, err := fs.ReadFile(proc, dir+"status"); err == nil {
+		for line := range strings.Lines(string(status)) {
+			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+				if f := strings.Fields(rest); len(f) >= 2 {
+					if euid, err := strconv.Atoi(f[1]); err == nil {
+						p.UID = euid
+					}
+				}
+				break
+			}
+		}
+	}
+	if cmd, err := fs.ReadFile(proc, dir+"cmdline"); err == nil {
+		p.Cmdline = shortCmdline(cmd)
+	}
+	return p
+}
+
+// shortCmdline joins NUL-separated arguments with spaces and cuts the
+// result to MaxCmdline bytes of valid UTF-8.
+func shortCmdline(b []byte) string {
+	b = bytes.TrimRight(b, "\x00")
+	s := strings.ReplaceAll(string(b), "\x00", " ")
+	if len(s) > MaxCmdline {
+		s = s[:MaxCmdline]
+	}
+	return strings.ToValidUTF8(s, "")
+}

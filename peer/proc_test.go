@@ -1,0 +1,252 @@
+package peer_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+
+	"github.com/brokerd/brokerd/peer"
+)
+
+// The fake /proc below holds, besides the daemon (pid 10, listening on
+// 127.0.0.1:8080 and [::1]:8080), clients on these ports:
+//
+//	54321 pid 42 (aws, uid 1000)              54324 pid 43 over IPv6 (::1)
+//	54322 uid 1001, whose pid 77 is unreadable 54325 pid 42, IPv4 mapped in tcp6
+//	54323 uid 1000, closing (inode 0)
+//
+// Addresses are written as a little-endian kernel writes them.
+
+const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 100 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 101 1 0000000000000000 20 4 30 10 -1
+   2: 0100007F:D431 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 200 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:D432 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1001        0 300 1 0000000000000000 20 4 30 10 -1
+   4: 0100007F:D433 0100007F:1F90 06 00000000:00000000 03:00001770 00000000  1000        0 0 3 0000000000000000
+`
+
+const tcp6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:D434 00000000000000000000000001000000:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 400 1 0000000000000000 20 4 30 10 -1
+   1: 0000000000000000FFFF00000100007F:D435 0000000000000000FFFF00000100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 500 1 0000000000000000 20 4 30 10 -1
+`
+
+var longCmd = "python3\x00" + strings.Repeat("x", 300) + "\x00"
+
+func fakeProc() fstest.MapFS {
+	link := func(to string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(to), Mode: fs.ModeSymlink} }
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	return fstest.MapFS{
+		"net/tcp":      file(tcp),
+		"net/tcp6":     file(tcp6),
+		"self":         link("10"),
+		"1/fd/0":       link("/dev/null"),
+		"10/exe":       link("/usr/bin/brokerd"),
+		"10/fd/3":      link("socket:[100]"),
+		"10/fd/4":      link("socket:[101]"),
+		"42/exe":       link("/usr/bin/aws"),
+		"42/status":    file("Name:\taws\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n"),
+		"42/cmdline":   file("aws\x00s3\x00ls\x00"),
+		"42/fd/0":      link("/dev/null"),
+		"42/fd/5":      link("socket:[200]"),
+		"42/fd/6":      link("socket:[500]"),
+		"43/exe":       link("/usr/bin/python3.11"),
+		"43/status":    file("Name:\tpython3\nUid:\t1000\t1000\t1000\t1000\n"),
+		"43/cmdline":   file(longCmd),
+		"43/fd/3":      link("socket:[400]"),
+		"77/exe":       link("/usr/bin/curl"),
+		"77/fd/3":      link("socket:[300]"),
+		"77/status":    file("Uid:\t1001\t1001\t1001\t1001\n"),
+		"notapid/fd/3": link("socket:[200]"),
+	}
+}
+
+// proc wraps a fake /proc: it refuses what a process of another user
+// would be refused (pid 77's fds) and counts listings of the process list.
+type proc struct {
+	fstest.MapFS
+	listings atomic.Int32
+}
+
+var (
+	_ fs.ReadLinkFS = (*proc)(nil)
+	_ fs.ReadDirFS  = (*proc)(nil)
+)
+
+func (p *proc) Open(name string) (fs.File, error) {
+	if strings.HasPrefix(name, "77/fd") {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return p.MapFS.Open(name)
+}
+
+func (p *proc) ReadDir(name string) ([]fs.DirEntry, error) {
+	if name == "." {
+		p.listings.Add(1)
+	}
+	return p.MapFS.ReadDir(name)
+}
+
+func (p *proc) ReadLink(name string) (string, error) {
+	if strings.HasPrefix(name, "77/fd") {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrPermission}
+	}
+	return p.MapFS.ReadLink(name)
+}
+
+func littleEndian(t testing.TB) {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		t.Skip("the fake socket tables are written as a little-endian kernel writes them")
+	}
+}
+
+func tcpAddr(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+
+func TestFinder_Lookup(t *testing.T) {
+	littleEndian(t)
+	long := "python3 " + strings.Repeat("x", peer.MaxCmdline-len("python3 "))
+	tests := []struct {
+		name          string
+		local, remote string
+		want          peer.Process
+		err           error
+	}{
+		{"ipv4", "127.0.0.1:8080", "127.0.0.1:54321", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls"}, nil},
+		{"ipv6", "[::1]:8080", "[::1]:54324", peer.Process{PID: 43, UID: 1000, Exe: "/usr/bin/python3.11", Cmdline: long}, nil},
+		{"ipv4 in tcp6", "127.0.0.1:8080", "127.0.0.1:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls"}, nil},
+		{"ipv4 mapped", "[::ffff:127.0.0.1]:8080", "[::ffff:127.0.0.1]:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls"}, nil},
+		{"another user", "127.0.0.1:8080", "127.0.0.1:54322", peer.Process{UID: 1001}, peer.ErrNoProcess},
+		{"closing", "127.0.0.1:8080", "127.0.0.1:54323", peer.Process{UID: 1000}, peer.ErrNoProcess},
+		{"no socket", "127.0.0.1:8080", "127.0.0.1:60000", peer.Process{}, peer.ErrNotFound},
+		{"other server", "127.0.0.1:9090", "127.0.0.1:54321", peer.Process{}, peer.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := peer.New(peer.Config{Proc: &proc{MapFS: fakeProc()}})
+			got, err := f.Lookup(tcpAddr(tt.local), tcpAddr(tt.remote))
+			if !errors.Is(err, tt.err) || got != tt.want {
+				t.Errorf("Lookup(%s, %s) = %+v, %v; want %+v, %v", tt.local, tt.remote, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func TestFinder_LookupBadInput(t *testing.T) {
+	f := peer.New(peer.Config{Proc: &proc{MapFS: fakeProc()}})
+	unix := &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}
+	for _, a := range [][2]net.Addr{{nil, tcpAddr("127.0.0.1:1")}, {tcpAddr("127.0.0.1:1"), unix}} {
+		if _, err := f.Lookup(a[0], a[1]); err == nil || errors.Is(err, peer.ErrNotFound) {
+			t.Errorf("Lookup(%v, %v) = %v, want an address error", a[0], a[1], err)
+		}
+	}
+	broken := fakeProc()
+	broken["net/tcp"] = &fstest.MapFile{Data: []byte("header\n 2: 0100007F:D431 0100007F:1F90 01 0:0 0:0 0 uid 0 inode\n")}
+	_, err := peer.New(peer.Config{Proc: broken}).Lookup(tcpAddr("127.0.0.1:8080"), tcpAddr("127.0.0.1:54321"))
+	if err == nil || errors.Is(err, peer.ErrNotFound) {
+		t.Errorf("Lookup with a malformed table = %v, want an error naming it", err)
+	}
+}
+
+// A socket's owner is remembered by the client's address and inode: a
+// second lookup of the same socket does not search the processes, and a
+// later socket on the same port is searched for anew.
+func TestFinder_Cache(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p, Size: 2})
+	local, client := tcpAddr("127.0.0.1:8080"), tcpAddr("127.0.0.1:54321")
+	first, err := f.Lookup(local, client)
+	if err != nil || first.PID != 42 {
+		t.Fatalf("Lookup = %+v, %v; want pid 42", first, err)
+	}
+	delete(p.MapFS, "42/fd/5") // a search would no longer find it
+	if got, err := f.Lookup(local, client); err != nil || got != first {
+		t.Errorf("second Lookup = %+v, %v; want the remembered %+v", got, err, first)
+	}
+
+	// Port 54321 reused by pid 43 for a new socket.
+	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(strings.Replace(tcp, "1000        0 200 ", "1000        0 600 ", 1))}
+	p.MapFS["43/fd/7"] = &fstest.MapFile{Data: []byte("socket:[600]"), Mode: fs.ModeSymlink}
+	if got, err := f.Lookup(local, client); err != nil || got.PID != 43 {
+		t.Errorf("Lookup of a reused port = %+v, %v; want pid 43", got, err)
+	}
+}
+
+// The processes last found are searched first: a new socket of the same
+// client costs no listing of all processes.
+func TestFinder_RecentFirst(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p})
+	local := tcpAddr("127.0.0.1:8080")
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.PID != 42 {
+		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
+	}
+	if n := p.listings.Load(); n != 1 {
+		t.Fatalf("first Lookup listed the processes %d times, want 1", n)
+	}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.PID != 42 {
+		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
+	}
+	if n := p.listings.Load(); n != 1 {
+		t.Errorf("Lookup of a recent client's new socket listed the processes, %d listings in all; want 1", n)
+	}
+}
+
+// Evicted sockets are searched for again.
+func TestFinder_Evicts(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p, Size: 1})
+	local := tcpAddr("127.0.0.1:8080")
+	for _, port := range []string{"54321", "54324"} {
+		if _, err := f.Lookup(local, tcpAddr("127.0.0.1:"+port)); err != nil && port == "54321" {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.Lookup(tcpAddr("[::1]:8080"), tcpAddr("[::1]:54324")); err != nil {
+		t.Fatal(err)
+	}
+	delete(p.MapFS, "42/fd/5")
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); !errors.Is(err, peer.ErrNoProcess) {
+		t.Errorf("Lookup of an evicted socket whose fd is gone = %+v, %v; want ErrNoProcess", got, err)
+	}
+}
+
+// fakeConn is a connection with fixed addresses and nothing else.
+type fakeConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+var _ net.Conn = fakeConn{}
+
+func (c fakeConn) LocalAddr() net.Addr  { return c.local }
+func (c fakeConn) RemoteAddr() net.Addr { return c.remote }
+
+func TestFromContext(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p})
+	ctx := f.ConnContext(context.Background(), fakeConn{local: tcpAddr("127.0.0.1:8080"), remote: tcpAddr("127.0.0.1:54321")})
+	if n := p.listings.Load(); n != 0 {
+		t.Fatalf("ConnContext listed the processes %d times, want no lookup", n)
+	}
+	for range 3 {
+		if got, err := peer.FromContext(ctx); err != nil || got.PID != 42 {
+			t.Fatalf("FromContext = %+v, %v; want pid 42", got, err)
+		}
+	}
+	if n := p.listings.Load(); n != 1 {
+		t.Errorf("three FromContext listed the processes %d times, want 1", n)
+	}
+	if _, err := peer.FromContext(context.Background()); !errors.Is(err, peer.ErrNoConn) {
+		t.Errorf("FromContext(Background) = %v, want ErrNoConn", err)
+	}
+}
