@@ -1,0 +1,97 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ssoportal "github.com/aws/aws-sdk-go-v2/service/sso"
+	"github.com/aws/aws-sdk-go-v2/service/sso/types"
+)
+
+// RoleCredentials returns credentials of roleName in accountID from the
+// portal, signed in as s. When the portal refuses the access token it is
+// refreshed once; it returns an error wrapping ErrLoginRequired when s has
+// no usable token, or the portal refuses the refreshed one.
+func (c *Client) RoleCredentials(ctx context.Context, s Session, accountID, roleName string) (aws.Credentials, error) {
+	if accountID == "" || roleName == "" {
+		return aws.Credentials{}, fmt.Errorf("sso session %q: an account id and a role name are required", s.Key())
+	}
+	tok, err := c.Token(ctx, s)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	creds, err := c.roleCredentials(ctx, s, tok, accountID, roleName)
+	var unauth *types.UnauthorizedException
+	if errors.As(err, &unauth) {
+		// Revoked, or signed out elsewhere: a refreshed token may do.
+		if tok, err = c.refresh(ctx, s, tok.AccessToken); err != nil {
+			return aws.Credentials{}, err
+		}
+		creds, err = c.roleCredentials(ctx, s, tok, accountID, roleName)
+		if errors.As(err, &unauth) {
+			err = fmt.Errorf("%w: %w", ErrLoginRequired, err)
+		}
+	}
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("get credentials of role %s in account %s from sso session %q: %w",
+			roleName, accountID, s.Key(), err)
+	}
+	return creds, nil
+}
+
+func (c *Client) roleCredentials(ctx context.Context, s Session, tok Token, accountID, roleName string) (aws.Credentials, error) {
+	svc, err := c.services(ctx, s.Region)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	out, err := svc.portal.GetRoleCredentials(ctx, &ssoportal.GetRoleCredentialsInput{
+		AccessToken: aws.String(tok.AccessToken),
+		AccountId:   aws.String(accountID),
+		RoleName:    aws.String(roleName),
+	})
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	rc := out.RoleCredentials
+	if rc == nil || aws.ToString(rc.AccessKeyId) == "" || aws.ToString(rc.SecretAccessKey) == "" {
+		return aws.Credentials{}, errors.New("GetRoleCredentials answered without credentials")
+	}
+	return aws.Credentials{
+		AccessKeyID:     aws.ToString(rc.AccessKeyId),
+		SecretAccessKey: aws.ToString(rc.SecretAccessKey),
+		SessionToken:    aws.ToString(rc.SessionToken),
+		CanExpire:       true,
+		Expires:         time.UnixMilli(rc.Expiration),
+		Source:          "brokerd SSO",
+		AccountID:       accountID,
+	}, nil
+}
+
+// Logout removes the tokens of s from the Store, then asks the portal to
+// end the sign-in so that the tokens stop working everywhere. An error of
+// the portal is returned after the tokens are removed.
+func (c *Client) Logout(ctx context.Context, s Session) error {
+	c.refreshMu.Lock()
+	r, loadErr := c.load(ctx, s)
+	err := c.store.Delete(ctx, s.Key())
+	c.refreshMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("remove the token of sso session %q: %w", s.Key(), err)
+	}
+	if loadErr != nil || !c.clock.Now().Before(r.ExpiresAt) {
+		return nil // no token the portal would accept
+	}
+	svc, err := c.services(ctx, s.Region)
+	if err != nil {
+		return err
+	}
+	_, err = svc.portal.Logout(ctx, &ssoportal.LogoutInput{AccessToken: aws.String(r.AccessToken)})
+	var unauth *types.UnauthorizedException
+	if err != nil && !errors.As(err, &unauth) { // refused: signed out already
+		return fmt.Errorf("sign out of sso session %q at the portal: %w", s.Key(), err)
+	}
+	return nil
+}

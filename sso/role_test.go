@@ -1,0 +1,118 @@
+package sso_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/brokerd/brokerd/internal/ssofake"
+	"github.com/brokerd/brokerd/sso"
+)
+
+// mint gives credentials naming the account and role, and no access to
+// the role Nobody.
+func mint(clock interface{ Now() time.Time }) func(context.Context, string, string) (aws.Credentials, error) {
+	return func(_ context.Context, account, role string) (aws.Credentials, error) {
+		if role == "Nobody" {
+			return aws.Credentials{}, fmt.Errorf("role %s: %w", role, ssofake.ErrNoAccess)
+		}
+		return aws.Credentials{AccessKeyID: "ASIA" + account, SecretAccessKey: "secret-" + role,
+			SessionToken: "token-" + role, Expires: clock.Now().Add(time.Hour).Truncate(time.Millisecond)}, nil
+	}
+}
+
+func TestRoleCredentials(t *testing.T) {
+	tests := []struct {
+		name      string
+		role      string
+		revoke    func(*ssofake.Server)
+		advance   time.Duration
+		want      error // nil, ErrLoginRequired, or errAny
+		refreshes int
+		portal    int // GetRoleCredentials calls
+	}{
+		{name: "valid token", role: "Admin", portal: 1},
+		{name: "token due for refresh", role: "Admin", advance: 57 * time.Minute, refreshes: 1, portal: 1},
+		{name: "token revoked, refresh works", role: "Admin", revoke: (*ssofake.Server).RevokeAccessTokens, refreshes: 1, portal: 2},
+		{name: "token revoked, refresh refused", role: "Admin", want: sso.ErrLoginRequired, refreshes: 1, portal: 1,
+			revoke: func(s *ssofake.Server) { s.RevokeAccessTokens(); s.RevokeRefreshTokens() }},
+		{name: "token expired, refresh refused", role: "Admin", want: sso.ErrLoginRequired, refreshes: 1,
+			revoke: (*ssofake.Server).RevokeRefreshTokens, advance: 61 * time.Minute},
+		{name: "no access to the role", role: "Nobody", want: errAny, portal: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e *env
+			e = newEnv(t, ssofake.Config{Mint: func(ctx context.Context, a, r string) (aws.Credentials, error) {
+				return mint(e.clock)(ctx, a, r)
+			}})
+			e.login(t, session)
+			if tt.revoke != nil {
+				tt.revoke(e.fake)
+			}
+			e.clock.Advance(tt.advance)
+			creds, err := e.client.RoleCredentials(context.Background(), session, "111122223333", tt.role)
+			switch {
+			case tt.want == nil && err != nil:
+				t.Fatalf("RoleCredentials() = %v", err)
+			case tt.want == nil:
+				want := aws.Credentials{AccessKeyID: "ASIA111122223333", SecretAccessKey: "secret-Admin", SessionToken: "token-Admin",
+					CanExpire: true, Expires: e.clock.Now().Add(time.Hour).Truncate(time.Millisecond), Source: "brokerd SSO", AccountID: "111122223333"}
+				if !creds.Expires.Equal(want.Expires) {
+					t.Errorf("RoleCredentials().Expires = %v, want %v", creds.Expires, want.Expires)
+				}
+				creds.Expires = want.Expires
+				if creds != want {
+					t.Errorf("RoleCredentials() = %+v, want %+v", creds, want)
+				}
+			case tt.want == errAny && (err == nil || errors.Is(err, sso.ErrLoginRequired)):
+				t.Errorf("RoleCredentials() = %v, want an error other than %v", err, sso.ErrLoginRequired)
+			case tt.want != errAny && !errors.Is(err, tt.want):
+				t.Errorf("RoleCredentials() = %v, want %v", err, tt.want)
+			}
+			e.store.checkNoSecrets(t, err)
+			if got := e.grants(refreshGrant); got != tt.refreshes {
+				t.Errorf("refreshes = %d, want %d", got, tt.refreshes)
+			}
+			if got := e.fake.Count("GetRoleCredentials"); got != tt.portal {
+				t.Errorf("GetRoleCredentials calls = %d, want %d", got, tt.portal)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t, ssofake.Config{})
+	ctx := context.Background()
+	e.login(t, session)
+	tok, err := e.client.Token(ctx, session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.Logout(ctx, session); err != nil {
+		t.Fatalf("Logout() = %v", err)
+	}
+	if got := e.fake.Count("Logout"); got != 1 {
+		t.Errorf("portal Logout calls = %d, want 1", got)
+	}
+	if b, _ := e.store.Get(ctx, session.Key()); b != nil {
+		t.Error("the token is still stored after Logout()")
+	}
+	if _, err := e.client.RoleCredentials(ctx, session, "111122223333", "Admin"); !errors.Is(err, sso.ErrLoginRequired) {
+		t.Errorf("RoleCredentials() after Logout() = %v, want %v", err, sso.ErrLoginRequired)
+	}
+	// The portal no longer takes the old token either.
+	e.store.Set(ctx, session.Key(), []byte(fmt.Sprintf(`{"startUrl":%q,"region":%q,"accessToken":%q,"expiresAt":%q}`,
+		session.StartURL, session.Region, tok.AccessToken, tok.Expires.Format(time.RFC3339))))
+	if _, err := e.client.RoleCredentials(ctx, session, "111122223333", "Admin"); !errors.Is(err, sso.ErrLoginRequired) {
+		t.Errorf("RoleCredentials() with the signed-out token = %v, want %v", err, sso.ErrLoginRequired)
+	}
+	if err := e.client.Logout(ctx, session); err != nil {
+		t.Errorf("Logout() again = %v, want nil", err)
+	}
+}

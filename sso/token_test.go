@@ -1,0 +1,146 @@
+package sso_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/internal/ssofake"
+	"github.com/brokerd/brokerd/sso"
+)
+
+func TestToken_RefreshesShortLivedTokens(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: 10 * time.Minute})
+	ctx := context.Background()
+	e.login(t, session)
+	first, err := e.client.Token(ctx, session)
+	if err != nil {
+		t.Fatalf("Token() = %v", err)
+	}
+	prev := first
+	for i := range 3 {
+		e.clock.Advance(4 * time.Minute) // 6 minutes left: no refresh yet
+		if tok, err := e.client.Token(ctx, session); err != nil || tok != prev {
+			t.Fatalf("Token() with 6 minutes left = %v, %v, want the same token", tok, err)
+		}
+		e.clock.Advance(2 * time.Minute) // 4 minutes left: refresh
+		tok, err := e.client.Token(ctx, session)
+		if err != nil {
+			t.Fatalf("Token() with 4 minutes left = %v", err)
+		}
+		if tok.AccessToken == prev.AccessToken || !tok.Expires.Equal(e.clock.Now().Add(10*time.Minute)) {
+			t.Errorf("Token() with 4 minutes left = %v, want a new token for 10 minutes", tok)
+		}
+		if got := e.grants(refreshGrant); got != i+1 {
+			t.Errorf("refreshes = %d, want %d", got, i+1)
+		}
+		prev = tok
+	}
+}
+
+func TestToken_RefreshesOnceForConcurrentCallers(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: 10 * time.Minute})
+	e.login(t, session)
+	e.clock.Advance(7 * time.Minute)
+	var wg sync.WaitGroup
+	tokens := make([]sso.Token, 8)
+	for i := range tokens {
+		wg.Go(func() {
+			tok, err := e.client.Token(context.Background(), session)
+			if err != nil {
+				t.Errorf("Token() = %v", err)
+			}
+			tokens[i] = tok
+		})
+	}
+	wg.Wait()
+	if got := e.grants(refreshGrant); got != 1 {
+		t.Errorf("refreshes = %d, want 1", got)
+	}
+	for _, tok := range tokens[1:] {
+		if tok != tokens[0] {
+			t.Errorf("Token() = %v and %v, want one token", tok, tokens[0])
+		}
+	}
+}
+
+func TestToken_LoginRequired(t *testing.T) {
+	legacy := sso.Session{StartURL: "https://legacy.awsapps.com/start", Region: "us-east-1"}
+	tests := []struct {
+		name      string
+		cfg       ssofake.Config
+		session   sso.Session
+		prepare   func(e *env) // after login
+		advance   time.Duration
+		want      error
+		refreshes int
+	}{
+		{name: "refresh refused", session: session, prepare: func(e *env) { e.fake.RevokeRefreshTokens() },
+			advance: 2 * time.Hour, want: sso.ErrLoginRequired, refreshes: 1},
+		{name: "refresh refused while the token is valid", session: session, prepare: func(e *env) { e.fake.RevokeRefreshTokens() },
+			advance: 58 * time.Minute, refreshes: 1},
+		{name: "legacy session has no refresh token", session: legacy, advance: 2 * time.Hour, want: sso.ErrLoginRequired},
+		{name: "registration expired", session: session, cfg: ssofake.Config{RegistrationLifetime: 90 * time.Minute},
+			advance: 2 * time.Hour, want: sso.ErrLoginRequired},
+		{name: "another start URL", session: session, advance: time.Minute, want: sso.ErrLoginRequired,
+			prepare: func(e *env) {
+				s := session
+				s.StartURL = "https://other.awsapps.com/start"
+				e.login(t, s)
+			}},
+		{name: "signed out", session: session, want: sso.ErrLoginRequired,
+			prepare: func(e *env) { e.client.Logout(context.Background(), session) }},
+		{name: "store fails", session: session, want: errStore, prepare: func(e *env) { e.store.err = errStore }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.cfg)
+			e.login(t, tt.session)
+			if tt.prepare != nil {
+				tt.prepare(e)
+			}
+			e.clock.Advance(tt.advance)
+			for range 2 { // the second time without asking the service
+				_, err := e.client.Token(context.Background(), tt.session)
+				if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+					t.Errorf("Token() = %v, want %v", err, tt.want)
+				}
+				e.store.checkNoSecrets(t, err)
+			}
+			if got := e.grants(refreshGrant); got != tt.refreshes {
+				t.Errorf("refreshes = %d, want %d", got, tt.refreshes)
+			}
+		})
+	}
+}
+
+var errStore = errors.New("keychain is locked")
+
+func TestToken_NobodySignedIn(t *testing.T) {
+	e := newEnv(t, ssofake.Config{})
+	if _, err := e.client.Token(context.Background(), session); !errors.Is(err, sso.ErrLoginRequired) {
+		t.Errorf("Token() = %v, want %v", err, sso.ErrLoginRequired)
+	}
+	if _, err := e.client.Token(context.Background(), sso.Session{Name: "x"}); err == nil || errors.Is(err, sso.ErrLoginRequired) {
+		t.Errorf("Token() of a session without start URL = %v, want a configuration error", err)
+	}
+}
+
+// TestToken_EndpointsFromEnvironment checks that, without endpoints in
+// Config, the clients honour the SDK's environment variables.
+func TestToken_EndpointsFromEnvironment(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: 10 * time.Minute})
+	t.Setenv("AWS_ENDPOINT_URL_SSO_OIDC", e.fake.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SSO", e.fake.URL)
+	e.client = sso.New(e.store, zapNop, sso.Config{Clock: e.clock})
+	e.login(t, session)
+	e.clock.Advance(6 * time.Minute)
+	if _, err := e.client.RoleCredentials(context.Background(), session, "111122223333", "Admin"); err != nil {
+		t.Fatalf("RoleCredentials() = %v", err)
+	}
+	if got := e.grants(refreshGrant); got != 1 {
+		t.Errorf("refreshes = %d, want 1", got)
+	}
+}
