@@ -1,30 +1,28 @@
 // Package broker provides temporary credentials for the profiles of the AWS
-// config file: it reads long-term keys from the keychain and calls STS
-// AssumeRole or GetSessionToken with them.
+// config file. A profile resolves once into a plan; the plan's credential
+// source (long-term keys in the keychain, or the MFA session opened with
+// them) gives the credentials the plan starts from, and the broker assumes
+// the plan's roles from there with STS.
 package broker
 
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"os"
 	"os/user"
 	"regexp"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 
-	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/creds"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/wire"
 )
 
 // Keys reads long-term keys; *keychain.Store implements it.
@@ -34,10 +32,19 @@ type Keys interface {
 
 var _ Keys = (*keychain.Store)(nil)
 
+// Source gives the credentials a plan starts from: served as they are when
+// the plan has no roles, else signing its first AssumeRole. Each kind of
+// source implements it, and New registers it under its profile.Kind.
+type Source interface {
+	Credentials(ctx context.Context, p profile.Plan) (aws.Credentials, error)
+}
+
 // Config holds the broker's optional settings.
 type Config struct {
 	// ConfigPath is the AWS config file; empty means profile.Path().
 	ConfigPath string
+	// Load parses the config file; nil means profile.Load.
+	Load func(path string) (*profile.Config, error)
 	// Log receives debug lines of STS calls; nil logs nothing.
 	Log *zap.Logger
 	// Duration is how long credentials last when the profile sets no
@@ -46,136 +53,102 @@ type Config struct {
 	// Sessions keeps MFA sessions across restarts; nil keeps them in
 	// memory only.
 	Sessions Sessions
-	// Now tells the time; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time; nil means the real clock.
+	Clock clockwork.Clock
 }
 
 // Broker turns profile names into temporary credentials.
 type Broker struct {
-	keys Keys
-	cfg  Config
-	log  *zap.Logger
-
-	mu       sync.Mutex
-	sessions map[string]keychain.Session // by source profile
-	warned   map[string]bool             // expiry warning logged, by source profile
-	// gen counts logins and logouts by source profile, so that a session
-	// read from the keychain is kept only if neither happened meanwhile.
-	gen map[string]uint64
-	// loggedOut holds the source profiles logged out and not logged in
-	// since, whose keychain session is not read even if its delete failed.
-	loggedOut map[string]bool
+	keys    Keys
+	cfg     Config
+	log     *zap.Logger
+	file    *configFile
+	sts     *stsClients
+	mfa     *mfaSource
+	sources map[profile.Kind]Source
 }
 
 // New returns a broker that signs STS calls with keys from keys.
 func New(keys Keys, cfg Config) *Broker {
-	if cfg.Duration == 0 {
-		cfg.Duration = time.Hour
+	cfg.Duration = cmp.Or(cfg.Duration, time.Hour)
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	log := cfg.Log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	b := &Broker{keys: keys, cfg: cfg, log: log, file: &configFile{path: cfg.ConfigPath, load: cfg.Load}}
+	b.sts = &stsClients{configPath: cfg.ConfigPath}
+	b.mfa = newMFASource(b)
+	b.sources = map[profile.Kind]Source{
+		profile.KindKeys: keysSource{b},
+		profile.KindMFA:  b.mfa,
 	}
-	return &Broker{keys: keys, cfg: cfg, log: log, sessions: map[string]keychain.Session{}, warned: map[string]bool{},
-		gen: map[string]uint64{}, loggedOut: map[string]bool{}}
+	return b
 }
 
-// Profiles reads the AWS config file anew, so edits need no restart.
+// Profiles returns the config file as it is now, parsed again only when
+// it changed, so edits need no restart.
 func (b *Broker) Profiles() (*profile.Config, error) {
-	path := b.cfg.ConfigPath
-	if path == "" {
-		var err error
-		if path, err = profile.Path(); err != nil {
-			return nil, err
-		}
+	cfg, changed, err := b.file.get(false)
+	if changed {
+		b.sts.reset()
 	}
-	return profile.Load(path)
+	return cfg, err
 }
 
-// Fetch returns new temporary credentials for the named profile: a role's
-// by AssumeRole (through its source_profile chain), a source profile's by
-// GetSessionToken. Errors are *Error.
-func (b *Broker) Fetch(ctx context.Context, name string) (cache.Credentials, error) {
-	creds, err := b.fetch(ctx, name)
-	if err != nil {
-		return cache.Credentials{}, classify(name, err)
-	}
-	return creds, nil
+// Reload parses the config file again, changed or not.
+func (b *Broker) Reload() (*profile.Config, error) {
+	cfg, _, err := b.file.get(true)
+	b.sts.reset()
+	return cfg, err
 }
 
-func (b *Broker) fetch(ctx context.Context, name string) (cache.Credentials, error) {
-	src, chain, err := b.resolve(ctx, name)
+// ConfigEpoch changes whenever the config file changes; it does not parse
+// the file.
+func (b *Broker) ConfigEpoch() uint64 { return b.file.epoch() }
+
+// Plan resolves the named profile. Errors are *fault.Error.
+func (b *Broker) Plan(name string) (profile.Plan, error) {
+	cfg, err := b.Profiles()
 	if err != nil {
-		return cache.Credentials{}, err
+		return profile.Plan{}, classify(name, err)
 	}
-	if mfaSerial(src, chain) != "" {
-		sess, err := b.session(ctx, src.Name)
-		if err != nil {
-			return cache.Credentials{}, err
-		}
-		creds := sessionCredentials(sess)
-		if len(chain) == 0 {
-			return cache.Credentials{Credentials: creds}, nil
-		}
-		return b.assume(ctx, name, src, chain, credentials(creds), true)
-	}
-	keys, err := b.keys.Keys(ctx, src.Name)
+	p, err := cfg.Plan(name)
 	if err != nil {
-		return cache.Credentials{}, &keysError{profile: src.Name, err: err}
+		return profile.Plan{}, classify(name, err)
 	}
-	provider := credentials{AccessKeyID: keys.AccessKeyID, SecretAccessKey: keys.SecretAccessKey, Source: "brokerd keychain"}
-	if len(chain) == 0 {
-		client, err := b.stsClient(ctx, src, src, provider)
-		if err != nil {
-			return cache.Credentials{}, err
-		}
-		return b.sessionToken(ctx, client, src)
-	}
-	return b.assume(ctx, name, src, chain, provider, false)
+	return p, nil
 }
 
-// resolve finds the source profile whose keys sign for name, and the roles
-// to assume from it, innermost first.
-func (b *Broker) resolve(ctx context.Context, name string) (profile.Profile, []profile.Profile, error) {
-	cfgFile, err := b.Profiles()
+// Fetch returns new temporary credentials for the named profile. Errors
+// are *fault.Error.
+func (b *Broker) Fetch(ctx context.Context, name string) (creds.Credentials, error) {
+	p, err := b.Plan(name)
 	if err != nil {
-		return profile.Profile{}, nil, err
+		return creds.Credentials{}, err
 	}
-	src, chain, err := cfgFile.Source(name)
-	if errors.Is(err, profile.ErrNotFound) {
-		// A profile whose keys are in the keychain needs no section. Only
-		// missing keys mean no such profile: a locked or unreachable
-		// keychain is its own error, which callers may retry.
-		_, kerr := b.keys.Keys(ctx, name)
-		switch {
-		case kerr == nil:
-			src, chain, err = profile.Profile{Name: name}, nil, nil
-		case !errors.Is(kerr, keychain.ErrNotFound):
-			err = &keysError{profile: name, err: kerr}
-		}
-	}
+	c, err := b.FetchPlan(ctx, p)
 	if err != nil {
-		return profile.Profile{}, nil, err
+		return creds.Credentials{}, classify(name, err)
 	}
-	if len(src.Unsupported) > 0 {
-		return profile.Profile{}, nil, fmt.Errorf("profile %q uses %v, which brokerd does not serve: give it keys with `brokerd keys add %s` instead", src.Name, src.Unsupported, src.Name)
-	}
-	return src, chain, nil
+	return c, nil
 }
 
-// assume assumes the roles of chain in turn, starting from provider: the
-// keys of src, or its MFA session if session is set.
-func (b *Broker) assume(ctx context.Context, name string, src profile.Profile, chain []profile.Profile, provider aws.CredentialsProvider, session bool) (cache.Credentials, error) {
-	var creds aws.Credentials
-	for _, role := range chain {
-		client, err := b.stsClient(ctx, src, role, provider)
-		if err != nil {
-			return cache.Credentials{}, err
-		}
-		creds, err = stscreds.NewAssumeRoleProvider(client, role.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+// FetchPlan returns new temporary credentials for a resolved plan.
+func (b *Broker) FetchPlan(ctx context.Context, p profile.Plan) (creds.Credentials, error) {
+	base, err := b.sources[p.Kind].Credentials(ctx, p)
+	if err != nil || len(p.Chain) == 0 {
+		return creds.Credentials{Credentials: base}, err
+	}
+	client, err := b.sts.get(ctx, p.Name)
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	c := base
+	for _, role := range p.Chain {
+		c, err = stscreds.NewAssumeRoleProvider(signed{client, c}, role.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = sessionName(role.RoleSessionName)
 			o.Duration = cmp.Or(role.Duration, b.cfg.Duration)
 			if role.ExternalID != "" {
@@ -183,89 +156,48 @@ func (b *Broker) assume(ctx context.Context, name string, src profile.Profile, c
 			}
 		}).Retrieve(ctx)
 		if err != nil {
-			return cache.Credentials{}, &stsError{op: "AssumeRole", profile: role, signer: src.Name, session: session, err: err}
+			return creds.Credentials{}, &stsError{op: "AssumeRole", profile: role, signer: p.Source.Name, session: p.Kind == profile.KindMFA, err: err}
 		}
-		provider = credentials(creds)
 	}
-	role := chain[len(chain)-1]
-	b.log.Debug("assumed role", zap.String("profile", name), zap.String("role_arn", role.RoleARN),
-		zap.String("key", keychain.Mask(creds.AccessKeyID)), zap.Time("expires", creds.Expires))
-	return cache.Credentials{Credentials: creds, RoleARN: role.RoleARN}, nil
+	role, _ := p.Role()
+	b.log.Debug("assumed role", zap.String("profile", p.Name), zap.String("role_arn", role.RoleARN),
+		zap.String("key", wire.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires))
+	return creds.Credentials{Credentials: c, RoleARN: role.RoleARN}, nil
 }
 
-func (b *Broker) sessionToken(ctx context.Context, client *sts.Client, src profile.Profile) (cache.Credentials, error) {
-	d := cmp.Or(src.Duration, b.cfg.Duration)
-	out, err := client.GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(int32(d / time.Second))})
-	if err != nil {
-		return cache.Credentials{}, &stsError{op: "GetSessionToken", profile: src, signer: src.Name, err: err}
-	}
-	c := out.Credentials
-	return cache.Credentials{Credentials: aws.Credentials{
-		AccessKeyID:     aws.ToString(c.AccessKeyId),
-		SecretAccessKey: aws.ToString(c.SecretAccessKey),
-		SessionToken:    aws.ToString(c.SessionToken),
-		CanExpire:       true,
-		Expires:         aws.ToTime(c.Expiration),
-		Source:          "brokerd GetSessionToken",
-	}}, nil
+// signed is an STS client whose calls are signed with fixed credentials,
+// so that one client (and its connections) serves every source.
+type signed struct {
+	client *sts.Client
+	creds  aws.Credentials
 }
 
-type credentials aws.Credentials
-
-func (c credentials) Retrieve(context.Context) (aws.Credentials, error) {
-	return aws.Credentials(c), nil
+func (s signed) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, opts ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	return s.client.AssumeRole(ctx, in, append(opts, s.sign)...)
 }
 
-// stsClient returns an STS client configured as the AWS SDK configures one
-// for profile: region and endpoint from the environment and the config
-// file (AWS_REGION, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, endpoint_url,
-// region), signing with provider.
-func (b *Broker) stsClient(ctx context.Context, src, p profile.Profile, provider aws.CredentialsProvider) (*sts.Client, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithCredentialsProvider(provider),
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(10 * time.Second).
-			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 3 * time.Second })),
-		config.WithAppID("brokerd"),
-		// One attempt: the cache retries with backoff, and a request's
-		// client gives up after a second or two.
-		config.WithRetryMaxAttempts(1),
-	}
-	if b.cfg.ConfigPath != "" {
-		opts = append(opts, config.WithSharedConfigFiles([]string{b.cfg.ConfigPath}))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, append(opts, config.WithSharedConfigProfile(src.Name))...)
-	var missing config.SharedConfigProfileNotExistError
-	if errors.As(err, &missing) && missing.Profile == src.Name {
-		// A source profile whose keys are in the keychain needs no section:
-		// configure the client as the SDK does when no profile is named.
-		cfg, err = config.LoadDefaultConfig(ctx, opts...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config for profile %q: %w", p.Name, err)
-	}
-	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" && p.Region != "" {
-		cfg.Region = p.Region
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	return sts.NewFromConfig(cfg), nil
+func (s signed) GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput) (*sts.GetSessionTokenOutput, error) {
+	return s.client.GetSessionToken(ctx, in, s.sign)
 }
+
+func (s signed) sign(o *sts.Options) { o.Credentials = static(s.creds) }
+
+type static aws.Credentials
+
+func (c static) Retrieve(context.Context) (aws.Credentials, error) { return aws.Credentials(c), nil }
 
 var notSessionChar = regexp.MustCompile(`[^\w+=,.@-]`)
 
-// sessionName is the role session name: the profile's, else
-// brokerd-USER, which shows in CloudTrail who assumed the role.
-func sessionName(configured string) string {
-	if configured != "" {
-		return configured
-	}
+var userSessionName = sync.OnceValue(func() string {
 	name := "brokerd"
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		name += "-" + notSessionChar.ReplaceAllString(u.Username, "_")
 	}
-	if len(name) > 64 {
-		name = name[:64]
-	}
-	return name
+	return name[:min(len(name), 64)]
+})
+
+// sessionName is the role session name: the profile's, else
+// brokerd-USER, which shows in CloudTrail who assumed the role.
+func sessionName(configured string) string {
+	return cmp.Or(configured, userSessionName())
 }

@@ -9,12 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 // Client calls a running daemon's control API.
@@ -43,7 +43,18 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // Refresh asks the daemon to fetch new credentials for profile now.
 func (c *Client) Refresh(ctx context.Context, profile string) error {
-	return c.call(ctx, http.MethodPost, "/v1/refresh/"+url.PathEscape(profile), nil, nil)
+	return c.call(ctx, http.MethodPost, "/v1/refresh", named{profile}, nil)
+}
+
+// LoginNeeds asks the daemon what a login for profile needs.
+func (c *Client) LoginNeeds(ctx context.Context, profile string) (LoginNeeds, error) {
+	var needs LoginNeeds
+	return needs, c.call(ctx, http.MethodPost, "/v1/login/needs", named{profile}, &needs)
+}
+
+// KeysChanged tells the daemon that the keys of a profile changed.
+func (c *Client) KeysChanged(ctx context.Context, change KeysChange) error {
+	return c.call(ctx, http.MethodPost, "/v1/keys", change, nil)
 }
 
 // Reload asks the daemon to re-read the config file.
@@ -60,25 +71,18 @@ func (c *Client) Login(ctx context.Context, l Login) (LoginResult, error) {
 // Logout asks the daemon to close the MFA session of profile's source; it
 // returns the source profile.
 func (c *Client) Logout(ctx context.Context, profile string) (string, error) {
-	var res struct {
-		Profile string `json:"profile"`
-	}
-	err := c.call(ctx, http.MethodPost, "/v1/logout", struct {
-		Profile string `json:"profile"`
-	}{profile}, &res)
+	var res named
+	err := c.call(ctx, http.MethodPost, "/v1/logout", named{profile}, &res)
 	return res.Profile, err
 }
 
 // Error is an error the daemon answered with.
 type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Status  int    `json:"-"`
+	Status        int
+	Code, Message string
 }
 
-func (e *Error) Error() string     { return e.Message }
-func (e *Error) HTTPStatus() int   { return e.Status }
-func (e *Error) ErrorCode() string { return e.Code }
+func (e *Error) Error() string { return e.Message }
 
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -103,11 +107,11 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		e := &Error{Status: resp.StatusCode}
-		if err := json.NewDecoder(resp.Body).Decode(e); err != nil || e.Message == "" {
+		var body wire.Error
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Message == "" {
 			return fmt.Errorf("brokerd answered %s", resp.Status)
 		}
-		return e
+		return &Error{Status: resp.StatusCode, Code: body.Code, Message: body.Message}
 	}
 	if out == nil {
 		return nil

@@ -25,6 +25,18 @@ type Session struct {
 	Expires   time.Time `json:"expires"`
 }
 
+// LoginNeeds is what a login for a profile needs, so that the CLI asks the
+// person for exactly that without reading the AWS config itself.
+type LoginNeeds struct {
+	// Profile is the source profile whose session the login opens.
+	Profile string `json:"profile"`
+	// Kind is the kind of login: "mfa" takes a code from MFAProcess when
+	// set, else from the person.
+	Kind       string `json:"kind"`
+	MFASerial  string `json:"mfa_serial,omitempty"`
+	MFAProcess string `json:"mfa_process,omitempty"`
+}
+
 // Login asks the daemon to open an MFA session.
 type Login struct {
 	// Profile is the source profile, or a role whose source is meant; empty
@@ -54,6 +66,13 @@ type Profile struct {
 	LastError     string     `json:"last_error,omitempty"`
 }
 
+// KeysChange tells the daemon that the keychain's keys of a profile were
+// added (or replaced) or removed.
+type KeysChange struct {
+	Profile string `json:"profile"`
+	Removed bool   `json:"removed"`
+}
+
 // Service is what the daemon does for the control API.
 type Service interface {
 	Status(ctx context.Context) (Status, error)
@@ -62,10 +81,16 @@ type Service interface {
 	// Reload applies the config file as it is now to the cached
 	// credentials.
 	Reload(ctx context.Context) error
+	// LoginNeeds says what a login for profile (empty: the default
+	// profile) needs.
+	LoginNeeds(ctx context.Context, profile string) (LoginNeeds, error)
 	// Login opens an MFA session.
 	Login(ctx context.Context, l Login) (LoginResult, error)
 	// Logout closes the MFA session of profile's source (empty: the default
 	// profile's) and drops credentials derived from it; it returns the
 	// source profile.
 	Logout(ctx context.Context, profile string) (string, error)
+	// KeysChanged drops what removed keys signed, or retries what failed
+	// before new keys.
+	KeysChanged(ctx context.Context, c KeysChange) error
 }

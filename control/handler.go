@@ -7,31 +7,52 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
-	"github.com/brokerd/brokerd/server"
+	"github.com/brokerd/brokerd/httperr"
 )
+
+// maxBody bounds a request's body.
+const maxBody = 1 << 16
 
 // Handler serves svc on the control API.
 func Handler(svc Service, log *zap.Logger) http.Handler {
 	h := handler{svc: svc, log: log}
 	r := chi.NewRouter()
 	r.Get("/v1/status", h.status)
-	r.Post("/v1/refresh/{profile}", h.refresh)
+	r.Post("/v1/refresh", h.refresh)
 	r.Post("/v1/reload", h.reload)
+	r.Post("/v1/login/needs", h.loginNeeds)
 	r.Post("/v1/login", h.login)
 	r.Post("/v1/logout", h.logout)
+	r.Post("/v1/keys", h.keys)
 	// A CLI newer than the running daemon asks for what it does not have.
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		h.reply(w, r, nil, server.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))
+		h.reply(w, r, nil, httperr.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		h.reply(w, r, nil, server.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the running brokerd does not take %s %s: restart it after an upgrade", r.Method, r.URL.Path))
+		h.reply(w, r, nil, httperr.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the running brokerd does not take %s %s: restart it after an upgrade", r.Method, r.URL.Path))
 	})
-	return server.Recover(log, r)
+	return httperr.Recover(log, r)
 }
 
 type handler struct {
 	svc Service
 	log *zap.Logger
+}
+
+// named is the body of the requests that name a profile.
+type named struct {
+	Profile string `json:"profile"`
+}
+
+// decode reads r's JSON body into v, answering a malformed one itself.
+func (h handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		h.reply(w, r, nil, httperr.Errorf(http.StatusBadRequest, "BadRequest", "read %s request: %v", r.URL.Path, err))
+		return false
+	}
+	return true
 }
 
 func (h handler) status(w http.ResponseWriter, r *http.Request) {
@@ -40,46 +61,51 @@ func (h handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handler) refresh(w http.ResponseWriter, r *http.Request) {
-	name, ok := server.ProfileParam(r)
-	if !ok {
-		h.reply(w, r, nil, server.Errorf(http.StatusBadRequest, "BadProfile", "malformed profile name in %q", r.URL.Path))
-		return
+	var req named
+	if h.decode(w, r, &req) {
+		h.reply(w, r, struct{}{}, h.svc.Refresh(r.Context(), req.Profile))
 	}
-	h.reply(w, r, struct{}{}, h.svc.Refresh(r.Context(), name))
 }
 
 func (h handler) reload(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, r, struct{}{}, h.svc.Reload(r.Context()))
 }
 
+func (h handler) loginNeeds(w http.ResponseWriter, r *http.Request) {
+	var req named
+	if h.decode(w, r, &req) {
+		needs, err := h.svc.LoginNeeds(r.Context(), req.Profile)
+		h.reply(w, r, needs, err)
+	}
+}
+
 func (h handler) login(w http.ResponseWriter, r *http.Request) {
 	var l Login
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&l); err != nil {
-		h.reply(w, r, nil, server.Errorf(http.StatusBadRequest, "BadRequest", "read login request: %v", err))
-		return
+	if h.decode(w, r, &l) {
+		res, err := h.svc.Login(r.Context(), l)
+		h.reply(w, r, res, err)
 	}
-	res, err := h.svc.Login(r.Context(), l)
-	h.reply(w, r, res, err)
 }
 
 func (h handler) logout(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Profile string `json:"profile"`
+	var req named
+	if h.decode(w, r, &req) {
+		src, err := h.svc.Logout(r.Context(), req.Profile)
+		h.reply(w, r, named{src}, err)
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-		h.reply(w, r, nil, server.Errorf(http.StatusBadRequest, "BadRequest", "read logout request: %v", err))
-		return
+}
+
+func (h handler) keys(w http.ResponseWriter, r *http.Request) {
+	var c KeysChange
+	if h.decode(w, r, &c) {
+		h.reply(w, r, struct{}{}, h.svc.KeysChanged(r.Context(), c))
 	}
-	src, err := h.svc.Logout(r.Context(), req.Profile)
-	h.reply(w, r, struct {
-		Profile string `json:"profile"`
-	}{src}, err)
 }
 
 func (h handler) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
-		c := server.WriteError(w, err)
-		h.log.Info("control request failed", zap.String("path", r.URL.Path), zap.String("code", c.ErrorCode()), zap.String("message", c.Error()))
+		_, code, message := httperr.Write(w, err)
+		h.log.Info("control request failed", zap.String("path", r.URL.Path), zap.String("code", code), zap.String("message", message))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -1,6 +1,7 @@
 // Package daemon provides brokerd's long-running service: it wires the
 // keychain, STS broker, cache and HTTP endpoints together, publishes the
-// endpoint in the state directory and serves until its context ends.
+// endpoint in the state directory and serves until its context ends. It
+// owns every goroutine it starts and returns only when all have ended.
 package daemon
 
 import (
@@ -10,11 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/cache"
@@ -22,10 +24,8 @@ import (
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/server"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
-
-// DefaultListen is the endpoint's address when none is given.
-const DefaultListen = "127.0.0.1:9911"
 
 // Keychain is the daemon's view of the keychain; *keychain.Store is one.
 type Keychain interface {
@@ -45,6 +45,8 @@ type Config struct {
 	Log            *zap.Logger
 	// ConfigPath is the AWS config file; empty means where the SDKs look.
 	ConfigPath string
+	// Clock tells the time and arms every timer; nil means the real clock.
+	Clock clockwork.Clock
 	// Ready is called with the endpoint once it serves; nil means nothing.
 	Ready func(state.Endpoint)
 	// Reload receives a value for each request to re-read the config file
@@ -52,15 +54,21 @@ type Config struct {
 	Reload <-chan struct{}
 }
 
-// Run serves until ctx ends, then drains requests for up to 5 s.
+// drain is how long a stopping daemon waits for requests in flight.
+const drain = 5 * time.Second
+
+// Run serves until ctx ends, then drains requests for up to 5 s and waits
+// for every goroutine it started.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
 	lock, err := cfg.State.Lock()
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-
 	ln, err := Listen(cfg.Listen)
 	if err != nil {
 		return err
@@ -75,25 +83,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-
-	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys})
-	c := cache.New(b.Fetch, cache.Config{
-		Log: log.Named("cache"),
-		Forget: func(err error) bool {
-			var be *broker.Error
-			return errors.As(err, &be) && be.Status == http.StatusNotFound
-		},
-		// STS unreachable or throttling, and the keychain locked or not
-		// answering.
-		Transient: func(err error) bool {
-			var be *broker.Error
-			return errors.As(err, &be) && be.Status == http.StatusServiceUnavailable
-		},
-	})
+	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys, Clock: cfg.Clock})
+	c := cache.New(b.Fetch, cache.Config{Log: log.Named("cache"), Clock: cfg.Clock, Epoch: b.ConfigEpoch})
+	defer c.Close()
 	addr := ln.Addr().(*net.TCPAddr)
 	endpoint := state.Endpoint{URL: "http://" + addr.String(), PID: os.Getpid()}
-	svc := &service{cache: c, broker: b, keys: cfg.Keys, started: time.Now(), endpoint: endpoint, defaultProfile: cfg.DefaultProfile}
-
+	svc := &service{cache: c, broker: b, keys: cfg.Keys, clock: cfg.Clock, log: log, started: cfg.Clock.Now(),
+		endpoint: endpoint, defaultProfile: cfg.DefaultProfile}
 	// ReadHeaderTimeout stops clients that never finish a request, and
 	// IdleTimeout frees connections that clients keep idle. There is no
 	// WriteTimeout: a response is under 1 KiB and never waits on the
@@ -104,6 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Hosts:          []string{addr.String(), fmt.Sprintf("localhost:%d", addr.Port)},
 			DefaultProfile: cfg.DefaultProfile,
 			Log:            log.Named("server"),
+			Clock:          cfg.Clock,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -116,17 +113,31 @@ func Run(ctx context.Context, cfg Config) error {
 	requests, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
 	api.BaseContext = func(net.Listener) context.Context { return requests }
+	ctl.BaseContext = api.BaseContext
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go c.Run(runCtx, 30*time.Second)
-	go svc.watchSessions(runCtx, time.Minute)
-	errc := make(chan error, 2)
-	go func() { errc <- api.Serve(ln) }()
-	go func() { errc <- ctl.Serve(sock) }()
-
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return serve(api, ln) })
+	g.Go(func() error { return serve(ctl, sock) })
+	g.Go(func() error { c.Run(gctx); return nil })
+	g.Go(func() error { svc.watchSessions(gctx); return nil })
+	g.Go(func() error { svc.reloads(gctx, cfg.Reload); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		stragglers := cfg.Clock.AfterFunc(drain-time.Second, cancelRequests)
+		defer stragglers.Stop()
+		var sg errgroup.Group
+		sg.Go(func() error { return api.Shutdown(shutdown) })
+		sg.Go(func() error { return ctl.Shutdown(shutdown) })
+		sg.Wait()
+		return nil
+	})
 	if err := cfg.State.Publish(endpoint); err != nil {
-		return err
+		cancel()
+		return errors.Join(err, g.Wait())
 	}
 	defer cfg.State.Unpublish()
 	log.Info("serving", zap.String("endpoint", endpoint.URL), zap.String("state_dir", cfg.State.Path),
@@ -134,59 +145,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(endpoint)
 	}
-
-loop:
-	for {
-		select {
-		case <-cfg.Reload:
-			// Apart from the loop: the keychain may take seconds, and a
-			// SIGTERM must not wait for it.
-			go func() {
-				if err := svc.Reload(ctx); err != nil {
-					log.Warn("config file not reloaded: fix it and send SIGHUP again", zap.Error(err))
-				} else {
-					log.Info("reloaded the config file")
-				}
-			}()
-		case err = <-errc:
-			err = fmt.Errorf("serve: %w", err)
-			break loop
-		case <-ctx.Done():
-			break loop
-		}
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	stragglers := time.AfterFunc(drain-time.Second, cancelRequests)
-	defer stragglers.Stop()
-	var wg sync.WaitGroup
-	wg.Go(func() { api.Shutdown(shutdown) })
-	wg.Go(func() { ctl.Shutdown(shutdown) })
-	wg.Wait()
+	err = g.Wait()
 	log.Info("stopped")
 	return err
 }
 
-// drain is how long a stopping daemon waits for requests in flight.
-const drain = 5 * time.Second
+// serve serves srv on ln until it is shut down.
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
 
-// Listen listens on addr, which must be a loopback address.
+// Listen listens on addr, which must be 127.0.0.1 with a port other than 80.
 func Listen(addr string) (net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
+	hostPort, err := wire.CheckListen(addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen address %q: want 127.0.0.1:PORT", addr)
+		return nil, err
 	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("listen address %q is not a loopback address: brokerd serves this machine only; use 127.0.0.1:PORT", addr)
-	}
-	if !ip.Equal(net.IPv4(127, 0, 0, 1)) {
-		return nil, fmt.Errorf("listen address %q: use 127.0.0.1:PORT, the one loopback address every AWS SDK accepts", addr)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	ln, err := net.Listen("tcp", hostPort)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("address %s is in use: is brokerd already running (`brokerd status`)? Otherwise pick another port with --listen 127.0.0.1:PORT", addr)
 	}

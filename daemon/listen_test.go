@@ -28,6 +28,7 @@ func TestListen(t *testing.T) {
 		{"[::1]:0", "the one loopback address every AWS SDK accepts"},
 		{"127.0.0.2:0", "the one loopback address every AWS SDK accepts"},
 		{"127.0.0.1", "want 127.0.0.1:PORT"},
+		{"127.0.0.1:80", "port 80 is not supported"},
 		{busy.Addr().String(), "is in use"},
 	}
 	for _, tt := range tests {

@@ -1,18 +1,20 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
-	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/profile"
-	"github.com/brokerd/brokerd/server"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -21,12 +23,35 @@ type service struct {
 	cache          *cache.Cache
 	broker         *broker.Broker
 	keys           Keychain
+	clock          clockwork.Clock
+	log            *zap.Logger
 	started        time.Time
 	endpoint       state.Endpoint
 	defaultProfile string
 }
 
 var _ control.Service = (*service)(nil)
+
+// checkName refuses a profile name that cannot exist, before any keychain
+// or STS work.
+func checkName(name string) error {
+	if err := profile.CheckName(name); err != nil {
+		return &fault.Error{Kind: fault.InvalidInput, Code: "InvalidProfileName", Message: err.Error(), Err: err}
+	}
+	return nil
+}
+
+// plan resolves name, or the default profile when name is empty.
+func (s *service) plan(name string) (profile.Plan, error) {
+	name = cmp.Or(name, s.defaultProfile)
+	if name == "" {
+		return profile.Plan{}, &fault.Error{Kind: fault.InvalidInput, Code: "NoProfile", Message: "name the profile, e.g. brokerd login dev"}
+	}
+	if err := checkName(name); err != nil {
+		return profile.Plan{}, err
+	}
+	return s.broker.Plan(name)
+}
 
 func (s *service) Status(ctx context.Context) (control.Status, error) {
 	st := control.Status{Endpoint: s.endpoint.URL, PID: s.endpoint.PID, Started: s.started, DefaultProfile: s.defaultProfile}
@@ -81,6 +106,9 @@ func timePtr(t time.Time) *time.Time {
 }
 
 func (s *service) Refresh(ctx context.Context, profile string) error {
+	if err := checkName(profile); err != nil {
+		return err
+	}
 	_, err := s.cache.Refresh(ctx, profile)
 	return err
 }
@@ -90,83 +118,153 @@ func (s *service) Refresh(ctx context.Context, profile string) error {
 // cached profile is refreshed at once in the background, its credentials
 // served meanwhile. A config file that does not load changes nothing.
 func (s *service) Reload(ctx context.Context) error {
-	cfg, err := s.broker.Profiles()
+	cfg, err := s.broker.Reload()
 	if err != nil {
 		return err
 	}
 	keys, kerr := s.keys.Profiles(ctx)
 	s.cache.Forget(func(name string) bool {
-		_, _, err := cfg.Source(name)
-		return errors.Is(err, profile.ErrNotFound) && kerr == nil && !slices.Contains(keys, name)
+		_, err := cfg.Get(name)
+		return err != nil && kerr == nil && !slices.Contains(keys, name)
 	})
 	s.cache.RefreshAll()
 	return nil
 }
 
-// source returns the source profile of name, or of the default profile
-// when name is empty.
-func (s *service) source(ctx context.Context, name string) (string, error) {
-	if name == "" {
-		name = s.defaultProfile
+// reloadSettle is how long reload requests are gathered before one reload.
+const reloadSettle = 200 * time.Millisecond
+
+// reloads reloads the config file for requests on ch, one reload for each
+// burst of requests, until ctx ends.
+func (s *service) reloads(ctx context.Context, ch <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+		if !s.settle(ctx, ch) {
+			return
+		}
+		if err := s.Reload(ctx); err != nil {
+			s.log.Warn("config file not reloaded: fix it and send SIGHUP again", zap.Error(err))
+		} else {
+			s.log.Info("reloaded the config file")
+		}
 	}
-	if name == "" {
-		return "", server.Errorf(http.StatusBadRequest, "NoProfile", "name the profile to log in, e.g. brokerd login dev")
+}
+
+// settle waits until no request came on ch for reloadSettle, or at most a
+// second; false when ctx ended.
+func (s *service) settle(ctx context.Context, ch <-chan struct{}) bool {
+	deadline := s.clock.NewTimer(time.Second)
+	defer deadline.Stop()
+	for {
+		quiet := s.clock.NewTimer(reloadSettle)
+		select {
+		case <-ctx.Done():
+			quiet.Stop()
+			return false
+		case <-ch:
+			quiet.Stop()
+		case <-quiet.Chan():
+			return true
+		case <-deadline.Chan():
+			quiet.Stop()
+			return true
+		}
 	}
-	return s.broker.LoginSource(ctx, name)
+}
+
+func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNeeds, error) {
+	p, err := s.plan(name)
+	if err != nil {
+		return control.LoginNeeds{}, err
+	}
+	return control.LoginNeeds{Profile: p.Source.Name, Kind: "mfa", MFASerial: p.MFASerial, MFAProcess: p.MFAProcess}, nil
 }
 
 func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResult, error) {
-	src, err := s.source(ctx, l.Profile)
+	p, err := s.plan(l.Profile)
 	if err != nil {
 		return control.LoginResult{}, err
 	}
-	sess, warning, err := s.broker.Login(ctx, src, l.Code, time.Duration(l.DurationSeconds)*time.Second)
+	sess, warning, err := s.broker.Login(ctx, p, l.Code, time.Duration(l.DurationSeconds)*time.Second)
 	if err != nil {
 		return control.LoginResult{}, err
 	}
-	res := control.LoginResult{Session: control.Session{Profile: src, MFASerial: sess.MFASerial, Expires: sess.Expires}}
+	s.cache.Retry()
+	res := control.LoginResult{Session: control.Session{Profile: p.Source.Name, MFASerial: sess.MFASerial, Expires: sess.Expires}}
 	if warning != nil {
 		res.Warning = warning.Error()
 	}
 	return res, nil
 }
 
-func (s *service) Logout(ctx context.Context, profile string) (string, error) {
-	src, err := s.source(ctx, profile)
+func (s *service) Logout(ctx context.Context, name string) (string, error) {
+	p, err := s.plan(name)
 	if err != nil {
 		return "", err
 	}
 	// Derived credentials go even when the keychain item could not be
 	// deleted: the session is gone from memory either way.
-	lerr := s.broker.Logout(ctx, src)
+	lerr := s.broker.Logout(ctx, p.Source.Name)
+	s.forgetDerived(p.Source.Name)
+	return p.Source.Name, lerr
+}
+
+// KeysChanged drops what removed keys signed, their MFA session included,
+// or ends the retry windows after new keys, so failing profiles heal at
+// their next request.
+func (s *service) KeysChanged(ctx context.Context, c control.KeysChange) error {
+	if err := checkName(c.Profile); err != nil {
+		return err
+	}
+	if !c.Removed {
+		s.cache.Retry()
+		s.log.Info("keys changed", zap.String("profile", c.Profile))
+		return nil
+	}
+	err := s.broker.Logout(ctx, c.Profile)
+	s.forgetDerived(c.Profile)
+	s.log.Info("keys removed: dropped the credentials they signed", zap.String("profile", c.Profile))
+	return err
+}
+
+// forgetDerived drops the cached credentials that source's keys or session
+// signed; without a readable config file, everything.
+func (s *service) forgetDerived(source string) {
 	cfg, err := s.broker.Profiles()
 	s.cache.Forget(func(name string) bool {
-		if name == src || err != nil {
-			return true // without the config file, drop everything to be safe
+		if name == source || err != nil {
+			return true
 		}
-		p, _, serr := cfg.Source(name)
-		return serr != nil || p.Name == src
+		p, perr := cfg.Plan(name)
+		return perr != nil || p.Source.Name == source
 	})
-	if lerr != nil {
-		return "", lerr
-	}
-	return src, nil
 }
 
 // watchSessions loads the MFA sessions kept in the keychain, then warns of
-// sessions about to expire, every tick until ctx ends.
-func (s *service) watchSessions(ctx context.Context, tick time.Duration) {
+// sessions about to expire, waking only when one is due, until ctx ends.
+func (s *service) watchSessions(ctx context.Context) {
 	if names, err := s.keys.Profiles(ctx); err == nil {
 		s.broker.LoadSessions(ctx, names)
 	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
 	for {
-		s.broker.WarnExpiring()
+		next := s.broker.WarnExpiring()
+		wait := maxSleep
+		if !next.IsZero() {
+			wait = min(max(next.Sub(s.clock.Now()), time.Second), maxSleep)
+		}
+		t := s.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }
+
+// maxSleep bounds a timer's wait, since timers stop while a laptop sleeps.
+const maxSleep = 5 * time.Minute

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/brokerd/brokerd/wire"
 	"io"
 	"io/fs"
 	"os"
@@ -58,9 +59,9 @@ type CommandError struct {
 }
 
 func (e *CommandError) Error() string {
-	msg := fmt.Sprintf("%s: %v", shellJoin(e.Argv), e.Err)
+	msg := fmt.Sprintf("%s: %v", wire.ShellJoin(e.Argv), e.Err)
 	if e.Stderr != "" {
-		msg = fmt.Sprintf("%s: %s (%v)", shellJoin(e.Argv), e.Stderr, e.Err)
+		msg = fmt.Sprintf("%s: %s (%v)", wire.ShellJoin(e.Argv), e.Stderr, e.Err)
 	}
 	if e.Hint != "" {
 		msg += "; " + e.Hint
@@ -101,7 +102,7 @@ func Apply(ctx context.Context, p Plan, r Runner, progress io.Writer) error {
 				return fmt.Errorf("remove installed file: %w", err)
 			}
 		case s.Run != nil:
-			fmt.Fprintf(progress, "run %s\n", shellJoin(s.Run.Argv))
+			fmt.Fprintf(progress, "run %s\n", wire.ShellJoin(s.Run.Argv))
 			err := runCommand(ctx, r, s.Run, progress)
 			if err == nil {
 				continue

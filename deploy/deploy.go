@@ -9,6 +9,7 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/xml"
 	"fmt"
@@ -18,9 +19,9 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/brokerd/brokerd/daemon"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 // Names of the installed service.
@@ -29,13 +30,6 @@ const (
 	Label   = "com.brokerd.agent" // the launchd job
 	EnvFile = "60-brokerd.conf"   // the environment.d file
 	LogFile = "brokerd.log"       // under ~/Library/Logs/brokerd on macOS
-)
-
-// The variables that point AWS SDKs at the daemon, in the order they are
-// written.
-const (
-	VarURL       = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-	VarTokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
 )
 
 //go:embed systemd/brokerd.service.tmpl systemd/environment.conf.tmpl launchd/agent.plist.tmpl
@@ -64,7 +58,7 @@ type Options struct {
 	// the token file the environment names is the one the daemon writes.
 	StateDir string
 	// Listen is serve's --listen; empty means the daemon's default
-	// (daemon.DefaultListen) and no flag.
+	// (wire.DefaultListen) and no flag.
 	Listen string
 	// DefaultProfile is serve's --default-profile; empty means no flag.
 	DefaultProfile string
@@ -151,24 +145,15 @@ func checkPath(what, path string) error {
 // daemon's default, with localhost as 127.0.0.1 (what the daemon binds and
 // publishes). The port must be fixed, since the environment names it.
 func (o Options) listenAddr() (string, error) {
-	addr := o.Listen
-	if addr == "" {
-		addr = daemon.DefaultListen
-	}
-	host, port, err := net.SplitHostPort(addr)
+	addr, err := wire.CheckListen(cmp.Or(o.Listen, wire.DefaultListen))
 	if err != nil {
-		return "", fmt.Errorf("--listen %q: want 127.0.0.1:PORT", addr)
+		return "", fmt.Errorf("--listen: %w", err)
 	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return "", fmt.Errorf("--listen %q is not a loopback address: use 127.0.0.1:PORT", addr)
-	}
+	_, port, _ := net.SplitHostPort(addr)
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", fmt.Errorf("--listen %q: an installed service needs a fixed port from 1 to 65535, since the environment names it", addr)
+		return "", fmt.Errorf("--listen %q: an installed service needs a fixed port from 1 to 65535, since the environment names it", o.Listen)
 	}
-	return net.JoinHostPort(host, port), nil
+	return addr, nil
 }
 
 // Vars are the variables that point AWS SDKs at the installed daemon, as
@@ -183,8 +168,8 @@ func (o Options) Vars() ([][2]string, error) {
 		return nil, err
 	}
 	return [][2]string{
-		{VarURL, state.Endpoint{URL: "http://" + addr}.CredentialsURL("")},
-		{VarTokenFile, filepath.Join(o.StateDir, state.TokenFile)},
+		{wire.VarURL, state.Endpoint{URL: "http://" + addr}.CredentialsURL("")},
+		{wire.VarTokenFile, filepath.Join(o.StateDir, state.TokenFile)},
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"flag"
+	"github.com/brokerd/brokerd/wire"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,20 +266,16 @@ func TestOptions_Vars(t *testing.T) {
 		want [][2]string
 	}{
 		{linuxPlain, [][2]string{
-			{VarURL, "http://127.0.0.1:9911/v1/credentials"},
-			{VarTokenFile, "/run/user/1000/brokerd/token"},
+			{wire.VarURL, "http://127.0.0.1:9911/v1/credentials"},
+			{wire.VarTokenFile, "/run/user/1000/brokerd/token"},
 		}},
 		{linuxFlags, [][2]string{
-			{VarURL, "http://127.0.0.1:9922/v1/credentials"},
-			{VarTokenFile, "/home/ana/brokerd state/token"},
-		}},
-		{Options{GOOS: "linux", Binary: "/b", Home: "/h", StateDir: "/s", Listen: "[::1]:9911"}, [][2]string{
-			{VarURL, "http://[::1]:9911/v1/credentials"},
-			{VarTokenFile, "/s/token"},
+			{wire.VarURL, "http://127.0.0.1:9922/v1/credentials"},
+			{wire.VarTokenFile, "/home/ana/brokerd state/token"},
 		}},
 		{darwinPlain, [][2]string{
-			{VarURL, "http://127.0.0.1:9911/v1/credentials"},
-			{VarTokenFile, "/Users/ana/Library/Application Support/brokerd/token"},
+			{wire.VarURL, "http://127.0.0.1:9911/v1/credentials"},
+			{wire.VarTokenFile, "/Users/ana/Library/Application Support/brokerd/token"},
 		}},
 	} {
 		got, err := tc.o.Vars()
@@ -308,6 +305,8 @@ func TestOptions_check(t *testing.T) {
 		{"port 0", with(linuxPlain, func(o *Options) { o.Listen = "127.0.0.1:0" }), "fixed port"},
 		{"no port", with(linuxPlain, func(o *Options) { o.Listen = "127.0.0.1" }), "want 127.0.0.1:PORT"},
 		{"all interfaces", with(linuxPlain, func(o *Options) { o.Listen = "0.0.0.0:9911" }), "not a loopback"},
+		{"IPv6 loopback, which the daemon refuses", with(linuxPlain, func(o *Options) { o.Listen = "[::1]:9911" }), "use 127.0.0.1:PORT"},
+		{"port 80", with(linuxPlain, func(o *Options) { o.Listen = "127.0.0.1:80" }), "port 80 is not supported"},
 		{"bad profile", with(linuxPlain, func(o *Options) { o.DefaultProfile = "a b" }), "--default-profile"},
 		{"negative uid", with(darwinPlain, func(o *Options) { o.UID = -1 }), "user id"},
 	} {

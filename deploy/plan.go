@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"github.com/brokerd/brokerd/wire"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -122,7 +123,7 @@ func Install(o Options) (Plan, error) {
 		p.Notes = []string{
 			"brokerd runs as the systemd user service " + Unit + " (`systemctl --user status brokerd`, `journalctl --user -u brokerd`).",
 			"Programs your user manager starts from now on, and desktop sessions that read " + o.envPath() + ",",
-			"get " + VarURL + " and " + VarTokenFile + ".",
+			"get " + wire.VarURL + " and " + wire.VarTokenFile + ".",
 			"For login shells that do not read environment.d (a console, ssh), add this line to your shell's rc file (~/.bashrc, ~/.zshrc):",
 			"",
 			"    " + rc,
@@ -146,13 +147,13 @@ func Install(o Options) (Plan, error) {
 			retry(Retry{
 				Status: 5, Every: 500 * time.Millisecond, For: 15 * time.Second,
 				Why:  "the agent booted out is still stopping",
-				Hint: "run `brokerd install` again, or `" + shellJoin(bootstrap) + "` yourself",
+				Hint: "run `brokerd install` again, or `" + wire.ShellJoin(bootstrap) + "` yourself",
 			}, bootstrap...),
 		}
 		p.Notes = []string{
 			"brokerd runs as the LaunchAgent " + Label + " (`launchctl print " + o.launchdDomain() + "/" + Label + "`),",
 			"logging to " + filepath.Join(o.logDir(), LogFile) + ".",
-			"Apps started from now on get " + VarURL + " and " + VarTokenFile + " (the daemon sets them with launchctl setenv).",
+			"Apps started from now on get " + wire.VarURL + " and " + wire.VarTokenFile + " (the daemon sets them with launchctl setenv).",
 			"For login shells, add this line to your shell's rc file (~/.zshrc, ~/.bash_profile):",
 			"",
 			"    " + rc,
@@ -179,14 +180,14 @@ func Uninstall(o Options) (Plan, error) {
 			{Remove: o.unitPath()},
 			{Remove: o.envPath()},
 			mayFail("no user manager to reload", "systemctl", "--user", "daemon-reload"),
-			mayFail("no user manager to tell", "systemctl", "--user", "unset-environment", VarURL, VarTokenFile),
+			mayFail("no user manager to tell", "systemctl", "--user", "unset-environment", wire.VarURL, wire.VarTokenFile),
 		}
 	case "darwin":
 		p.Steps = []Step{
 			mayFail("not loaded", "launchctl", "bootout", o.launchdDomain()+"/"+Label),
 			{Remove: o.plistPath()},
-			mayFail("not set", "launchctl", "unsetenv", VarURL),
-			mayFail("not set", "launchctl", "unsetenv", VarTokenFile),
+			mayFail("not set", "launchctl", "unsetenv", wire.VarURL),
+			mayFail("not set", "launchctl", "unsetenv", wire.VarTokenFile),
 		}
 	}
 	p.Notes = []string{
@@ -203,7 +204,7 @@ func Uninstall(o Options) (Plan, error) {
 func rcLine(o Options) string {
 	bin := "brokerd"
 	if !o.BinaryOnPath {
-		bin = shellQuote(o.Binary)
+		bin = wire.ShellQuote(o.Binary)
 	}
 	return `eval "$(` + bin + ` env)"`
 }
@@ -222,9 +223,9 @@ func (p Plan) Format(w io.Writer) error {
 		prevWrite = s.Write != nil
 		switch {
 		case s.Mkdir != "":
-			fmt.Fprintf(&b, "mkdir %s (mode 0700 where new)\n", shellQuote(s.Mkdir))
+			fmt.Fprintf(&b, "mkdir %s (mode 0700 where new)\n", wire.ShellQuote(s.Mkdir))
 		case s.Write != nil:
-			fmt.Fprintf(&b, "write %s (mode %04o; new parent directories 0700):\n", shellQuote(s.Write.Path), s.Write.Mode.Perm())
+			fmt.Fprintf(&b, "write %s (mode %04o; new parent directories 0700):\n", wire.ShellQuote(s.Write.Path), s.Write.Mode.Perm())
 			for _, line := range strings.SplitAfter(string(s.Write.Content), "\n") {
 				if line == "" {
 					continue
@@ -239,9 +240,9 @@ func (p Plan) Format(w io.Writer) error {
 			}
 			b.WriteString("\n")
 		case s.Remove != "":
-			fmt.Fprintf(&b, "remove %s (if present)\n", shellQuote(s.Remove))
+			fmt.Fprintf(&b, "remove %s (if present)\n", wire.ShellQuote(s.Remove))
 		case s.Run != nil:
-			fmt.Fprintf(&b, "run %s", shellJoin(s.Run.Argv))
+			fmt.Fprintf(&b, "run %s", wire.ShellJoin(s.Run.Argv))
 			if s.Run.IgnoreFailure {
 				fmt.Fprintf(&b, "  # a failure is fine: %s", s.Run.Why)
 			}
@@ -259,21 +260,4 @@ func (p Plan) Format(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// shellJoin shows argv as a shell command line.
-func shellJoin(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
-
-// shellQuote quotes s for POSIX shells when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

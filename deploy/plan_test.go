@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/brokerd/brokerd/wire"
 )
 
 // TestPlan_golden pins the --dry-run output of install and uninstall for
@@ -139,7 +141,7 @@ func TestUninstall_undoesInstall(t *testing.T) {
 			}
 		}
 		all := strings.Join(commands, "\n")
-		for _, v := range []string{VarURL, VarTokenFile} {
+		for _, v := range []string{wire.VarURL, wire.VarTokenFile} {
 			if !strings.Contains(all, v) {
 				t.Errorf("Uninstall(%s) commands %q do not withdraw %s", o.GOOS, commands, v)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/brokerd/brokerd/profile"
 	"net/http"
 	"os"
 	"strings"
@@ -119,17 +120,13 @@ func defaultKeys(file, section string, keys ...string) []string {
 
 // servedByBrokerd reports whether profile gets its credentials from
 // `brokerd credential-process`.
-func servedByBrokerd(configFile, profile string) bool {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true}, configFile)
+func servedByBrokerd(configFile, name string) bool {
+	cfg, err := profile.Load(configFile)
 	if err != nil {
 		return false
 	}
-	section := "profile " + profile
-	if profile == "default" {
-		section = "default"
-	}
-	s, err := f.GetSection(section)
-	return err == nil && strings.Contains(s.Key("credential_process").String(), "brokerd credential-process")
+	p, err := cfg.Get(name)
+	return err == nil && strings.Contains(p.CredentialProcess, "brokerd credential-process")
 }
 
 func checkKeychain(ctx context.Context, env Env) Check {

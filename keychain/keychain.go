@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/zalando/go-keyring"
 	"golang.org/x/sync/singleflight"
 )
@@ -64,6 +65,8 @@ type Store struct {
 	// brokerd commands run at once do not lose each other's entries; empty
 	// means no lock across processes.
 	LockFile string
+	// Clock tells the time and arms the timeouts; nil means the real clock.
+	Clock clockwork.Clock
 
 	mu sync.Mutex // serialises updates of the profile list in this process
 	// reads shares a read of an item among the callers that want it while
@@ -82,7 +85,14 @@ const abandonRead = time.Minute
 
 // New returns a Store over backend with a 5 s timeout per call.
 func New(backend Backend) *Store {
-	return &Store{backend: backend, Timeout: 5 * time.Second}
+	return &Store{backend: backend, Timeout: 5 * time.Second, Clock: clockwork.NewRealClock()}
+}
+
+func (s *Store) clock() clockwork.Clock {
+	if s.Clock == nil {
+		return clockwork.NewRealClock()
+	}
+	return s.Clock
 }
 
 // Keys returns the long-term keys stored for profile. It returns an error
@@ -151,7 +161,7 @@ func (s *Store) updateIndex(ctx context.Context, change func([]string) []string)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.LockFile != "" {
-		f, err := lockFile(s.LockFile)
+		f, err := s.lockFile(s.LockFile)
 		if err != nil {
 			return fmt.Errorf("update profile list: %w", err)
 		}
@@ -217,7 +227,7 @@ func (s *Store) write(ctx context.Context, service, user string, f func() error)
 // beginRead records that a read of key is under way from now, and
 // returns its start.
 func (s *Store) beginRead(key string) time.Time {
-	start := time.Now()
+	start := s.clock().Now()
 	s.readsMu.Lock()
 	defer s.readsMu.Unlock()
 	if s.readsStarted == nil {
@@ -241,7 +251,7 @@ func (s *Store) endRead(key string, start time.Time) {
 func (s *Store) abandonStaleRead(key string) {
 	s.readsMu.Lock()
 	defer s.readsMu.Unlock()
-	if t, ok := s.readsStarted[key]; ok && time.Since(t) >= abandonRead {
+	if t, ok := s.readsStarted[key]; ok && s.clock().Since(t) >= abandonRead {
 		s.reads.Forget(key)
 		delete(s.readsStarted, key)
 	}
@@ -250,35 +260,52 @@ func (s *Store) abandonStaleRead(key string) {
 // item names an item as the key of its reads.
 func item(service, user string) string { return service + "\x00" + user }
 
-// lockFile takes an exclusive lock on path, waiting for it; closing the
-// file releases it. The file holds no data.
-func lockFile(path string) (*os.File, error) {
+// lockWait bounds the wait for the lock file.
+const lockWait = 10 * time.Second
+
+// lockFile takes an exclusive lock on path, waiting for it up to lockWait;
+// closing the file releases it. The file holds no data, and a link planted
+// in its place is not followed.
+func (s *Store) lockFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open lock file %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
+	deadline := s.clock().Now().Add(lockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || !s.clock().Now().Before(deadline) {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%s is locked by another brokerd command for over %s: wait for it to end and try again", path, lockWait)
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		s.clock().Sleep(50 * time.Millisecond)
 	}
-	return f, nil
 }
 
 // wait waits for the result of a keychain call with the store's timeout
 // and turns go-keyring's errors into this package's. The call goes on in
 // the background after a timeout; go-keyring offers no way to cancel it.
 func (s *Store) wait(ctx context.Context, done <-chan singleflight.Result) (any, error) {
+	var timeout <-chan time.Time
 	if s.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
-		defer cancel()
+		t := s.clock().NewTimer(s.Timeout)
+		defer t.Stop()
+		timeout = t.Chan()
 	}
 	select {
 	case r := <-done:
 		return r.Val, classify(r.Err)
+	case <-timeout:
+		return nil, ErrTimeout
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, ErrTimeout

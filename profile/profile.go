@@ -23,6 +23,9 @@ var (
 	ErrNotFound = errors.New("profile not found")
 	// ErrInvalid means the config file, or the profile asked for, cannot be read.
 	ErrInvalid = errors.New("invalid AWS config")
+	// ErrUnsupported means the profile gets its credentials in a way
+	// brokerd does not serve.
+	ErrUnsupported = errors.New("unsupported credential source")
 )
 
 // Profile is one profile of the shared config file.
@@ -36,6 +39,9 @@ type Profile struct {
 	Region          string
 	MFASerial       string
 	MFAProcess      string
+	// CredentialProcess is the command of credential_process, which the
+	// SDKs run for credentials (brokerd does not).
+	CredentialProcess string
 	// Other credential settings brokerd does not serve from, by key name.
 	Unsupported []string
 }
@@ -174,14 +180,15 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 	keys := s.KeysHash()
 	get := func(k string) string { return strings.TrimSpace(keys[k]) }
 	p := Profile{
-		Name:            name,
-		RoleARN:         get("role_arn"),
-		SourceProfile:   get("source_profile"),
-		ExternalID:      get("external_id"),
-		RoleSessionName: get("role_session_name"),
-		Region:          get("region"),
-		MFASerial:       get("mfa_serial"),
-		MFAProcess:      get("mfa_process"),
+		Name:              name,
+		RoleARN:           get("role_arn"),
+		SourceProfile:     get("source_profile"),
+		ExternalID:        get("external_id"),
+		RoleSessionName:   get("role_session_name"),
+		Region:            get("region"),
+		MFASerial:         get("mfa_serial"),
+		MFAProcess:        get("mfa_process"),
+		CredentialProcess: get("credential_process"),
 	}
 	if d := get("duration_seconds"); d != "" {
 		n, err := strconv.Atoi(d)
@@ -238,11 +245,11 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 	p, err := c.Get(name)
 	for err == nil && p.IsRole() {
 		if seen[p.Name] {
-			return Profile{}, nil, fmt.Errorf("profile %q: source_profile loops back to %q: fix %s", name, p.Name, c.Path)
+			return Profile{}, nil, fmt.Errorf("%w: profile %q: source_profile loops back to %q: fix %s", ErrInvalid, name, p.Name, c.Path)
 		}
 		seen[p.Name] = true
 		if p.SourceProfile == "" {
-			return Profile{}, nil, fmt.Errorf("profile %q has role_arn but no source_profile: add source_profile = NAME of the profile whose keys brokerd holds", p.Name)
+			return Profile{}, nil, fmt.Errorf("%w: profile %q has role_arn but no source_profile: add source_profile = NAME of the profile whose keys brokerd holds", ErrInvalid, p.Name)
 		}
 		chain = append([]Profile{p}, chain...)
 		if p.SourceProfile == p.Name {

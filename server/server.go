@@ -5,25 +5,27 @@ package server
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 
 	"github.com/brokerd/brokerd/cache"
-	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/fault"
+	"github.com/brokerd/brokerd/httperr"
+	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/wire"
 )
 
 // Credentials gives credentials for a profile; *cache.Cache implements it.
 type Credentials interface {
-	Get(ctx context.Context, profile string) (cache.Credentials, error)
+	Get(ctx context.Context, profile string) (cache.Served, error)
 }
 
 var _ Credentials = (*cache.Cache)(nil)
@@ -40,9 +42,8 @@ type Config struct {
 	// Log receives sampled lines of issued credentials and of refused
 	// requests; nil logs nothing.
 	Log *zap.Logger
-	// Now tells the time, to let go of responses kept for credentials that
-	// expired; nil means time.Now.
-	Now func() time.Time
+	// Clock arms the log samplers' timers; nil means the real clock.
+	Clock clockwork.Clock
 }
 
 type server struct {
@@ -55,27 +56,12 @@ type server struct {
 	issued, refused sampler
 	// mux routes what the fast path in ServeHTTP does not take.
 	mux http.Handler
-
-	// bodies holds the encoded response per profile, replaced whole (copy
-	// on write) under bodiesMu so that a request reads it without a lock.
-	bodies   atomic.Pointer[map[string]*body]
-	bodiesMu sync.Mutex
 }
-
-// body is the encoded response for one profile's current credentials.
-type body struct {
-	creds cache.Credentials
-	json  []byte
-}
-
-// maxBodies bounds the encoded responses kept; beyond it the memo starts
-// afresh.
-const maxBodies = 64
 
 // New returns the endpoint's handler.
 func New(creds Credentials, cfg Config) http.Handler {
 	s := newServer(creds, cfg)
-	return Recover(s.log, s)
+	return httperr.Recover(s.log, s)
 }
 
 func newServer(creds Credentials, cfg Config) *server {
@@ -83,14 +69,14 @@ func newServer(creds Credentials, cfg Config) *server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	// Refusals are what a person looks for when a client fails, so more of
 	// them are kept.
 	s := &server{creds: creds, cfg: cfg, token: []byte(cfg.Token), log: log,
-		issued: sampler{first: 10, window: time.Second}, refused: sampler{first: 100, window: time.Second}}
-	s.bodies.Store(&map[string]*body{})
+		issued:  sampler{first: 10, window: time.Second, clock: cfg.Clock},
+		refused: sampler{first: 100, window: time.Second, clock: cfg.Clock}}
 
 	// ServeHTTP checks Host and browsers for every path, and takes GET on the
 	// credentials paths itself; the router has the same routes for the rest
@@ -103,10 +89,10 @@ func newServer(creds Credentials, cfg Config) *server {
 		r.Get("/v1/credentials/{profile}", s.routedCredentials)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "no such path %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
+		s.writeError(w, r, httperr.Errorf(http.StatusNotFound, "NotFound", "no such path %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET"))
+		s.writeError(w, r, httperr.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET"))
 	})
 	s.mux = r
 	return s
@@ -118,11 +104,11 @@ func newServer(creds Credentials, cfg Config) *server {
 // takes.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.hostAllowed(r.Host) {
-		s.writeError(w, r, Errorf(http.StatusForbidden, "InvalidHost", "Host header %q is not this endpoint's address: use the URL from `brokerd env`", r.Host))
+		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "InvalidHost", "Host header %q is not this endpoint's address: use the URL from `brokerd env`", r.Host))
 		return
 	}
 	if fromBrowser(r.Header) {
-		s.writeError(w, r, Errorf(http.StatusForbidden, "BrowserRequest", "requests from web browsers are refused: call the endpoint from an AWS SDK or the aws CLI, not a web page"))
+		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "BrowserRequest", "requests from web browsers are refused: call the endpoint from an AWS SDK or the aws CLI, not a web page"))
 		return
 	}
 	if r.Method == http.MethodGet {
@@ -197,15 +183,9 @@ func unescape(segment string) (string, bool) {
 	return name, err == nil && name != ""
 }
 
-// ProfileParam returns the {profile} of a chi route, decoded, or false
-// when it is malformed. chi matches the raw path when there is one, so
-// the segment is still escaped then.
-func ProfileParam(r *http.Request) (string, bool) {
-	name := chi.URLParam(r, "profile")
-	if r.URL.RawPath == "" {
-		return name, true
-	}
-	return unescape(name)
+// BadName is the answer to a request naming a profile that cannot exist.
+func BadName(err error) error {
+	return httperr.Errorf(http.StatusBadRequest, "InvalidProfileName", "%v", err)
 }
 
 // checkToken is authorized as middleware, for the routed credentials paths.
@@ -222,11 +202,11 @@ func (s *server) checkToken(next http.Handler) http.Handler {
 func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	got := header(r.Header, "Authorization")
 	if got == "" {
-		s.writeError(w, r, Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
+		s.writeError(w, r, httperr.Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
 		return false
 	}
 	if !s.tokenMatches(got) {
-		s.writeError(w, r, Errorf(http.StatusForbidden, "InvalidToken", "wrong authorization token: brokerd was restarted or the token file is stale; run eval \"$(brokerd env)\" again"))
+		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "InvalidToken", "wrong authorization token: brokerd was restarted or the token file is stale; run eval \"$(brokerd env)\" again"))
 		return false
 	}
 	return true
@@ -243,24 +223,20 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"status":"ok"}`))
 }
 
-// response is the body the SDKs' container credentials providers read.
-type response struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	Token           string `json:"Token"`
-	Expiration      string `json:"Expiration"`
-	AccountID       string `json:"AccountId,omitempty"`
-	RoleArn         string `json:"RoleArn,omitempty"`
-}
-
 // jsonType is the Content-Type header's value, shared by every response
 // (net/http does not modify it).
 var jsonType = []string{"application/json"}
 
 func (s *server) routedCredentials(w http.ResponseWriter, r *http.Request) {
-	name, ok := ProfileParam(r)
+	name := chi.URLParam(r, "profile")
+	ok := true
+	if r.URL.RawPath != "" {
+		// chi matches the raw path when there is one, so the segment is
+		// still escaped then.
+		name, ok = unescape(name)
+	}
 	if !ok {
-		s.writeError(w, r, Errorf(http.StatusNotFound, "NotFound", "malformed profile name in %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
+		s.writeError(w, r, httperr.Errorf(http.StatusNotFound, "NotFound", "malformed profile name in %q: credentials are at /v1/credentials/PROFILE", r.URL.Path))
 		return
 	}
 	s.credentials(w, r, name)
@@ -273,27 +249,23 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 		name = s.cfg.DefaultProfile
 	}
 	if name == "" {
-		s.writeError(w, r, Errorf(http.StatusNotFound, "NoDefaultProfile", "no default profile: name one in the URL (/v1/credentials/PROFILE) or start brokerd with --default-profile"))
+		s.writeError(w, r, httperr.Errorf(http.StatusNotFound, "NoDefaultProfile", "no default profile: name one in the URL (/v1/credentials/PROFILE) or start brokerd with --default-profile"))
+		return
+	}
+	if err := profile.CheckName(name); err != nil {
+		s.writeError(w, r, BadName(err))
 		return
 	}
 	c, err := s.creds.Get(r.Context(), name)
-	if err != nil && (*s.bodies.Load())[name] != nil {
-		s.replaceBody(name, nil) // logged out, say: its body goes now
-	}
 	if errors.Is(err, context.Canceled) {
-		err = Errorf(http.StatusServiceUnavailable, "Cancelled", "the request was cancelled while brokerd fetched credentials (brokerd is stopping, or the client left): try again")
+		err = fault.New(fault.Cancelled, "the request was cancelled while brokerd fetched credentials (brokerd is stopping, or the client left): try again")
 	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := s.encode(name, &c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header()["Content-Type"] = jsonType
-	w.Write(body)
+	w.Write(c.Body)
 	if s.issued.sample() {
 		s.logIssued(r, name, &c)
 	}
@@ -301,9 +273,9 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 
 // logIssued logs an issuance; it is apart from credentials to keep the
 // hot path's stack small.
-func (s *server) logIssued(r *http.Request, name string, c *cache.Credentials) {
+func (s *server) logIssued(r *http.Request, name string, c *cache.Served) {
 	s.log.Info("issued credentials", zap.String("profile", name), zap.String("role_arn", c.RoleARN),
-		zap.String("key", keychain.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
+		zap.String("key", wire.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
 }
 
 // sampler lets through the first lines of each second and every 1000th
@@ -313,6 +285,7 @@ func (s *server) logIssued(r *http.Request, name string, c *cache.Credentials) {
 type sampler struct {
 	first  uint64        // lines let through each window before thinning
 	window time.Duration // a second
+	clock  clockwork.Clock
 	n      atomic.Uint64
 }
 
@@ -320,64 +293,7 @@ func (s *sampler) sample() bool {
 	const thereafter = 1000
 	n := s.n.Add(1)
 	if n == 1 {
-		time.AfterFunc(s.window, func() { s.n.Store(0) })
+		s.clock.AfterFunc(s.window, func() { s.n.Store(0) })
 	}
 	return n <= s.first || (n-s.first)%thereafter == 0
-}
-
-// encode returns the response body for c, encoding it only when profile
-// name's credentials changed since the last request.
-func (s *server) encode(name string, c *cache.Credentials) ([]byte, error) {
-	if b := (*s.bodies.Load())[name]; b != nil && sameResponse(&b.creds, c) {
-		return b.json, nil
-	}
-	return s.encodeNew(name, c)
-}
-
-// encodeNew encodes c and keeps the body for the next requests.
-func (s *server) encodeNew(name string, c *cache.Credentials) ([]byte, error) {
-	j, err := json.Marshal(response{
-		AccessKeyID:     c.AccessKeyID,
-		SecretAccessKey: c.SecretAccessKey,
-		Token:           c.SessionToken,
-		Expiration:      c.Expires.UTC().Format(time.RFC3339),
-		AccountID:       c.AccountID,
-		RoleArn:         c.RoleARN,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.replaceBody(name, &body{creds: *c, json: j})
-	return j, nil
-}
-
-// replaceBody sets (or with nil deletes) the body kept for profile name.
-// Bodies of credentials that expired go too, so that secrets of profiles
-// no longer asked for (logged out, idle) do not stay in memory.
-func (s *server) replaceBody(name string, b *body) {
-	s.bodiesMu.Lock()
-	defer s.bodiesMu.Unlock()
-	old := *s.bodies.Load()
-	now := s.cfg.Now()
-	next := make(map[string]*body, len(old)+1)
-	if len(old) < maxBodies {
-		for k, v := range old {
-			if k != name && v.creds.Expires.After(now) {
-				next[k] = v
-			}
-		}
-	}
-	if b != nil {
-		next[strings.Clone(name)] = b
-	}
-	s.bodies.Store(&next)
-}
-
-// sameResponse reports whether a and b encode to the same response. The
-// cache hands out the same strings each time, which compare in constant
-// time.
-func sameResponse(a, b *cache.Credentials) bool {
-	return a.AccessKeyID == b.AccessKeyID && a.SecretAccessKey == b.SecretAccessKey &&
-		a.SessionToken == b.SessionToken && a.Expires.Equal(b.Expires) &&
-		a.AccountID == b.AccountID && a.RoleARN == b.RoleARN
 }

@@ -81,10 +81,18 @@ func (d Dir) Join(name string) string { return filepath.Join(d.Path, name) }
 
 // Lock takes the directory's lock, so one daemon at a time serves from it.
 // The lock lasts until the returned file is closed or the process ends.
+// A link or another user's file in its place is refused, not followed.
 func (d Dir) Lock() (*os.File, error) {
-	f, err := os.OpenFile(d.Join(lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(d.Join(lockFile), os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link, which brokerd does not follow: remove it", d.Join(lockFile))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || checkOwned(fi) != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file of yours: remove it", d.Join(lockFile))
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
@@ -94,6 +102,29 @@ func (d Dir) Lock() (*os.File, error) {
 		return nil, fmt.Errorf("lock state directory %s: %w", d.Path, err)
 	}
 	return f, nil
+}
+
+// checkOwned reports why fi is not a regular file of this user.
+func checkOwned(fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", fi.Name())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s belongs to another user", fi.Name())
+	}
+	return nil
+}
+
+// ReadFile reads name, refusing anything but a regular file of this user.
+func (d Dir) ReadFile(name string) ([]byte, error) {
+	fi, err := os.Lstat(d.Join(name))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOwned(fi); err != nil {
+		return nil, fmt.Errorf("%w in %s: remove it and restart brokerd", err, d.Path)
+	}
+	return os.ReadFile(d.Join(name))
 }
 
 // WriteFile replaces name with data, mode 0600, atomically.
@@ -159,7 +190,7 @@ func (d Dir) Publish(e Endpoint) error {
 // Endpoint reads the endpoint file. It returns ErrNotRunning when there is
 // none.
 func (d Dir) Endpoint() (Endpoint, error) {
-	b, err := os.ReadFile(d.Join(EndpointFile))
+	b, err := d.ReadFile(EndpointFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return Endpoint{}, ErrNotRunning
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 func (e *env) envCmd() *cobra.Command {
@@ -49,8 +50,8 @@ func endpointVars(args []string) ([][2]string, error) {
 		profile = args[0]
 	}
 	return [][2]string{
-		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ep.CredentialsURL(profile)},
-		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", dir.Join(state.TokenFile)},
+		{wire.VarURL, ep.CredentialsURL(profile)},
+		{wire.VarTokenFile, dir.Join(state.TokenFile)},
 	}, nil
 }
 
@@ -70,15 +71,7 @@ func printVars(w io.Writer, shell string, vars [][2]string) error {
 		return fmt.Errorf("--shell %q: want bash, zsh, fish or powershell", shell)
 	}
 	for _, v := range vars {
-		fmt.Fprintf(w, format, v[0], shellQuote(v[1]))
+		fmt.Fprintf(w, format, v[0], wire.ShellQuote(v[1]))
 	}
 	return nil
-}
-
-// shellQuote quotes s for POSIX shells and fish when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -41,21 +41,6 @@ func TestPrintVars(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/run/user/1000/brokerd/token", "/run/user/1000/brokerd/token"},
-		{"a b", "'a b'"},
-		{"it's", `'it'\''s'`},
-		{"", "''"},
-		{"$(rm -rf /)", "'$(rm -rf /)'"},
-	}
-	for _, tt := range tests {
-		if got := shellQuote(tt.in); got != tt.want {
-			t.Errorf("shellQuote(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestExecEnv(t *testing.T) {
 	environ := []string{
 		"PATH=/bin", "AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t",

@@ -9,14 +9,16 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/brokerd/brokerd/wire"
 )
 
 // scrubbed are the variables that would shadow the endpoint in an SDK's
 // default credential chain, removed from the environment of `brokerd exec`.
 var scrubbed = []string{
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", wire.VarRelativeURI,
+	wire.VarToken, "AWS_WEB_IDENTITY_TOKEN_FILE",
 }
 
 func (e *env) execCmd() *cobra.Command {

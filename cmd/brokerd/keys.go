@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +11,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 func (e *env) keysCmd() *cobra.Command {
@@ -35,7 +39,8 @@ func (e *env) keysCmd() *cobra.Command {
 			if err := e.keys.AddKeys(cmd.Context(), args[0], k); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "stored keys %s for profile %s in the keychain\n", keychain.Mask(k.AccessKeyID), args[0])
+			fmt.Fprintf(e.stdout, "stored keys %s for profile %s in the keychain\n", wire.Mask(k.AccessKeyID), args[0])
+			e.tellDaemon(cmd.Context(), control.KeysChange{Profile: args[0]})
 			return nil
 		},
 	}
@@ -56,7 +61,7 @@ func (e *env) keysCmd() *cobra.Command {
 				k, err := e.keys.Keys(cmd.Context(), n)
 				id := "(missing)"
 				if err == nil {
-					id = keychain.Mask(k.AccessKeyID)
+					id = wire.Mask(k.AccessKeyID)
 				}
 				fmt.Fprintf(e.stdout, "%s\t%s\n", n, id)
 			}
@@ -76,6 +81,7 @@ func (e *env) keysCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "removed keys of profile %s\n", args[0])
+			e.tellDaemon(cmd.Context(), control.KeysChange{Profile: args[0], Removed: true})
 			return nil
 		},
 	}
@@ -120,4 +126,17 @@ func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 	}
 	k := keychain.Keys{AccessKeyID: lines[0], SecretAccessKey: lines[1]}
 	return k, k.Validate()
+}
+
+// tellDaemon tells a running daemon that keys changed, so it drops what
+// removed keys signed at once, or uses new keys at once; a daemon that is
+// not running needs no telling.
+func (e *env) tellDaemon(ctx context.Context, c control.KeysChange) {
+	dir, err := stateDir()
+	if err != nil {
+		return
+	}
+	if err := control.NewClient(dir).KeysChanged(ctx, c); err != nil && !errors.Is(err, state.ErrNotRunning) {
+		fmt.Fprintf(e.stderr, "warning: the running daemon was not told (%v): restart it\n", err)
+	}
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
-	"github.com/brokerd/brokerd/profile"
 )
 
 var mfaCode = regexp.MustCompile(`^[0-9]{6}$`)
@@ -95,58 +94,34 @@ func (e *env) logoutCmd() *cobra.Command {
 }
 
 // readCode gets an MFA code from the profile's mfa_process, the terminal,
-// or a line of standard input. It asks the daemon first, so that nobody
-// types a code for a daemon that is not running.
+// or a line of standard input. It asks the daemon first what the login
+// needs, so that nobody types a code for a daemon that is not running and
+// the prompt names the profile whose session opens.
 func (e *env) readCode(ctx context.Context, client *control.Client, name string) (string, error) {
-	st, err := client.Status(ctx)
+	needs, err := client.LoginNeeds(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	if name == "" {
-		name = st.DefaultProfile
-	}
-	if process := mfaProcess(name); process != "" {
+	if needs.MFAProcess != "" {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "/bin/sh", "-c", process).Output()
+		out, err := exec.CommandContext(ctx, "/bin/sh", "-c", needs.MFAProcess).Output()
 		var exit *exec.ExitError
 		if errors.As(err, &exit) && len(bytes.TrimSpace(exit.Stderr)) > 0 {
 			first, _, _ := strings.Cut(strings.TrimSpace(string(exit.Stderr)), "\n")
 			err = fmt.Errorf("%w: %s", err, first)
 		}
 		if err != nil {
-			return "", fmt.Errorf("mfa_process of profile %s failed (run it yourself to see why, or pass --code): %w", name, err)
+			return "", fmt.Errorf("mfa_process of profile %s failed (run it yourself to see why, or pass --code): %w", needs.Profile, err)
 		}
 		return strings.TrimSpace(string(out)), nil
 	}
 	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(e.stderr, "MFA code for %s: ", name)
+		fmt.Fprintf(e.stderr, "MFA code for %s (%s): ", needs.Profile, needs.MFASerial)
 	}
 	line, err := bufio.NewReader(e.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("no MFA code: give it with --code, or set mfa_process in the profile")
 	}
 	return strings.TrimSpace(line), nil
-}
-
-// mfaProcess is the mfa_process of name, its roles or its source profile.
-func mfaProcess(name string) string {
-	path, err := profile.Path()
-	if err != nil {
-		return ""
-	}
-	cfg, err := profile.Load(path)
-	if err != nil {
-		return ""
-	}
-	src, chain, err := cfg.Source(name)
-	if err != nil {
-		return ""
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		if chain[i].MFAProcess != "" {
-			return chain[i].MFAProcess
-		}
-	}
-	return src.MFAProcess
 }

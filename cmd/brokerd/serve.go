@@ -15,6 +15,7 @@ import (
 
 	brokerd "github.com/brokerd/brokerd/daemon"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 func (e *env) serveCmd() *cobra.Command {
@@ -65,7 +66,7 @@ func (e *env) serveCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", brokerd.DefaultListen, "loopback address to serve on (port 0 picks a free one)")
+	cmd.Flags().StringVar(&listen, "listen", wire.DefaultListen, "loopback address to serve on (port 0 picks a free one)")
 	cmd.Flags().StringVar(&defaultProfile, "default-profile", "default", "profile served at /v1/credentials")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd
@@ -91,8 +92,8 @@ func newLogger(level string) (*zap.Logger, error) {
 // each start, since launchd forgets the values at logout.
 func launchctlSetenv(log *zap.Logger, ep state.Endpoint, dir state.Dir) {
 	for _, kv := range [][2]string{
-		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ep.CredentialsURL("")},
-		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", dir.Join(state.TokenFile)},
+		{wire.VarURL, ep.CredentialsURL("")},
+		{wire.VarTokenFile, dir.Join(state.TokenFile)},
 	} {
 		if out, err := exec.Command("launchctl", "setenv", kv[0], kv[1]).CombinedOutput(); err != nil {
 			log.Warn("launchctl setenv failed", zap.String("variable", kv[0]), zap.Error(err), zap.ByteString("output", out))
