@@ -142,9 +142,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			oidcError(w, http.StatusBadRequest, "InvalidGrantException", "invalid_grant", "the refresh token is invalid or expired")
 			return
 		}
-		// Refresh tokens rotate: the old one is spent.
+		// Refresh tokens rotate: the old one is spent. The old access
+		// token lasts until it expires.
 		delete(s.refresh, g.refresh)
-		delete(s.access, g.access)
 		s.issue(w, c, in.ClientID, g.startURL)
 	default:
 		oidcError(w, http.StatusBadRequest, "UnsupportedGrantTypeException", "unsupported_grant_type", "unsupported grant type")
