@@ -88,6 +88,9 @@ func New(keys Keys, cfg Config) *Broker {
 	return b
 }
 
+// Close closes the broker's idle connections to STS.
+func (b *Broker) Close() { b.sts.close() }
+
 // Profiles returns the config file as it is now, parsed again only when
 // it changed, so edits need no restart.
 func (b *Broker) Profiles() (*profile.Config, error) {
@@ -142,7 +145,7 @@ func (b *Broker) FetchPlan(ctx context.Context, p profile.Plan) (creds.Credentia
 	if err != nil || len(p.Chain) == 0 {
 		return creds.Credentials{Credentials: base}, err
 	}
-	client, err := b.sts.get(ctx, p.Name)
+	client, err := b.sts.get(ctx, p.Name, p.Source.Name)
 	if err != nil {
 		return creds.Credentials{}, err
 	}

@@ -160,7 +160,7 @@ func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.
 	if err != nil {
 		return keychain.Session{}, err
 	}
-	client, err := b.sts.get(ctx, p.Source.Name)
+	client, err := b.sts.get(ctx, p.Source.Name, p.Source.Name)
 	if err != nil {
 		return keychain.Session{}, err
 	}

@@ -2,9 +2,10 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,10 +24,19 @@ import (
 // config file changes.
 type stsClients struct {
 	configPath string
-	http       *awshttp.BuildableClient
 
-	mu      sync.Mutex
-	clients map[string]*sts.Client
+	mu         sync.Mutex
+	clients    map[string]*sts.Client
+	transports []*http.Transport // of every client built, to close
+}
+
+// close closes the idle connections to STS.
+func (s *stsClients) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
 }
 
 func (s *stsClients) reset() {
@@ -35,19 +45,15 @@ func (s *stsClients) reset() {
 	s.mu.Unlock()
 }
 
-func (s *stsClients) get(ctx context.Context, name string) (*sts.Client, error) {
+// get returns the client for profile name, whose source profile is source.
+func (s *stsClients) get(ctx context.Context, name, source string) (*sts.Client, error) {
 	s.mu.Lock()
 	c := s.clients[name]
-	if s.http == nil {
-		// One connection pool for every client.
-		s.http = awshttp.NewBuildableClient().WithTimeout(10 * time.Second).
-			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 3 * time.Second })
-	}
 	s.mu.Unlock()
 	if c != nil {
 		return c, nil
 	}
-	c, err := s.build(ctx, name)
+	c, tr, err := s.build(ctx, name, source)
 	if err != nil {
 		return nil, err
 	}
@@ -56,14 +62,15 @@ func (s *stsClients) get(ctx context.Context, name string) (*sts.Client, error) 
 		s.clients = map[string]*sts.Client{}
 	}
 	s.clients[name] = c
+	s.transports = append(s.transports, tr)
 	s.mu.Unlock()
 	return c, nil
 }
 
-func (s *stsClients) build(ctx context.Context, name string) (*sts.Client, error) {
+func (s *stsClients) build(ctx context.Context, name, source string) (*sts.Client, *http.Transport, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
-		config.WithHTTPClient(s.http),
+		config.WithHTTPClient(awshttp.NewBuildableClient()),
 		config.WithAppID("brokerd"),
 		// One attempt: the cache retries with backoff, and a request's
 		// client gives up after a second or two.
@@ -72,20 +79,38 @@ func (s *stsClients) build(ctx context.Context, name string) (*sts.Client, error
 	if s.configPath != "" {
 		opts = append(opts, config.WithSharedConfigFiles([]string{s.configPath}))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, append(opts, config.WithSharedConfigProfile(name))...)
-	var missing config.SharedConfigProfileNotExistError
-	if errors.As(err, &missing) && missing.Profile == name {
-		// A source profile whose keys are in the keychain needs no section:
-		// configure the client as the SDK does when no profile is named.
-		cfg, err = config.LoadDefaultConfig(ctx, opts...)
+	// The SDK configures the client from the profile asked for; where it
+	// cannot load that profile (its source has keys in the keychain only,
+	// say), from the source profile, else as with no profile named.
+	var cfg aws.Config
+	var err error
+	for _, n := range append(slices.Compact([]string{name, source}), "") {
+		o := opts
+		if n != "" {
+			o = append(o, config.WithSharedConfigProfile(n))
+		}
+		if cfg, err = config.LoadDefaultConfig(ctx, o...); err == nil {
+			break
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config for profile %q: %w", name, err)
+		return nil, nil, fmt.Errorf("load AWS config for profile %q: %w", name, err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	return sts.NewFromConfig(cfg), nil
+	// The transport as the SDK configured it (AWS_CA_BUNDLE included),
+	// in a client whose idle connections Close can close.
+	var tr *http.Transport
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		tr = bc.GetTransport()
+	} else {
+		tr = awshttp.NewBuildableClient().GetTransport()
+	}
+	tr.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	cfg.HTTPClient = &http.Client{Transport: tr, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return sts.NewFromConfig(cfg), tr, nil
 }
 
 // stsCredentials converts credentials STS returned.

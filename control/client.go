@@ -35,6 +35,9 @@ func NewClient(dir state.Dir) *Client {
 	}}
 }
 
+// Close closes the client's idle connection to the daemon.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
 // Status asks the daemon for its status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status

@@ -84,6 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys, Clock: cfg.Clock})
+	defer b.Close()
 	c := cache.New(b.Fetch, cache.Config{Log: log.Named("cache"), Clock: cfg.Clock, Epoch: b.ConfigEpoch})
 	defer c.Close()
 	addr := ln.Addr().(*net.TCPAddr)
