@@ -34,7 +34,8 @@ type Store interface {
 	SetKeys(ctx context.Context, profile string, k keychain.Keys) error
 }
 
-// StoreFunc is a function that is a Store, such as (*keychain.Store).AddKeys.
+// StoreFunc is a function that is a Store, such as the AddKeys method of a
+// *keychain.Store: rotate.StoreFunc(keys.AddKeys).
 type StoreFunc func(ctx context.Context, profile string, k keychain.Keys) error
 
 // SetKeys calls f.

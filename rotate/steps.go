@@ -63,7 +63,7 @@ func (r *Rotator) checkKeys(ctx context.Context, p aws.CredentialsProvider, user
 		if other == old {
 			other = ids[1]
 		}
-		return fmt.Errorf("IAM user %s already has 2 access keys, the most IAM allows: delete the one not stored, %s, with aws iam delete-access-key --user-name %s --access-key-id ID (aws iam list-access-keys shows the whole ID), and run again (nothing changed)", user, keychain.Mask(other), user)
+		return fmt.Errorf("IAM user %s already has 2 access keys, the most IAM allows: delete the one brokerd does not hold, %s, if nothing else uses it, with aws iam delete-access-key --user-name %s --access-key-id ID (aws iam list-access-keys shows the whole ID), and run again (nothing changed)", user, keychain.Mask(other), user)
 	}
 	return nil
 }
