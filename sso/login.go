@@ -78,8 +78,10 @@ func (c *Client) StartLogin(ctx context.Context, s Session) (*Login, error) {
 			Region:                s.Region,
 			ClientID:              aws.ToString(reg.ClientId),
 			ClientSecret:          aws.ToString(reg.ClientSecret),
-			RegistrationExpiresAt: time.Unix(reg.ClientSecretExpiresAt, 0),
 		},
+	}
+	if reg.ClientSecretExpiresAt != 0 {
+		l.reg.RegistrationExpiresAt = time.Unix(reg.ClientSecretExpiresAt, 0)
 	}
 	if l.interval <= 0 {
 		l.interval = 5 * time.Second // RFC 8628's default

@@ -23,7 +23,7 @@ type record struct {
 	RefreshToken          string    `json:"refreshToken,omitempty"`
 	ClientID              string    `json:"clientId"`
 	ClientSecret          string    `json:"clientSecret"`
-	RegistrationExpiresAt time.Time `json:"registrationExpiresAt"`
+	RegistrationExpiresAt time.Time `json:"registrationExpiresAt"` // zero: unknown
 }
 
 func (r record) token() Token { return Token{AccessToken: r.AccessToken, Expires: r.ExpiresAt} }
@@ -125,7 +125,7 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 	switch {
 	case r.RefreshToken == "":
 		why = "it has no refresh token"
-	case !now.Before(r.RegistrationExpiresAt):
+	case !r.RegistrationExpiresAt.IsZero() && !now.Before(r.RegistrationExpiresAt):
 		why = "its client registration expired"
 	}
 	if why != "" {
