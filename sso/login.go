@@ -74,10 +74,10 @@ func (c *Client) StartLogin(ctx context.Context, s Session) (*Login, error) {
 		deviceCode:              aws.ToString(dev.DeviceCode),
 		interval:                time.Duration(dev.Interval) * time.Second,
 		reg: record{
-			StartURL:              s.StartURL,
-			Region:                s.Region,
-			ClientID:              aws.ToString(reg.ClientId),
-			ClientSecret:          aws.ToString(reg.ClientSecret),
+			StartURL:     s.StartURL,
+			Region:       s.Region,
+			ClientID:     aws.ToString(reg.ClientId),
+			ClientSecret: aws.ToString(reg.ClientSecret),
 		},
 	}
 	if reg.ClientSecretExpiresAt != 0 {
