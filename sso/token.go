@@ -132,7 +132,11 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 		if usable {
 			return r.token(), nil
 		}
-		return Token{}, fmt.Errorf("sso session %q: the token expired and %s: %w", s.Key(), why, ErrLoginRequired)
+		state := "expired"
+		if r.AccessToken == rejected {
+			state = "was refused by the portal"
+		}
+		return Token{}, fmt.Errorf("sso session %q: the token %s and %s: %w", s.Key(), state, why, ErrLoginRequired)
 	}
 
 	svc, err := c.services(ctx, s.Region)
