@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/brokerd/brokerd/creds"
+	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/wire"
@@ -79,7 +80,7 @@ func New(keys Keys, cfg Config) *Broker {
 		log = zap.NewNop()
 	}
 	b := &Broker{keys: keys, cfg: cfg, log: log, file: &configFile{path: cfg.ConfigPath, load: cfg.Load}}
-	b.sts = &stsClients{configPath: cfg.ConfigPath}
+	b.sts = &stsClients{}
 	b.mfa = newMFASource(b)
 	b.sources = map[profile.Kind]Source{
 		profile.KindKeys: keysSource{b},
@@ -141,11 +142,15 @@ func (b *Broker) Fetch(ctx context.Context, name string) (creds.Credentials, err
 
 // FetchPlan returns new temporary credentials for a resolved plan.
 func (b *Broker) FetchPlan(ctx context.Context, p profile.Plan) (creds.Credentials, error) {
-	base, err := b.sources[p.Kind].Credentials(ctx, p)
+	src, ok := b.sources[p.Kind]
+	if !ok {
+		return creds.Credentials{}, fault.New(fault.Unsupported, "profile %q: brokerd has no credential source of kind %q", p.Name, p.Kind)
+	}
+	base, err := src.Credentials(ctx, p)
 	if err != nil || len(p.Chain) == 0 {
 		return creds.Credentials{Credentials: base}, err
 	}
-	client, err := b.sts.get(ctx, p.Name, p.Source.Name)
+	client, err := b.sts.get(ctx, p.Name, role(p), p.Source)
 	if err != nil {
 		return creds.Credentials{}, err
 	}
@@ -203,4 +208,10 @@ var userSessionName = sync.OnceValue(func() string {
 // brokerd-USER, which shows in CloudTrail who assumed the role.
 func sessionName(configured string) string {
 	return cmp.Or(configured, userSessionName())
+}
+
+// role is the outermost role of p, whose region and endpoint its STS calls use.
+func role(p profile.Plan) profile.Profile {
+	r, _ := p.Role()
+	return r
 }

@@ -101,7 +101,7 @@ func classifySTS(e *fault.Error, se *stsError, api smithy.APIError) {
 		e.Kind = fault.Throttled
 	case status >= 500 || api.ErrorFault() == smithy.FaultServer && status == 0:
 		e.Kind, e.Code = fault.STSUnavailable, "STSUnavailable"
-	case strings.Contains(msg, "DurationSeconds") || strings.Contains(msg, "MaxSessionDuration"):
+	case strings.Contains(strings.ToLower(msg), "durationseconds") || strings.Contains(msg, "MaxSessionDuration"):
 		e.Kind = fault.InvalidConfig
 	default:
 		e.Kind = fault.Refused

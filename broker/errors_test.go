@@ -14,12 +14,11 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/brokerd/brokerd/fault"
+	"github.com/brokerd/brokerd/httperr"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
-	"github.com/brokerd/brokerd/server"
 )
-
-var _ server.Coded = (*Error)(nil)
 
 var (
 	devRole   = profile.Profile{Name: "dev", RoleARN: "arn:aws:iam::222222222222:role/Dev", SourceProfile: "base"}
@@ -58,18 +57,38 @@ func TestClassify(t *testing.T) {
 		{
 			name: "invalid profile", profile: "prod",
 			err:        fmt.Errorf("%w /c, profile %q: duration_seconds = %q: want whole seconds from 900 to 129600", profile.ErrInvalid, "prod", "1h"),
-			wantStatus: 500, wantCode: "InvalidConfig",
+			wantStatus: 400, wantCode: "InvalidConfig",
 			wantIn: []string{`"prod"`, "duration_seconds", "900 to 129600"},
 		},
 		{
+			name: "source_profile loop", profile: "a",
+			err:        fmt.Errorf("%w: profile %q: source_profile loops back to %q: fix /c", profile.ErrInvalid, "a", "b"),
+			wantStatus: 400, wantCode: "InvalidConfig",
+			wantIn: []string{`"a"`, "loops back"},
+		},
+		{
+			name: "role_arn without source_profile", profile: "a",
+			err:        fmt.Errorf("%w: profile %q has role_arn but no source_profile: add source_profile = NAME", profile.ErrInvalid, "a"),
+			wantStatus: 400, wantCode: "InvalidConfig",
+			wantIn: []string{`"a"`, "source_profile"},
+		},
+		{
+			name: "unsupported source", profile: "sso",
+			err:        fmt.Errorf("%w: profile %q uses sso_start_url, which brokerd does not serve", profile.ErrUnsupported, "sso"),
+			wantStatus: 400, wantCode: "UnsupportedSource",
+			wantIn: []string{`"sso"`, "sso_start_url"},
+		},
+		{
+			// A name the config file lacks resolves to a keychain-only
+			// source, and only its missing keys make it unknown.
 			name: "profile not found", profile: "nope",
-			err:        fmt.Errorf("%w: no profile %q in /c", profile.ErrNotFound, "nope"),
+			err:        &keysError{profile: "nope", err: fmt.Errorf("read keys of profile %q: %w", "nope", keychain.ErrNotFound)},
 			wantStatus: 404, wantCode: "ProfileNotFound",
 			wantIn: []string{`"nope"`, "[profile nope]", "brokerd keys add nope"},
 		},
 		{
 			name: "no keys for the source", profile: "dev",
-			err:        &keysError{profile: "base", err: fmt.Errorf("read keys of profile %q: %w", "base", keychain.ErrNotFound)},
+			err:        &keysError{profile: "base", listed: true, err: fmt.Errorf("read keys of profile %q: %w", "base", keychain.ErrNotFound)},
 			wantStatus: 404, wantCode: "NoKeys",
 			wantIn: []string{`"base"`, "`brokerd keys add base`"},
 		},
@@ -132,7 +151,7 @@ func TestClassify(t *testing.T) {
 		{
 			name: "STS MFA session expired", profile: "dev",
 			err:        &stsError{op: "AssumeRole", profile: devRole, signer: "base", session: true, err: apiErr(400, "ExpiredToken", "The security token included in the request is expired")},
-			wantStatus: 400, wantCode: "ExpiredToken",
+			wantStatus: 403, wantCode: "ExpiredToken",
 			wantIn: []string{"`brokerd login base`"},
 		},
 		{
@@ -147,6 +166,12 @@ func TestClassify(t *testing.T) {
 			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(400, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")},
 			wantStatus: 400, wantCode: "ValidationError",
 			wantIn: []string{"duration_seconds", `"dev"`},
+		},
+		{
+			name: "STS duration too long for a chained role", profile: "admin",
+			err:        &stsError{op: "AssumeRole", profile: adminRole, err: apiErr(400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")},
+			wantStatus: 400, wantCode: "ValidationError",
+			wantIn: []string{"duration_seconds", `"admin"`},
 		},
 		{
 			name: "STS throttled", profile: "dev",
@@ -181,8 +206,32 @@ func TestClassify(t *testing.T) {
 		{
 			name: "STS API error without a response", profile: "dev",
 			err:        &stsError{op: "AssumeRole", profile: devRole, err: &smithy.GenericAPIError{Code: "ExpiredToken", Message: "expired"}},
-			wantStatus: 502, wantCode: "ExpiredToken",
+			wantStatus: 403, wantCode: "ExpiredToken",
 			wantIn: []string{"expired"},
+		},
+		{
+			name: "STS 500", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: apiErr(500, "InternalFailure", "We encountered an internal error.")},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"STS AssumeRole", `"dev"`, "InternalFailure", "internal error", "STS is failing"},
+		},
+		{
+			name: "STS 503", profile: "base",
+			err:        &stsError{op: "GetSessionToken", profile: base, err: apiErr(503, "ServiceUnavailable", "Service is unavailable.")},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"STS GetSessionToken", "ServiceUnavailable"},
+		},
+		{
+			name: "STS server fault without a response", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: &smithy.GenericAPIError{Code: "InternalFailure", Message: "boom", Fault: smithy.FaultServer}},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"boom"},
+		},
+		{
+			name: "login required", profile: "prod",
+			err:        &loginError{source: "dev"},
+			wantStatus: 401, wantCode: "LoginRequired",
+			wantIn: []string{`"prod"`, "run: brokerd login dev"},
 		},
 		{
 			name: "network error", profile: "dev",
@@ -209,6 +258,12 @@ func TestClassify(t *testing.T) {
 			wantIn: []string{"i/o timeout"},
 		},
 		{
+			name: "already classified", profile: "base",
+			err:        fault.New(fault.InvalidConfig, "profile %q has no mfa_serial, nor does any role that uses it", "base"),
+			wantStatus: 400, wantCode: "InvalidConfig",
+			wantIn: []string{`"base"`, "mfa_serial"},
+		},
+		{
 			name: "other", profile: "dev",
 			err:        errors.New("load AWS config for profile \"dev\": boom"),
 			wantStatus: 500, wantCode: "InternalError",
@@ -218,8 +273,8 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := classify(tt.profile, tt.err)
-			if got.HTTPStatus() != tt.wantStatus || got.ErrorCode() != tt.wantCode {
-				t.Errorf("classify(%q, %v) = %d %s, want %d %s", tt.profile, tt.err, got.HTTPStatus(), got.ErrorCode(), tt.wantStatus, tt.wantCode)
+			if status, code, _ := httperr.Answer(got); status != tt.wantStatus || code != tt.wantCode {
+				t.Errorf("classify(%q, %v) = %d %s (%v), want %d %s", tt.profile, tt.err, status, code, got.Kind, tt.wantStatus, tt.wantCode)
 			}
 			for _, s := range tt.wantIn {
 				if !strings.Contains(got.Error(), s) {

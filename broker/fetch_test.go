@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 	"time"
 
 	"github.com/brokerd/brokerd/broker"
+	"github.com/brokerd/brokerd/fault"
+	"github.com/brokerd/brokerd/httperr"
 	"github.com/brokerd/brokerd/keychain"
-	"github.com/brokerd/brokerd/server"
+	"github.com/brokerd/brokerd/profile"
 )
 
 // stsCall is one request the fake STS received.
@@ -28,8 +31,8 @@ type stsCall struct {
 }
 
 // fakeSTS answers AssumeRole and GetSessionToken in STS's Query protocol
-// with numbered credentials lasting an hour, and AccessDenied for roles
-// named Denied.
+// with numbered credentials lasting an hour; for roles named Denied,
+// Failing and Throttled it answers AccessDenied, a 500 and Throttling.
 type fakeSTS struct {
 	mu    sync.Mutex
 	calls []stsCall
@@ -63,6 +66,14 @@ func (f *fakeSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
 			`<Message>User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: %s</Message></Error>`+
 			`<RequestId>r-%d</RequestId></ErrorResponse>`, role, n)
+	case action == "AssumeRole" && strings.HasSuffix(role, "/Failing"):
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Receiver</Type><Code>InternalFailure</Code>`+
+			`<Message>We encountered an internal error. Please try again.</Message></Error><RequestId>r-%d</RequestId></ErrorResponse>`, n)
+	case action == "AssumeRole" && strings.HasSuffix(role, "/Throttled"):
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code>`+
+			`<Message>Rate exceeded</Message></Error><RequestId>r-%d</RequestId></ErrorResponse>`, n)
 	case action == "AssumeRole":
 		account := strings.Split(role, ":")[4]
 		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>%s`+
@@ -123,6 +134,14 @@ source_profile = dev
 
 [profile denied]
 role_arn = arn:aws:iam::222222222222:role/Denied
+source_profile = base
+
+[profile failing]
+role_arn = arn:aws:iam::222222222222:role/Failing
+source_profile = base
+
+[profile throttled]
+role_arn = arn:aws:iam::222222222222:role/Throttled
 source_profile = base
 
 [profile orphan]
@@ -197,7 +216,7 @@ func TestBroker_FetchCalls(t *testing.T) {
 				"RoleSessionName": "(default)", "ExternalId": "",
 			}},
 			signers: []string{"base"},
-			regions: []string{"eu-west-1"},
+			regions: []string{"eu-west-1"}, // a role without a region: its source's
 			roleARN: "arn:aws:iam::222222222222:role/Dev",
 		},
 		{
@@ -217,7 +236,7 @@ func TestBroker_FetchCalls(t *testing.T) {
 				"Action": "AssumeRole", "RoleArn": "arn:aws:iam::222222222222:role/Dev", "DurationSeconds": "7200",
 			}},
 			signers: []string{"base"},
-			regions: []string{"eu-west-1"},
+			regions: []string{"eu-west-1"}, // a role without a region: its source's
 			roleARN: "arn:aws:iam::222222222222:role/Dev",
 		},
 		{
@@ -317,32 +336,37 @@ func TestBroker_FetchCalls(t *testing.T) {
 func TestBroker_FetchErrors(t *testing.T) {
 	tests := []struct {
 		profile    string
+		wantKind   fault.Kind
 		wantStatus int
 		wantCode   string
 		wantIn     []string
 		wantCalls  int
 	}{
-		{"nope", 404, "ProfileNotFound", []string{`"nope"`, "brokerd keys add nope"}, 0},
-		{"nokeys", 404, "NoKeys", []string{`"missing"`, "brokerd keys add missing"}, 0},
-		{"denied", 403, "AccessDenied", []string{"AssumeRole", `"denied"`, "not authorized", "arn:aws:iam::222222222222:role/Denied"}, 1},
-		{"sso", 500, "InternalError", []string{"sso_start_url", "brokerd keys add sso"}, 0},
+		{"nope", fault.NotFound, 404, "ProfileNotFound", []string{`"nope"`, "brokerd keys add nope"}, 0},
+		{"nokeys", fault.NoKeys, 404, "NoKeys", []string{`"missing"`, "brokerd keys add missing"}, 0},
+		{"denied", fault.Refused, 403, "AccessDenied", []string{"AssumeRole", `"denied"`, "not authorized", "arn:aws:iam::222222222222:role/Denied"}, 1},
+		{"failing", fault.STSUnavailable, 503, "STSUnavailable", []string{"AssumeRole", `"failing"`, "InternalFailure", "STS is failing"}, 1},
+		{"throttled", fault.Throttled, 503, "Throttling", []string{"AssumeRole", `"throttled"`, "Rate exceeded", "STS is throttling requests"}, 1},
+		{"sso", fault.Unsupported, 400, "UnsupportedSource", []string{"sso_start_url", "brokerd keys add sso"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
 			f := stsWorld(t)
 			b := broker.New(testKeys, broker.Config{})
 			_, err := b.Fetch(t.Context(), tt.profile)
-			var be *broker.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Fetch(%q) = %v, want a *broker.Error", tt.profile, err)
+			var fe *fault.Error
+			if !errors.As(err, &fe) {
+				t.Fatalf("Fetch(%q) = %v, want a *fault.Error", tt.profile, err)
 			}
-			var coded server.Coded = be
-			if coded.HTTPStatus() != tt.wantStatus || coded.ErrorCode() != tt.wantCode {
-				t.Errorf("Fetch(%q) = %d %s, want %d %s", tt.profile, coded.HTTPStatus(), coded.ErrorCode(), tt.wantStatus, tt.wantCode)
+			if fe.Kind != tt.wantKind {
+				t.Errorf("Fetch(%q) kind = %v, want %v", tt.profile, fe.Kind, tt.wantKind)
+			}
+			if status, code, _ := httperr.Answer(err); status != tt.wantStatus || code != tt.wantCode {
+				t.Errorf("Fetch(%q) = %d %s, want %d %s", tt.profile, status, code, tt.wantStatus, tt.wantCode)
 			}
 			for _, s := range tt.wantIn {
-				if !strings.Contains(be.Message, s) {
-					t.Errorf("Fetch(%q) message = %q, want %q in it", tt.profile, be.Message, s)
+				if !strings.Contains(fe.Message, s) {
+					t.Errorf("Fetch(%q) message = %q, want %q in it", tt.profile, fe.Message, s)
 				}
 			}
 			if n := len(f.Calls()); n != tt.wantCalls {
@@ -380,15 +404,227 @@ func TestBroker_FetchKeychainErrors(t *testing.T) {
 			f := stsWorld(t)
 			b := broker.New(failingKeys{tt.err}, broker.Config{})
 			_, err := b.Fetch(t.Context(), tt.profile)
-			var be *broker.Error
-			if !errors.As(err, &be) || be.Status != tt.wantStatus || be.Code != tt.wantCode {
-				t.Errorf("Fetch(%q) with keychain error %v = %v, want %d %s", tt.profile, tt.err, err, tt.wantStatus, tt.wantCode)
+			var fe *fault.Error
+			if status, code, _ := httperr.Answer(err); !errors.As(err, &fe) || status != tt.wantStatus || code != tt.wantCode {
+				t.Errorf("Fetch(%q) with keychain error %v = %v (%d %s), want a *fault.Error answered %d %s", tt.profile, tt.err, err, status, code, tt.wantStatus, tt.wantCode)
 			}
 			if tt.wantStatus == 503 && !errors.Is(err, tt.err) {
 				t.Errorf("Fetch(%q) = %v, want it to wrap %v", tt.profile, err, tt.err)
 			}
 			if n := len(f.Calls()); n != 0 {
 				t.Errorf("Fetch(%q) made %d STS calls, want none", tt.profile, n)
+			}
+		})
+	}
+}
+
+// countingKeys is a keychain that counts its reads.
+type countingKeys struct {
+	keys  broker.Keys
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+var _ broker.Keys = (*countingKeys)(nil)
+
+func (k *countingKeys) Keys(ctx context.Context, profile string) (keychain.Keys, error) {
+	k.mu.Lock()
+	if k.reads == nil {
+		k.reads = map[string]int{}
+	}
+	k.reads[profile]++
+	k.mu.Unlock()
+	return k.keys.Keys(ctx, profile)
+}
+
+func (k *countingKeys) Reads(profile string) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reads[profile]
+}
+
+func TestBroker_FetchKeychainOnlyReadsKeysOnce(t *testing.T) {
+	tests := []struct {
+		keys     broker.Keys
+		wantCode string // "" for credentials
+		wantSTS  int    // STS calls per fetch
+	}{
+		{testKeys, "", 1},
+		{failingKeys{keychain.ErrNotFound}, "ProfileNotFound", 0},
+		{failingKeys{keychain.ErrLocked}, "KeychainLocked", 0},
+	}
+	for _, tt := range tests {
+		t.Run(cmp.Or(tt.wantCode, "found"), func(t *testing.T) {
+			f := stsWorld(t)
+			keys := &countingKeys{keys: tt.keys}
+			b := broker.New(keys, broker.Config{})
+			for i := 1; i <= 3; i++ {
+				_, err := b.Fetch(t.Context(), "keychainonly")
+				switch {
+				case err == nil && tt.wantCode != "":
+					t.Fatalf("Fetch(%q) = credentials, want code %s", "keychainonly", tt.wantCode)
+				case err != nil:
+					if _, code, _ := httperr.Answer(err); code != tt.wantCode {
+						t.Fatalf("Fetch(%q) = %v (%s), want code %q", "keychainonly", err, code, tt.wantCode)
+					}
+				}
+				if n := keys.Reads("keychainonly"); n != i {
+					t.Errorf("after %d Fetch(%q) the keychain was read %d times, want %d", i, "keychainonly", n, i)
+				}
+				if n := len(f.Calls()); n != i*tt.wantSTS {
+					t.Errorf("after %d Fetch(%q) STS was called %d times, want %d", i, "keychainonly", n, i*tt.wantSTS)
+				}
+			}
+		})
+	}
+}
+
+func TestBroker_ConfigParsedOnlyWhenChanged(t *testing.T) {
+	f := stsWorld(t)
+	path := os.Getenv("AWS_CONFIG_FILE")
+	var mu sync.Mutex
+	loads := 0
+	b := broker.New(testKeys, broker.Config{ConfigPath: path, Load: func(path string) (*profile.Config, error) {
+		mu.Lock()
+		loads++
+		mu.Unlock()
+		return profile.Load(path)
+	}})
+	loaded := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return loads
+	}
+	// fetch fetches base, whose GetSessionToken shows its duration_seconds.
+	fetch := func(step string, wantDuration string, wantLoads int) {
+		t.Helper()
+		for range 3 {
+			if _, err := b.Fetch(t.Context(), "base"); err != nil {
+				t.Fatalf("%s: Fetch(%q) = %v", step, "base", err)
+			}
+			calls := f.Calls()
+			if got := calls[len(calls)-1].form.Get("DurationSeconds"); got != wantDuration {
+				t.Errorf("%s: Fetch(%q) DurationSeconds = %s, want %s", step, "base", got, wantDuration)
+			}
+		}
+		if n := loaded(); n != wantLoads {
+			t.Errorf("%s: the config file was parsed %d times in all, want %d", step, n, wantLoads)
+		}
+	}
+	withDuration := func(s string) []byte {
+		return []byte(strings.Replace(fetchConfig, "[profile base]\n", "[profile base]\nduration_seconds = "+s+"\n", 1))
+	}
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+
+	fetch("unchanged", "3600", 1)
+
+	// An edit that changes the size alone.
+	mod := stat().ModTime()
+	if err := os.WriteFile(path, withDuration("1800"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+	fetch("after an edit of the size", "1800", 2)
+
+	// An edit of the same size, with a new modification time.
+	mod = mod.Add(time.Minute)
+	if err := os.WriteFile(path, withDuration("2700"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+	fetch("after a same-size edit", "2700", 3)
+
+	// A file of the same size and modification time renamed over it.
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, withDuration("3000"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tmp, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if fi := stat(); !fi.ModTime().Equal(mod) || fi.Size() != int64(len(withDuration("2700"))) {
+		t.Fatalf("the renamed file has mtime %v and size %d, want those of the file it replaced", fi.ModTime(), fi.Size())
+	}
+	fetch("after a rename", "3000", 4)
+
+	if _, err := b.Reload(); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	if n := loaded(); n != 5 {
+		t.Errorf("Reload() parsed the config file %d times in all, want 5", n)
+	}
+	fetch("after Reload", "3000", 5)
+}
+
+func TestBroker_FetchEndpointURL(t *testing.T) {
+	stsWorld(t)
+	stsA, stsB := &fakeSTS{}, &fakeSTS{}
+	srvA, srvB := httptest.NewServer(stsA), httptest.NewServer(stsB)
+	t.Cleanup(srvA.Close)
+	t.Cleanup(srvB.Close)
+	// Each profile names its own endpoint: STS is called at the one of the
+	// profile asked for, never at its source's or the default profile's.
+	config := fmt.Sprintf(`
+[default]
+endpoint_url = %[2]s
+
+[profile base]
+endpoint_url = %[2]s
+
+[profile dev]
+role_arn = arn:aws:iam::222222222222:role/Dev
+source_profile = base
+endpoint_url = %[2]s
+
+[profile solo]
+role_arn = arn:aws:iam::222222222222:role/Solo
+source_profile = base
+endpoint_url = %[1]s
+
+[profile chained]
+role_arn = arn:aws:iam::333333333333:role/Chained
+source_profile = dev
+endpoint_url = %[1]s
+`, srvA.URL, srvB.URL)
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Only the config file says where STS is.
+	t.Setenv("AWS_ENDPOINT_URL_STS", "")
+	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")
+
+	tests := []struct {
+		profile      string
+		wantA, wantB int // STS calls at each endpoint
+	}{
+		{"solo", 1, 0},
+		{"chained", 2, 0},
+		{"dev", 0, 1},
+		{"base", 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			b := broker.New(testKeys, broker.Config{})
+			beforeA, beforeB := len(stsA.Calls()), len(stsB.Calls())
+			if _, err := b.Fetch(t.Context(), tt.profile); err != nil {
+				t.Fatalf("Fetch(%q) = %v", tt.profile, err)
+			}
+			if a, b := len(stsA.Calls())-beforeA, len(stsB.Calls())-beforeB; a != tt.wantA || b != tt.wantB {
+				t.Errorf("Fetch(%q) called STS %d times at endpoint A and %d at B, want %d and %d", tt.profile, a, b, tt.wantA, tt.wantB)
 			}
 		})
 	}

@@ -22,7 +22,7 @@ func (s keysSource) Credentials(ctx context.Context, p profile.Plan) (aws.Creden
 	if err != nil || len(p.Chain) > 0 {
 		return long, err
 	}
-	client, err := s.b.sts.get(ctx, p.Name, p.Source.Name)
+	client, err := s.b.sts.get(ctx, p.Name, p.Source, p.Source)
 	if err != nil {
 		return aws.Credentials{}, err
 	}

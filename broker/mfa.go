@@ -149,18 +149,18 @@ func (b *Broker) Login(ctx context.Context, p profile.Plan, code string, d time.
 }
 
 func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.Duration) (keychain.Session, error) {
-	serial := p.MFASerial
-	if serial == "" {
-		var err error
-		if serial, err = b.anyMFASerial(p.Source.Name); err != nil {
-			return keychain.Session{}, err
-		}
-	}
+	// The keys first: a profile that does not exist has none.
 	long, err := b.longTerm(ctx, p)
 	if err != nil {
 		return keychain.Session{}, err
 	}
-	client, err := b.sts.get(ctx, p.Source.Name, p.Source.Name)
+	serial := p.MFASerial
+	if serial == "" {
+		if serial, err = b.anyMFASerial(p.Source.Name); err != nil {
+			return keychain.Session{}, err
+		}
+	}
+	client, err := b.sts.get(ctx, p.Source.Name, p.Source, p.Source)
 	if err != nil {
 		return keychain.Session{}, err
 	}

@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,20 +16,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/brokerd/brokerd/profile"
 )
 
 // stsClients keeps one STS client per profile, configured as the SDK
-// configures the client of that profile's credential provider (region and
-// endpoint from the environment and the profile: AWS_REGION,
-// AWS_ENDPOINT_URL_STS, endpoint_url, services, region). Clients carry no
+// configures the client of that profile's credential provider: region and
+// endpoint from the environment (AWS_REGION, AWS_ENDPOINT_URL_STS,
+// AWS_ENDPOINT_URL, AWS_CA_BUNDLE), else from the profile asked for
+// (region, endpoint_url), else from its source profile. Clients carry no
 // credentials: each call is signed with its own. They are dropped when the
 // config file changes.
 type stsClients struct {
-	configPath string
-
 	mu         sync.Mutex
 	clients    map[string]*sts.Client
 	transports []*http.Transport // of every client built, to close
+	gen        uint64            // counts resets, so a build begun before one is not kept
 }
 
 // close closes the idle connections to STS.
@@ -39,35 +43,44 @@ func (s *stsClients) close() {
 	}
 }
 
+// reset drops the clients, closing their idle connections.
 func (s *stsClients) reset() {
 	s.mu.Lock()
-	s.clients = nil
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+	s.clients, s.transports = nil, nil
+	s.gen++
 }
 
-// get returns the client for profile name, whose source profile is source.
-func (s *stsClients) get(ctx context.Context, name, source string) (*sts.Client, error) {
+// get returns the client for profile name: its region and endpoint are
+// those of p (the profile asked for), else of its source profile.
+func (s *stsClients) get(ctx context.Context, name string, p, source profile.Profile) (*sts.Client, error) {
 	s.mu.Lock()
-	c := s.clients[name]
+	c, gen := s.clients[name], s.gen
 	s.mu.Unlock()
 	if c != nil {
 		return c, nil
 	}
-	c, tr, err := s.build(ctx, name, source)
+	c, tr, err := s.build(ctx, name, p, source)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transports = append(s.transports, tr)
+	if s.gen != gen {
+		return c, nil // the config changed meanwhile: use it once, keep it not
+	}
 	if s.clients == nil {
 		s.clients = map[string]*sts.Client{}
 	}
 	s.clients[name] = c
-	s.transports = append(s.transports, tr)
-	s.mu.Unlock()
 	return c, nil
 }
 
-func (s *stsClients) build(ctx context.Context, name, source string) (*sts.Client, *http.Transport, error) {
+func (s *stsClients) build(ctx context.Context, name string, p, source profile.Profile) (*sts.Client, *http.Transport, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
@@ -76,28 +89,18 @@ func (s *stsClients) build(ctx context.Context, name, source string) (*sts.Clien
 		// client gives up after a second or two.
 		config.WithRetryMaxAttempts(1),
 	}
-	if s.configPath != "" {
-		opts = append(opts, config.WithSharedConfigFiles([]string{s.configPath}))
-	}
-	// The SDK configures the client from the profile asked for; where it
-	// cannot load that profile (its source has keys in the keychain only,
-	// say), from the source profile, else as with no profile named.
-	var cfg aws.Config
-	var err error
-	for _, n := range append(slices.Compact([]string{name, source}), "") {
-		o := opts
-		if n != "" {
-			o = append(o, config.WithSharedConfigProfile(n))
-		}
-		if cfg, err = config.LoadDefaultConfig(ctx, o...); err == nil {
-			break
-		}
-	}
+	// The environment only (AWS_REGION, AWS_ENDPOINT_URL_STS, AWS_CA_BUNDLE):
+	// the SDK refuses to load a role profile whose source_profile has no
+	// keys in the files, and a brokerd source profile never has.
+	opts = append(opts, config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}))
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load AWS config for profile %q: %w", name, err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+	cfg.Region = cmp.Or(cfg.Region, p.Region, source.Region, "us-east-1")
+	endpoint := cmp.Or(p.EndpointURL, source.EndpointURL)
+	if strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		endpoint = ""
 	}
 	// The transport as the SDK configured it (AWS_CA_BUNDLE included),
 	// in a client whose idle connections Close can close.
@@ -110,7 +113,11 @@ func (s *stsClients) build(ctx context.Context, name, source string) (*sts.Clien
 	tr.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	cfg.HTTPClient = &http.Client{Transport: tr, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return sts.NewFromConfig(cfg), tr, nil
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if o.BaseEndpoint == nil && endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), tr, nil
 }
 
 // stsCredentials converts credentials STS returned.

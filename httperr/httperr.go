@@ -56,6 +56,9 @@ func Errorf(status int, code, format string, args ...any) error {
 
 // Answer returns the status, code and message err is answered with.
 func Answer(err error) (status int, code, message string) {
+	if err == nil {
+		err = fault.New(fault.Internal, "")
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		status, code, message = e.Status, e.Code, e.Message

@@ -39,6 +39,7 @@ type Profile struct {
 	Region          string
 	MFASerial       string
 	MFAProcess      string
+	EndpointURL     string
 	// CredentialProcess is the command of credential_process, which the
 	// SDKs run for credentials (brokerd does not).
 	CredentialProcess string
@@ -188,6 +189,7 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 		Region:            get("region"),
 		MFASerial:         get("mfa_serial"),
 		MFAProcess:        get("mfa_process"),
+		EndpointURL: get("endpoint_url"),
 		CredentialProcess: get("credential_process"),
 	}
 	if d := get("duration_seconds"); d != "" {
