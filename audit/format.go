@@ -1,0 +1,75 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Format writes events to w as a table for people, times in local time,
+// or, with jsonOut, as JSON lines like the log's own, key ids masked.
+func Format(w io.Writer, events []Event, jsonOut bool) error {
+	if jsonOut {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, e := range events {
+			e.KeyID = MaskKey(e.KeyID)
+			if err := enc.Encode(e); err != nil {
+				return fmt.Errorf("write audit events: %w", err)
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tPROFILE\tCLIENT\tCODE")
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
+			dash(string(e.Kind)), dash(e.Profile), who(e), dash(e.Code))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write audit events: %w", err)
+	}
+	return nil
+}
+
+// who names the client of e: "pid 1234 /usr/bin/aws", "uid 1001" when only
+// that is known, "container abc123 (label)", or "-".
+func who(e Event) string {
+	var parts []string
+	if c := e.Container; c != nil {
+		s := "container " + short(c.ID)
+		if c.Label != "" {
+			s += " (" + c.Label + ")"
+		}
+		parts = append(parts, s)
+	}
+	if c := e.Client; c != nil {
+		if c.PID > 0 {
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("pid %d %s", c.PID, c.Exe)))
+		} else {
+			parts = append(parts, fmt.Sprintf("uid %d", c.UID))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " via ")
+}
+
+// short cuts a container id to the 12 characters docker shows.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,128 @@
+package audit_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/audit"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func formatted() []audit.Event {
+	a := issued("dev")
+	a.Time, a.KeyID = t0, "ASIA…MPLE"
+	b := refused("prod")
+	b.Time = t0.Add(time.Minute)
+	c := issued("dev")
+	c.Time, c.KeyID, c.Client = t0.Add(2*time.Minute), "ASIA…MPLE", &audit.Client{UID: 1001}
+	d := refused("ops")
+	d.Time, d.Container, d.Code = t0.Add(3*time.Minute), &audit.Container{ID: "abc123"}, ""
+	e := issued("ci")
+	e.Time, e.Container = t0.Add(4*time.Minute), &audit.Container{ID: "0123456789abcdef", Label: "runner"}
+	// e.KeyID is left whole: Format masks it.
+	return []audit.Event{a, b, c, d, e}
+}
+
+// golden compares got with testdata/name, which -update rewrites.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Format output differs from %s:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	local := time.Local
+	time.Local = time.FixedZone("CET", 3600) // the table shows local times
+	defer func() { time.Local = local }()
+	for _, tt := range []struct {
+		name string
+		json bool
+	}{{"table.golden", false}, {"jsonl.golden", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := audit.Format(&b, formatted(), tt.json); err != nil {
+				t.Fatalf("Format = %v", err)
+			}
+			if bytes.Contains(b.Bytes(), []byte(keyID)) {
+				t.Errorf("Format wrote the whole key id %s", keyID)
+			}
+			golden(t, tt.name, b.Bytes())
+		})
+	}
+}
+
+// The JSON lines that Format writes are the log's own: Read takes them.
+func TestFormat_JSONReads(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	if err := audit.Format(&b, formatted(), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, audit.FileName), b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := audit.Read(dir, audit.Filter{})
+	if err != nil || len(got) != len(formatted()) {
+		t.Errorf("Read(Format's JSON) = %d events, %v; want %d", len(got), err, len(formatted()))
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	cet := time.FixedZone("CET", 3600)
+	now := time.Date(2026, 12, 2, 10, 30, 0, 0, cet)
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"1h", now.Add(-time.Hour)},
+		{"30m", now.Add(-30 * time.Minute)},
+		{"2h30m", now.Add(-150 * time.Minute)},
+		{" 90s ", now.Add(-90 * time.Second)},
+		{"7d", time.Date(2026, 11, 25, 10, 30, 0, 0, cet)},
+		{"2026-12-01", time.Date(2026, 12, 1, 0, 0, 0, 0, cet)},
+		{"2026-12-01T18:54:12Z", time.Date(2026, 12, 1, 18, 54, 12, 0, time.UTC)},
+		{"2026-12-01T19:54:12.5+01:00", time.Date(2026, 12, 1, 18, 54, 12, 5e8, time.UTC)},
+	}
+	for _, tt := range tests {
+		got, err := audit.ParseSince(tt.in, now)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("ParseSince(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"", "yesterday", "-1h", "0s", "0d", "1w", "2026-13-01", "12/01/2026", "2026-12-01 18:54"} {
+		_, err := audit.ParseSince(in, now)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "1h") {
+			t.Errorf("ParseSince(%q) = %v, want a one-line error saying what to write", in, err)
+		}
+	}
+}
+
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"1h", "7d", "2026-12-01", "2026-12-01T18:54:12Z", "d", "-0d"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 2, 10, 30, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := audit.ParseSince(s, now)
+		if err == nil && got.After(now) && !strings.Contains(s, "T") && !strings.Contains(s, "-") {
+			t.Errorf("ParseSince(%q) = %v, after now for a time ago", s, got)
+		}
+	})
+}

@@ -1,0 +1,213 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+	"gopkg.in/natefinch/lumberjack.v2"
+)
+
+// FileName is the name of the current audit log in its directory; rotated
+// ones are named audit-2026-12-01T18-54-12.000.log (UTC).
+const FileName = "audit.log"
+
+// Config holds the log's tunables; a zero field takes the default named.
+type Config struct {
+	// MaxSize is the size in megabytes at which the file is rotated
+	// (default 10), MaxBackups how many rotated files are kept (default 5).
+	MaxSize, MaxBackups int
+	// Buffer is how many events wait for the writer before Record drops
+	// them (default 1024).
+	Buffer int
+	// Clock stamps events; nil means the real clock.
+	Clock clockwork.Clock
+	// Log receives the count of dropped events and write failures; nil
+	// logs nothing.
+	Log *zap.Logger
+}
+
+// Log appends events to the audit log from a goroutine of its own, so
+// that Record never waits for the disk. It is safe for concurrent use.
+type Log struct {
+	cfg     Config
+	log     *zap.Logger
+	out     io.WriteCloser
+	mu      sync.RWMutex // held for writing to close ch
+	closed  bool
+	ch      chan Event
+	done    chan struct{}
+	dropped atomic.Uint64
+}
+
+// Open opens the audit log in dir, brokerd's own state or data directory:
+// it creates dir with mode 0700, or narrows it to 0700, and the file with
+// mode 0600, which rotated files keep. It starts the writer, which Close
+// stops.
+//
+// The rotation (lumberjack) starts a goroutine of its own on the first
+// write that outlives Close: one idle goroutine per Log opened.
+func Open(dir string, cfg Config) (*Log, error) {
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = 10
+	}
+	if cfg.MaxBackups <= 0 {
+		cfg.MaxBackups = 5
+	}
+	if err := prepare(dir); err != nil {
+		return nil, err
+	}
+	out := &lumberjack.Logger{
+		Filename:   filepath.Join(dir, FileName),
+		MaxSize:    cfg.MaxSize,
+		MaxBackups: cfg.MaxBackups,
+	}
+	return start(out, cfg), nil
+}
+
+// prepare makes dir 0700 and its current file 0600, creating them if need
+// be, so that lumberjack, which copies the current file's mode to the next
+// one, keeps every file 0600.
+func prepare(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create audit log directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restrict audit log directory: %w", err)
+	}
+	name := filepath.Join(dir, FileName)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("restrict audit log: %w", err)
+	}
+	return nil
+}
+
+// start runs the writer on out.
+func start(out io.WriteCloser, cfg Config) *Log {
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 1024
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	l := &Log{cfg: cfg, log: log, out: out, ch: make(chan Event, cfg.Buffer), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// Record queues e for writing without waiting: it stamps e's time when
+// zero, masks its key id, and drops it, counting, when the buffer is full
+// or the Log closed.
+func (l *Log) Record(e Event) {
+	if e.Time.IsZero() {
+		e.Time = l.cfg.Clock.Now()
+	}
+	e.Time = e.Time.UTC()
+	if !e.Expires.IsZero() {
+		e.Expires = e.Expires.UTC()
+	}
+	e.KeyID = MaskKey(e.KeyID)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		l.dropped.Add(1)
+		return
+	}
+	select {
+	case l.ch <- e:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+// Dropped is how many events Record has dropped.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Close writes the events queued, stops the writer and closes the file.
+// Events recorded later are dropped. Calling it again does nothing.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.ch)
+	l.mu.Unlock()
+	<-l.done
+	if err := l.out.Close(); err != nil {
+		return fmt.Errorf("close audit log: %w", err)
+	}
+	return nil
+}
+
+// maxBatch is about how many bytes the writer gathers for one write.
+const maxBatch = 64 << 10
+
+// run writes events in batches of whole lines, so that a rotation never
+// splits one, until ch is closed and drained. When it has caught up, it
+// reports the events dropped since its last report.
+func (l *Log) run() {
+	defer close(l.done)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	var reported, failed uint64
+	for e := range l.ch {
+		n := 0
+		for {
+			if err := enc.Encode(e); err != nil { // cannot fail for an Event
+				l.log.Error("encode audit event", zap.Error(err))
+			}
+			n++
+			if len(l.ch) == 0 || buf.Len() >= maxBatch {
+				break
+			}
+			e = <-l.ch
+		}
+		if _, err := l.out.Write(buf.Bytes()); err != nil {
+			if failed == 0 {
+				l.log.Error("write audit log", zap.Error(err))
+			}
+			failed += uint64(n)
+		} else if failed > 0 {
+			l.log.Warn("audit log written again", zap.Uint64("events_lost", failed))
+			failed = 0
+		}
+		buf.Reset()
+		if len(l.ch) == 0 {
+			reported = l.reportDrops(reported)
+		}
+	}
+	l.reportDrops(reported)
+	if failed > 0 {
+		l.log.Error("audit events not written", zap.Uint64("events_lost", failed))
+	}
+}
+
+// reportDrops logs the events dropped since reported, and returns the new
+// total.
+func (l *Log) reportDrops(reported uint64) uint64 {
+	total := l.dropped.Load()
+	if total > reported {
+		l.log.Warn("audit events dropped: buffer full",
+			zap.Uint64("dropped", total-reported), zap.Uint64("dropped_total", total))
+	}
+	return total
+}

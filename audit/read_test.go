@@ -1,0 +1,99 @@
+package audit_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/audit"
+)
+
+// line is an event as the log holds it, at t0 plus minutes.
+func line(minutes int, kind, profile string) string {
+	t := t0.Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339Nano)
+	return `{"time":"` + t + `","event":"` + kind + `","profile":"` + profile + `","status":200}` + "\n"
+}
+
+// logDir writes rotated files out of order of their names, a current
+// file, and files that are not the log's.
+func logDir(t *testing.T) string {
+	dir := t.TempDir()
+	files := map[string]string{
+		"audit-2026-12-01T19-10-00.000.log":    line(10, "issued", "dev") + line(11, "refused", "prod"),
+		"audit-2026-12-01T18-59-00.000.log":    line(0, "issued", "dev") + line(1, "issued", "prod"),
+		"audit.log":                            line(20, "issued", "dev") + "\n" + line(21, "refused", "dev"),
+		"audit-notatime.log":                   line(5, "issued", "dev"),
+		"other.log":                            line(6, "issued", "dev"),
+		"audit-2026-12-01T18-00-00.000.log.gz": "\x1f\x8b",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestRead(t *testing.T) {
+	dir := logDir(t)
+	tests := []struct {
+		name string
+		f    audit.Filter
+		want string // minutes and profiles
+	}{
+		{"all", audit.Filter{}, "0 dev, 1 prod, 10 dev, 11 prod, 20 dev, 21 dev"},
+		{"since", audit.Filter{Since: t0.Add(10 * time.Minute)}, "10 dev, 11 prod, 20 dev, 21 dev"},
+		{"since, another zone", audit.Filter{Since: t0.Add(11 * time.Minute).In(time.FixedZone("X", -5*3600))}, "11 prod, 20 dev, 21 dev"},
+		{"profile", audit.Filter{Profile: "prod"}, "1 prod, 11 prod"},
+		{"both", audit.Filter{Since: t0.Add(time.Minute + time.Second), Profile: "prod"}, "11 prod"},
+		{"none", audit.Filter{Profile: "nope"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := audit.Read(dir, tt.f)
+			if err != nil {
+				t.Fatalf("Read(%+v) = %v", tt.f, err)
+			}
+			if got := summary(events); got != tt.want {
+				t.Errorf("Read(%+v) = %s, want %s", tt.f, got, tt.want)
+			}
+		})
+	}
+}
+
+// summary shows events as "minutes after t0, profile".
+func summary(events []audit.Event) string {
+	var s []string
+	for _, e := range events {
+		s = append(s, fmt.Sprintf("%d %s", e.Time.Sub(t0)/time.Minute, e.Profile))
+	}
+	return strings.Join(s, ", ")
+}
+
+// A line that is not an event is named in the error; the others are read.
+func TestRead_BadLines(t *testing.T) {
+	dir := t.TempDir()
+	data := line(0, "issued", "dev") + "{not json\n" + `{"profile":"x"}` + "\n" + line(1, "issued", "dev") + `{"time":"2026-`
+	if err := os.WriteFile(filepath.Join(dir, audit.FileName), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	events, err := audit.Read(dir, audit.Filter{})
+	if len(events) != 2 {
+		t.Errorf("Read = %d events, want the 2 good ones", len(events))
+	}
+	for _, want := range []string{"audit.log line 2", "audit.log line 3", "audit.log line 5"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Read error = %v, want it to name %s", err, want)
+		}
+	}
+}
+
+func TestRead_NoLog(t *testing.T) {
+	events, err := audit.Read(filepath.Join(t.TempDir(), "missing"), audit.Filter{})
+	if err != nil || len(events) != 0 {
+		t.Errorf("Read(missing dir) = %v, %v; want nothing, nil", events, err)
+	}
+}

@@ -1,0 +1,30 @@
+package audit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseSince reads a --since value relative to now: a duration back from
+// now ("90s", "30m", "1h", "2h30m", "7d"), a date meaning its midnight in
+// now's location ("2026-12-01"), or a time in RFC 3339
+// ("2026-12-01T18:54:12Z", "2026-12-01T19:54:12+01:00").
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, s, now.Location()); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("since %q: write a time ago (30m, 1h, 7d), a date (2026-12-01) or a time (2026-12-01T18:54:12Z)", s)
+}
