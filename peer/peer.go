@@ -11,6 +11,12 @@
 // connection and FromContext runs it once, e.g. after the response is
 // written. A Finder remembers the owners of the sockets it has seen and
 // the last processes it found, which are searched first.
+//
+// A lookup finds the client only while it holds its socket. One that closes
+// the connection as soon as it has read the response (Connection: close)
+// may be gone before a lookup made after the response has finished; that
+// lookup returns ErrNotFound, or ErrNoProcess with the uid. A server that
+// must name every client looks it up before writing the response.
 package peer
 
 import (
