@@ -20,6 +20,7 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/conns"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/server"
@@ -69,11 +70,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer lock.Close()
-	ln, err := Listen(cfg.Listen)
+	tcp, err := Listen(cfg.Listen)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
+	defer tcp.Close()
+	ln := conns.Limit(tcp, maxConns())
 	sock, err := listenControl(cfg.State)
 	if err != nil {
 		return err
@@ -106,6 +108,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
+		ConnState:         ln.Track,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	ctl := &http.Server{Handler: control.Handler(svc, log.Named("control")), ReadHeaderTimeout: 5 * time.Second}
@@ -157,6 +160,17 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// maxConns is how many connections the endpoint holds: half the file
+// descriptors the process may open, between 16 and 4096, so that clients
+// holding connections never starve the keychain, STS and real clients.
+func maxConns() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	return int(min(max(rl.Cur/2, 16), 4096))
 }
 
 // Listen listens on addr, which must be 127.0.0.1 with a port other than 80.

@@ -201,15 +201,17 @@ func (s *server) checkToken(next http.Handler) http.Handler {
 // error when not.
 func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	got := header(r.Header, "Authorization")
+	if got != "" && s.tokenMatches(got) {
+		return true
+	}
+	// A client without the token gets no more of this connection.
+	w.Header().Set("Connection", "close")
 	if got == "" {
 		s.writeError(w, r, httperr.Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
-		return false
-	}
-	if !s.tokenMatches(got) {
+	} else {
 		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "InvalidToken", "wrong authorization token: brokerd was restarted or the token file is stale; run eval \"$(brokerd env)\" again"))
-		return false
 	}
-	return true
+	return false
 }
 
 // tokenMatches compares got with the token in constant time. Only the

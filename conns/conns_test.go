@@ -1,0 +1,81 @@
+package conns_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/brokerd/brokerd/conns"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve serves a handler on a listener capped at max, until the test ends.
+func serve(t *testing.T, max int) (*conns.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := conns.Limit(ln, max)
+	srv := &http.Server{
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: l.Track,
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Serve(l) })
+	t.Cleanup(func() { srv.Close(); wg.Wait() })
+	return l, ln.Addr().String()
+}
+
+func TestListener_ClosesOldestWaiting(t *testing.T) {
+	l, addr := serve(t, 4)
+	// Eight connections that never send a request.
+	var idle []net.Conn
+	for range 8 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	// A real client still gets its answer at once.
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("GET with the listener full of waiting connections: %v, want an answer", err)
+	}
+	resp.Body.Close()
+	if n := l.Len(); n > 4 {
+		t.Errorf("connections held = %d, want at most 4", n)
+	}
+	// The first connections were the ones closed.
+	idle[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := idle[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read on the oldest waiting connection = %v, want EOF (closed)", err)
+	}
+}
+
+func TestListener_KeepsBusyConnections(t *testing.T) {
+	l, addr := serve(t, 1)
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	for range 3 {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if n := l.Len(); n != 1 {
+		t.Errorf("connections held after three requests on one keep-alive connection = %d, want 1", n)
+	}
+}
