@@ -5,6 +5,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -104,6 +105,7 @@ type entry struct {
 	errEpoch    [2]uint64 // the epochs lastErr was met in
 	failures    int
 	retryAt     time.Time
+	fetching    int // fetches under way, a request's or the background's
 	// gen counts forced refreshes; a fetch records its outcome only if
 	// none was forced while it ran, as it may use what was replaced.
 	gen uint64
@@ -229,6 +231,9 @@ func (c *Cache) wait(ctx context.Context, profile string, e *entry, reuse bool) 
 				if s, ok := c.usable(e); ok {
 					return s, nil
 				}
+				if err := c.held(e); err != nil {
+					return nil, err
+				}
 			}
 			return c.refresh(profile, e)
 		})
@@ -260,6 +265,16 @@ func (c *Cache) refreshAsync(profile string, e *entry) {
 	if !e.refreshing.CompareAndSwap(false, true) {
 		return
 	}
+	// The caller looked before taking the flag: a refresh that ended
+	// meanwhile may have made the profile not due.
+	now := c.now()
+	e.mu.Lock()
+	due := now.Compare(e.refreshAt) >= 0 && now.Compare(e.retryAt) >= 0
+	e.mu.Unlock()
+	if !due && !e.again.Load() {
+		e.refreshing.Store(false)
+		return
+	}
 	started := c.tasks.Go(func() {
 		for {
 			e.again.Store(false)
@@ -281,10 +296,16 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	defer cancel()
 	e.mu.Lock()
 	gen := e.gen
+	e.fetching++
 	e.mu.Unlock()
+	defer func() { e.mu.Lock(); e.fetching--; e.mu.Unlock() }()
 	epochs := c.epochs()
 	start := c.now()
 	cr, err := c.fetchSafely(ctx, profile)
+	if c.ctx.Err() != nil {
+		// Closing: the outcome is nobody's to record.
+		return nil, &fault.Error{Kind: fault.Cancelled, Message: "brokerd is stopping: try again when it is back", Err: cmp.Or(err, c.ctx.Err())}
+	}
 	now := c.now()
 	if err == nil && !cr.Expires.After(now.Add(c.cfg.MinValid)) {
 		err = &fault.Error{Kind: fault.STSUnavailable, Code: "CredentialsExpired", Message: fmt.Sprintf(
@@ -377,4 +398,15 @@ func (c *Cache) backoff(failures int) time.Duration {
 		d = min(c.cfg.RetryMin<<(failures-1), c.cfg.RetryMax)
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// held returns the stored error while its retry window holds.
+func (c *Cache) held(e *entry) error {
+	now := c.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.lastErr != nil && now.Before(e.retryAt) && e.errEpoch == c.epochs() {
+		return e.lastErr
+	}
+	return nil
 }

@@ -6,40 +6,81 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/creds"
+	"github.com/brokerd/brokerd/fault"
 )
 
 // The tests run in synctest bubbles so that synctest.Wait can tell when the
 // cache's background refreshes have finished (or were never started);
-// expiry is judged on fakeClock, which only the test moves.
+// expiry is judged on fakeClock, which the test sets.
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is a wall clock that moves only when told to.
+// fakeClock is a wall clock that the test sets, and that runs on from the
+// time set with the real clock, which in a bubble is the bubble's: time
+// stands still until every goroutine in the bubble is blocked, and then
+// jumps to the next timer. Its timers are the real clock's, so Now and
+// the timers Run arms agree.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	clockwork.Clock
+
+	mu    sync.Mutex
+	at    time.Time // the time set
+	setAt time.Time // the real time when it was set
+	// timers are the durations of the timers armed, in order.
+	timers []time.Duration
+	// onTimer, when non-nil, is called with each timer armed and the
+	// number armed so far.
+	onTimer func(n int, d time.Duration)
 }
 
-func newClock() *fakeClock { return &fakeClock{now: t0} }
+var _ clockwork.Clock = (*fakeClock)(nil)
+
+func newClock() *fakeClock {
+	return &fakeClock{Clock: clockwork.NewRealClock(), at: t0, setAt: time.Now()}
+}
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return c.at.Add(time.Since(c.setAt))
 }
+
+func (c *fakeClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+func (c *fakeClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
 
 // Set moves the clock to t0+d.
 func (c *fakeClock) Set(d time.Duration) {
 	c.mu.Lock()
-	c.now = t0.Add(d)
+	c.at, c.setAt = t0.Add(d), time.Now()
 	c.mu.Unlock()
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) clockwork.Timer {
+	c.mu.Lock()
+	c.timers = append(c.timers, d)
+	n, hook := len(c.timers), c.onTimer
+	c.mu.Unlock()
+	if hook != nil {
+		hook(n, d)
+	}
+	return c.Clock.NewTimer(d)
+}
+
+// Timers returns the durations of the timers armed so far.
+func (c *fakeClock) Timers() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.timers...)
 }
 
 // fakeSTS issues numbered credentials lasting lifetime from the clock's
@@ -47,11 +88,18 @@ func (c *fakeClock) Set(d time.Duration) {
 type fakeSTS struct {
 	clock    *fakeClock
 	lifetime time.Duration
+	// zone, when non-nil, is the location of the expiry times issued.
+	zone *time.Location
+	// delay is how long a fetch takes; linger how long it takes to
+	// return once its context ends.
+	delay, linger time.Duration
 
-	mu    sync.Mutex
-	calls map[string]int
-	total int
-	err   error
+	mu      sync.Mutex
+	calls   map[string]int
+	times   []time.Time // when each fetch started
+	total   int
+	running int
+	err     error
 	// gate, when non-nil, holds each fetch of a profile in it until a value
 	// is received from its channel or the channel is closed.
 	gate map[string]chan struct{}
@@ -65,12 +113,20 @@ func newSTS(clock *fakeClock) *fakeSTS {
 	return &fakeSTS{clock: clock, lifetime: time.Hour, calls: map[string]int{}, gate: map[string]chan struct{}{}}
 }
 
-func (f *fakeSTS) Fetch(ctx context.Context, profile string) (cache.Credentials, error) {
+func (f *fakeSTS) Fetch(ctx context.Context, profile string) (creds.Credentials, error) {
+	now := f.clock.Now()
 	f.mu.Lock()
 	f.calls[profile]++
 	f.total++
+	f.running++
+	f.times = append(f.times, now)
 	n, err, gate, started := f.total, f.err, f.gate[profile], f.started
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.running--
+		f.mu.Unlock()
+	}()
 	if started != nil {
 		started <- profile
 	}
@@ -78,19 +134,28 @@ func (f *fakeSTS) Fetch(ctx context.Context, profile string) (cache.Credentials,
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return cache.Credentials{}, ctx.Err()
+			time.Sleep(f.linger)
+			return creds.Credentials{}, ctx.Err()
 		}
 	}
-	if err != nil {
-		return cache.Credentials{}, err
+	if f.delay > 0 {
+		time.Sleep(f.delay)
 	}
-	return cache.Credentials{
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	expires := f.clock.Now().Add(f.lifetime)
+	if f.zone != nil {
+		expires = expires.In(f.zone)
+	}
+	return creds.Credentials{
 		Credentials: aws.Credentials{
 			AccessKeyID:     keyID(n),
 			SecretAccessKey: fmt.Sprintf("secret-%d", n),
 			SessionToken:    fmt.Sprintf("token-%d", n),
 			CanExpire:       true,
-			Expires:         f.clock.Now().Add(f.lifetime),
+			Expires:         expires,
+			AccountID:       "123456789012",
 		},
 		RoleARN: "arn:aws:iam::123456789012:role/" + profile,
 	}, nil
@@ -104,10 +169,40 @@ func (f *fakeSTS) Calls(profile string) int {
 	return f.calls[profile]
 }
 
+// Total returns the number of fetches of every profile.
+func (f *fakeSTS) Total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.total
+}
+
+// Running returns the number of fetches that have not returned.
+func (f *fakeSTS) Running() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.running
+}
+
+// Times returns when each fetch started.
+func (f *fakeSTS) Times() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.times...)
+}
+
 func (f *fakeSTS) SetErr(err error) {
 	f.mu.Lock()
 	f.err = err
 	f.mu.Unlock()
+}
+
+// Started makes each fetch send its profile on the returned channel as it
+// starts.
+func (f *fakeSTS) Started() chan string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = make(chan string, 1)
+	return f.started
 }
 
 // Gate makes the profile's fetches wait on the returned channel.
@@ -127,16 +222,22 @@ func (f *fakeSTS) Ungate(profile string) {
 
 // newCache returns a cache over f with the default tunables, except a
 // jitter of 1ns so that refresh times are exact: 1h credentials fetched at
-// t0 are due for refresh from t0+35m and served alone until t0+45m.
-func newCache(clock *fakeClock, f *fakeSTS, tweak func(*cache.Config)) *cache.Cache {
-	cfg := cache.Config{Now: clock.Now, Jitter: time.Nanosecond}
+// t0 are due for refresh from t0+35m and served alone until t0+45m. The
+// cache is closed when the test ends.
+func newCache(t testing.TB, clock *fakeClock, f *fakeSTS, tweak func(*cache.Config)) *cache.Cache {
+	cfg := cache.Config{Clock: clock, Jitter: time.Nanosecond}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	return cache.New(f.Fetch, cfg)
+	c := cache.New(f.Fetch, cfg)
+	t.Cleanup(c.Close)
+	return c
 }
 
-var errSTS = errors.New("STS said no")
+var (
+	errSTS  = errors.New("STS said no") // of no kind: fault.Internal
+	errDown = fault.New(fault.STSUnavailable, "STS is unreachable")
+)
 
 func bubble(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
@@ -145,7 +246,7 @@ func bubble(t *testing.T, f func(t *testing.T)) {
 
 // mustGet gets credentials for profile and checks that they have more
 // than minLeft left at the clock's time.
-func mustGet(t *testing.T, c *cache.Cache, clock *fakeClock, profile string, minLeft time.Duration) cache.Credentials {
+func mustGet(t *testing.T, c *cache.Cache, clock *fakeClock, profile string, minLeft time.Duration) cache.Served {
 	t.Helper()
 	got, err := c.Get(t.Context(), profile)
 	if err != nil {
@@ -161,7 +262,7 @@ func TestCache_GetColdFetchesOnce(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 
 		first := mustGet(t, c, clock, "dev", 15*time.Minute)
 		second := mustGet(t, c, clock, "dev", 15*time.Minute)
@@ -182,7 +283,7 @@ func TestCache_ConcurrentColdGetsFetchOnce(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
 		gate := f.Gate("dev")
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 
 		const n = 200
 		var wg sync.WaitGroup
@@ -219,7 +320,7 @@ func TestCache_ProfilesDoNotBlockEachOther(t *testing.T) {
 		f := newSTS(clock)
 		gate := f.Gate("stuck")
 		defer close(gate)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
@@ -251,7 +352,7 @@ func TestCache_AbandonedFetchServesNextRequest(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
 		gate := f.Gate("dev")
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -287,7 +388,7 @@ func TestCache_ServedCredentialsHaveMinRemaining(t *testing.T) {
 				clock := newClock()
 				f := newSTS(clock)
 				f.lifetime = tt.lifetime
-				c := newCache(clock, f, nil)
+				c := newCache(t, clock, f, nil)
 
 				requests := 0
 				for d := time.Duration(0); d <= 2*time.Hour; d += 10 * time.Second {
@@ -308,7 +409,7 @@ func TestCache_RequestWaitsBelowMinRemaining(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		// No background refresh ran (no request, no RefreshDue) and 15m
@@ -325,7 +426,7 @@ func TestCache_BackgroundRefresh(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		clock.Set(34 * time.Minute)
@@ -373,7 +474,7 @@ func TestCache_GetStartsDueRefresh(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		clock.Set(40 * time.Minute)
@@ -391,7 +492,7 @@ func TestCache_IdleProfileNotRefreshed(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 30 * time.Minute })
+		c := newCache(t, clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 30 * time.Minute })
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		clock.Set(36 * time.Minute) // due, but unused for 36m
@@ -407,7 +508,7 @@ func TestCache_STSFailureServesLastGood(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 		f.SetErr(errSTS)
 
@@ -441,8 +542,10 @@ func TestCache_STSFailureServesLastGood(t *testing.T) {
 			}
 		}
 
-		// STS answers again: the next request gets new credentials.
+		// STS answers again: the first request once the retry is due, within
+		// RetryMax (1m) of the last failure, gets new credentials.
 		f.SetErr(nil)
+		clock.Set(3*time.Hour + time.Minute)
 		got := mustGet(t, c, clock, "dev", 15*time.Minute)
 		if got.AccessKeyID == keyID(1) {
 			t.Errorf("Get(%q) after STS recovered = the old %s, want new credentials", "dev", got.AccessKeyID)
@@ -457,7 +560,7 @@ func TestCache_FailingSTSDoesNotHoldRequests(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		f.SetErr(errSTS)
@@ -469,7 +572,7 @@ func TestCache_FailingSTSDoesNotHoldRequests(t *testing.T) {
 		defer close(gate)
 		for _, at := range []time.Duration{50 * time.Minute, 55 * time.Minute, 58 * time.Minute} {
 			clock.Set(at)
-			done := make(chan cache.Credentials, 1)
+			done := make(chan cache.Served, 1)
 			go func() {
 				got, err := c.Get(t.Context(), "dev")
 				if err != nil {
@@ -498,7 +601,7 @@ func TestCache_BackoffAfterFailedRefresh(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, func(cfg *cache.Config) { cfg.RetryMin, cfg.RetryMax = 10*time.Second, 20*time.Second })
+		c := newCache(t, clock, f, func(cfg *cache.Config) { cfg.RetryMin, cfg.RetryMax = 10*time.Second, 20*time.Second })
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 		f.SetErr(errSTS)
 
@@ -547,58 +650,96 @@ func TestCache_BackoffAfterFailedRefresh(t *testing.T) {
 	})
 }
 
-func TestCache_ForgetCallback(t *testing.T) {
-	errUnknown := errors.New("no such profile")
-	forget := func(err error) bool { return errors.Is(err, errUnknown) }
+// TestCache_FailureKinds checks what the cache keeps of a profile whose
+// first fetch fails: one that does not exist is dropped, so that names
+// asked for by mistake do not pile up; any other is kept with its error,
+// served until the retry is due.
+func TestCache_FailureKinds(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantKept bool
+	}{
+		{"not found", fault.New(fault.NotFound, "no profile %q in the config file", "dev"), false},
+		{"STS unavailable", errDown, true},
+		{"throttled", fault.New(fault.Throttled, "STS is throttling"), true},
+		{"login required", fault.New(fault.LoginRequired, "run brokerd login"), true},
+		{"refused", fault.New(fault.Refused, "AccessDenied"), true},
+		{"no kind", errSTS, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				c := newCache(t, clock, f, nil)
+				f.SetErr(tt.err)
+
+				_, err := c.Get(t.Context(), "dev")
+				if !errors.Is(err, tt.err) || fault.KindOf(err) != fault.KindOf(tt.err) {
+					t.Fatalf("Get(%q) = %v (kind %v), want %v (kind %v)", "dev", err, fault.KindOf(err), tt.err, fault.KindOf(tt.err))
+				}
+				st := c.Statuses()
+				if kept := len(st) == 1; kept != tt.wantKept {
+					t.Fatalf("Statuses() after Get(%q) failed with %v = %+v, want kept %v", "dev", tt.err, st, tt.wantKept)
+				}
+				if tt.wantKept && (st[0].Failures != 1 || st[0].LastError != tt.err.Error()) {
+					t.Errorf("Statuses()[0] = %+v, want Failures 1, LastError %q", st[0], tt.err)
+				}
+
+				// Within the retry window a kept profile answers its stored
+				// error, of the same kind, without a fetch; a dropped one is
+				// fetched anew.
+				clock.Set(time.Second)
+				_, err = c.Get(t.Context(), "dev")
+				if fault.KindOf(err) != fault.KindOf(tt.err) {
+					t.Errorf("second Get(%q) = %v (kind %v), want kind %v", "dev", err, fault.KindOf(err), fault.KindOf(tt.err))
+				}
+				want := 2
+				if tt.wantKept {
+					want = 1
+				}
+				if got := f.Calls("dev"); got != want {
+					t.Errorf("fetches after two Get(%q) 1s apart = %d, want %d", "dev", got, want)
+				}
+			})
+		})
+	}
+}
+
+// A profile that had credentials is kept whatever the error, and serves its
+// last good credentials.
+func TestCache_NotFoundKeepsProfileWithCredentials(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, func(cfg *cache.Config) { cfg.Forget = forget })
-
-		// Never had credentials, Forget says drop: gone.
-		f.SetErr(errUnknown)
-		if _, err := c.Get(t.Context(), "typo"); !errors.Is(err, errUnknown) {
-			t.Fatalf("Get(%q) = %v, want %v", "typo", err, errUnknown)
-		}
-		// Never had credentials, Forget says keep: kept with its error.
-		f.SetErr(errSTS)
-		if _, err := c.Get(t.Context(), "down"); !errors.Is(err, errSTS) {
-			t.Fatalf("Get(%q) = %v, want %v", "down", err, errSTS)
-		}
-		// Had credentials: kept whatever the error.
-		f.SetErr(nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
-		f.SetErr(errUnknown)
-		clock.Set(50 * time.Minute)
-		mustGet(t, c, clock, "dev", time.Minute)
 
-		var names []string
-		for _, s := range c.Statuses() {
-			names = append(names, s.Profile)
+		f.SetErr(fault.New(fault.NotFound, "no profile %q", "dev"))
+		clock.Set(50 * time.Minute)
+		if got := mustGet(t, c, clock, "dev", time.Minute); got.AccessKeyID != keyID(1) {
+			t.Errorf("Get(%q) after a NotFound refresh = %s, want the last good %s", "dev", got.AccessKeyID, keyID(1))
 		}
-		if got, want := strings.Join(names, ","), "dev,down"; got != want {
-			t.Errorf("Statuses() profiles = %s, want %s", got, want)
+		if st := c.Statuses(); len(st) != 1 || st[0].Profile != "dev" || st[0].Failures != 1 {
+			t.Errorf("Statuses() = %+v, want dev kept with 1 failure", st)
 		}
 	})
 }
 
-// A profile with no credentials to serve answers a transient error at once
-// until its retry is due, rather than calling STS on every request; other
-// errors, which the user may just have fixed, are retried on each request.
-func TestCache_TransientErrorWaitsForRetry(t *testing.T) {
-	errDown := errors.New("STS is unreachable")
-	transient := func(err error) bool { return errors.Is(err, errDown) }
+// A profile with no credentials to serve answers its stored error at once
+// until its retry is due, whatever the error and whether or not it had
+// credentials before, rather than fetching on every request.
+func TestCache_ErrorServedUntilRetryDue(t *testing.T) {
 	tests := []struct {
-		name      string
-		transient func(error) bool
-		err       error
-		had       bool // the profile had credentials, now expired
-		wantCalls int  // fetches by the requests before the retry is due
+		name string
+		err  error
+		had  bool // the profile had credentials, now expired
 	}{
-		{"transient, never had credentials", transient, errDown, false, 1},
-		{"transient, credentials expired", transient, errDown, true, 1},
-		{"not transient", transient, errSTS, false, 3},
-		{"no Transient callback", nil, errDown, false, 3},
+		{"never had credentials", errDown, false},
+		{"credentials expired", errDown, true},
+		{"error of no kind", errSTS, false},
+		{"login required", fault.New(fault.LoginRequired, "run brokerd login"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -606,9 +747,7 @@ func TestCache_TransientErrorWaitsForRetry(t *testing.T) {
 				clock := newClock()
 				f := newSTS(clock)
 				// The first retry is due within [5s, 10s].
-				c := newCache(clock, f, func(cfg *cache.Config) {
-					cfg.Transient, cfg.RetryMin = tt.transient, 10*time.Second
-				})
+				c := newCache(t, clock, f, func(cfg *cache.Config) { cfg.RetryMin = 10 * time.Second })
 				var start time.Duration
 				if tt.had {
 					mustGet(t, c, clock, "dev", 15*time.Minute)
@@ -624,8 +763,8 @@ func TestCache_TransientErrorWaitsForRetry(t *testing.T) {
 					}
 					synctest.Wait()
 				}
-				if got := f.Calls("dev") - before; got != tt.wantCalls {
-					t.Errorf("fetches by 3 requests within 4s of a failure = %d, want %d", got, tt.wantCalls)
+				if got := f.Calls("dev") - before; got != 1 {
+					t.Errorf("fetches by 3 requests within 4s of a failure = %d, want 1", got)
 				}
 
 				// STS answers again and the retry is due: the next request
@@ -633,53 +772,170 @@ func TestCache_TransientErrorWaitsForRetry(t *testing.T) {
 				f.SetErr(nil)
 				clock.Set(start + 10*time.Second)
 				mustGet(t, c, clock, "dev", 15*time.Minute)
-				if got := f.Calls("dev") - before; got != tt.wantCalls+1 {
-					t.Errorf("fetches after the retry was due = %d, want %d", got, tt.wantCalls+1)
+				if got := f.Calls("dev") - before; got != 2 {
+					t.Errorf("fetches after the retry was due = %d, want 2", got)
 				}
 			})
 		})
 	}
 }
 
-// TestCache_TransientErrorHeldBriefly checks that after many failures,
-// when the backoff has grown to minutes, a request without credentials
-// still tries again RetryMin after the last failure, so that a recovery
-// is noticed within seconds.
-func TestCache_TransientErrorHeldBriefly(t *testing.T) {
-	errDown := errors.New("STS is unreachable")
+// TestCache_ColdFailingProfileFetchedOncePerWindow checks that however many
+// clients ask for a profile whose fetch fails, it is fetched once per retry
+// window: windows of [2.5s, 5s], then [5s, 10s], then [10s, 20s] allow at
+// most 3 fetches in 10s.
+func TestCache_ColdFailingProfileFetchedOncePerWindow(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration // how long a fetch takes to fail
+		bug   string        // why the case is skipped
+	}{
+		{"STS answers in 200ms", 200 * time.Millisecond, ""},
+		// A locked keychain or a bad config file fails at once.
+		{"fetch fails at once", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip(tt.bug)
+			}
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				f.delay = tt.delay
+				c := newCache(t, clock, f, nil)
+				f.SetErr(errDown)
+
+				// Bursts of requests from 200 clients every 100ms for 10s.
+				const clients = 200
+				for clock.Now().Before(t0.Add(10 * time.Second)) {
+					var wg sync.WaitGroup
+					for range clients {
+						wg.Go(func() {
+							if _, err := c.Get(t.Context(), "dev"); !errors.Is(err, errDown) {
+								t.Errorf("Get(%q) at t0+%v = %v, want %v", "dev", clock.Now().Sub(t0), err, errDown)
+							}
+						})
+					}
+					wg.Wait()
+					time.Sleep(100 * time.Millisecond)
+				}
+				if got := f.Calls("dev"); got < 2 || got > 3 {
+					t.Errorf("fetches for %d clients asking every 100ms for 10s = %d, want 2 or 3", clients, got)
+				}
+			})
+		})
+	}
+}
+
+// TestCache_RetryWindowCappedAtRetryMax checks that after many failures the
+// window stops growing at RetryMax (default 1m), so that a recovered STS is
+// noticed within a minute without anything else changing.
+func TestCache_RetryWindowCappedAtRetryMax(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, func(cfg *cache.Config) {
-			cfg.Transient = func(err error) bool { return errors.Is(err, errDown) }
-		})
+		c := newCache(t, clock, f, nil)
 		f.SetErr(errDown)
+
+		// A request every second for 10 minutes.
 		var at time.Duration
-		for range 6 { // the backoff grows to 2.5–5 minutes
+		for ; at < 10*time.Minute; at += time.Second {
 			clock.Set(at)
 			if _, err := c.Get(t.Context(), "dev"); !errors.Is(err, errDown) {
-				t.Fatalf("Get at t0+%v = %v, want %v", at, err, errDown)
+				t.Fatalf("Get(%q) at t0+%v = %v, want %v", "dev", at, err, errDown)
 			}
-			at += 6 * time.Second
 		}
-		calls := f.Calls("dev")
-		if calls != 6 {
-			t.Fatalf("fetches by 6 requests 6s apart = %d, want 6", calls)
+		times := f.Times()
+		for i := 1; i < len(times); i++ {
+			if gap := times[i].Sub(times[i-1]); gap < 2500*time.Millisecond || gap > time.Minute+time.Second {
+				t.Errorf("fetch %d came %v after the one before, want within [RetryMin/2, RetryMax] (to the second)", i+1, gap)
+			}
 		}
+		if n := len(times); n < 10 || n > 30 {
+			t.Errorf("fetches for a request a second over 10m = %d, want 10 to 30", n)
+		}
+
 		f.SetErr(nil)
-		clock.Set(at)
-		mustGet(t, c, clock, "dev", 15*time.Minute)
-		if got := f.Calls("dev"); got != calls+1 {
-			t.Errorf("fetches after STS recovered = %d, want %d", got, calls+1)
+		recovered := at
+		for ; ; at += time.Second {
+			clock.Set(at)
+			if _, err := c.Get(t.Context(), "dev"); err == nil {
+				break
+			}
+		}
+		if d := at - recovered; d > time.Minute {
+			t.Errorf("first credentials %v after STS recovered, want within RetryMax (1m)", d)
 		}
 	})
+}
+
+// TestCache_RetryWindowEndsEarly checks that Retry and a change of Epoch
+// end a retry window: the next request fetches again instead of getting
+// the stored error. A change during the failing fetch counts too: the
+// error was met before it.
+func TestCache_RetryWindowEndsEarly(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *cache.Cache, epoch *atomic.Uint64)
+		during bool // change while the failing fetch is under way
+		want   int  // fetches, the second request's included
+	}{
+		{"nothing changes", func(*cache.Cache, *atomic.Uint64) {}, false, 1},
+		{"Retry", func(c *cache.Cache, _ *atomic.Uint64) { c.Retry() }, false, 2},
+		{"Epoch changes", func(_ *cache.Cache, e *atomic.Uint64) { e.Add(1) }, false, 2},
+		{"Retry during the fetch", func(c *cache.Cache, _ *atomic.Uint64) { c.Retry() }, true, 2},
+		{"Epoch changes during the fetch", func(_ *cache.Cache, e *atomic.Uint64) { e.Add(1) }, true, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				var epoch atomic.Uint64
+				c := newCache(t, clock, f, func(cfg *cache.Config) { cfg.Epoch = epoch.Load })
+				f.SetErr(errDown)
+
+				if tt.during {
+					gate := f.Gate("dev")
+					done := make(chan error, 1)
+					go func() {
+						_, err := c.Get(t.Context(), "dev")
+						done <- err
+					}()
+					synctest.Wait()
+					tt.change(c, &epoch)
+					close(gate)
+					if err := <-done; !errors.Is(err, errDown) {
+						t.Fatalf("Get(%q) = %v, want %v", "dev", err, errDown)
+					}
+					f.Ungate("dev")
+				} else {
+					if _, err := c.Get(t.Context(), "dev"); !errors.Is(err, errDown) {
+						t.Fatalf("Get(%q) = %v, want %v", "dev", err, errDown)
+					}
+					tt.change(c, &epoch)
+				}
+
+				f.SetErr(nil)
+				clock.Set(time.Second) // the retry is not due before 2.5s
+				got, err := c.Get(t.Context(), "dev")
+				if n := f.Calls("dev"); n != tt.want {
+					t.Errorf("fetches after Get(%q) 1s after a failure = %d, want %d", "dev", n, tt.want)
+				}
+				if wantErr := tt.want == 1; (err != nil) != wantErr || wantErr && !errors.Is(err, errDown) {
+					t.Errorf("Get(%q) 1s after a failure = %q, %v, want the stored error: %v", "dev", got.AccessKeyID, err, wantErr)
+				}
+			})
+		})
+	}
 }
 
 func TestCache_Statuses(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		if got := c.Statuses(); len(got) != 0 {
 			t.Fatalf("Statuses() of an empty cache = %+v, want none", got)
 		}
@@ -721,7 +977,7 @@ func TestCache_RefreshForcesFetch(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		got, err := c.Refresh(t.Context(), "dev")
@@ -749,7 +1005,7 @@ func TestCache_Forget(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
+		c := newCache(t, clock, f, nil)
 		mustGet(t, c, clock, "a", 15*time.Minute)
 		mustGet(t, c, clock, "b", 15*time.Minute)
 
@@ -771,51 +1027,46 @@ func TestCache_Forget(t *testing.T) {
 	})
 }
 
+// Credentials that arrive expired, or with less than MinValid left, say
+// that this machine's clock is wrong: an error STS is to blame for as far
+// as the client can tell, with a code of its own.
 func TestCache_RejectsExpiredFetch(t *testing.T) {
-	bubble(t, func(t *testing.T) {
-		clock := newClock()
-		f := newSTS(clock)
-		f.lifetime = 30 * time.Second // less than MinValid: as good as expired
-		c := newCache(clock, f, nil)
+	tests := []struct {
+		name     string
+		lifetime time.Duration
+	}{
+		{"less than MinValid left", 30 * time.Second},
+		{"expiring now", 0},
+		{"expired an hour ago", -time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				f.lifetime = tt.lifetime
+				c := newCache(t, clock, f, nil)
 
-		got, err := c.Get(t.Context(), "dev")
-		if err == nil || !strings.Contains(err.Error(), "check the clock") {
-			t.Errorf("Get(%q) of credentials expiring in 30s = %s, %v, want an error about the clock", "dev", got.AccessKeyID, err)
-		}
-	})
-}
-
-func TestCache_Run(t *testing.T) {
-	bubble(t, func(t *testing.T) {
-		clock := newClock()
-		f := newSTS(clock)
-		c := newCache(clock, f, nil)
-		mustGet(t, c, clock, "dev", 15*time.Minute)
-		clock.Set(36 * time.Minute)
-
-		f.mu.Lock()
-		f.started = make(chan string, 1)
-		f.mu.Unlock()
-		ctx, cancel := context.WithCancel(t.Context())
-		stopped := make(chan struct{})
-		go func() {
-			c.Run(ctx, 30*time.Second)
-			close(stopped)
-		}()
-		// The bubble's time advances to Run's first tick, which refreshes.
-		if got := <-f.started; got != "dev" {
-			t.Errorf("Run refreshed %q, want %q", got, "dev")
-		}
-		cancel()
-		<-stopped
-	})
+				got, err := c.Get(t.Context(), "dev")
+				if err == nil || !strings.Contains(err.Error(), "clock") {
+					t.Errorf("Get(%q) of credentials expiring in %v = %s, %v, want an error about the clock", "dev", tt.lifetime, got.AccessKeyID, err)
+				}
+				if kind, code := fault.KindOf(err), fault.CodeOf(err); kind != fault.STSUnavailable || code != "CredentialsExpired" {
+					t.Errorf("Get(%q) of credentials expiring in %v: error of kind %v, code %q, want %v, %q", "dev", tt.lifetime, kind, code, fault.STSUnavailable, "CredentialsExpired")
+				}
+				if st := c.Statuses(); len(st) != 1 || st[0].Failures != 1 || !st[0].Expires.IsZero() {
+					t.Errorf("Statuses() = %+v, want dev with 1 failure and no credentials", st)
+				}
+			})
+		})
+	}
 }
 
 func TestCache_IdleExpiredProfileDropped(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 30 * time.Minute })
+		c := newCache(t, clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 30 * time.Minute })
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		clock.Set(50 * time.Minute) // idle, still valid: kept
@@ -840,8 +1091,8 @@ func TestCache_RefreshAll(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, nil)
-		before := map[string]cache.Credentials{}
+		c := newCache(t, clock, f, nil)
+		before := map[string]cache.Served{}
 		for _, p := range []string{"dev", "prod"} {
 			before[p] = mustGet(t, c, clock, p, 15*time.Minute)
 		}
@@ -849,7 +1100,7 @@ func TestCache_RefreshAll(t *testing.T) {
 		// Not due for 30 minutes, yet refreshed at once.
 		c.RefreshAll()
 		synctest.Wait()
-		after := map[string]cache.Credentials{}
+		after := map[string]cache.Served{}
 		for _, p := range []string{"dev", "prod"} {
 			after[p] = mustGet(t, c, clock, p, 15*time.Minute)
 			if after[p].AccessKeyID == before[p].AccessKeyID || f.Calls(p) != 2 {
@@ -869,7 +1120,8 @@ func TestCache_RefreshAll(t *testing.T) {
 
 // TestCache_RefreshAllSetsAsideFetchUnderWay checks that a refresh under
 // way when RefreshAll is called, which may use the config file from
-// before, does not record its outcome: the one RefreshAll starts does.
+// before, does not record its outcome: the one RefreshAll asks for, which
+// follows it, does.
 func TestCache_RefreshAllSetsAsideFetchUnderWay(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -884,7 +1136,7 @@ func TestCache_RefreshAllSetsAsideFetchUnderWay(t *testing.T) {
 			bubble(t, func(t *testing.T) {
 				clock := newClock()
 				f := newSTS(clock)
-				c := newCache(clock, f, nil)
+				c := newCache(t, clock, f, nil)
 				mustGet(t, c, clock, "dev", 15*time.Minute)
 
 				f.SetErr(tt.err)
@@ -892,14 +1144,17 @@ func TestCache_RefreshAllSetsAsideFetchUnderWay(t *testing.T) {
 				clock.Set(36 * time.Minute) // due: Get starts fetch 2
 				mustGet(t, c, clock, "dev", 15*time.Minute)
 				synctest.Wait()
-				c.RefreshAll() // fetch 3
+				c.RefreshAll() // fetch 3, once fetch 2 has ended
 				synctest.Wait()
-				if got := f.Calls("dev"); got != 3 {
-					t.Fatalf("fetches under way = %d, want 3", got)
+				if got := f.Calls("dev"); got != 2 {
+					t.Fatalf("fetches under way = %d, want 2 (RefreshAll's waits for the one under way)", got)
 				}
 				f.Ungate("dev")
 				close(gate)
 				synctest.Wait()
+				if got := f.Calls("dev"); got != 3 {
+					t.Fatalf("fetches = %d, want 3", got)
+				}
 
 				st := c.Statuses()[0]
 				if st.Failures != tt.wantFailures {
@@ -913,11 +1168,62 @@ func TestCache_RefreshAllSetsAsideFetchUnderWay(t *testing.T) {
 	}
 }
 
+// TestCache_RefreshAllCoalesces checks that however often RefreshAll is
+// called during a refresh (here the one the first call started), one more
+// refresh follows it, and the outcome of the one set aside is not
+// recorded.
+func TestCache_RefreshAllCoalesces(t *testing.T) {
+	tests := []struct {
+		name     string
+		firstErr error // the outcome of the fetch set aside
+	}{
+		{"set-aside fetch succeeds", nil},
+		{"set-aside fetch fails", errDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				c := newCache(t, clock, f, nil)
+				mustGet(t, c, clock, "dev", 15*time.Minute) // fetch 1
+
+				f.SetErr(tt.firstErr)
+				gate := f.Gate("dev")
+				c.RefreshAll()
+				synctest.Wait() // fetch 2 is under way
+				for range 99 {
+					c.RefreshAll()
+				}
+				synctest.Wait()
+				if got := f.Calls("dev") - 1; got != 1 {
+					t.Fatalf("fetches under way after 100 RefreshAll = %d, want 1", got)
+				}
+				f.SetErr(nil)
+				f.Ungate("dev")
+				close(gate)
+				synctest.Wait()
+				if got := f.Calls("dev") - 1; got != 2 {
+					t.Errorf("fetches for 100 RefreshAll during a refresh = %d, want 2", got)
+				}
+
+				if got := mustGet(t, c, clock, "dev", 15*time.Minute); got.AccessKeyID != keyID(3) {
+					t.Errorf("Get(%q) after RefreshAll = %s, want %s from the fetch that followed", "dev", got.AccessKeyID, keyID(3))
+				}
+				st := c.Statuses()
+				if len(st) != 1 || st[0].Failures != 0 || st[0].LastError != "" {
+					t.Errorf("Statuses() = %+v, want no failure recorded", st)
+				}
+			})
+		})
+	}
+}
+
 func TestCache_RefreshAllLeavesIdleForLater(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		clock := newClock()
 		f := newSTS(clock)
-		c := newCache(clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 10 * time.Minute })
+		c := newCache(t, clock, f, func(cfg *cache.Config) { cfg.IdleAfter = 10 * time.Minute })
 		mustGet(t, c, clock, "dev", 15*time.Minute)
 
 		clock.Set(20 * time.Minute) // idle, credentials still good
@@ -936,10 +1242,64 @@ func TestCache_RefreshAllLeavesIdleForLater(t *testing.T) {
 
 func TestCache_FetchPanics(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		c := cache.New(func(context.Context, string) (cache.Credentials, error) { panic("a bug") }, cache.Config{})
+		c := cache.New(func(context.Context, string) (creds.Credentials, error) { panic("a bug") }, cache.Config{})
+		defer c.Close()
 		_, err := c.Get(t.Context(), "dev")
 		if err == nil || !strings.Contains(err.Error(), "bug") {
 			t.Errorf("Get with a fetch that panics = %v, want an error that says brokerd hit a bug", err)
 		}
+		if kind := fault.KindOf(err); kind != fault.Internal {
+			t.Errorf("Get with a fetch that panics: error of kind %v, want %v", kind, fault.Internal)
+		}
 	})
+}
+
+// TestCache_RefreshAllSetsAsideRequestFetch checks that RefreshAll sets
+// aside a fetch under way that a request started, not only a background
+// refresh: one more fetch follows it, and the cache keeps that one's
+// credentials.
+func TestCache_RefreshAllSetsAsideRequestFetch(t *testing.T) {
+	tests := []struct {
+		name string
+		had  bool // the request found credentials with too little left
+	}{
+		{"cold request", false},
+		{"request below MinRemaining", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				clock := newClock()
+				f := newSTS(clock)
+				c := newCache(t, clock, f, nil)
+				if tt.had {
+					mustGet(t, c, clock, "dev", 15*time.Minute)
+					clock.Set(50 * time.Minute)
+				}
+				before := f.Calls("dev")
+
+				gate := f.Gate("dev")
+				done := make(chan error, 1)
+				go func() {
+					_, err := c.Get(t.Context(), "dev")
+					done <- err
+				}()
+				synctest.Wait() // the request's fetch is under way
+				c.RefreshAll()
+				synctest.Wait()
+				f.Ungate("dev")
+				close(gate)
+				if err := <-done; err != nil {
+					t.Fatalf("Get(%q) = %v, want credentials", "dev", err)
+				}
+				synctest.Wait()
+				if got := f.Calls("dev") - before; got != 2 {
+					t.Errorf("fetches for a request and a RefreshAll during its fetch = %d, want 2", got)
+				}
+				if got := mustGet(t, c, clock, "dev", 15*time.Minute); got.AccessKeyID != keyID(before+2) {
+					t.Errorf("Get(%q) afterwards = %s, want %s from the fetch after RefreshAll", "dev", got.AccessKeyID, keyID(before+2))
+				}
+			})
+		})
+	}
 }

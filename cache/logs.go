@@ -17,7 +17,14 @@ type limiter struct {
 
 	mu   sync.Mutex
 	seen map[limitKey]*limitState
+	// Across all keys, at most maxLines lines per window: names asked for
+	// once each must not flood the log either.
+	windowStart time.Time
+	lines       int
 }
+
+// maxLines bounds the failure lines of all profiles per window.
+const maxLines = 20
 
 type limitKey struct {
 	profile string
@@ -45,10 +52,14 @@ func (l *limiter) allow(key limitKey, now time.Time) (ok bool, dropped int) {
 		s = &limitState{}
 		l.seen[key] = s
 	}
-	if !s.last.IsZero() && now.Sub(s.last) < l.window {
+	if now.Sub(l.windowStart) >= l.window {
+		l.windowStart, l.lines = now, 0
+	}
+	if !s.last.IsZero() && now.Sub(s.last) < l.window || l.lines >= maxLines {
 		s.dropped++
 		return false, 0
 	}
+	l.lines++
 	dropped, s.dropped, s.last = s.dropped, 0, now
 	return true, dropped
 }

@@ -71,8 +71,10 @@ func (c *Cache) RefreshDue() (next time.Time) {
 		due := e.has && !now.Before(at)
 		expired := !e.has || !e.served.Expires.After(now)
 		if e.has {
-			soonest(e.served.Expires)
-			if used {
+			if e.served.Expires.After(now) {
+				soonest(e.served.Expires)
+			}
+			if used && !due {
 				soonest(at)
 			}
 		}
@@ -115,8 +117,11 @@ func (c *Cache) RefreshAll() {
 	defer c.mu.RUnlock()
 	for name, e := range c.entries {
 		e.mu.Lock()
-		if e.refreshing.Load() {
+		if e.refreshing.Load() || e.fetching > 0 {
 			e.gen++ // set aside what is under way
+		}
+		if !e.refreshing.Load() && e.fetching > 0 {
+			c.group.Forget(name) // a request's fetch: do not join it
 		}
 		e.refreshAt, e.retryAt = time.Time{}, time.Time{}
 		e.mu.Unlock()

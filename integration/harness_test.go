@@ -41,6 +41,9 @@ type Env struct {
 	StateDir   string // BROKERD_STATE_DIR; brokerd creates it
 	prefix     string
 	vars       map[string]string
+	// daemonPrefix runs the daemon through a command, such as prlimit,
+	// that execs it.
+	daemonPrefix []string
 }
 
 var envSeq atomic.Int64
@@ -308,7 +311,8 @@ type Daemon struct {
 func (e *Env) startDaemon(t testing.TB, args ...string) *Daemon {
 	t.Helper()
 	d := &Daemon{e: e, exited: make(chan struct{})}
-	d.cmd = exec.Command(brokerdBin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	argv := append(append(slices.Clone(e.daemonPrefix), brokerdBin, "serve", "--listen", "127.0.0.1:0"), args...)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = e.environ(nil)
 	d.cmd.Dir = e.Dir
 	d.cmd.Stdout, d.cmd.Stderr = &d.output, &d.output
