@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/brokerd/brokerd/state"
@@ -326,5 +327,149 @@ func TestDir_Errors(t *testing.T) {
 	}
 	if err := d.WriteFile(state.EndpointFile, []byte("{}")); err == nil {
 		t.Errorf("WriteFile over a directory = nil error, want one")
+	}
+}
+
+// plant puts a symbolic link to a file of its own in place of name.
+func plant(t *testing.T, d state.Dir, name string) (target string) {
+	t.Helper()
+	target = filepath.Join(t.TempDir(), "target")
+	if err := os.WriteFile(target, []byte(`{"url":"http://127.0.0.1:1","pid":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, d.Join(name)); err != nil {
+		t.Fatal(err)
+	}
+	return target
+}
+
+// TestDir_LockRefusesLinks plants a link where the lock goes, as another
+// user could have in a directory that was once world-writable: Lock
+// refuses it, says what to do, and neither follows nor creates its target.
+func TestDir_LockRefusesLinks(t *testing.T) {
+	t.Run("link to a file", func(t *testing.T) {
+		d := openDir(t)
+		target := plant(t, d, "lock")
+		before, _ := os.ReadFile(target)
+		f, err := d.Lock()
+		if err == nil {
+			f.Close()
+			t.Fatal("Lock() over a symlink = nil error, want a refusal")
+		}
+		if !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), "remove it") || !strings.Contains(err.Error(), d.Join("lock")) {
+			t.Errorf("Lock() over a symlink = %q, want it to name the link and say to remove it", err)
+		}
+		if after, _ := os.ReadFile(target); !bytes.Equal(after, before) {
+			t.Errorf("the link's target changed from %q to %q", before, after)
+		}
+	})
+	t.Run("dangling link", func(t *testing.T) {
+		d := openDir(t)
+		target := filepath.Join(t.TempDir(), "made-by-brokerd")
+		if err := os.Symlink(target, d.Join("lock")); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := d.Lock(); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("Lock() over a dangling symlink = %v, want a refusal", err)
+		}
+		if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Lock() created the dangling link's target %s (%v)", target, err)
+		}
+	})
+}
+
+// TestDir_LockRefusesOddFiles checks that a lock that is not a regular file
+// of this user is refused.
+func TestDir_LockRefusesOddFiles(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+	}{
+		{"directory", func(t *testing.T, p string) {
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"named pipe", func(t *testing.T, p string) {
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		}},
+		{"another user's file", func(t *testing.T, p string) {
+			if os.Getuid() != 0 {
+				t.Skip("only root can give a file to another user")
+			}
+			if err := os.WriteFile(p, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(p, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := openDir(t)
+			tt.prepare(t, d.Join("lock"))
+			f, err := d.Lock()
+			if err == nil {
+				f.Close()
+				t.Fatalf("Lock() over a %s = nil error, want a refusal", tt.name)
+			}
+			if !strings.Contains(err.Error(), d.Join("lock")) && !strings.Contains(err.Error(), "lock file") {
+				t.Errorf("Lock() over a %s = %q, want it to name the lock file", tt.name, err)
+			}
+		})
+	}
+}
+
+// TestDir_ReadRefusesLinks checks that the endpoint and token files are
+// read only as regular files of this user: a link planted in their place
+// is refused, and writing them replaces the link instead of writing
+// through it.
+func TestDir_ReadRefusesLinks(t *testing.T) {
+	for _, name := range []string{state.EndpointFile, state.TokenFile} {
+		t.Run(name, func(t *testing.T) {
+			d := openDir(t)
+			target := plant(t, d, name)
+			before, _ := os.ReadFile(target)
+			if b, err := d.ReadFile(name); err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), "remove it") {
+				t.Errorf("ReadFile(%q) of a symlink = %q, %v; want a refusal that says to remove it", name, b, err)
+			}
+			if name == state.EndpointFile {
+				if ep, err := d.Endpoint(); err == nil || errors.Is(err, state.ErrNotRunning) {
+					t.Errorf("Endpoint() through a symlink = %+v, %v; want a refusal", ep, err)
+				}
+			}
+			if err := d.WriteFile(name, []byte("new")); err != nil {
+				t.Fatalf("WriteFile(%q) over a symlink = %v", name, err)
+			}
+			if after, _ := os.ReadFile(target); !bytes.Equal(after, before) {
+				t.Errorf("WriteFile(%q) wrote through the link: target now %q", name, after)
+			}
+			if fi, err := os.Lstat(d.Join(name)); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("after WriteFile(%q): %v, %v; want a regular file in place of the link", name, fi, err)
+			}
+		})
+	}
+}
+
+// TestDir_ReadRefusesAnotherUsersFile needs root to make the file.
+func TestDir_ReadRefusesAnotherUsersFile(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("only root can give a file to another user")
+	}
+	d := openDir(t)
+	if err := d.Publish(state.Endpoint{URL: "http://127.0.0.1:1", PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(d.Join(state.EndpointFile), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if ep, err := d.Endpoint(); err == nil || !strings.Contains(err.Error(), "another user") {
+		t.Errorf("Endpoint() of another user's file = %+v, %v; want a refusal naming another user", ep, err)
 	}
 }
