@@ -35,6 +35,9 @@ type Plan struct {
 	// Listed is false for a name the config file does not have: a source
 	// profile whose keys may be in the keychain alone.
 	Listed bool
+	// SSO is the IAM Identity Center session of a KindSSO plan, whose
+	// Source names the account (SSOAccountID) and role (SSORoleName).
+	SSO SSOSession
 }
 
 // Role is the outermost role of the plan, the one its credentials are
@@ -57,9 +60,9 @@ func (c *Config) Plan(name string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	if len(src.Unsupported) > 0 {
+	if u := src.unsupported(); len(u) > 0 {
 		return Plan{}, fmt.Errorf("%w: profile %q uses %s, which brokerd does not serve: give it keys with `brokerd keys add %s` instead",
-			ErrUnsupported, src.Name, strings.Join(src.Unsupported, ", "), src.Name)
+			ErrUnsupported, src.Name, strings.Join(u, ", "), src.Name)
 	}
 	p := Plan{Name: name, Kind: KindKeys, Source: src, Chain: chain, Listed: true,
 		MFASerial: src.MFASerial, MFAProcess: src.MFAProcess}
@@ -77,6 +80,11 @@ func (c *Config) Plan(name string) (Plan, error) {
 	}
 	if p.MFASerial != "" {
 		p.Kind = KindMFA
+	}
+	if src.IsSSO() {
+		if err := c.planSSO(&p); err != nil {
+			return Plan{}, err
+		}
 	}
 	if len(chain) > 0 {
 		p.Region = chain[len(chain)-1].Region

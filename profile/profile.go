@@ -43,6 +43,10 @@ type Profile struct {
 	// CredentialProcess is the command of credential_process, which the
 	// SDKs run for credentials (brokerd does not).
 	CredentialProcess string
+	// IAM Identity Center: the [sso-session NAME] that signs in, or the
+	// legacy form's sso_start_url and sso_region, and the role to get.
+	SSOSession, SSOStartURL, SSORegion string
+	SSOAccountID, SSORoleName          string
 	// Other credential settings brokerd does not serve from, by key name.
 	Unsupported []string
 }
@@ -57,6 +61,8 @@ type Config struct {
 	// invalid holds why a profile could not be read; like the SDKs, brokerd
 	// fails only when such a profile is used.
 	invalid map[string]error
+	// ssoSessions holds the [sso-session NAME] sections, by name.
+	ssoSessions map[string]SSOSession
 }
 
 // Path returns the shared config file's path as the AWS SDKs find it:
@@ -119,6 +125,9 @@ func Parse(path string, text []byte) (*Config, error) {
 	})
 	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
 	for _, s := range sections {
+		if c.addSSOSession(s) {
+			continue
+		}
 		name, ok := sectionProfile(s.Name())
 		if !ok || hasProfileDefault && isDefault(s) {
 			continue
@@ -191,6 +200,11 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 		MFAProcess:        get("mfa_process"),
 		EndpointURL: get("endpoint_url"),
 		CredentialProcess: get("credential_process"),
+		SSOSession:        get("sso_session"),
+		SSOStartURL:       get("sso_start_url"),
+		SSORegion:         get("sso_region"),
+		SSOAccountID:      get("sso_account_id"),
+		SSORoleName:       get("sso_role_name"),
 	}
 	if d := get("duration_seconds"); d != "" {
 		n, err := strconv.Atoi(d)
@@ -205,7 +219,7 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 	if p.RoleARN != "" && !strings.HasPrefix(p.RoleARN, "arn:") {
 		return Profile{}, fmt.Errorf("role_arn = %q: want an ARN such as arn:aws:iam::999999999999:role/UpdateApp", p.RoleARN)
 	}
-	for _, k := range []string{"credential_source", "credential_process", "web_identity_token_file", "sso_session", "sso_start_url"} {
+	for _, k := range []string{"credential_source", "credential_process", "web_identity_token_file"} {
 		if get(k) != "" {
 			p.Unsupported = append(p.Unsupported, k)
 		}

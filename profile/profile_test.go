@@ -92,7 +92,8 @@ func TestParse_Profiles(t *testing.T) {
 			ExternalID: "ext-123", RoleSessionName: "me@example.com", Duration: 2 * time.Hour, Region: "us-east-2",
 		}},
 		{"admin", profile.Profile{Name: "admin", RoleARN: "arn:aws:iam::333333333333:role/Admin", SourceProfile: "dev"}},
-		{"sso", profile.Profile{Name: "sso", Unsupported: []string{"credential_process", "sso_session", "sso_start_url"}}},
+		{"sso", profile.Profile{Name: "sso", CredentialProcess: "/bin/creds", SSOSession: "corp", SSOStartURL: "https://corp.awsapps.com/start",
+			Unsupported: []string{"credential_process"}}},
 	}
 	for _, tt := range tests {
 		got, err := c.Get(tt.name)
