@@ -56,6 +56,9 @@ type Config struct {
 	Sessions Sessions
 	// Clock tells the time; nil means the real clock.
 	Clock clockwork.Clock
+	// SSO gets the credentials of IAM Identity Center profiles; nil
+	// refuses them as unsupported.
+	SSO SSO
 }
 
 // Broker turns profile names into temporary credentials.
@@ -85,6 +88,7 @@ func New(keys Keys, cfg Config) *Broker {
 	b.sources = map[profile.Kind]Source{
 		profile.KindKeys: keysSource{b},
 		profile.KindMFA:  b.mfa,
+		profile.KindSSO:  ssoSource{b},
 	}
 	return b
 }

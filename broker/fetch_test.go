@@ -152,8 +152,8 @@ source_profile = keychainonly
 role_arn = arn:aws:iam::222222222222:role/NoKeys
 source_profile = missing
 
-[profile sso]
-sso_start_url = https://corp.awsapps.com/start
+[profile webid]
+web_identity_token_file = /var/run/token
 `
 
 // stsWorld points the SDK at a fake STS and a temporary config file, with
@@ -347,7 +347,7 @@ func TestBroker_FetchErrors(t *testing.T) {
 		{"denied", fault.Refused, 403, "AccessDenied", []string{"AssumeRole", `"denied"`, "not authorized", "arn:aws:iam::222222222222:role/Denied"}, 1},
 		{"failing", fault.STSUnavailable, 503, "STSUnavailable", []string{"AssumeRole", `"failing"`, "InternalFailure", "STS is failing"}, 1},
 		{"throttled", fault.Throttled, 503, "Throttling", []string{"AssumeRole", `"throttled"`, "Rate exceeded", "STS is throttling requests"}, 1},
-		{"sso", fault.Unsupported, 400, "UnsupportedSource", []string{"sso_start_url", "brokerd keys add sso"}, 0},
+		{"webid", fault.Unsupported, 400, "UnsupportedSource", []string{"web_identity_token_file", "brokerd keys add webid"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
