@@ -59,6 +59,11 @@ type Config struct {
 	// FetchTimeout bounds one fetch (default 30s). A fetch goes on when the
 	// request that started it gives up, so the next request finds its result.
 	FetchTimeout time.Duration
+	// Patience bounds how long a request waits for a fetch; the fetch goes
+	// on, and a request after it ends finds its result. Clients give up
+	// after a second or two (botocore 2 s, the JS and Java SDKs 1 s), so a
+	// longer wait answers no one. Zero means as long as the fetch takes.
+	Patience time.Duration
 	// IdleAfter stops background refreshes of a profile no request asked
 	// for in this long (default 2h).
 	IdleAfter time.Duration
@@ -109,6 +114,9 @@ type entry struct {
 	// gen counts forced refreshes; a fetch records its outcome only if
 	// none was forced while it ran, as it may use what was replaced.
 	gen uint64
+	// toldShort is set once the log said this profile's credentials are
+	// too short-lived for the SDKs' refresh windows.
+	toldShort bool
 }
 
 // New returns a cache that gets credentials from fetch. Close it to stop
@@ -188,7 +196,7 @@ func (c *Cache) Get(ctx context.Context, profile string) (Served, error) {
 	if lastErr != nil && held && errEpoch == c.epochs() {
 		return Served{}, lastErr
 	}
-	fresh, err := c.wait(ctx, profile, e, true)
+	fresh, err := c.wait(ctx, profile, e, true, c.cfg.Patience)
 	if err == nil {
 		return fresh, nil
 	}
@@ -219,11 +227,12 @@ type result struct {
 	err    error
 }
 
-// wait joins the fetch in flight for profile, or starts one. With reuse, a
-// fetch it starts first looks at e again: one that finished after the
-// caller looked may have left credentials to serve, and fetching anew would
-// call STS twice for one burst of requests.
-func (c *Cache) wait(ctx context.Context, profile string, e *entry, reuse bool) (Served, error) {
+// wait joins the fetch in flight for profile, or starts one, and waits for
+// it at most patience (0: no limit). With reuse, a fetch it starts first
+// looks at e again: one that finished after the caller looked may have
+// left credentials to serve, and fetching anew would call STS twice for
+// one burst of requests.
+func (c *Cache) wait(ctx context.Context, profile string, e *entry, reuse bool, patience time.Duration) (Served, error) {
 	ch := make(chan result, 1)
 	ok := c.tasks.Go(func() {
 		v, err, _ := c.group.Do(profile, func() (any, error) {
@@ -243,11 +252,19 @@ func (c *Cache) wait(ctx context.Context, profile string, e *entry, reuse bool) 
 	if !ok {
 		return Served{}, fault.New(fault.Cancelled, "brokerd is stopping: try again when it is back")
 	}
+	var gaveUp <-chan time.Time
+	if patience > 0 {
+		t := c.cfg.Clock.NewTimer(patience)
+		defer t.Stop()
+		gaveUp = t.Chan()
+	}
 	select {
 	case r := <-ch:
 		return r.served, r.err
 	case <-ctx.Done():
 		return Served{}, fmt.Errorf("wait for credentials of profile %q: %w", profile, ctx.Err())
+	case <-gaveUp:
+		return Served{}, fault.New(fault.STSUnavailable, "credentials for profile %q are still being fetched after %s (STS or the keychain is slow): try again in a moment; brokerd goes on fetching them", profile, patience)
 	}
 }
 
@@ -331,11 +348,21 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	e.refreshAt = cr.Expires.Add(-min(margin, lifetime/2))
 	e.minLeft = min(c.cfg.MinRemaining, lifetime/3)
 	e.lastRefresh, e.lastErr, e.failures, e.retryAt = now, nil, 0, time.Time{}
-	refreshAt := e.refreshAt
+	refreshAt, minLeft := e.refreshAt, e.minLeft
+	tellShort := minLeft < c.cfg.MinRemaining && !e.toldShort
+	e.toldShort = e.toldShort || tellShort
 	e.mu.Unlock()
 	c.wake()
 	c.log.Info("refreshed", zap.String("profile", profile), zap.String("role_arn", cr.RoleARN),
 		zap.Time("expires", cr.Expires), zap.Time("next_refresh", refreshAt))
+	if tellShort {
+		// Served all the same: SDKs work, only more of their calls reach
+		// brokerd.
+		c.log.Warn("short-lived credentials: they are served with under 15m left at times, so botocore and .NET SDKs fetch them again on almost every call",
+			zap.String("profile", profile), zap.Duration("lifetime", lifetime.Round(time.Second)), zap.Duration("least_left", minLeft.Round(time.Second)),
+			zap.String("fix", fmt.Sprintf("set duration_seconds = %d or more for profile %s (or, for an MFA session near its end, brokerd login)",
+				int(3*c.cfg.MinRemaining/time.Second), profile)))
+	}
 	return s, nil
 }
 

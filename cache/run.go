@@ -102,7 +102,7 @@ func (c *Cache) Refresh(ctx context.Context, profile string) (Served, error) {
 	e.gen++
 	e.mu.Unlock()
 	c.group.Forget(profile)
-	return c.wait(ctx, profile, e, false)
+	return c.wait(ctx, profile, e, false, 0)
 }
 
 // RefreshAll refreshes every profile in use in the background, as after a

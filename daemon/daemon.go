@@ -87,7 +87,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys, Clock: cfg.Clock})
 	defer b.Close()
-	c := cache.New(b.Fetch, cache.Config{Log: log.Named("cache"), Clock: cfg.Clock, Epoch: b.ConfigEpoch})
+	// A request waits for STS at most a second (Patience), as long as the
+	// SDKs' own timeouts; the fetch goes on for the next request.
+	c := cache.New(b.Fetch, cache.Config{Log: log.Named("cache"), Clock: cfg.Clock, Epoch: b.ConfigEpoch, Patience: time.Second})
 	defer c.Close()
 	addr := ln.Addr().(*net.TCPAddr)
 	endpoint := state.Endpoint{URL: "http://" + addr.String(), PID: os.Getpid()}
