@@ -70,6 +70,9 @@ type Broker struct {
 	sts     *stsClients
 	mfa     *mfaSource
 	sources map[profile.Kind]Source
+
+	keysMu sync.Mutex
+	held   map[string]heldKeys // long-term keys by source profile
 }
 
 // New returns a broker that signs STS calls with keys from keys.
@@ -108,6 +111,7 @@ func (b *Broker) Profiles() (*profile.Config, error) {
 
 // Reload parses the config file again, changed or not.
 func (b *Broker) Reload() (*profile.Config, error) {
+	b.ForgetKeys()
 	cfg, _, err := b.file.get(true)
 	b.sts.reset()
 	return cfg, err
@@ -139,7 +143,11 @@ func (b *Broker) Fetch(ctx context.Context, name string) (creds.Credentials, err
 	}
 	c, err := b.FetchPlan(ctx, p)
 	if err != nil {
-		return creds.Credentials{}, classify(name, err)
+		f := classify(name, err)
+		if badKeys(f.Code) {
+			b.ForgetKeys(p.Source.Name) // read them anew: they may have changed
+		}
+		return creds.Credentials{}, f
 	}
 	return c, nil
 }
@@ -154,7 +162,7 @@ func (b *Broker) FetchPlan(ctx context.Context, p profile.Plan) (creds.Credentia
 	if err != nil || len(p.Chain) == 0 {
 		return creds.Credentials{Credentials: base}, err
 	}
-	client, err := b.sts.get(ctx, p.Name, role(p), p.Source)
+	client, err := b.sts.get(ctx, role(p), p.Source)
 	if err != nil {
 		return creds.Credentials{}, err
 	}

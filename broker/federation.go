@@ -40,7 +40,7 @@ func (b *Broker) Federation(ctx context.Context, p profile.Plan) (aws.Credential
 	if err != nil {
 		return aws.Credentials{}, Federator{}, classify(p.Name, err)
 	}
-	client, err := b.sts.get(ctx, p.Source.Name, p.Source, p.Source)
+	client, err := b.sts.get(ctx, p.Source, p.Source)
 	if err != nil {
 		return aws.Credentials{}, Federator{}, classify(p.Name, err)
 	}

@@ -445,13 +445,16 @@ func (k *countingKeys) Reads(profile string) int {
 
 func TestBroker_FetchKeychainOnlyReadsKeysOnce(t *testing.T) {
 	tests := []struct {
-		keys     broker.Keys
-		wantCode string // "" for credentials
-		wantSTS  int    // STS calls per fetch
+		keys      broker.Keys
+		wantCode  string // "" for credentials
+		wantSTS   int    // STS calls per fetch
+		wantReads func(fetches int) int
 	}{
-		{testKeys, "", 1},
-		{failingKeys{keychain.ErrNotFound}, "ProfileNotFound", 0},
-		{failingKeys{keychain.ErrLocked}, "KeychainLocked", 0},
+		// Keys read are held in memory: one read serves every fetch.
+		{testKeys, "", 1, func(int) int { return 1 }},
+		// A failed read is not held: each fetch asks the keychain once.
+		{failingKeys{keychain.ErrNotFound}, "ProfileNotFound", 0, func(n int) int { return n }},
+		{failingKeys{keychain.ErrLocked}, "KeychainLocked", 0, func(n int) int { return n }},
 	}
 	for _, tt := range tests {
 		t.Run(cmp.Or(tt.wantCode, "found"), func(t *testing.T) {
@@ -468,8 +471,8 @@ func TestBroker_FetchKeychainOnlyReadsKeysOnce(t *testing.T) {
 						t.Fatalf("Fetch(%q) = %v (%s), want code %q", "keychainonly", err, code, tt.wantCode)
 					}
 				}
-				if n := keys.Reads("keychainonly"); n != i {
-					t.Errorf("after %d Fetch(%q) the keychain was read %d times, want %d", i, "keychainonly", n, i)
+				if n, want := keys.Reads("keychainonly"), tt.wantReads(i); n != want {
+					t.Errorf("after %d Fetch(%q) the keychain was read %d times, want %d", i, "keychainonly", n, want)
 				}
 				if n := len(f.Calls()); n != i*tt.wantSTS {
 					t.Errorf("after %d Fetch(%q) STS was called %d times, want %d", i, "keychainonly", n, i*tt.wantSTS)
@@ -627,5 +630,30 @@ endpoint_url = %[1]s
 				t.Errorf("Fetch(%q) called STS %d times at endpoint A and %d at B, want %d and %d", tt.profile, a, b, tt.wantA, tt.wantB)
 			}
 		})
+	}
+}
+
+func TestBroker_HeldKeysForgotten(t *testing.T) {
+	stsWorld(t)
+	keys := &countingKeys{keys: testKeys}
+	b := broker.New(keys, broker.Config{})
+	fetch := func() {
+		t.Helper()
+		if _, err := b.Fetch(t.Context(), "keychainonly"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch()
+	fetch()
+	b.ForgetKeys("keychainonly")
+	fetch()
+	b.ForgetKeys()
+	fetch()
+	if _, err := b.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	fetch()
+	if n := keys.Reads("keychainonly"); n != 4 {
+		t.Errorf("keychain reads over 5 fetches with 2 ForgetKeys and a Reload = %d, want 4", n)
 	}
 }

@@ -22,7 +22,7 @@ func (s keysSource) Credentials(ctx context.Context, p profile.Plan) (aws.Creden
 	if err != nil || len(p.Chain) > 0 {
 		return long, err
 	}
-	client, err := s.b.sts.get(ctx, p.Name, p.Source, p.Source)
+	client, err := s.b.sts.get(ctx, p.Source, p.Source)
 	if err != nil {
 		return aws.Credentials{}, err
 	}
@@ -34,11 +34,52 @@ func (s keysSource) Credentials(ctx context.Context, p profile.Plan) (aws.Creden
 	return stsCredentials(out.Credentials, "brokerd GetSessionToken"), nil
 }
 
-// longTerm reads the keys of p's source profile.
+// keysMaxAge is how long long-term keys read from the keychain are kept in
+// memory. `brokerd keys add|remove` and a reload drop them at once (see
+// ForgetKeys), and so does STS refusing them.
+const keysMaxAge = time.Hour
+
+// heldKeys are long-term keys read from the keychain, and when.
+type heldKeys struct {
+	creds aws.Credentials
+	read  time.Time
+}
+
+// longTerm returns the keys of p's source profile, read from the keychain
+// at most once per keysMaxAge.
 func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials, error) {
-	k, err := b.keys.Keys(ctx, p.Source.Name)
-	if err != nil {
-		return aws.Credentials{}, &keysError{profile: p.Source.Name, listed: p.Listed, err: err}
+	name := p.Source.Name
+	now := b.cfg.Clock.Now()
+	b.keysMu.Lock()
+	h, ok := b.held[name]
+	b.keysMu.Unlock()
+	if ok && now.Sub(h.read) < keysMaxAge {
+		return h.creds, nil
 	}
-	return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Source: "brokerd keychain"}, nil
+	k, err := b.keys.Keys(ctx, name)
+	if err != nil {
+		return aws.Credentials{}, &keysError{profile: name, listed: p.Listed, err: err}
+	}
+	c := aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Source: "brokerd keychain"}
+	b.keysMu.Lock()
+	if b.held == nil {
+		b.held = map[string]heldKeys{}
+	}
+	b.held[name] = heldKeys{c, now}
+	b.keysMu.Unlock()
+	return c, nil
+}
+
+// ForgetKeys drops the long-term keys held in memory for the named source
+// profile, or for all with no name, so that the next fetch reads the
+// keychain.
+func (b *Broker) ForgetKeys(names ...string) {
+	b.keysMu.Lock()
+	defer b.keysMu.Unlock()
+	if len(names) == 0 {
+		b.held = nil
+	}
+	for _, n := range names {
+		delete(b.held, n)
+	}
 }

@@ -160,7 +160,7 @@ func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.
 			return keychain.Session{}, err
 		}
 	}
-	client, err := b.sts.get(ctx, p.Source.Name, p.Source, p.Source)
+	client, err := b.sts.get(ctx, p.Source, p.Source)
 	if err != nil {
 		return keychain.Session{}, err
 	}

@@ -20,104 +20,95 @@ import (
 	"github.com/brokerd/brokerd/profile"
 )
 
-// stsClients keeps one STS client per profile, configured as the SDK
-// configures the client of that profile's credential provider: region and
-// endpoint from the environment (AWS_REGION, AWS_ENDPOINT_URL_STS,
-// AWS_ENDPOINT_URL, AWS_CA_BUNDLE), else from the profile asked for
-// (region, endpoint_url), else from its source profile. Clients carry no
-// credentials: each call is signed with its own. They are dropped when the
-// config file changes.
+// stsClients keeps one STS client per region and endpoint, all on one
+// connection pool, configured as the SDK configures the client of a
+// profile's credential provider: region and endpoint from the environment
+// (AWS_REGION, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, AWS_CA_BUNDLE), else
+// from the profile asked for (region, endpoint_url), else from its source
+// profile. Clients carry no credentials: each call is signed with its own.
+// The environment is read once; clients are dropped when the config file
+// changes.
 type stsClients struct {
-	mu         sync.Mutex
-	clients    map[string]*sts.Client
-	transports []*http.Transport // of every client built, to close
-	gen        uint64            // counts resets, so a build begun before one is not kept
+	mu        sync.Mutex
+	base      *aws.Config // the environment's configuration, loaded once
+	transport *http.Transport
+	clients   map[stsKey]*sts.Client
 }
+
+type stsKey struct{ region, endpoint string }
 
 // close closes the idle connections to STS.
 func (s *stsClients) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, tr := range s.transports {
-		tr.CloseIdleConnections()
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
 	}
 }
 
-// reset drops the clients, closing their idle connections.
+// reset drops the clients; the connection pool stays.
 func (s *stsClients) reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, tr := range s.transports {
-		tr.CloseIdleConnections()
-	}
-	s.clients, s.transports = nil, nil
-	s.gen++
+	s.clients = nil
+	s.mu.Unlock()
 }
 
-// get returns the client for profile name: its region and endpoint are
-// those of p (the profile asked for), else of its source profile.
-func (s *stsClients) get(ctx context.Context, name string, p, source profile.Profile) (*sts.Client, error) {
-	s.mu.Lock()
-	c, gen := s.clients[name], s.gen
-	s.mu.Unlock()
-	if c != nil {
-		return c, nil
-	}
-	c, tr, err := s.build(ctx, name, p, source)
-	if err != nil {
-		return nil, err
-	}
+// get returns the client for a profile p, whose source profile is source.
+func (s *stsClients) get(ctx context.Context, p, source profile.Profile) (*sts.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.transports = append(s.transports, tr)
-	if s.gen != gen {
-		return c, nil // the config changed meanwhile: use it once, keep it not
+	if s.base == nil {
+		if err := s.load(ctx); err != nil {
+			return nil, err
+		}
 	}
+	key := stsKey{cmp.Or(s.base.Region, p.Region, source.Region, "us-east-1"), cmp.Or(p.EndpointURL, source.EndpointURL)}
+	if strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		key.endpoint = ""
+	}
+	if c := s.clients[key]; c != nil {
+		return c, nil
+	}
+	cfg := s.base.Copy()
+	cfg.Region = key.region
+	c := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if o.BaseEndpoint == nil && key.endpoint != "" {
+			o.BaseEndpoint = aws.String(key.endpoint)
+		}
+	})
 	if s.clients == nil {
-		s.clients = map[string]*sts.Client{}
+		s.clients = map[stsKey]*sts.Client{}
 	}
-	s.clients[name] = c
+	s.clients[key] = c
 	return c, nil
 }
 
-func (s *stsClients) build(ctx context.Context, name string, p, source profile.Profile) (*sts.Client, *http.Transport, error) {
-	opts := []func(*config.LoadOptions) error{
+// load reads the environment's configuration once. The shared files are
+// left out: the SDK refuses to load a role profile whose source_profile
+// has no keys in them, and a brokerd source profile never has.
+func (s *stsClients) load(ctx context.Context) error {
+	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
 		config.WithAppID("brokerd"),
 		// One attempt: the cache retries with backoff, and a request's
 		// client gives up after a second or two.
 		config.WithRetryMaxAttempts(1),
-	}
-	// The environment only (AWS_REGION, AWS_ENDPOINT_URL_STS, AWS_CA_BUNDLE):
-	// the SDK refuses to load a role profile whose source_profile has no
-	// keys in the files, and a brokerd source profile never has.
-	opts = append(opts, config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}))
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}))
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS config for profile %q: %w", name, err)
+		return fmt.Errorf("load AWS configuration from the environment: %w", err)
 	}
-	cfg.Region = cmp.Or(cfg.Region, p.Region, source.Region, "us-east-1")
-	endpoint := cmp.Or(p.EndpointURL, source.EndpointURL)
-	if strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
-		endpoint = ""
-	}
-	// The transport as the SDK configured it (AWS_CA_BUNDLE included),
-	// in a client whose idle connections Close can close.
-	var tr *http.Transport
+	// The transport as the SDK configured it (AWS_CA_BUNDLE included), in
+	// a client whose idle connections close can close.
+	tr := awshttp.NewBuildableClient().GetTransport()
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
 		tr = bc.GetTransport()
-	} else {
-		tr = awshttp.NewBuildableClient().GetTransport()
 	}
 	tr.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	cfg.HTTPClient = &http.Client{Transport: tr, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return sts.NewFromConfig(cfg, func(o *sts.Options) {
-		if o.BaseEndpoint == nil && endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), tr, nil
+	s.base, s.transport = &cfg, tr
+	return nil
 }
 
 // stsCredentials converts credentials STS returned.

@@ -11,10 +11,25 @@ import (
 func TestSTSClients_ReusedUntilTheConfigChanges(t *testing.T) {
 	w := newMFAWorld(t)
 	b := w.broker()
-	client := func(name string) *sts.Client {
+	clients := func() map[stsKey]*sts.Client {
 		b.sts.mu.Lock()
 		defer b.sts.mu.Unlock()
-		return b.sts.clients[name]
+		out := map[stsKey]*sts.Client{}
+		for k, c := range b.sts.clients {
+			out[k] = c
+		}
+		return out
+	}
+	only := func(what string) *sts.Client {
+		t.Helper()
+		cs := clients()
+		if len(cs) != 1 {
+			t.Fatalf("%s: %d STS clients kept, want 1 (one region, one endpoint)", what, len(cs))
+		}
+		for _, c := range cs {
+			return c
+		}
+		return nil
 	}
 	login := func() {
 		t.Helper()
@@ -30,22 +45,12 @@ func TestSTSClients_ReusedUntilTheConfigChanges(t *testing.T) {
 	}
 
 	login()
-	first := client("dev")
-	if first == nil {
-		t.Fatalf("after Login(%q) no STS client is kept for it", "dev")
-	}
+	first := only("after a login")
 	login()
-	if c := client("dev"); c != first {
-		t.Errorf("the second Login(%q) built a new STS client, want the first one reused", "dev")
-	}
 	fetch()
-	role := client("prod")
-	if role == nil || role == first {
-		t.Fatalf("Fetch(%q) kept STS client %p, want one of its own besides dev's %p", "prod", role, first)
-	}
 	fetch()
-	if c := client("prod"); c != role {
-		t.Errorf("the second Fetch(%q) built a new STS client, want the first one reused", "prod")
+	if c := only("after logins and fetches of two profiles"); c != first {
+		t.Errorf("later calls built a new STS client, want the first one reused")
 	}
 
 	// An edited config file may move STS: the clients are built anew.
@@ -58,19 +63,15 @@ func TestSTSClients_ReusedUntilTheConfigChanges(t *testing.T) {
 	}
 	f.Close()
 	login()
-	edited := client("dev")
+	edited := only("after the config file changed")
 	if edited == first {
 		t.Errorf("Login(%q) after the config file changed reused the STS client built before", "dev")
 	}
-	if c := client("prod"); c != nil {
-		t.Errorf("after the config file changed the STS client of %q is kept, want it dropped", "prod")
-	}
-
 	if _, err := b.Reload(); err != nil {
 		t.Fatalf("Reload() = %v", err)
 	}
 	login()
-	if c := client("dev"); c == edited {
+	if c := only("after Reload"); c == edited {
 		t.Errorf("Login(%q) after Reload() reused the STS client built before", "dev")
 	}
 }
