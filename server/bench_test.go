@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/creds"
 	"github.com/brokerd/brokerd/server"
 )
 
@@ -23,8 +25,8 @@ import (
 
 const benchToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-func benchCreds() cache.Credentials {
-	return cache.Credentials{
+func benchCreds() creds.Credentials {
+	return creds.Credentials{
 		Credentials: aws.Credentials{
 			AccessKeyID:     "ASIAIOSFODNN7EXAMPLE",
 			SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
@@ -41,15 +43,16 @@ func benchCreds() cache.Credentials {
 // benchHandler is the endpoint over a warm cache, logging like the daemon
 // (console encoding, info level) into io.Discard so that the issuance
 // sampler and the lines it lets through are counted. fetches counts the
-// cache's fetches.
-func benchHandler(b *testing.B) (h http.Handler, fetches *atomic.Int64) {
-	b.Helper()
+// cache's fetches. clock is the samplers' clock, nil for the real one.
+func benchHandler(tb testing.TB, clock clockwork.Clock) (h http.Handler, fetches *atomic.Int64) {
+	tb.Helper()
 	fetches = new(atomic.Int64)
-	creds := benchCreds()
-	c := cache.New(func(context.Context, string) (cache.Credentials, error) {
+	cr := benchCreds()
+	c := cache.New(func(context.Context, string) (creds.Credentials, error) {
 		fetches.Add(1)
-		return creds, nil
+		return cr, nil
 	}, cache.Config{})
+	tb.Cleanup(c.Close)
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(io.Discard), zapcore.InfoLevel))
@@ -58,12 +61,13 @@ func benchHandler(b *testing.B) (h http.Handler, fetches *atomic.Int64) {
 		Hosts:          []string{srvHost, "localhost:9911"},
 		DefaultProfile: "prod",
 		Log:            log,
+		Clock:          clock,
 	})
 	w := httptest.NewRecorder()
 	r := benchRequest()
 	h.ServeHTTP(w, r) // warms the cache
 	if w.Code != http.StatusOK {
-		b.Fatalf("GET %s = %d %s, want 200", r.URL, w.Code, w.Body)
+		tb.Fatalf("GET %s = %d %s, want 200", r.URL, w.Code, w.Body)
 	}
 	return h, fetches
 }
@@ -71,7 +75,7 @@ func benchHandler(b *testing.B) (h http.Handler, fetches *atomic.Int64) {
 // bareHandler writes the endpoint's body as fixed bytes, with no checks at
 // all: the baseline.
 func bareHandler(b *testing.B) http.Handler {
-	h, _ := benchHandler(b)
+	h, _ := benchHandler(b, nil)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, benchRequest())
 	body := w.Body.Bytes()
@@ -131,7 +135,7 @@ func serveBench(b *testing.B, h http.Handler) {
 // handler: Host and browser checks, token check, cache lookup, body and
 // the sampled issuance log.
 func BenchmarkCredentials(b *testing.B) {
-	h, fetches := benchHandler(b)
+	h, fetches := benchHandler(b, nil)
 	serveBench(b, h)
 	if n := fetches.Load(); n != 1 {
 		b.Errorf("the cache fetched %d times, want once (the warm-up)", n)
@@ -140,3 +144,32 @@ func BenchmarkCredentials(b *testing.B) {
 
 // BenchmarkBareHandler is a plain handler writing the same body.
 func BenchmarkBareHandler(b *testing.B) { serveBench(b, bareHandler(b)) }
+
+// TestServer_NoAllocs checks what BenchmarkCredentials/discard shows: a
+// cached credentials request through ServeHTTP allocates nothing. The
+// samplers' clock does not move, and the requests measured come after the
+// window's first lines and before its next sampled one, so that no log line
+// is written while they run.
+func TestServer_NoAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters allocate")
+	}
+	h, fetches := benchHandler(t, clockwork.NewFakeClock())
+	r := benchRequest()
+	w := &discard{h: http.Header{}}
+	serve := func() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+	for range 20 { // past the first lines of the window
+		serve()
+	}
+	if n := testing.AllocsPerRun(500, serve); n != 0 {
+		t.Errorf("a cached request allocates %v times, want 0", n)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || fetches.Load() != 1 {
+		t.Errorf("GET %s = %d after %d fetches, want 200 from the one fetch", r.URL, rec.Code, fetches.Load())
+	}
+}
