@@ -72,6 +72,7 @@ func Run(ctx context.Context, env Env) []Check {
 		out = append(out, checkSessions(env, st)...)
 	}
 	out = append(out, checkShadowing(env)...)
+	out = append(out, checkDurations(env)...)
 	out = append(out, checkKeychain(ctx, env), checkClock(ctx, env))
 	return out
 }
