@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -163,9 +164,17 @@ func TestApply_stops(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("Apply = %q, want %q", err, want)
 	}
-	wantRan := [][]string{{"systemctl", "--user", "daemon-reload"}, {"systemctl", "--user", "enable", "brokerd.service"}}
+	wantRan := [][]string{
+		{"systemctl", "--user", "show-environment"},
+		{"systemctl", "--user", "daemon-reload"},
+		{"systemctl", "--user", "enable", "brokerd.service"},
+		{"systemctl", "--user", "daemon-reload"}, // after the files were removed
+	}
 	if !reflect.DeepEqual(r.ran, wantRan) {
 		t.Errorf("Apply ran %q, want %q and no more", r.ran, wantRan)
+	}
+	if got := tree(t, home); len(got) != 0 {
+		t.Errorf("after a failed install, home holds %q, want nothing", got)
 	}
 }
 
@@ -261,8 +270,8 @@ func TestApply_stopsAtWrite(t *testing.T) {
 	if err := Apply(context.Background(), p, r, nil); err == nil {
 		t.Fatal("Apply = nil, want an error")
 	}
-	if len(r.ran) != 0 {
-		t.Errorf("Apply ran %q after a failed write, want nothing", r.ran)
+	if want := [][]string{{"systemctl", "--user", "show-environment"}}; !reflect.DeepEqual(r.ran, want) {
+		t.Errorf("Apply ran %q after a failed write, want only the check before it %q", r.ran, want)
 	}
 }
 
@@ -344,5 +353,152 @@ func TestExecRunner(t *testing.T) {
 	err = Apply(context.Background(), Plan{Steps: []Step{run("/nonexistent/launchctl", "bootstrap")}}, ExecRunner{}, nil)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Apply(missing command) = %v, want a not-found error", err)
+	}
+}
+
+// TestApply_noUserManager checks that install finds out that there is no
+// user manager (or GUI session) before writing anything, and says in one
+// line what to do instead.
+func TestApply_noUserManager(t *testing.T) {
+	for _, tc := range []struct {
+		goos, check, stderr string
+		want                []string
+	}{
+		{"linux", "systemctl --user show-environment", "Failed to connect to bus: No medium found",
+			[]string{"no systemd user manager runs for this login, so nothing was installed: run `brokerd serve`", "loginctl enable-linger", "[systemctl --user show-environment: Failed to connect to bus: No medium found (exit status 1)]"}},
+		{"darwin", "launchctl print gui/1000", "Could not find domain for port identifier",
+			[]string{"no launchd GUI session (gui/1000)", "`brokerd serve`"}},
+	} {
+		t.Run(tc.goos, func(t *testing.T) {
+			home := t.TempDir()
+			p, err := Install(Options{GOOS: tc.goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &fakeRunner{fail: map[string]string{tc.check: tc.stderr + "\n"}}
+			err = Apply(context.Background(), p, r, nil)
+			if err == nil || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Apply(install) = %v, want one line", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Apply(install) = %q, want it to say %q", err, w)
+				}
+			}
+			if len(r.ran) != 1 {
+				t.Errorf("Apply(install) ran %q, want only %s", r.ran, tc.check)
+			}
+			if got := tree(t, home); len(got) != 0 {
+				t.Errorf("home holds %q, want nothing", got)
+			}
+		})
+	}
+}
+
+// TestApply_rollback fails each command of a Linux install in turn, on a
+// fresh home and over an earlier install, and checks that the home ends
+// as it began (byte for byte, modes included), that what was enabled is
+// disabled again only on a fresh install, and that an earlier service is
+// restarted.
+func TestApply_rollback(t *testing.T) {
+	for _, reinstall := range []bool{false, true} {
+		for _, failing := range []string{"daemon-reload", "enable brokerd.service", "restart brokerd.service"} {
+			t.Run(fmt.Sprintf("reinstall=%v/%s", reinstall, failing), func(t *testing.T) {
+				home := t.TempDir()
+				if err := os.Mkdir(filepath.Join(home, ".config"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				old := Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"}
+				if reinstall {
+					p, err := Install(old)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := Apply(context.Background(), p, &fakeRunner{}, nil); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Chmod(old.envPath(), 0o600); err != nil { // a mode of the user's
+						t.Fatal(err)
+					}
+				}
+				before := snapshot(t, home)
+				o := old
+				o.Listen, o.DefaultProfile, o.Region, o.Reinstall = "127.0.0.1:9922", "prod", "eu-west-1", reinstall
+				p, err := Install(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := &fakeRunner{fail: map[string]string{"systemctl --user " + failing: "Job failed\n"}}
+				var progress bytes.Buffer
+				err = Apply(context.Background(), p, r, &progress)
+				var cerr *CommandError
+				if !errors.As(err, &cerr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("Apply = %v, want a one-line *CommandError", err)
+				}
+				if failing == "restart brokerd.service" && !strings.Contains(err.Error(), "journalctl --user -u brokerd") {
+					t.Errorf("Apply = %q, want it to say where to see why", err)
+				}
+				if got := snapshot(t, home); !reflect.DeepEqual(got, before) {
+					t.Errorf("after the failed install, home holds\n%s\nwant as before\n%s\nprogress:\n%s", strings.Join(got, "\n"), strings.Join(before, "\n"), progress.String())
+				}
+				var ran []string
+				for _, argv := range r.ran {
+					ran = append(ran, strings.Join(argv, " "))
+				}
+				disabled := slices.Contains(ran, "systemctl --user disable --now brokerd.service")
+				if want := !reinstall && failing == "restart brokerd.service"; disabled != want {
+					t.Errorf("ran %q: disable --now %v, want %v (only what this install enabled is disabled)", ran, disabled, want)
+				}
+				if last := ran[len(ran)-1]; reinstall && last != "systemctl --user restart brokerd.service" {
+					t.Errorf("ran %q, want the earlier service restarted last", ran)
+				}
+				if !reinstall && ran[len(ran)-1] != "systemctl --user daemon-reload" {
+					t.Errorf("ran %q, want daemon-reload last, after the files were removed", ran)
+				}
+			})
+		}
+	}
+}
+
+// snapshot lists the files under root with their modes and contents.
+func snapshot(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range tree(t, root) {
+		rel, _, _ := strings.Cut(line, " ")
+		if b, err := os.ReadFile(filepath.Join(root, rel)); err == nil {
+			line += " " + fmt.Sprintf("%q", b)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// TestReadInstalled checks that the settings an install wrote are read
+// back, for `brokerd env` while the daemon does not answer.
+func TestReadInstalled(t *testing.T) {
+	for _, goos := range []string{"linux", "darwin"} {
+		t.Run(goos, func(t *testing.T) {
+			home := t.TempDir()
+			o := Options{GOOS: goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd",
+				Listen: "localhost:9922", DefaultProfile: "prod", Region: "eu-west-1"}
+			if got, err := ReadInstalled(o); err != nil || got != (Installed{}) {
+				t.Errorf("ReadInstalled(nothing installed) = %+v, %v, want zero", got, err)
+			}
+			p, err := Install(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Apply(context.Background(), p, &fakeRunner{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			want := Installed{Present: true, Listen: "127.0.0.1:9922", DefaultProfile: "prod", Region: "eu-west-1"}
+			if goos == "darwin" {
+				want.Region = "" // launchd keeps no file of it
+			}
+			if got, err := ReadInstalled(o); err != nil || got != want {
+				t.Errorf("ReadInstalled() = %+v, %v, want %+v", got, err, want)
+			}
+		})
 	}
 }

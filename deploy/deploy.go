@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -61,10 +62,19 @@ type Options struct {
 	// (wire.DefaultListen) and no flag.
 	Listen string
 	// DefaultProfile is serve's --default-profile; empty means no flag.
+	// It is exported as BROKERD_PROFILE beside the endpoint.
 	DefaultProfile string
+	// Region is the region for the default profile's SDKs (see
+	// region.Of), exported as AWS_REGION and AWS_DEFAULT_REGION unless
+	// the session has a region already; empty means none is exported.
+	Region string
 	// BinaryOnPath says whether `brokerd` on $PATH is Binary; if not, the
 	// line suggested for shell rc files names Binary by its path.
 	BinaryOnPath bool
+	// Reinstall says that a service is installed already (see
+	// ReadInstalled): should the install fail, the old one is put back
+	// and restarted instead of being disabled.
+	Reinstall bool
 }
 
 // Paths of the installed files.
@@ -123,8 +133,15 @@ func (o Options) check() error {
 			return fmt.Errorf("--default-profile: %w", err)
 		}
 	}
+	if o.Region != "" && !regionName.MatchString(o.Region) {
+		return fmt.Errorf("region %q is not a region name such as eu-west-1: fix the region of profile %s in the AWS config file", o.Region, o.DefaultProfile)
+	}
 	return nil
 }
+
+// regionName is the shape of region names (eu-west-1, us-gov-west-1,
+// cn-north-1), which environment.d and launchctl take without quoting.
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+$`)
 
 // checkPath checks that path is absolute, clean and free of control
 // characters, which neither XML nor unit files can hold.
@@ -200,16 +217,27 @@ func SystemdUnit(o Options) ([]byte, error) {
 	})
 }
 
-// EnvironmentFile renders the environment.d file that exports Vars to the
-// user manager and the sessions it starts.
+// EnvironmentFile renders the environment.d file that exports Vars, the
+// default profile's name (BROKERD_PROFILE) and its region to the user
+// manager and the sessions it starts. The region lines keep a region the
+// session has already, from an earlier environment.d file or the manager's
+// own environment, and give both variables the same region.
 func EnvironmentFile(o Options) ([]byte, error) {
 	vars, err := o.Vars()
 	if err != nil {
 		return nil, err
 	}
-	lines := make([]string, len(vars))
-	for i, v := range vars {
-		lines[i] = v[0] + "=" + envQuote(v[1])
+	var lines []string
+	for _, v := range vars {
+		lines = append(lines, v[0]+"="+envQuote(v[1]))
+	}
+	if o.DefaultProfile != "" {
+		lines = append(lines, wire.VarProfile+"="+envQuote(o.DefaultProfile))
+	}
+	if o.Region != "" {
+		lines = append(lines,
+			fmt.Sprintf("%s=${%s:-${%s:-%s}}", wire.VarRegion, wire.VarRegion, wire.VarDefRegion, o.Region),
+			fmt.Sprintf("%s=${%s:-$%s}", wire.VarDefRegion, wire.VarDefRegion, wire.VarRegion))
 	}
 	return render(envTemplate, lines)
 }

@@ -41,7 +41,7 @@ var (
 	linuxPlain = Options{GOOS: "linux", Binary: "/home/ana/.local/bin/brokerd", Home: "/home/ana", UID: 1000,
 		StateDir: "/run/user/1000/brokerd", BinaryOnPath: true}
 	linuxFlags = Options{GOOS: "linux", Binary: "/home/ana/R&D <tools>/100% brokerd", Home: "/home/ana", UID: 1000,
-		StateDir: "/home/ana/brokerd state", Listen: "localhost:9922", DefaultProfile: "prod"}
+		StateDir: "/home/ana/brokerd state", Listen: "localhost:9922", DefaultProfile: "prod", Region: "eu-west-1"}
 	darwinPlain = Options{GOOS: "darwin", Binary: "/Users/ana/go/bin/brokerd", Home: "/Users/ana", UID: 501,
 		StateDir: "/Users/ana/Library/Application Support/brokerd", BinaryOnPath: true}
 	darwinFlags = Options{GOOS: "darwin", Binary: `/Users/ana/R&D <tools>/"it's" brokerd`, Home: "/Users/a&b", UID: 501,
@@ -308,6 +308,8 @@ func TestOptions_check(t *testing.T) {
 		{"IPv6 loopback, which the daemon refuses", with(linuxPlain, func(o *Options) { o.Listen = "[::1]:9911" }), "use 127.0.0.1:PORT"},
 		{"port 80", with(linuxPlain, func(o *Options) { o.Listen = "127.0.0.1:80" }), "port 80 is not supported"},
 		{"bad profile", with(linuxPlain, func(o *Options) { o.DefaultProfile = "a b" }), "--default-profile"},
+		{"bad region", with(linuxPlain, func(o *Options) { o.Region = "eu west 1" }), "not a region name"},
+		{"region expanding", with(linuxPlain, func(o *Options) { o.Region = "${HOME}" }), "not a region name"},
 		{"negative uid", with(darwinPlain, func(o *Options) { o.UID = -1 }), "user id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

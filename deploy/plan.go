@@ -25,6 +25,12 @@ type Command struct {
 	IgnoreFailure bool
 	Why           string
 	Retry         *Retry // nil: run once
+	// Fail, when set, says what a failure means and what to do; the
+	// error shows it first, the command's own words after it.
+	Fail string
+	// Undo is the command that reverses this one when a later step fails
+	// (see Apply); nil means nothing to reverse.
+	Undo []string
 }
 
 // Retry says to run a command again while it fails with an exit status
@@ -51,6 +57,10 @@ type Plan struct {
 	GOOS  string
 	Steps []Step
 	Notes []string // lines to print once the plan is done
+	// Restore are the commands that end the undoing of a failed plan,
+	// after the files it wrote were put back (see Apply); their failures
+	// are ignored.
+	Restore [][]string
 }
 
 // Files are the files the plan writes.
@@ -91,11 +101,14 @@ func Install(o Options) (Plan, error) {
 	if err := o.check(); err != nil {
 		return Plan{}, err
 	}
-	vars, err := o.Vars()
-	if err != nil {
-		return Plan{}, err
-	}
 	rc := rcLine(o)
+	exported := wire.VarURL + " and " + wire.VarTokenFile
+	if o.DefaultProfile != "" {
+		exported = wire.VarURL + ", " + wire.VarTokenFile + ", " + wire.VarProfile + "=" + o.DefaultProfile
+	}
+	if o.Region != "" {
+		exported += ", and " + wire.VarRegion + " and " + wire.VarDefRegion + "=" + o.Region + " where no region is set"
+	}
 	p := Plan{Name: "install", GOOS: o.GOOS}
 	switch o.GOOS {
 	case "linux":
@@ -107,23 +120,36 @@ func Install(o Options) (Plan, error) {
 		if err != nil {
 			return Plan{}, err
 		}
-		setenv := []string{"systemctl", "--user", "set-environment"}
-		for _, v := range vars {
-			setenv = append(setenv, v[0]+"="+v[1])
+		// Without a user manager every systemctl --user fails: find out
+		// before anything is written.
+		check := run("systemctl", "--user", "show-environment")
+		check.Run.Fail = "no systemd user manager runs for this login, so nothing was installed: run `brokerd serve` in a terminal instead, " +
+			"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `brokerd install` again"
+		enable := run("systemctl", "--user", "enable", Unit)
+		if !o.Reinstall {
+			enable.Run.Undo = []string{"systemctl", "--user", "disable", "--now", Unit}
 		}
+		// restart, not start: a re-install runs the new binary and unit.
+		restart := run("systemctl", "--user", "restart", Unit)
+		restart.Run.Fail = Unit + " did not start, so the install was undone: see why with `journalctl --user -u brokerd -n 20`"
 		p.Steps = []Step{
+			check,
 			{Write: &File{Path: o.unitPath(), Mode: 0o644, Content: unit}},
+			// daemon-reload runs the environment.d generator, which gives
+			// the manager (and the sessions it starts) the variables.
 			{Write: &File{Path: o.envPath(), Mode: 0o644, Content: env}},
 			run("systemctl", "--user", "daemon-reload"),
-			run("systemctl", "--user", "enable", Unit),
-			// restart, not start: a re-install runs the new binary and unit.
-			run("systemctl", "--user", "restart", Unit),
-			run(setenv...),
+			enable,
+			restart,
+		}
+		p.Restore = [][]string{{"systemctl", "--user", "daemon-reload"}}
+		if o.Reinstall {
+			p.Restore = append(p.Restore, []string{"systemctl", "--user", "restart", Unit})
 		}
 		p.Notes = []string{
 			"brokerd runs as the systemd user service " + Unit + " (`systemctl --user status brokerd`, `journalctl --user -u brokerd`).",
 			"Programs your user manager starts from now on, and desktop sessions that read " + o.envPath() + ",",
-			"get " + wire.VarURL + " and " + wire.VarTokenFile + ".",
+			"get " + exported + ".",
 			"For login shells that do not read environment.d (a console, ssh), add this line to your shell's rc file (~/.bashrc, ~/.zshrc):",
 			"",
 			"    " + rc,
@@ -134,7 +160,16 @@ func Install(o Options) (Plan, error) {
 			return Plan{}, err
 		}
 		bootstrap := []string{"launchctl", "bootstrap", o.launchdDomain(), o.plistPath()}
+		// Over ssh without a desktop login there is no GUI domain to
+		// bootstrap into: find out before anything is written.
+		check := run("launchctl", "print", o.launchdDomain())
+		check.Run.Fail = "no launchd GUI session (" + o.launchdDomain() + ") for this login, so nothing was installed: " +
+			"log in to the desktop and run `brokerd install` there, or run `brokerd serve` in a terminal instead"
+		if o.Reinstall {
+			p.Restore = [][]string{bootstrap}
+		}
 		p.Steps = []Step{
+			check,
 			{Mkdir: o.logDir()},
 			{Write: &File{Path: o.plistPath(), Mode: 0o644, Content: plist}},
 			mayFail("not loaded yet", "launchctl", "bootout", o.launchdDomain()+"/"+Label),
@@ -153,7 +188,7 @@ func Install(o Options) (Plan, error) {
 		p.Notes = []string{
 			"brokerd runs as the LaunchAgent " + Label + " (`launchctl print " + o.launchdDomain() + "/" + Label + "`),",
 			"logging to " + filepath.Join(o.logDir(), LogFile) + ".",
-			"Apps started from now on get " + wire.VarURL + " and " + wire.VarTokenFile + " (the daemon sets them with launchctl setenv).",
+			"Apps started from now on get " + exported + " (the daemon sets them with launchctl setenv at each start).",
 			"For login shells, add this line to your shell's rc file (~/.zshrc, ~/.bash_profile):",
 			"",
 			"    " + rc,
@@ -249,11 +284,25 @@ func (p Plan) Format(w io.Writer) error {
 			if r := s.Run.Retry; r != nil {
 				fmt.Fprintf(&b, "  # retried every %s for up to %s while it fails with exit status %d: %s", r.Every, r.For, r.Status, r.Why)
 			}
+			if s.Run.Undo != nil {
+				fmt.Fprintf(&b, "  # undone by %s should a later step fail", wire.ShellJoin(s.Run.Undo))
+			}
 			b.WriteString("\n")
 		}
 	}
 	if !prevWrite {
 		b.WriteString("\n")
+	}
+	if p.Name == "install" {
+		b.WriteString("Should a step fail, what was done is undone: each file written is put back as it was (or removed)")
+		for i, argv := range p.Restore {
+			sep := ", then"
+			if i > 0 {
+				sep = " and"
+			}
+			fmt.Fprintf(&b, "%s %s runs", sep, wire.ShellJoin(argv))
+		}
+		b.WriteString(".\n\n")
 	}
 	for _, n := range p.Notes {
 		b.WriteString(n + "\n")

@@ -1,0 +1,94 @@
+// Package region provides where AWS SDKs find their region (the variables
+// and the profile each one reads), and the region brokerd gives the SDKs of
+// a profile it serves, since the container credentials endpoint carries none.
+package region
+
+import (
+	"cmp"
+
+	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/wire"
+)
+
+// Of is the region brokerd gives the SDKs of plan p: the profile's own
+// region, else its source profile's, the one brokerd's own STS calls use;
+// "" when neither sets one. The SDKs themselves read only the profile in
+// use, so for a role that sets no region of its own they would find none.
+func Of(p profile.Plan) string {
+	return cmp.Or(p.Region, p.Source.Region)
+}
+
+// Vars are the variables that give the SDKs a region: AWS_REGION (Go, JS,
+// Java, aws CLI v2) and AWS_DEFAULT_REGION (the only one aws CLI v1 and
+// boto3 read), in that order.
+var Vars = []string{wire.VarRegion, wire.VarDefRegion}
+
+// Exports returns the region variables to set for SDKs that should use
+// region want: both of Vars, unless the user chose a region already. A
+// variable set in the environment (getenv) is the user's choice unless it
+// holds ours, the region brokerd gave the profile named in BROKERD_PROFILE
+// (brokerd set it, for a profile the shell used before). When either
+// variable is the user's, neither is set: brokerd never overrides a
+// region, nor pairs the user's with another. Nothing is set when want is "".
+func Exports(getenv func(string) string, want, ours string) [][2]string {
+	if want == "" {
+		return nil
+	}
+	for _, v := range Vars {
+		if got := getenv(v); got != "" && (ours == "" || got != ours) {
+			return nil
+		}
+	}
+	out := make([][2]string, len(Vars))
+	for i, v := range Vars {
+		out[i] = [2]string{v, want}
+	}
+	return out
+}
+
+// SDK is how one family of AWS SDKs finds its region: the first of
+// RegionVars that is set, else the region of the active profile in the
+// config file, which is the first of ProfileVars that is set, else
+// "default".
+type SDK struct {
+	Name        string
+	RegionVars  []string
+	ProfileVars []string
+}
+
+// SDKs are the SDKs whose rules differ, as their sources read them:
+// botocore 1.43 (configprovider.py), aws-sdk-go-v2 config 1.33
+// (env_config.go), aws-sdk-js-v3 (region-config-resolver,
+// shared-ini-file-loader) and aws-sdk-java-v2 (AwsRegionProviderChain).
+var SDKs = []SDK{
+	{Name: "aws CLI v1 and boto3", RegionVars: []string{wire.VarDefRegion}, ProfileVars: []string{"AWS_DEFAULT_PROFILE", "AWS_PROFILE"}},
+	{Name: "aws CLI v2", RegionVars: []string{wire.VarRegion, wire.VarDefRegion}, ProfileVars: []string{"AWS_DEFAULT_PROFILE", "AWS_PROFILE"}},
+	{Name: "Go SDK v2", RegionVars: []string{wire.VarRegion, wire.VarDefRegion}, ProfileVars: []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"}},
+	{Name: "JS SDK v3 and Java SDK v2", RegionVars: []string{wire.VarRegion}, ProfileVars: []string{"AWS_PROFILE"}},
+}
+
+// Profile is the profile s reads its settings from, given the environment.
+func (s SDK) Profile(getenv func(string) string) string {
+	for _, v := range s.ProfileVars {
+		if p := getenv(v); p != "" {
+			return p
+		}
+	}
+	return "default"
+}
+
+// Find returns the region s finds and where it found it (a variable's
+// name, or "profile NAME"); region is "" when s finds none. profileRegion
+// returns the region a profile of the config file sets, "" for none.
+func (s SDK) Find(getenv func(string) string, profileRegion func(name string) string) (region, from string) {
+	for _, v := range s.RegionVars {
+		if r := getenv(v); r != "" {
+			return r, v
+		}
+	}
+	p := s.Profile(getenv)
+	if r := profileRegion(p); r != "" {
+		return r, "profile " + p
+	}
+	return "", ""
+}
