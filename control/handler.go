@@ -2,6 +2,8 @@ package control
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -24,6 +26,11 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	r.Post("/v1/login", h.login)
 	r.Post("/v1/logout", h.logout)
 	r.Post("/v1/keys", h.keys)
+	r.Post("/v1/sso/login", h.ssoLogin)
+	r.Post("/v1/sso/wait", h.ssoWait)
+	r.Post("/v1/console", h.console)
+	r.Post("/v1/resolve", h.resolve)
+	h.containerRoutes(r)
 	// A CLI newer than the running daemon asks for what it does not have.
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, nil, httperr.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))
@@ -48,7 +55,13 @@ type named struct {
 func (h handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("more than one JSON value in the body")
+		}
+	}
+	if err != nil {
 		h.reply(w, r, nil, httperr.Errorf(http.StatusBadRequest, "BadRequest", "read %s request: %v", r.URL.Path, err))
 		return false
 	}
@@ -99,6 +112,14 @@ func (h handler) keys(w http.ResponseWriter, r *http.Request) {
 	var c KeysChange
 	if h.decode(w, r, &c) {
 		h.reply(w, r, struct{}{}, h.svc.KeysChanged(r.Context(), c))
+	}
+}
+
+func (h handler) resolve(w http.ResponseWriter, r *http.Request) {
+	var req named
+	if h.decode(w, r, &req) {
+		res, err := h.svc.Resolve(r.Context(), req.Profile)
+		h.reply(w, r, res, err)
 	}
 }
 

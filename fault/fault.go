@@ -34,7 +34,7 @@ var names = [...]string{"Internal", "NotFound", "NoKeys", "InvalidConfig", "Inva
 	"LoginRequired", "Forbidden", "KeychainLocked", "KeychainUnavailable", "STSUnavailable", "Throttled", "Refused", "Cancelled"}
 
 func (k Kind) String() string {
-	if int(k) < len(names) {
+	if k >= 0 && int(k) < len(names) {
 		return names[k]
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))

@@ -146,13 +146,18 @@ func Parse(path string, text []byte) (*Config, error) {
 // on, or read differently: a section header that does not close, such as
 // "[profile a", and a key in quotes, which the SDKs keep as part of the
 // name. An empty header "[]" becomes "[ ]", a section that is no profile.
+// An indented line without = or : continues the value above, and a tab
+// before # or ; starts a comment, as in the SDKs.
 func sdkLines(text []byte) []byte {
+	text = bytes.ReplaceAll(text, []byte("\x00"), []byte(nulByte))
 	lines := bytes.Split(text, []byte("\n"))
+	key := -1 // the last key line, which an indented line continues
 	for i, l := range lines {
 		t := bytes.TrimSpace(l)
 		switch {
+		case len(t) == 0 || t[0] == '#' || t[0] == ';':
 		case bytes.HasPrefix(t, []byte("\"")), bytes.HasPrefix(t, []byte("`")):
-			lines[i] = nil
+			lines[i], key = nil, -1
 		case bytes.HasPrefix(t, []byte("[")):
 			h, _, _ := bytes.Cut(t, []byte("#"))
 			h, _, _ = bytes.Cut(h, []byte(";"))
@@ -162,9 +167,37 @@ func sdkLines(text []byte) []byte {
 			} else if bytes.Equal(h, []byte("[]")) {
 				lines[i] = []byte("[ ]")
 			}
+			key = -1
+		case (l[0] == ' ' || l[0] == '\t') && key >= 0 && !bytes.ContainsAny(t, "=:"):
+			// The SDKs continue the value above on a new line; the
+			// newline is kept as continued, restored by the parser.
+			lines[key] = append(append(bytes.TrimRight(lines[key], " \t\r"), continued...), t...)
+			lines[i] = nil
+		default:
+			// A tab before # or ; starts a comment for the SDKs, as a
+			// space does for ini.
+			l = bytes.ReplaceAll(l, []byte("\t#"), []byte(" #"))
+			lines[i] = bytes.ReplaceAll(l, []byte("\t;"), []byte(" ;"))
+			// A key with an empty value starts nested values instead.
+			key = -1
+			if j := bytes.IndexAny(t, "=:"); j >= 0 && len(bytes.TrimSpace(t[j+1:])) > 0 {
+				key = i
+			}
 		}
 	}
 	return bytes.Join(lines, []byte("\n"))
+}
+
+// continued stands for a newline inside a value. NUL bytes of the file are
+// escaped as nulByte first, so that no line of the file holds it.
+const (
+	continued = "\x00\x02"
+	nulByte   = "\x00\x01"
+)
+
+// unmark restores what sdkLines marked in a value or name.
+func unmark(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, continued, "\n"), nulByte, "\x00")
 }
 
 // isDefault reports whether s is a [default] section, not [profile default].
@@ -173,7 +206,7 @@ func isDefault(s *ini.Section) bool { return strings.TrimSpace(s.Name()) == "def
 // sectionProfile returns the profile a section defines: [default] and
 // [profile NAME]; the SDKs ignore other sections for profiles.
 func sectionProfile(section string) (string, bool) {
-	section = strings.TrimSpace(section)
+	section = strings.TrimSpace(unmark(section))
 	if section == "default" {
 		return "default", true
 	}
@@ -188,7 +221,9 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 	// The section's own keys, as raw values: the SDKs expand no %(name)s
 	// references, and [profile a.b] inherits nothing from [profile a].
 	keys := s.KeysHash()
-	get := func(k string) string { return strings.TrimSpace(keys[k]) }
+	// ini has trimmed unquoted values; a quoted value keeps its spaces, as
+	// in the SDKs.
+	get := func(k string) string { return unmark(keys[k]) }
 	p := Profile{
 		Name:              name,
 		RoleARN:           get("role_arn"),

@@ -1,10 +1,12 @@
 package profile_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -326,6 +328,11 @@ func TestParse_Valid(t *testing.T) {
 		{"semicolon inside value", "[profile a]\nmfa_process = op item get 'x;y'\n", profile.Profile{Name: "a", MFAProcess: "op item get 'x;y'"}},
 		{"no interpolation", "[profile a]\nexternal_id = %(region)s\nregion = r\n", profile.Profile{Name: "a", ExternalID: "%(region)s", Region: "r"}},
 		{"no continuation", "[profile a]\nmfa_process = run \\\nregion = r\n", profile.Profile{Name: "a", MFAProcess: "run \\", Region: "r"}},
+		{"endpoint_url", "[profile a]\nendpoint_url = http://127.0.0.1:5000\n", profile.Profile{Name: "a", EndpointURL: "http://127.0.0.1:5000"}},
+		// aws-sdk-go-v2 reads an integer with a leading 0 as octal (0900 is
+		// no number to it, so no duration); botocore, like brokerd, as
+		// decimal. FuzzParse does not compare such durations.
+		{"duration with leading zero", "[profile a]\nduration_seconds = 0900\n", profile.Profile{Name: "a", Duration: 15 * time.Minute}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -475,12 +482,23 @@ func TestPath(t *testing.T) {
 	}
 }
 
+// FuzzParse checks that Parse takes any text, that what it reads holds
+// together (sorted names, durations STS takes, chains of roles ending at a
+// source), and that each profile it reads is read as aws-sdk-go-v2's own
+// loader reads it: role_arn, source_profile, region, mfa_serial and
+// duration_seconds. Where the SDK fails on the profile, or panics, there
+// is nothing to compare; a profile brokerd refuses is not listed.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(testConfig))
 	f.Add([]byte("[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = a\n"))
 	f.Add([]byte("[profile a]\nrole_arn = arn:x\nsource_profile = b\n[profile b]\nrole_arn = arn:y\nsource_profile = a\n"))
 	f.Add([]byte("[default]\nduration_seconds = 900\n[profile  x ]\nregion=r ; c\n"))
 	f.Add([]byte("[profile a\n"))
+	// Sources with keys, so that the SDK resolves the roles too.
+	f.Add([]byte("[profile base]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = s\nregion = eu-west-1\nmfa_serial = arn:aws:iam::1:mfa/me\n" +
+		"[profile dev]\nrole_arn = arn:aws:iam::1:role/Dev\nsource_profile = base\nduration_seconds = 3600\nregion = us-east-2 # Ohio\n"))
+	f.Add([]byte("[default]\r\nRegion: eu-west-1\r\nMFA_Serial = 'arn:aws:iam::1:mfa/me'\r\n[profile default]\r\nregion = \"us-west-2\"\r\n"))
+	f.Add([]byte("[ profile r ] ; c\nrole_arn=arn:aws:iam::1:role/R\nsource_profile=r\naws_access_key_id=A\naws_secret_access_key=B\nduration_seconds=+0900\n"))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		c, err := profile.Parse("config", text)
 		if err != nil {
@@ -517,5 +535,68 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse(%q).Source(%q) chain = %d roles, want some exactly when it is a role", text, n, len(chain))
 			}
 		}
+
+		// TestParse_Malformed documents values opened with """ or a
+		// backtick, which ini.v1 runs on to their closing quote and the SDKs
+		// read as they stand.
+		if len(names) == 0 || bytes.Contains(text, []byte("`")) || bytes.Contains(text, []byte(`"""`)) {
+			return
+		}
+		path := filepath.Join(t.TempDir(), "config")
+		if err := os.WriteFile(path, text, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			sdk, ok := sdkProfileOK(t, path, n)
+			if !ok {
+				continue
+			}
+			p, _ := c.Get(n)
+			got, want := compared(p), compared(sdk)
+			if octalDuration.Match(text) {
+				got.Duration, want.Duration = 0, 0 // see TestParse_Valid
+			}
+			if got != want {
+				t.Fatalf("Parse(%q).Get(%q) = %+v, but aws-sdk-go-v2 reads %+v", text, n, got, want)
+			}
+		}
 	})
+}
+
+// sdkProfileOK returns profile name of the config file at path as
+// aws-sdk-go-v2 reads it, and false when the SDK fails on it or panics
+// (its unquoting of a value that is a lone quote slices out of range).
+func sdkProfileOK(t *testing.T, path, name string) (p profile.Profile, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	sc, err := config.LoadSharedConfigProfile(t.Context(), name, func(o *config.LoadSharedConfigOptions) {
+		o.ConfigFiles = []string{path}
+		o.CredentialsFiles = []string{}
+	})
+	if err != nil {
+		return profile.Profile{}, false
+	}
+	p = profile.Profile{Name: name, RoleARN: sc.RoleARN, SourceProfile: sc.SourceProfileName, ExternalID: sc.ExternalID,
+		RoleSessionName: sc.RoleSessionName, Region: sc.Region, MFASerial: sc.MFASerial, EndpointURL: sc.BaseEndpoint}
+	if sc.RoleDurationSeconds != nil {
+		p.Duration = *sc.RoleDurationSeconds
+	}
+	return p, true
+}
+
+// octalDuration matches a duration_seconds whose digits start with 0, which
+// aws-sdk-go-v2 reads as octal and brokerd as decimal.
+var octalDuration = regexp.MustCompile(`(?im)^[ \t]*duration_seconds[ \t]*[=:][ \t]*["']?[+-]?0[0-9_]`)
+
+// sdkFields are the settings FuzzParse compares with the SDK's reading.
+type sdkFields struct {
+	RoleARN, SourceProfile, Region, MFASerial, EndpointURL string
+	Duration                                               time.Duration
+}
+
+func compared(p profile.Profile) sdkFields {
+	return sdkFields{p.RoleARN, p.SourceProfile, p.Region, p.MFASerial, p.EndpointURL, p.Duration}
 }
