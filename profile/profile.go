@@ -233,7 +233,7 @@ func parseProfile(name string, s *ini.Section) (Profile, error) {
 		Region:            get("region"),
 		MFASerial:         get("mfa_serial"),
 		MFAProcess:        get("mfa_process"),
-		EndpointURL: get("endpoint_url"),
+		EndpointURL:       get("endpoint_url"),
 		CredentialProcess: get("credential_process"),
 		SSOSession:        get("sso_session"),
 		SSOStartURL:       get("sso_start_url"),
