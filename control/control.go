@@ -16,6 +16,8 @@ type Status struct {
 	DefaultProfile string    `json:"default_profile,omitempty"`
 	Profiles       []Profile `json:"profiles"`
 	Sessions       []Session `json:"sessions"`
+	// SSOSessions are the IAM Identity Center sessions of the config file.
+	SSOSessions []SSOSession `json:"sso_sessions,omitempty"`
 }
 
 // Session is an MFA session of a source profile, without its secrets.
@@ -31,10 +33,13 @@ type LoginNeeds struct {
 	// Profile is the source profile whose session the login opens.
 	Profile string `json:"profile"`
 	// Kind is the kind of login: "mfa" takes a code from MFAProcess when
-	// set, else from the person.
-	Kind       string `json:"kind"`
-	MFASerial  string `json:"mfa_serial,omitempty"`
-	MFAProcess string `json:"mfa_process,omitempty"`
+	// set, else from the person; "sso" signs in to the IAM Identity
+	// Center session SSOSession (see SSOLogin).
+	Kind        string `json:"kind"`
+	MFASerial   string `json:"mfa_serial,omitempty"`
+	MFAProcess  string `json:"mfa_process,omitempty"`
+	SSOSession  string `json:"sso_session,omitempty"`
+	SSOStartURL string `json:"sso_start_url,omitempty"`
 }
 
 // Login asks the daemon to open an MFA session.
@@ -57,7 +62,7 @@ type LoginResult struct {
 // Profile is the state of one profile's credentials.
 type Profile struct {
 	Name          string     `json:"name"`
-	Kind          string     `json:"kind"` // "role" or "source"
+	Kind          string     `json:"kind"` // "role", "source" or "sso"
 	RoleARN       string     `json:"role_arn,omitempty"`
 	SourceProfile string     `json:"source_profile,omitempty"`
 	Expires       *time.Time `json:"expires,omitempty"`
@@ -93,4 +98,12 @@ type Service interface {
 	// KeysChanged drops what removed keys signed, or retries what failed
 	// before new keys.
 	KeysChanged(ctx context.Context, c KeysChange) error
+	// SSOLogin starts a sign-in to the IAM Identity Center session of
+	// name: a session, or a profile that uses one (empty: the default
+	// profile's).
+	SSOLogin(ctx context.Context, name string) (SSOLogin, error)
+	// SSOWait waits, at most MaxSSOWait, for a sign-in to end.
+	SSOWait(ctx context.Context, w SSOWait) (SSOWaitResult, error)
+	// Console returns a URL that signs in to the AWS console.
+	Console(ctx context.Context, c Console) (ConsoleURL, error)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/server"
+	"github.com/brokerd/brokerd/sso"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -53,6 +54,13 @@ type Config struct {
 	// Reload receives a value for each request to re-read the config file
 	// (SIGHUP); nil means none.
 	Reload <-chan struct{}
+	// SSOTokens keeps the tokens of IAM Identity Center sessions (the
+	// keychain's keychain.Store.SSO()); nil keeps them in memory, so that
+	// every start needs new sign-ins.
+	SSOTokens sso.Store
+	// FederationURL is the AWS sign-in federation endpoint that console
+	// URLs use; empty means the one of the region's partition.
+	FederationURL string
 }
 
 // drain is how long a stopping daemon waits for requests in flight.
@@ -85,7 +93,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys, Clock: cfg.Clock})
+	tokens := cfg.SSOTokens
+	if tokens == nil {
+		tokens = &memTokens{}
+	}
+	ssoClient := sso.New(tokens, log, sso.Config{Clock: cfg.Clock})
+	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys, Clock: cfg.Clock, SSO: ssoClient})
 	defer b.Close()
 	// A request waits for STS at most a second (Patience), as long as the
 	// SDKs' own timeouts; the fetch goes on for the next request.
@@ -94,7 +107,9 @@ func Run(ctx context.Context, cfg Config) error {
 	addr := ln.Addr().(*net.TCPAddr)
 	endpoint := state.Endpoint{URL: "http://" + addr.String(), PID: os.Getpid()}
 	svc := &service{cache: c, broker: b, keys: cfg.Keys, clock: cfg.Clock, log: log, started: cfg.Clock.Now(),
-		endpoint: endpoint, defaultProfile: cfg.DefaultProfile}
+		endpoint: endpoint, defaultProfile: cfg.DefaultProfile,
+		sso: ssoClient, logins: newSSOLogins(), federationURL: cfg.FederationURL}
+	defer svc.logins.close()
 	// ReadHeaderTimeout stops clients that never finish a request, and
 	// IdleTimeout frees connections that clients keep idle. There is no
 	// WriteTimeout: a response is under 1 KiB and never waits on the
@@ -129,6 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { c.Run(gctx); return nil })
 	g.Go(func() error { svc.watchSessions(gctx); return nil })
 	g.Go(func() error { svc.reloads(gctx, cfg.Reload); return nil })
+	g.Go(func() error { <-gctx.Done(); svc.logins.close(); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), drain)

@@ -15,6 +15,7 @@ import (
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/sso"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -28,6 +29,11 @@ type service struct {
 	started        time.Time
 	endpoint       state.Endpoint
 	defaultProfile string
+	// IAM Identity Center (nil: SSO profiles are refused), its sign-ins
+	// under way, and the federation endpoint of console sign-ins.
+	sso           *sso.Client
+	logins        *ssoLogins
+	federationURL string
 }
 
 var _ control.Service = (*service)(nil)
@@ -71,8 +77,11 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 			if p, _ := cfg.Get(name); p.IsRole() {
 				sp := add(name)
 				sp.Kind, sp.RoleARN, sp.SourceProfile = "role", p.RoleARN, p.SourceProfile
+			} else if p.IsSSO() {
+				add(name).Kind = "sso"
 			}
 		}
+		st.SSOSessions = s.ssoStatus(ctx, cfg)
 	}
 	if names, err := s.keys.Profiles(ctx); err == nil {
 		for _, n := range names {
@@ -177,6 +186,9 @@ func (s *service) settle(ctx context.Context, ch <-chan struct{}) bool {
 }
 
 func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNeeds, error) {
+	if t, ok, err := s.ssoTarget(name); err != nil || ok {
+		return t.needs(), err
+	}
 	p, err := s.plan(name)
 	if err != nil {
 		return control.LoginNeeds{}, err
@@ -188,6 +200,9 @@ func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResu
 	p, err := s.plan(l.Profile)
 	if err != nil {
 		return control.LoginResult{}, err
+	}
+	if p.Kind == profile.KindSSO {
+		return control.LoginResult{}, fault.New(fault.InvalidInput, "profile %q signs in to IAM Identity Center, not with an MFA code: run brokerd login %s", p.Name, p.LoginName())
 	}
 	sess, warning, err := s.broker.Login(ctx, p, l.Code, time.Duration(l.DurationSeconds)*time.Second)
 	if err != nil {
@@ -202,6 +217,12 @@ func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResu
 }
 
 func (s *service) Logout(ctx context.Context, name string) (string, error) {
+	if t, ok, err := s.ssoTarget(name); err != nil || ok {
+		if err != nil {
+			return "", err
+		}
+		return s.ssoLogout(ctx, t)
+	}
 	p, err := s.plan(name)
 	if err != nil {
 		return "", err
