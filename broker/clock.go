@@ -31,7 +31,10 @@ func STSTime(ctx context.Context) (time.Time, error) {
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	var header http.Header
 	var re *awshttp.ResponseError
+	var send *smithyhttp.RequestSendError
 	switch {
+	case errors.As(err, &send): // a ResponseError too, with no response
+		return time.Time{}, fmt.Errorf("reach STS: %w", err)
 	case err == nil:
 		if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
 			header = raw.Header
