@@ -24,12 +24,16 @@ var mfaCode = regexp.MustCompile(`^[0-9]{6}$`)
 func (e *env) loginCmd() *cobra.Command {
 	var code string
 	var duration time.Duration
+	var noBrowser bool
 	cmd := &cobra.Command{
-		Use:   "login [PROFILE]",
-		Short: "Open the day's MFA session for a source profile (default: the source of the default profile)",
+		Use:   "login [PROFILE|SSO-SESSION]",
+		Short: "Open the day's MFA session, or sign in to an IAM Identity Center session (default: the default profile's)",
 		Long: "Open an MFA session (STS GetSessionToken with your MFA code) for a source profile, so that every role\n" +
 			"that requires MFA is assumed without asking again until the session ends. The code comes from --code,\n" +
-			"else from the profile's mfa_process command, else from the terminal (or one line of standard input).",
+			"else from the profile's mfa_process command, else from the terminal (or one line of standard input).\n\n" +
+			"For an [sso-session NAME] of ~/.aws/config, or a profile that uses one, sign in to IAM Identity Center\n" +
+			"instead: brokerd prints a URL and a code (and opens the browser on a desktop), and waits until you approve\n" +
+			"the sign-in. One sign-in serves every profile of the session; brokerd refreshes its token until it ends.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if duration < broker.MinSessionDuration || duration > broker.MaxSessionDuration {
@@ -45,7 +49,17 @@ func (e *env) loginCmd() *cobra.Command {
 				name = args[0]
 			}
 			if code == "" {
-				if code, err = e.readCode(cmd.Context(), client, name); err != nil {
+				needs, err := client.LoginNeeds(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				if needs.Kind == "sso" {
+					if cmd.Flags().Changed("duration") {
+						return errors.New("--duration is for MFA sessions: an IAM Identity Center session lasts as long as its identity provider allows")
+					}
+					return e.ssoLogin(cmd.Context(), client, name, !noBrowser)
+				}
+				if code, err = e.readCode(cmd.Context(), needs); err != nil {
 					return err
 				}
 			}
@@ -66,13 +80,14 @@ func (e *env) loginCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&code, "code", "", "the 6-digit MFA code")
 	cmd.Flags().DurationVar(&duration, "duration", 12*time.Hour, "session length, from 15m to 36h")
+	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "for an IAM Identity Center sign-in, only print the URL and code")
 	return cmd
 }
 
 func (e *env) logoutCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "logout [PROFILE]",
-		Short: "Close the MFA session of a source profile and drop the credentials derived from it",
+		Use:   "logout [PROFILE|SSO-SESSION]",
+		Short: "Close the MFA session of a source profile, or sign out of an IAM Identity Center session, and drop the credentials derived from it",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := stateDir()
@@ -83,9 +98,18 @@ func (e *env) logoutCmd() *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
-			src, err := control.NewClient(dir).Logout(cmd.Context(), name)
+			client := control.NewClient(dir)
+			needs, err := client.LoginNeeds(cmd.Context(), name)
 			if err != nil {
 				return err
+			}
+			src, err := client.Logout(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			if needs.Kind == "sso" {
+				fmt.Fprintf(e.stdout, "signed out of IAM Identity Center session %s\n", src)
+				return nil
 			}
 			fmt.Fprintf(e.stdout, "closed the MFA session of profile %s\n", src)
 			return nil
@@ -94,14 +118,10 @@ func (e *env) logoutCmd() *cobra.Command {
 }
 
 // readCode gets an MFA code from the profile's mfa_process, the terminal,
-// or a line of standard input. It asks the daemon first what the login
-// needs, so that nobody types a code for a daemon that is not running and
-// the prompt names the profile whose session opens.
-func (e *env) readCode(ctx context.Context, client *control.Client, name string) (string, error) {
-	needs, err := client.LoginNeeds(ctx, name)
-	if err != nil {
-		return "", err
-	}
+// or a line of standard input. The caller asks the daemon first what the
+// login needs, so that nobody types a code for a daemon that is not
+// running and the prompt names the profile whose session opens.
+func (e *env) readCode(ctx context.Context, needs control.LoginNeeds) (string, error) {
 	if needs.MFAProcess != "" {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()

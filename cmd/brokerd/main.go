@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd(), e.loginCmd(), e.logoutCmd(),
 		e.execCmd(), e.credentialProcessCmd(), e.doctorCmd())
 	root.AddCommand(e.installCmd(), e.uninstallCmd())
+	root.AddCommand(e.consoleCmd())
 	return root.ExecuteContext(ctx)
 }
 

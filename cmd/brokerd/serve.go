@@ -57,6 +57,8 @@ func (e *env) serveCmd() *cobra.Command {
 				Keys:           e.keys,
 				Log:            log,
 				Reload:         reload,
+				SSOTokens:      e.keys.SSO(),
+				FederationURL:  os.Getenv("BROKERD_FEDERATION_URL"), // tests point it at a fake
 				Ready: func(ep state.Endpoint) {
 					daemon.SdNotify(false, daemon.SdNotifyReady)
 					if runtime.GOOS == "darwin" && os.Getenv("BROKERD_LAUNCHD") == "1" {

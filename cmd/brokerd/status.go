@@ -43,6 +43,7 @@ func (e *env) statusCmd() *cobra.Command {
 func printStatus(w io.Writer, st control.Status, now time.Time) {
 	fmt.Fprintf(w, "brokerd (pid %d) serving %s since %s; default profile %q\n\n",
 		st.PID, st.Endpoint, st.Started.Local().Format(time.DateTime), st.DefaultProfile)
+	printSSOSessions(w, st, now)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(st.Sessions) > 0 {
 		fmt.Fprintln(tw, "MFA SESSION\tDEVICE\tEXPIRES\tLEFT")
