@@ -37,7 +37,18 @@ type Event struct {
 	// whose relay asked on its behalf; either, neither or both may be set.
 	Client    *Client    `json:"client,omitempty"`
 	Container *Container `json:"container,omitempty"`
+	// Count, when above 1, is how many requests alike in all but time this
+	// line stands for: the same client (connection, or container token and
+	// address) with the same outcome, the first at Time and the last at or
+	// before Until.
+	Count int       `json:"count,omitempty"`
+	Until time.Time `json:"until,omitzero"`
+	// Note says why the client is not named, or named in part.
+	Note string `json:"note,omitempty"`
 }
+
+// N is how many requests e stands for: Count, or 1.
+func (e Event) N() int { return max(e.Count, 1) }
 
 // Client is a local process, as far as it is known.
 type Client struct {
@@ -51,6 +62,8 @@ type Client struct {
 type Container struct {
 	ID    string `json:"id"`
 	Label string `json:"label,omitempty"`
+	// IP is the container's address on the relay's network.
+	IP string `json:"ip,omitempty"`
 }
 
 // MaskKey shows an access key id as its first and last four characters,

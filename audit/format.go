@@ -26,8 +26,12 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tEVENT\tPROFILE\tCLIENT\tCODE")
 	for _, e := range events {
+		kind := dash(string(e.Kind))
+		if e.Count > 1 {
+			kind += fmt.Sprintf(" x%d", e.Count)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
-			dash(string(e.Kind)), dash(e.Profile), who(e), dash(e.Code))
+			kind, dash(e.Profile), who(e), dash(e.Code))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write audit events: %w", err)
@@ -41,6 +45,9 @@ func who(e Event) string {
 	var parts []string
 	if c := e.Container; c != nil {
 		s := "container " + short(c.ID)
+		if c.ID == "" && c.IP != "" {
+			s = "container at " + c.IP
+		}
 		if c.Label != "" {
 			s += " (" + c.Label + ")"
 		}
@@ -54,6 +61,9 @@ func who(e Event) string {
 		}
 	}
 	if len(parts) == 0 {
+		if e.Note != "" {
+			return "? (" + e.Note + ")"
+		}
 		return "-"
 	}
 	return strings.Join(parts, " via ")

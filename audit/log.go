@@ -94,6 +94,11 @@ func prepare(dir string) error {
 	return nil
 }
 
+// New returns a Log that writes JSON lines to out, closed by Close, with
+// no file and no rotation: for tests, which then start no goroutine that
+// outlives Close.
+func New(out io.WriteCloser, cfg Config) *Log { return start(out, cfg) }
+
 // start runs the writer on out.
 func start(out io.WriteCloser, cfg Config) *Log {
 	if cfg.Buffer <= 0 {
@@ -121,6 +126,9 @@ func (l *Log) Record(e Event) {
 	e.Time = e.Time.UTC()
 	if !e.Expires.IsZero() {
 		e.Expires = e.Expires.UTC()
+	}
+	if !e.Until.IsZero() {
+		e.Until = e.Until.UTC()
 	}
 	e.KeyID = MaskKey(e.KeyID)
 	l.mu.RLock()

@@ -18,6 +18,11 @@ type Status struct {
 	Sessions       []Session `json:"sessions"`
 	// SSOSessions are the IAM Identity Center sessions of the config file.
 	SSOSessions []SSOSession `json:"sso_sessions,omitempty"`
+	// Containers are the container tokens, live and of the last day.
+	Containers []ContainerToken `json:"containers,omitempty"`
+	// AuditDir is where the daemon writes its audit log, "" when it
+	// writes none.
+	AuditDir string `json:"audit_dir,omitempty"`
 }
 
 // Session is an MFA session of a source profile, without its secrets.

@@ -54,6 +54,8 @@ type Config struct {
 	// Reload receives a value for each request to re-read the config file
 	// (SIGHUP); nil means none.
 	Reload <-chan struct{}
+	// AuditDir is where the audit log is written; empty means none.
+	AuditDir string
 	// SSOTokens keeps the tokens of IAM Identity Center sessions (the
 	// keychain's keychain.Store.SSO()); nil keeps them in memory, so that
 	// every start needs new sign-ins.
@@ -93,6 +95,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	x, err := openExtras(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer x.close(log)
 	tokens := cfg.SSOTokens
 	if tokens == nil {
 		tokens = &memTokens{}
@@ -121,6 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 			DefaultProfile: cfg.DefaultProfile,
 			Log:            log.Named("server"),
 			Clock:          cfg.Clock,
+			Audit:          x.audit,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -128,19 +136,36 @@ func Run(ctx context.Context, cfg Config) error {
 		ConnState:         ln.Track,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	ctl := &http.Server{Handler: control.Handler(svc, log.Named("control")), ReadHeaderTimeout: 5 * time.Second}
+	x.wrap(api)
+	// Containers reach the relay socket through brokerd's relay (docker
+	// setup): the same credentials, for container tokens only.
+	rel := &http.Server{
+		Handler: server.NewRelay(c, server.RelayConfig{Tokens: x.tokens, MainToken: token, Log: log.Named("relay"),
+			Clock: cfg.Clock, Audit: x.audit}),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	ctrs := &containers{svc: svc, tokens: x.tokens, state: cfg.State, auditDir: cfg.AuditDir, log: log.Named("containers")}
+	ctl := &http.Server{Handler: control.Handler(controlAPI{svc, ctrs}, log.Named("control")), ReadHeaderTimeout: 5 * time.Second}
 	// Requests still waiting on STS or the keychain near the end of the
 	// drain are cancelled, so that they are answered before it ends.
 	requests, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
 	api.BaseContext = func(net.Listener) context.Context { return requests }
 	ctl.BaseContext = api.BaseContext
+	rel.BaseContext = api.BaseContext
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return serve(api, ln) })
 	g.Go(func() error { return serve(ctl, sock) })
+	if x.relay != nil {
+		g.Go(func() error { return serve(rel, x.relay) })
+	}
+	g.Go(func() error { x.run(gctx); return nil })
 	g.Go(func() error { c.Run(gctx); return nil })
 	g.Go(func() error { svc.watchSessions(gctx); return nil })
 	g.Go(func() error { svc.reloads(gctx, cfg.Reload); return nil })
@@ -154,6 +179,7 @@ func Run(ctx context.Context, cfg Config) error {
 		var sg errgroup.Group
 		sg.Go(func() error { return api.Shutdown(shutdown) })
 		sg.Go(func() error { return ctl.Shutdown(shutdown) })
+		sg.Go(func() error { return rel.Shutdown(shutdown) })
 		sg.Wait()
 		return nil
 	})

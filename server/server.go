@@ -20,6 +20,7 @@ import (
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/httperr"
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/tokens"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	Log *zap.Logger
 	// Clock arms the log samplers' timers; nil means the real clock.
 	Clock clockwork.Clock
+	// Audit writes every answer to the audit log; nil writes none.
+	Audit *Audit
 }
 
 type server struct {
@@ -208,6 +211,8 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Connection", "close")
 	if got == "" {
 		s.writeError(w, r, httperr.Errorf(http.StatusUnauthorized, "MissingToken", "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, e.g. eval \"$(brokerd env)\""))
+	} else if strings.HasPrefix(got, tokens.Prefix) {
+		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "ContainerToken", "a container token works only through brokerd's relay at http://%s (brokerd docker run); on this machine use the token file from brokerd env", wire.RelayAddr))
 	} else {
 		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "InvalidToken", "wrong authorization token: brokerd was restarted or the token file is stale; run eval \"$(brokerd env)\" again"))
 	}
@@ -265,6 +270,9 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if s.cfg.Audit != nil {
+		s.cfg.Audit.issued(r, name, &c)
 	}
 	w.Header()["Content-Type"] = jsonType
 	w.Write(c.Body)

@@ -30,6 +30,15 @@ const DefaultListen = "127.0.0.1:9911"
 // CredentialsPath is the endpoint's path for a profile's credentials.
 const CredentialsPath = "/v1/credentials"
 
+// The relay: the address containers reach it at on brokerd's Docker
+// network (one of the three link-local addresses every SDK accepts over
+// plain http), and the header in which it tells the daemon the address of
+// the container that asked. Only the relay socket's requests are believed.
+const (
+	RelayAddr         = "169.254.170.2"
+	HeaderRelayClient = "X-Brokerd-Relay-Client"
+)
+
 // Credentials is the body the SDKs' container credentials providers read.
 // Expiration is UTC with a Z, the only form the JS SDK accepts.
 type Credentials struct {

@@ -17,6 +17,9 @@ import (
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if code, ok := err.(exitStatus); ok { // a command's, such as docker's
+			os.Exit(int(code))
+		}
 		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)
 		os.Exit(1)
 	}
@@ -49,6 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd(), e.loginCmd(), e.logoutCmd(),
 		e.execCmd(), e.credentialProcessCmd(), e.doctorCmd())
 	root.AddCommand(e.installCmd(), e.uninstallCmd())
+	root.AddCommand(e.dockerCmd(), e.relayCmd(), e.auditCmd())
 	root.AddCommand(e.consoleCmd())
 	return root.ExecuteContext(ctx)
 }

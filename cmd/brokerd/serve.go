@@ -19,7 +19,7 @@ import (
 )
 
 func (e *env) serveCmd() *cobra.Command {
-	var listen, defaultProfile, level string
+	var listen, defaultProfile, level, auditDir string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the daemon in the foreground (what launchd and systemd run)",
@@ -57,6 +57,7 @@ func (e *env) serveCmd() *cobra.Command {
 				Keys:           e.keys,
 				Log:            log,
 				Reload:         reload,
+				AuditDir:       auditDir,
 				SSOTokens:      e.keys.SSO(),
 				FederationURL:  os.Getenv("BROKERD_FEDERATION_URL"), // tests point it at a fake
 				Ready: func(ep state.Endpoint) {
@@ -71,6 +72,7 @@ func (e *env) serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", wire.DefaultListen, "loopback address to serve on (port 0 picks a free one)")
 	cmd.Flags().StringVar(&defaultProfile, "default-profile", "default", "profile served at /v1/credentials")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&auditDir, "audit-dir", defaultAuditDir(), "directory of the audit log (0700, files 0600, rotated at 10 MB); empty writes none")
 	return cmd
 }
 

@@ -33,6 +33,7 @@ func (e *env) statusCmd() *cobra.Command {
 				return enc.Encode(st)
 			}
 			printStatus(e.stdout, st, time.Now())
+			printContainers(e.stdout, st.Containers, time.Now())
 			return nil
 		},
 	}

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/daemon"
+	"github.com/brokerd/brokerd/docker"
+	"github.com/brokerd/brokerd/wire"
+)
+
+func (e *env) dockerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "docker",
+		Short: "Give Docker containers credentials, each with a token scoped to its profiles",
+		Long: "Containers on brokerd's Docker network (" + docker.Subnet + ") reach a relay at " + wire.RelayAddr + ",\n" +
+			"which forwards their credentials requests to the daemon. Each container gets its own token, scoped to\n" +
+			"the profiles it names, with an expiry; brokerd audit shows which container fetched what.\n\n" +
+			"  brokerd docker setup                          # once: the network and the relay container\n" +
+			"  brokerd docker run prod -- --rm my/app        # docker run with prod's credentials\n" +
+			"  brokerd docker token prod                     # the docker run options, for scripts and compose\n" +
+			"  brokerd docker revoke LABEL|ID                # end a token before its expiry",
+	}
+	cmd.AddCommand(e.dockerSetupCmd(), e.dockerRunCmd(), e.dockerTokenCmd(), e.dockerRevokeCmd(), e.dockerTeardownCmd())
+	return cmd
+}
+
+// exitStatus is an exit code to pass through, such as docker's; main exits
+// with it and prints nothing.
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
+func (e *env) dockerSetupCmd() *cobra.Command {
+	var binary, upstream string
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Create brokerd's Docker network and start the relay container (again after an upgrade of brokerd)",
+		Long: "Create the network " + docker.Network + " (" + docker.Subnet + ", gateway " + docker.Gateway + ") unless it exists, build the\n" +
+			"relay image FROM scratch from this brokerd binary (it must be static: CGO_ENABLED=0), and start the relay\n" +
+			"container at " + wire.RelayAddr + " on it, running as your user with the daemon's relay socket mounted.\n" +
+			"Nothing is pulled from a registry. Run it again after upgrading brokerd: it replaces an outdated relay.\n\n" +
+			"Docker Desktop (macOS) cannot mount the socket: there the relay reaches the daemon's port through\n" +
+			"host.docker.internal (--upstream http://host.docker.internal:PORT, chosen by itself), and --binary\n" +
+			"must name a Linux build of brokerd (GOOS=linux CGO_ENABLED=0 go build ./cmd/brokerd).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			ep, err := dir.Endpoint()
+			if err != nil {
+				return err
+			}
+			r := docker.CLI{}
+			eng, err := docker.Inspect(ctx, r)
+			if err != nil {
+				return err
+			}
+			if binary == "" {
+				if binary, err = os.Executable(); err != nil {
+					return fmt.Errorf("find brokerd's binary: %w; pass --binary", err)
+				}
+			}
+			if err := docker.CheckBinary(binary, eng.Arch); err != nil {
+				return err
+			}
+			tag, err := docker.ImageTag(binary)
+			if err != nil {
+				return err
+			}
+			rl := docker.Relay{Image: tag, HostDir: dir.Join(daemon.RelayDir), User: fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())}
+			if eng.Rootless {
+				rl.User = "0:0" // the root of a rootless engine is this user
+			}
+			if upstream == "" && (eng.Desktop || runtime.GOOS == "darwin") {
+				upstream = "http://host.docker.internal:" + portOf(ep.URL)
+			}
+			if upstream != "" {
+				rl.HostDir, rl.Upstream = "", upstream
+			} else if _, err := os.Stat(filepath.Join(rl.HostDir, docker.SocketName)); err != nil {
+				return fmt.Errorf("the daemon has no relay socket at %s: restart brokerd (a brokerd older than docker support is running?)", filepath.Join(rl.HostDir, docker.SocketName))
+			}
+			created, err := docker.EnsureNetwork(ctx, r)
+			if err != nil {
+				return err
+			}
+			say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
+			if created {
+				say("network %s: created (%s)", docker.Network, docker.Subnet)
+			} else {
+				say("network %s: exists (%s)", docker.Network, docker.Subnet)
+			}
+			built, err := docker.EnsureImage(ctx, r, binary, tag)
+			if err != nil {
+				return err
+			}
+			if built {
+				say("image %s: built from %s", tag, binary)
+			} else {
+				say("image %s: exists", tag)
+			}
+			did, err := docker.EnsureRelay(ctx, r, rl)
+			if err != nil {
+				return err
+			}
+			say("relay %s at %s: %s", docker.RelayName, wire.RelayAddr, did)
+			if err := docker.Probe(ctx, r, tag); err != nil {
+				return err
+			}
+			say("a container on network %s reaches brokerd through the relay", docker.Network)
+			say("next: brokerd docker run PROFILE -- [docker run options] IMAGE")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&binary, "binary", "", "static Linux brokerd to build the relay image from (default: this binary)")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "the daemon's port as containers reach it, for engines that cannot mount the socket (default on Docker Desktop: http://host.docker.internal:PORT)")
+	return cmd
+}
+
+// portOf is the port of an endpoint URL, http://127.0.0.1:PORT.
+func portOf(url string) string {
+	return url[strings.LastIndexByte(url, ':')+1:]
+}
+
+// tokenFlags are the options of a container token.
+type tokenFlags struct {
+	label string
+	also  []string
+	ttl   time.Duration
+}
+
+func (f *tokenFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.label, "label", "", "the token's name in status and the audit log (default: the container's --name, the image or the profile)")
+	cmd.Flags().StringArrayVar(&f.also, "also", nil, "another profile the container may fetch (repeatable); its URL names the first")
+	cmd.Flags().DurationVar(&f.ttl, "ttl", 0, "the token's lifetime, 1s to 168h (default 12h)")
+}
+
+func (f *tokenFlags) request(profile, label string) control.TokenRequest {
+	if f.label != "" {
+		label = f.label
+	}
+	return control.TokenRequest{Label: label, Profiles: append([]string{profile}, f.also...), TTLSeconds: int(f.ttl / time.Second)}
+}
+
+func (e *env) dockerTokenCmd() *cobra.Command {
+	var flags tokenFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "token PROFILE",
+		Short: "Make a container token and print the docker run options (or compose fragment) that use it",
+		Long: "Make a container token for PROFILE and print what a container needs: --network, the endpoint's URL at\n" +
+			"the relay, the token file's mount and its variable, and the region. One token is for one container\n" +
+			"(the options include a --cidfile that names it in the audit log); --format compose prints a fragment\n" +
+			"for a compose service instead.\n\n" +
+			"  docker run $(brokerd docker token prod) my/app                  # paths without spaces\n" +
+			"  mapfile -t opts < <(brokerd docker token prod --format lines) && docker run \"${opts[@]}\" my/app",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch format {
+			case "args", "lines", "compose", "json":
+			default:
+				return fmt.Errorf("--format %q: want args, lines, compose or json", format)
+			}
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			req := flags.request(args[0], args[0])
+			req.CIDFile = format != "compose"
+			tok, err := control.NewClient(dir).IssueToken(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			c := docker.Client{Profile: args[0], HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: tok.Region}
+			switch format {
+			case "args":
+				fmt.Fprintln(e.stdout, wire.ShellJoin(c.Args()))
+			case "lines":
+				for _, a := range c.Args() {
+					fmt.Fprintln(e.stdout, a)
+				}
+			case "compose":
+				fmt.Fprint(e.stdout, c.Compose(tok.Label))
+			case "json":
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(struct {
+					control.IssuedToken
+					Args []string `json:"docker_run_args"`
+				}{tok, c.Args()}); err != nil {
+					return err
+				}
+			}
+			tokenNote(e.stderr, tok)
+			return nil
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().StringVar(&format, "format", "args", "args (one line), lines (one option a line), compose or json")
+	return cmd
+}
+
+// tokenNote tells on stderr what token was made.
+func tokenNote(w io.Writer, tok control.IssuedToken) {
+	fmt.Fprintf(w, "brokerd: container token %s (label %s) for %s, until %s; end it early with brokerd docker revoke %s\n",
+		tok.ID, tok.Label, strings.Join(tok.Profiles, ", "), tok.Expires.Local().Format(time.DateTime), tok.ID)
+	if tok.Region == "" {
+		fmt.Fprintf(w, "brokerd: profile %s sets no region: give the container AWS_REGION\n", tok.Profiles[0])
+	}
+	if tok.Note != "" {
+		fmt.Fprintf(w, "brokerd: %s\n", tok.Note)
+	}
+}
+
+func (e *env) dockerRunCmd() *cobra.Command {
+	var flags tokenFlags
+	var tokenEnv bool
+	cmd := &cobra.Command{
+		Use:   "run PROFILE -- [DOCKER RUN OPTIONS] IMAGE [COMMAND...]",
+		Short: "docker run with PROFILE's credentials, through a token made for this container and revoked when it ends",
+		Long: "Run docker run with the options that give the container PROFILE's credentials (brokerd's network, the\n" +
+			"endpoint's URL at the relay, a token file mounted read-only, the region), then your options. The token\n" +
+			"is made for this container alone and revoked when docker run returns; with --detach it lasts until its\n" +
+			"expiry (--ttl) or brokerd docker revoke. docker's exit code is brokerd's.",
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 1 {
+				return errors.New("usage: brokerd docker run PROFILE -- [DOCKER RUN OPTIONS] IMAGE [COMMAND...]")
+			}
+			return e.dockerRun(cmd.Context(), args[0], args[1:], &flags, tokenEnv)
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().BoolVar(&tokenEnv, "token-env", false, "pass the token in AWS_CONTAINER_AUTHORIZATION_TOKEN instead of a mounted file (for SDKs older than the token file, or users that cannot read it)")
+	return cmd
+}
+
+func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, flags *tokenFlags, tokenEnv bool) error {
+	opts, err := docker.ParseRunArgs(runArgs)
+	if err != nil {
+		return err
+	}
+	if len(opts.Given) > 0 {
+		return fmt.Errorf("brokerd docker run sets %s itself: drop them from the docker run options (connect other networks afterwards with docker network connect)", strings.Join(opts.Given, ", "))
+	}
+	dir, err := stateDir()
+	if err != nil {
+		return err
+	}
+	r := docker.CLI{}
+	if err := docker.CheckNetwork(ctx, r); err != nil {
+		return err
+	}
+	label := opts.Image
+	if i := strings.LastIndexAny(label, "/"); i >= 0 {
+		label = label[i+1:]
+	}
+	label, _, _ = strings.Cut(label, ":")
+	label, _, _ = strings.Cut(label, "@")
+	if name := runName(runArgs); name != "" {
+		label = name
+	}
+	req := flags.request(profile, label)
+	req.CIDFile = true
+	if !tokenEnv {
+		req.ReaderUID = readerUID(ctx, r, opts)
+	}
+	client := control.NewClient(dir)
+	tok, err := client.IssueToken(ctx, req)
+	if err != nil {
+		return err
+	}
+	revoke := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := client.RevokeTokens(ctx, control.RevokeRequest{Match: tok.ID}); err != nil {
+			fmt.Fprintf(e.stderr, "brokerd: could not revoke container token %s: %v; it lasts until %s (brokerd docker revoke %s)\n",
+				tok.ID, err, tok.Expires.Local().Format(time.DateTime), tok.ID)
+		}
+	}
+	if tok.Region == "" {
+		fmt.Fprintf(e.stderr, "brokerd: profile %s sets no region: give the container AWS_REGION\n", profile)
+	}
+	c := docker.Client{Profile: profile, HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: tok.Region, TokenEnv: tokenEnv}
+	argv := append(append([]string{"run"}, c.Args()...), runArgs...)
+	run := exec.Command("docker", argv...)
+	run.Stdin, run.Stdout, run.Stderr = os.Stdin, e.stdout, e.stderr
+	run.Env = os.Environ()
+	if tokenEnv {
+		secret, err := os.ReadFile(tok.TokenFile)
+		if err != nil {
+			revoke()
+			return fmt.Errorf("read the token file: %w", err)
+		}
+		run.Env = append(run.Env, wire.VarToken+"="+string(secret))
+	}
+	// docker run owns the terminal; signals sent to brokerd go to it, and
+	// brokerd stays to revoke the token when it ends.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := run.Start(); err != nil {
+		revoke()
+		return fmt.Errorf("start docker: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				run.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = run.Wait()
+	close(done)
+	if opts.Detach && err == nil {
+		fmt.Fprintf(e.stderr, "brokerd: container token %s (label %s) lasts until %s: brokerd docker revoke %s once the container is done\n",
+			tok.ID, tok.Label, tok.Expires.Local().Format(time.DateTime), tok.ID)
+		return nil
+	}
+	revoke()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exitStatus(exit.ExitCode())
+	}
+	return err
+}
+
+// runName is the --name given to docker run, "" when none.
+func runName(args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--name="); ok {
+			return v
+		}
+		if a == "--name" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// readerUID is who must read the token file in the container: 0 for root
+// or this user (mode 0600 serves), a uid, or -1 for a user named but not
+// numbered. It reads --user, else the image's USER.
+func readerUID(ctx context.Context, r docker.Runner, opts docker.RunOptions) int {
+	user := opts.User
+	if user == "" && opts.Image != "" {
+		if out, err := r.Docker(ctx, "image", "inspect", "--format", "{{.Config.User}}", opts.Image); err == nil {
+			user = strings.TrimSpace(string(out))
+		}
+	}
+	name, _, _ := strings.Cut(user, ":")
+	switch name {
+	case "", "root", "0":
+		return 0
+	}
+	uid, err := strconv.Atoi(name)
+	if err != nil {
+		return -1
+	}
+	return uid
+}
+
+func (e *env) dockerRevokeCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "revoke ID|LABEL",
+		Short: "Revoke container tokens by id or label (or --all): their containers get no more credentials",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 0) != all {
+				return errors.New("name one token (its id or label, see brokerd status), or pass --all")
+			}
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			req := control.RevokeRequest{All: all}
+			if len(args) > 0 {
+				req.Match = args[0]
+			}
+			gone, err := control.NewClient(dir).RevokeTokens(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			for _, t := range gone {
+				fmt.Fprintf(e.stdout, "revoked container token %s (label %s, %s)\n", t.ID, t.Label, strings.Join(t.Profiles, ", "))
+			}
+			if len(gone) == 0 {
+				fmt.Fprintln(e.stdout, "no live container token to revoke")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "revoke every live container token")
+	return cmd
+}
+
+func (e *env) dockerTeardownCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "teardown",
+		Short: "Remove the relay container and brokerd's Docker network (containers on it must be gone)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := docker.Teardown(cmd.Context(), docker.CLI{}); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "removed %s and network %s\n", docker.RelayName, docker.Network)
+			return nil
+		},
+	}
+}
+
+// printContainers shows the container tokens for brokerd status: label,
+// profiles, expiry, last use, container; never the token.
+func printContainers(w io.Writer, ts []control.ContainerToken, now time.Time) {
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER TOKEN\tLABEL\tPROFILES\tEXPIRES\tLEFT\tLAST USE\tCONTAINER")
+	for _, t := range ts {
+		left := roundDuration(t.Expires.Sub(now))
+		if t.Revoked != nil {
+			left = "revoked " + roundDuration(now.Sub(*t.Revoked)) + " ago"
+		}
+		last := "never"
+		if t.LastUsed != nil {
+			last = roundDuration(now.Sub(*t.LastUsed)) + " ago"
+		}
+		cid := "-"
+		if t.ContainerID != "" {
+			cid = t.ContainerID[:min(12, len(t.ContainerID))]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Label, strings.Join(t.Profiles, ","),
+			t.Expires.Local().Format(time.DateTime), left, last, cid)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,200 @@
+package docker_test
+
+import (
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/brokerd/brokerd/docker"
+)
+
+func TestParseRunArgs(t *testing.T) {
+	tests := []struct {
+		args   string
+		user   string
+		detach bool
+		image  string
+		given  []string
+	}{
+		{"--rm -it app", "", false, "app", nil},
+		{"-dit --name web -p 8080:80 my/app:1 serve --port 80", "", true, "my/app:1", nil},
+		{"--user 1001:1001 --env A=1 app -u 5", "1001:1001", false, "app", nil},
+		{"-u=alice -e AWS_CONTAINER_AUTHORIZATION_TOKEN=x app", "alice", false, "app", []string{"-e AWS_CONTAINER_AUTHORIZATION_TOKEN"}},
+		{"-itu0 app", "0", false, "app", nil},
+		{"--detach=true --network host --cidfile /x app", "", true, "app", []string{"--network", "--cidfile"}},
+		{"--sig-proxy=false --read-only -- app", "", false, "app", nil},
+		{"-v /a:/b -w /src --entrypoint sh app -c 'x'", "", false, "app", nil},
+	}
+	for _, tt := range tests {
+		got, err := docker.ParseRunArgs(strings.Fields(tt.args))
+		if err != nil || got.User != tt.user || got.Detach != tt.detach || got.Image != tt.image || !slices.Equal(got.Given, tt.given) {
+			t.Errorf("ParseRunArgs(%q) = %+v, %v; want user %q detach %v image %q given %q", tt.args, got, err, tt.user, tt.detach, tt.image, tt.given)
+		}
+	}
+	for _, bad := range []string{"--rm", "--name", "-e"} {
+		if _, err := docker.ParseRunArgs(strings.Fields(bad)); err == nil {
+			t.Errorf("ParseRunArgs(%q) = nil error", bad)
+		}
+	}
+}
+
+func TestClient_Args(t *testing.T) {
+	c := docker.Client{Profile: "a,b", HostTokenFile: "/s/containers/c1/token", CIDFile: "/s/containers/c1/cid", Region: "eu-west-1"}
+	want := "--network brokerd --cidfile /s/containers/c1/cid --env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/a%2Cb " +
+		"--env AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/brokerd/token --volume /s/containers/c1/token:/run/brokerd/token:ro " +
+		"--env AWS_REGION=eu-west-1 --env AWS_DEFAULT_REGION=eu-west-1"
+	if got := strings.Join(c.Args(), " "); got != want {
+		t.Errorf("Args =\n%s\nwant\n%s", got, want)
+	}
+	c = docker.Client{Profile: "p", TokenEnv: true}
+	got := strings.Join(c.Args(), " ")
+	if !strings.Contains(got, "--env AWS_CONTAINER_AUTHORIZATION_TOKEN ") && !strings.HasSuffix(got, "--env AWS_CONTAINER_AUTHORIZATION_TOKEN") ||
+		strings.Contains(got, "TOKEN_FILE") || strings.Contains(got, "--volume") || strings.Contains(got, "AWS_REGION") {
+		t.Errorf("Args with TokenEnv = %s: want the variable's name only, no file, no region", got)
+	}
+	compose := docker.Client{Profile: "p", HostTokenFile: "/t", Region: "us-east-1"}.Compose("web")
+	for _, want := range []string{"  web:\n", "networks: [brokerd]", `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: "/run/brokerd/token"`, `- "/t:/run/brokerd/token:ro"`, "external: true"} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("Compose lacks %q:\n%s", want, compose)
+		}
+	}
+}
+
+// fakeDocker answers docker commands from a table of prefixes, and records
+// them.
+type fakeDocker struct {
+	answers map[string]string // "network inspect" -> output; "!..." an error
+	calls   []string
+}
+
+func (f *fakeDocker) Docker(_ context.Context, args ...string) ([]byte, error) {
+	call := strings.Join(args, " ")
+	f.calls = append(f.calls, call)
+	best := ""
+	for k := range f.answers {
+		if strings.HasPrefix(call, k) && len(k) > len(best) {
+			best = k
+		}
+	}
+	out, ok := f.answers[best]
+	if !ok {
+		return nil, nil
+	}
+	if msg, isErr := strings.CutPrefix(out, "!"); isErr {
+		return nil, &docker.Error{Args: args, Message: msg}
+	}
+	return []byte(out), nil
+}
+
+var _ docker.Runner = (*fakeDocker)(nil)
+
+func TestEnsureNetwork(t *testing.T) {
+	tests := []struct {
+		inspect string
+		created bool
+		err     string
+	}{
+		{"!Error: No such network: brokerd", true, ""},
+		{"169.254.170.0/24 169.254.170.1;\n", false, ""},
+		{"10.9.0.0/16 10.9.0.1;", false, "docker network rm brokerd"},
+	}
+	for _, tt := range tests {
+		f := &fakeDocker{answers: map[string]string{"network inspect": tt.inspect}}
+		created, err := docker.EnsureNetwork(context.Background(), f)
+		if created != tt.created || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("inspect %q: EnsureNetwork = %v, %v; want %v and an error saying %q", tt.inspect, created, err, tt.created, tt.err)
+		}
+		made := slices.ContainsFunc(f.calls, func(c string) bool { return strings.HasPrefix(c, "network create") })
+		if made != tt.created {
+			t.Errorf("inspect %q: calls %q", tt.inspect, f.calls)
+		}
+	}
+	f := &fakeDocker{answers: map[string]string{"network inspect": "!No such network"}}
+	docker.EnsureNetwork(context.Background(), f)
+	if want := "network create --driver bridge --subnet 169.254.170.0/24 --gateway 169.254.170.1 --label io.brokerd=network brokerd"; f.calls[1] != want {
+		t.Errorf("created with %q, want %q", f.calls[1], want)
+	}
+}
+
+func TestEnsureRelay(t *testing.T) {
+	rl := docker.Relay{Image: "brokerd-relay:abc", HostDir: "/run/user/1000/brokerd/relay", User: "1000:1000"}
+	running := `brokerd-relay:abc|true|running|1000:1000|["--socket","/run/brokerd/relay.sock","--listen","169.254.170.2:80"]|/run/user/1000/brokerd/relay:/run/brokerd,|brokerd=169.254.170.2,`
+	tests := []struct {
+		name, inspect, did string
+		run                bool
+	}{
+		{"none", "!Error: No such container: brokerd-relay", "created", true},
+		{"running", running, "running", false},
+		{"stopped", strings.Replace(running, "|true|running|", "|false|exited|", 1), "started", false},
+		{"old image", strings.Replace(running, "relay:abc", "relay:old", 1), "replaced (it runs image brokerd-relay:old, not brokerd-relay:abc (brokerd's binary changed))", true},
+		{"other state dir", strings.Replace(running, "/run/user/1000/brokerd/relay:", "/tmp/x:", 1), "replaced (it mounts [/tmp/x:/run/brokerd], not /run/user/1000/brokerd/relay (another state directory))", true},
+	}
+	for _, tt := range tests {
+		f := &fakeDocker{answers: map[string]string{"container inspect": tt.inspect}}
+		did, err := docker.EnsureRelay(context.Background(), f, rl)
+		ran := slices.ContainsFunc(f.calls, func(c string) bool { return strings.HasPrefix(c, "run ") })
+		if err != nil || did != tt.did || ran != tt.run {
+			t.Errorf("%s: EnsureRelay = %q, %v (calls %q); want %q, run %v", tt.name, did, err, f.calls, tt.did, tt.run)
+		}
+	}
+	want := "run --detach --name brokerd-relay --restart unless-stopped --network brokerd --ip 169.254.170.2 --user 1000:1000 " +
+		"--read-only --cap-drop ALL --security-opt no-new-privileges --sysctl net.ipv4.ip_unprivileged_port_start=0 --label io.brokerd=relay " +
+		"--volume /run/user/1000/brokerd/relay:/run/brokerd brokerd-relay:abc --socket /run/brokerd/relay.sock --listen 169.254.170.2:80"
+	if got := strings.Join(rl.RunArgs(), " "); got != want {
+		t.Errorf("RunArgs =\n%s\nwant\n%s", got, want)
+	}
+	desktop := docker.Relay{Image: "i", Upstream: "http://host.docker.internal:9911", User: "0:0"}
+	if got := strings.Join(desktop.RunArgs(), " "); strings.Contains(got, "--volume") || !strings.HasSuffix(got, "i --upstream http://host.docker.internal:9911 --listen 169.254.170.2:80") {
+		t.Errorf("Docker Desktop's RunArgs = %s", got)
+	}
+}
+
+func TestCheckBinary(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads this system's Linux executables")
+	}
+	exe, _ := os.Executable()
+	if static(t, exe) {
+		if err := docker.CheckBinary(exe, runtime.GOARCH); err != nil {
+			t.Errorf("CheckBinary(static test binary) = %v", err)
+		}
+	}
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
+	if err := docker.CheckBinary(exe, other); err == nil || !strings.Contains(err.Error(), "GOARCH="+other) {
+		t.Errorf("CheckBinary(%s binary, %s) = %v, want an error with the build command", runtime.GOARCH, other, err)
+	}
+	for _, dyn := range []string{"/bin/sh", "/usr/bin/env"} {
+		if _, err := os.Stat(dyn); err != nil || static(t, dyn) {
+			continue
+		}
+		if err := docker.CheckBinary(dyn, runtime.GOARCH); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+			t.Errorf("CheckBinary(%s) = %v, want an error saying to build with CGO_ENABLED=0", dyn, err)
+		}
+		break
+	}
+	f, _ := os.CreateTemp(t.TempDir(), "script")
+	fmt.Fprintln(f, "#!/bin/sh")
+	f.Close()
+	if err := docker.CheckBinary(f.Name(), runtime.GOARCH); err == nil || !strings.Contains(err.Error(), "not a Linux executable") {
+		t.Errorf("CheckBinary(script) = %v", err)
+	}
+}
+
+func static(t *testing.T, path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
+}

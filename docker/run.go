@@ -1,0 +1,154 @@
+package docker
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/brokerd/brokerd/wire"
+)
+
+// Client is what a container needs to get a profile's credentials.
+type Client struct {
+	Profile string
+	// HostTokenFile is the token file on the host, mounted read-only at
+	// TokenFile; with TokenEnv it is not mounted.
+	HostTokenFile string
+	// TokenEnv passes the token in AWS_CONTAINER_AUTHORIZATION_TOKEN,
+	// taken by docker from its own environment, instead of the file.
+	TokenEnv bool
+	// CIDFile, when set, is where docker writes the container's id, which
+	// names the container in the audit log.
+	CIDFile string
+	// Region is the profile's region; "" sets none.
+	Region string
+}
+
+// Args are the options of docker run that give a container c's
+// credentials: brokerd's network, the endpoint's URL at the relay, the
+// token (the file's mount, or the variable's name), the region.
+func (c Client) Args() []string {
+	args := []string{"--network", Network}
+	if c.CIDFile != "" {
+		args = append(args, "--cidfile", c.CIDFile)
+	}
+	args = append(args, "--env", wire.VarURL+"="+RelayURL(c.Profile))
+	if c.TokenEnv {
+		args = append(args, "--env", wire.VarToken)
+	} else {
+		args = append(args, "--env", wire.VarTokenFile+"="+TokenFile, "--volume", c.HostTokenFile+":"+TokenFile+":ro")
+	}
+	if c.Region != "" {
+		args = append(args, "--env", wire.VarRegion+"="+c.Region, "--env", wire.VarDefRegion+"="+c.Region)
+	}
+	return args
+}
+
+// Env are the variables of c, for compose files and the like.
+func (c Client) Env() [][2]string {
+	env := [][2]string{{wire.VarURL, RelayURL(c.Profile)}, {wire.VarTokenFile, TokenFile}}
+	if c.Region != "" {
+		env = append(env, [2]string{wire.VarRegion, c.Region}, [2]string{wire.VarDefRegion, c.Region})
+	}
+	return env
+}
+
+// Compose is a docker compose fragment for a service named service that
+// gives it c's credentials.
+func (c Client) Compose(service string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "services:\n  %s:\n    networks: [%s]\n    environment:\n", service, Network)
+	for _, kv := range c.Env() {
+		fmt.Fprintf(&b, "      %s: %q\n", kv[0], kv[1])
+	}
+	fmt.Fprintf(&b, "    volumes:\n      - %q\nnetworks:\n  %s:\n    external: true\n", c.HostTokenFile+":"+TokenFile+":ro", Network)
+	return b.String()
+}
+
+// RunOptions is what brokerd reads in the arguments a person gives docker
+// run: the options before the image, and the image.
+type RunOptions struct {
+	User   string // --user, "" when not given
+	Detach bool
+	Image  string
+	// Given are the options that brokerd sets itself and that the
+	// arguments set too, such as --network.
+	Given []string
+}
+
+// runBools are docker run's options that take no value.
+var runBools = map[string]bool{
+	"--detach": true, "--interactive": true, "--tty": true, "--rm": true, "--init": true, "--privileged": true,
+	"--publish-all": true, "--read-only": true, "--no-healthcheck": true, "--oom-kill-disable": true,
+	"--disable-content-trust": true, "--quiet": true, "--help": true, "--sig-proxy": true, "--use-api-socket": true,
+}
+
+// shortBools are the one-letter options that take no value; the others
+// (-a -c -e -h -l -m -p -u -v -w) take one.
+const shortBools = "diPqt"
+
+// ParseRunArgs reads the options of docker run in args up to the image.
+func ParseRunArgs(args []string) (RunOptions, error) {
+	var o RunOptions
+	note := func(name, value string) error {
+		switch name {
+		case "--user", "-u":
+			o.User = value
+		case "--detach", "-d":
+			o.Detach = value == "" || value == "true"
+		case "--network", "--net", "--cidfile":
+			o.Given = append(o.Given, name)
+		case "--env", "-e":
+			k, _, _ := strings.Cut(value, "=")
+			if strings.HasPrefix(k, "AWS_CONTAINER_") {
+				o.Given = append(o.Given, name+" "+k)
+			}
+		case "--env-file":
+			o.Given = append(o.Given, "--env-file (brokerd cannot see what it sets: set AWS_CONTAINER_* there at your own risk)")
+		}
+		return nil
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			i++
+			if i < len(args) {
+				o.Image = args[i]
+			}
+			return o, nil
+		case strings.HasPrefix(a, "--"):
+			name, value, inline := strings.Cut(a, "=")
+			if !inline && !runBools[name] {
+				i++
+				if i >= len(args) {
+					return o, fmt.Errorf("docker run option %s needs a value", name)
+				}
+				value = args[i]
+			}
+			note(name, value)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			for j := 1; j < len(a); j++ {
+				l := a[j]
+				if strings.IndexByte(shortBools, l) >= 0 {
+					note("-"+string(l), "")
+					continue
+				}
+				value := a[j+1:]
+				if value == "" {
+					i++
+					if i >= len(args) {
+						return o, fmt.Errorf("docker run option -%c needs a value", l)
+					}
+					value = args[i]
+				}
+				note("-"+string(l), strings.TrimPrefix(value, "="))
+				break
+			}
+		default:
+			o.Image = a
+			return o, nil
+		}
+	}
+	return o, errors.New("name the image to run: brokerd docker run PROFILE -- [DOCKER RUN OPTIONS] IMAGE [COMMAND]")
+}

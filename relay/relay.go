@@ -1,0 +1,176 @@
+// Package relay provides brokerd's relay: the server that containers on
+// brokerd's Docker network reach at 169.254.170.2, which forwards their
+// credentials requests, unchanged, to the daemon, and tells it which
+// container address asked. It checks nothing itself: it forwards the
+// credentials paths only, and the daemon judges the container token.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/httperr"
+	"github.com/brokerd/brokerd/wire"
+)
+
+// Config says where the daemon is.
+type Config struct {
+	// Socket is the daemon's relay socket (Linux: the state directory's
+	// relay directory, mounted into the relay's container).
+	Socket string
+	// Upstream is the daemon's loopback endpoint as the container reaches
+	// it, such as http://host.docker.internal:9911 (Docker Desktop), used
+	// when Socket is empty. Requests then carry the Host header the daemon
+	// expects on loopback, 127.0.0.1 with Upstream's port.
+	Upstream string
+	// Log receives a line when the daemon cannot be reached (at most one a
+	// second); nil logs nothing.
+	Log *zap.Logger
+}
+
+// Handler returns the relay's handler.
+func Handler(cfg Config) (http.Handler, error) {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	var target *url.URL
+	transport := &http.Transport{
+		Proxy:                 nil,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       time.Minute,
+		ResponseHeaderTimeout: 40 * time.Second,
+	}
+	host := ""
+	switch {
+	case cfg.Socket != "":
+		target = &url.URL{Scheme: "http", Host: "brokerd"}
+		socket := cfg.Socket
+		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}
+	case cfg.Upstream != "":
+		u, err := url.Parse(cfg.Upstream)
+		if err != nil || u.Scheme != "http" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("--upstream %q: want http://HOST:PORT, such as http://host.docker.internal:9911", cfg.Upstream)
+		}
+		target = &url.URL{Scheme: "http", Host: u.Host}
+		host = "127.0.0.1:" + u.Port()
+	default:
+		return nil, errors.New("name the daemon: --socket PATH (Linux) or --upstream http://host.docker.internal:PORT (Docker Desktop)")
+	}
+	var lastErr atomic.Int64
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			in, out := pr.In, pr.Out
+			out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
+			out.Host = in.Host // unchanged: the daemon checks it
+			if host != "" {
+				out.Host = host
+			}
+			out.Header.Del(wire.HeaderRelayClient)
+			if ip := clientIP(in.RemoteAddr); ip != "" {
+				out.Header.Set(wire.HeaderRelayClient, ip)
+			}
+		},
+		Transport: transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if now := time.Now().Unix(); lastErr.Swap(now) != now {
+				log.Warn("cannot reach brokerd", zap.Error(err))
+			}
+			httperr.Write(w, httperr.Errorf(http.StatusServiceUnavailable, "BrokerdUnavailable",
+				"brokerd's relay cannot reach the daemon: is brokerd running on the host (brokerd status)? The relay reconnects by itself once it is"))
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !credentialsPath(r.URL.Path) {
+			httperr.Write(w, httperr.Errorf(http.StatusNotFound, "NotFound", "no such path %q: the relay serves /v1/credentials/PROFILE only", r.URL.Path))
+			return
+		}
+		p.ServeHTTP(w, r)
+	}), nil
+}
+
+// credentialsPath reports whether path is /v1/credentials or below it.
+func credentialsPath(path string) bool {
+	rest, ok := strings.CutPrefix(path, wire.CredentialsPath)
+	return ok && (rest == "" || rest[0] == '/')
+}
+
+func clientIP(remote string) string {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return ""
+	}
+	return ap.Addr().Unmap().String()
+}
+
+// CheckListen reports why addr may not be the relay's address: it must be
+// a link-local (or loopback) IP and a port, so that a relay started by
+// mistake on a host never serves its network.
+func CheckListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("relay address %q: want IP:PORT, such as %s:80", addr, wire.RelayAddr)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !(ip.IsLinkLocalUnicast() || ip.IsLoopback() || ip == netip.MustParseAddr("fd00:ec2::23")) {
+		return fmt.Errorf("relay address %q is not link-local: the relay serves its Docker network only; use %s:80", addr, wire.RelayAddr)
+	}
+	return nil
+}
+
+// Serve serves h on ln until ctx ends, then drains requests for up to 5 s.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("relay: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdown)
+	<-done
+	return err
+}
+
+// Probe asks the relay at url for credentials without a token, as doctor
+// and setup do from a container on the network: the daemon answers 401
+// MissingToken through a relay that works. It returns what was answered.
+func Probe(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return fmt.Errorf("no answer from the relay at %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	var body [512]byte
+	n, _ := resp.Body.Read(body[:])
+	if resp.StatusCode == http.StatusUnauthorized && strings.Contains(string(body[:n]), `"MissingToken"`) {
+		return nil
+	}
+	return fmt.Errorf("the relay at %s answered %s: %s", url, resp.Status, strings.TrimSpace(string(body[:n])))
+}

@@ -1,0 +1,185 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/brokerd/brokerd/relay"
+	"github.com/brokerd/brokerd/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// seen is what the daemon's side received.
+type seen struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func (s *seen) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.reqs = append(s.reqs, r.Clone(context.Background()))
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTeapot)
+	io.WriteString(w, `{"code":"FromDaemon","message":"answered"}`)
+}
+
+func (s *seen) last(t *testing.T) *http.Request {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) == 0 {
+		t.Fatal("the daemon received nothing")
+	}
+	return s.reqs[len(s.reqs)-1]
+}
+
+// daemon serves d on a Unix socket, as the daemon's relay socket.
+func daemon(t *testing.T, d http.Handler) string {
+	dir, err := os.MkdirTemp("", "relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "relay.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: d}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return path
+}
+
+// The relay forwards the credentials paths unchanged, Authorization and
+// Host included, and says which address asked, over any such header the
+// client sent.
+func TestHandler_Forwards(t *testing.T) {
+	d := &seen{}
+	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, path := range []string{"/v1/credentials/prod", "/v1/credentials", "/v1/credentials/a%2Cb"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Host = wire.RelayAddr
+		req.Header.Set("Authorization", "bdc_secret")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set(wire.HeaderRelayClient, "169.254.170.99") // a container lying
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTeapot || !strings.Contains(string(body), "FromDaemon") {
+			t.Errorf("GET %s = %d %s, want the daemon's answer", path, resp.StatusCode, body)
+		}
+		got := d.last(t)
+		if got.URL.RequestURI() != path || got.Host != wire.RelayAddr || got.Header.Get("Authorization") != "bdc_secret" ||
+			got.Header.Get("Accept") != "application/json" {
+			t.Errorf("the daemon got %s %s Host %q Authorization %q, want %s unchanged", got.Method, got.URL.RequestURI(), got.Host, got.Header.Get("Authorization"), path)
+		}
+		if v := got.Header.Values(wire.HeaderRelayClient); len(v) != 1 || v[0] != "127.0.0.1" {
+			t.Errorf("%s = %q, want the client's own address only", wire.HeaderRelayClient, v)
+		}
+	}
+}
+
+func TestHandler_OtherPaths(t *testing.T) {
+	d := &seen{}
+	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/healthz", "/v1/credentialsx", "/v1/status"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		var body wire.Error
+		if w.Code != 404 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Code != "NotFound" {
+			t.Errorf("GET %s = %d %s, want 404 NotFound", path, w.Code, w.Body)
+		}
+	}
+	if len(d.reqs) != 0 {
+		t.Errorf("the daemon received %d requests, want none", len(d.reqs))
+	}
+}
+
+// Without the daemon the relay answers 503, which SDKs retry.
+func TestHandler_DaemonDown(t *testing.T) {
+	h, err := relay.Handler(relay.Config{Socket: filepath.Join(t.TempDir(), "none.sock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil))
+	if w.Code != 503 || !strings.Contains(w.Body.String(), "BrokerdUnavailable") || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("with no daemon: %d %s, want 503 BrokerdUnavailable as JSON", w.Code, w.Body)
+	}
+}
+
+// Through the loopback port (Docker Desktop), the Host header is the one
+// the daemon accepts there.
+func TestHandler_Upstream(t *testing.T) {
+	d := &seen{}
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	h, err := relay.Handler(relay.Config{Upstream: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "http://"+wire.RelayAddr+"/v1/credentials/prod", nil)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	if got := d.last(t).Host; got != "127.0.0.1:"+port {
+		t.Errorf("Host = %q, want 127.0.0.1:%s", got, port)
+	}
+	for _, bad := range []string{"https://x:1", "http://x", "http://x:1/path", ""} {
+		if _, err := relay.Handler(relay.Config{Upstream: bad}); err == nil {
+			t.Errorf("Handler(Upstream %q) = nil error", bad)
+		}
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"169.254.170.2:80": true, "127.0.0.1:8080": true, "[fd00:ec2::23]:80": true,
+		"0.0.0.0:80": false, ":80": false, "10.0.0.2:80": false, "192.168.1.2:80": false, "169.254.170.2": false,
+	} {
+		if err := relay.CheckListen(addr); (err == nil) != ok {
+			t.Errorf("CheckListen(%q) = %v, want ok %v", addr, err, ok)
+		}
+	}
+}
+
+func TestProbe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"MissingToken","message":"no"}`)
+	}))
+	defer srv.Close()
+	if err := relay.Probe(context.Background(), srv.URL); err != nil {
+		t.Errorf("Probe(a daemon's 401) = %v", err)
+	}
+	bad := httptest.NewServer(http.NotFoundHandler())
+	defer bad.Close()
+	if err := relay.Probe(context.Background(), bad.URL); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("Probe(404) = %v, want an error naming 404", err)
+	}
+}

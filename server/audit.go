@@ -1,0 +1,417 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/brokerd/brokerd/audit"
+	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/peer"
+)
+
+// AuditConfig configures an Audit; a zero field takes the default named.
+type AuditConfig struct {
+	// Peers finds the process at the other end of a loopback connection;
+	// nil names no process.
+	Peers *peer.Finder
+	// Clock stamps the lines of repeated requests, arms the flush ticker
+	// and measures lookups; nil means the real clock.
+	Clock clockwork.Clock
+	// FlushEvery is how often counts of repeated requests are written
+	// (default 10s); they are written too when their connection closes.
+	FlushEvery time.Duration
+	// LookupShare is the share of time that looking up clients may take on
+	// average (default 0.02), and LookupBurst the lookup time saved up for
+	// bursts of new connections (default 10s). A connection that comes
+	// when it is spent is not looked up: its requests are counted, per
+	// profile and outcome, with a note that says why.
+	LookupShare float64
+	LookupBurst time.Duration
+}
+
+// Audit writes every answer of the credentials endpoint to the audit log,
+// naming the client: for a loopback connection the local process, looked
+// up once, before the connection's first answer (a client may close the
+// connection as soon as it has read it); for a request through the relay
+// the container token and the container. Requests that are alike (same
+// client, profile, credentials and outcome) after the first are counted and
+// written as one line, when their connection closes, when the outcome
+// changes, or at the latest FlushEvery later, so that a cached request on a
+// known connection costs a lock and a comparison. It is safe for
+// concurrent use; set ConnContext and ConnState on the loopback endpoint's
+// http.Server, run Run, and call Flush once the servers have stopped.
+type Audit struct {
+	log    *audit.Log
+	clock  clockwork.Clock
+	every  time.Duration
+	lookup func(local, remote net.Addr) (peer.Process, error) // nil: none
+	budget budget
+
+	issuedN, refusedN atomic.Uint64
+	pendingN          atomic.Int64 // len(pending), read without mu
+
+	mu      sync.Mutex
+	pending map[net.Conn]*connState // connections with repeats not written
+	anon    map[sig]*count          // requests of clients not looked up
+	relays  map[relayKey]*relayStream
+}
+
+// NewAudit returns an Audit that writes to l.
+func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 10 * time.Second
+	}
+	if cfg.LookupShare <= 0 {
+		cfg.LookupShare = 0.02
+	}
+	if cfg.LookupBurst <= 0 {
+		cfg.LookupBurst = 10 * time.Second
+	}
+	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery,
+		budget:  budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now()},
+		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
+	if cfg.Peers != nil {
+		a.lookup = cfg.Peers.Lookup
+	}
+	return a
+}
+
+// Counts returns how many credentials requests were answered with
+// credentials and with an error since the Audit was made.
+func (a *Audit) Counts() (issued, refused uint64) { return a.issuedN.Load(), a.refusedN.Load() }
+
+// sig is what makes requests alike.
+type sig struct {
+	kind    audit.Kind
+	profile string
+	keyID   string // unmasked; the event masks it
+	status  int
+	code    string
+}
+
+// stream is one client's last line and the requests alike that came
+// after it, not yet written.
+type stream struct {
+	last   sig
+	event  audit.Event // the last line written, the template of repeats
+	has    bool
+	repeat int
+	first  time.Time // of the repeats
+}
+
+// add takes a request: it counts it as a repeat and returns false, or
+// writes the repeats pending and the request's own line and returns true.
+// first is the time of the first repeat, read only when one starts.
+func (st *stream) add(a *Audit, s sig, e func() audit.Event) (repeated, started bool) {
+	if st.has && st.last == s {
+		st.repeat++
+		if st.repeat == 1 {
+			st.first = a.clock.Now()
+			return true, true
+		}
+		return true, false
+	}
+	st.flush(a)
+	st.last, st.event, st.has = s, e(), true
+	a.log.Record(st.event)
+	return false, false
+}
+
+// flush writes the repeats pending as one line.
+func (st *stream) flush(a *Audit) {
+	if st.repeat == 0 {
+		return
+	}
+	e := st.event
+	e.Time, e.Until, e.Count = st.first, a.clock.Now(), st.repeat
+	if st.repeat == 1 {
+		e.Until, e.Count = time.Time{}, 0
+	}
+	a.log.Record(e)
+	st.repeat = 0
+}
+
+// connState is what the Audit knows of one loopback connection.
+type connState struct {
+	conn          net.Conn
+	local, remote net.Addr
+
+	mu     sync.Mutex
+	looked bool
+	anon   bool          // not looked up: over the lookup budget
+	client *audit.Client // nil when not found
+	note   string
+	st     stream
+}
+
+type connKey struct{}
+
+// ConnContext fits http.Server.ConnContext: it attaches the connection's
+// record to ctx, without a lookup.
+func (a *Audit) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connState{conn: c, local: c.LocalAddr(), remote: c.RemoteAddr()})
+}
+
+// ConnState fits http.Server.ConnState: it writes the repeats pending on
+// a connection that closes.
+func (a *Audit) ConnState(c net.Conn, s http.ConnState) {
+	if (s != http.StateClosed && s != http.StateHijacked) || a.pendingN.Load() == 0 {
+		return
+	}
+	a.mu.Lock()
+	cs := a.pending[c]
+	if cs != nil {
+		delete(a.pending, c)
+		a.pendingN.Store(int64(len(a.pending)))
+	}
+	a.mu.Unlock()
+	if cs != nil {
+		cs.mu.Lock()
+		cs.st.flush(a)
+		cs.mu.Unlock()
+	}
+}
+
+// issued records credentials served to a loopback client.
+func (a *Audit) issued(r *http.Request, name string, c *cache.Served) {
+	a.issuedN.Add(1)
+	a.loopback(r, sig{kind: audit.Issued, profile: name, keyID: c.AccessKeyID, status: http.StatusOK}, c)
+}
+
+// refused records an error answered to a loopback client, before it is
+// written.
+func (a *Audit) refused(r *http.Request, name string, status int, code string) {
+	a.refusedN.Add(1)
+	a.loopback(r, sig{kind: audit.Refused, profile: name, status: status, code: code}, nil)
+}
+
+func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
+	cs, _ := r.Context().Value(connKey{}).(*connState)
+	if cs == nil { // not served by an http.Server with ConnContext
+		a.log.Record(event(s, c))
+		return
+	}
+	cs.mu.Lock()
+	if !cs.looked {
+		a.identify(cs)
+	}
+	if cs.anon {
+		cs.mu.Unlock()
+		a.countAnon(s, c)
+		return
+	}
+	_, started := cs.st.add(a, s, func() audit.Event {
+		e := event(s, c)
+		e.Client, e.Note = cs.client, cs.note
+		return e
+	})
+	cs.mu.Unlock()
+	if started {
+		a.mu.Lock()
+		a.pending[cs.conn] = cs
+		a.pendingN.Store(int64(len(a.pending)))
+		a.mu.Unlock()
+	}
+}
+
+// event is the line of a request like s.
+func event(s sig, c *cache.Served) audit.Event {
+	e := audit.Event{Kind: s.kind, Profile: s.profile, Status: s.status, Code: s.code}
+	if c != nil {
+		e.RoleARN, e.KeyID, e.Expires = c.RoleARN, c.AccessKeyID, c.Expires
+	}
+	return e
+}
+
+// notLookedUp is the note of requests whose client was not looked up.
+const notLookedUp = "client not looked up: too many new connections"
+
+// identify looks up the process of cs, if the budget allows. Call with
+// cs.mu.
+func (a *Audit) identify(cs *connState) {
+	cs.looked = true
+	if a.lookup == nil {
+		return
+	}
+	start := a.clock.Now()
+	if !a.budget.admit(start) {
+		cs.anon = true
+		return
+	}
+	p, err := a.lookup(cs.local, cs.remote)
+	a.budget.charge(a.clock.Since(start))
+	switch {
+	case err == nil:
+		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}
+		if p.Exe == "" {
+			cs.note = "executable unreadable"
+		}
+	case errors.Is(err, peer.ErrNoProcess):
+		cs.client = &audit.Client{UID: p.UID}
+		cs.note = fmt.Sprintf("process of uid %d not found", p.UID)
+	case errors.Is(err, peer.ErrNotFound):
+		cs.note = "client not found: it had closed the connection"
+	default:
+		cs.note = "client lookup failed: " + err.Error()
+	}
+}
+
+// count is requests alike from clients not looked up.
+type count struct {
+	event audit.Event
+	n     int
+}
+
+func (a *Audit) countAnon(s sig, c *cache.Served) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.anon[s]; n != nil {
+		n.n++
+		return
+	}
+	e := event(s, c)
+	e.Time, e.Note = a.clock.Now(), notLookedUp
+	a.anon[s] = &count{event: e, n: 1}
+}
+
+// relayKey names the client of a relay request: its token and address.
+type relayKey struct {
+	token, ip string
+}
+
+type relayStream struct {
+	mu        sync.Mutex
+	container *audit.Container
+	st        stream
+	used      bool // since the last flush
+}
+
+// RelayClient is who a request through the relay came from.
+type RelayClient struct {
+	TokenID, Label, ContainerID, IP string
+}
+
+// relayed records the answer to a request through the relay.
+func (a *Audit) relayed(who RelayClient, s sig, c *cache.Served) {
+	if s.kind == audit.Issued {
+		a.issuedN.Add(1)
+	} else {
+		a.refusedN.Add(1)
+	}
+	k := relayKey{who.TokenID, who.IP}
+	a.mu.Lock()
+	rs := a.relays[k]
+	if rs == nil {
+		rs = &relayStream{}
+		a.relays[k] = rs
+	}
+	a.mu.Unlock()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.used = true
+	if c := rs.container; c == nil || c.ID != who.ContainerID || c.Label != who.Label {
+		rs.st.flush(a)
+		rs.st.has = false
+		rs.container = &audit.Container{ID: who.ContainerID, Label: who.Label, IP: who.IP}
+	}
+	rs.st.add(a, s, func() audit.Event {
+		e := event(s, c)
+		e.Container = rs.container
+		return e
+	})
+}
+
+// Run writes the counts of repeated requests every FlushEvery until ctx
+// ends.
+func (a *Audit) Run(ctx context.Context) {
+	t := a.clock.NewTicker(a.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
+			a.Flush()
+		}
+	}
+}
+
+// Flush writes every count of repeated requests now.
+func (a *Audit) Flush() {
+	a.mu.Lock()
+	conns := make([]*connState, 0, len(a.pending))
+	for c, cs := range a.pending {
+		conns = append(conns, cs)
+		delete(a.pending, c)
+	}
+	a.pendingN.Store(0)
+	anon := a.anon
+	a.anon = map[sig]*count{}
+	relays := make([]*relayStream, 0, len(a.relays))
+	for k, rs := range a.relays {
+		relays = append(relays, rs)
+		rs.mu.Lock()
+		if !rs.used && rs.st.repeat == 0 {
+			delete(a.relays, k) // idle since the last flush
+		}
+		rs.used = false
+		rs.mu.Unlock()
+	}
+	a.mu.Unlock()
+	for _, cs := range conns {
+		cs.mu.Lock()
+		cs.st.flush(a)
+		cs.mu.Unlock()
+	}
+	for _, rs := range relays {
+		rs.mu.Lock()
+		rs.st.flush(a)
+		rs.mu.Unlock()
+	}
+	now := a.clock.Now()
+	for _, n := range anon {
+		e := n.event
+		if n.n > 1 {
+			e.Count, e.Until = n.n, now
+		}
+		a.log.Record(e)
+	}
+}
+
+// budget is a bucket of lookup time, filled at share of the time passing,
+// up to burst; a lookup may start while it is not empty, and its time is
+// taken out when it ends.
+type budget struct {
+	mu    sync.Mutex
+	share float64
+	burst time.Duration
+	avail time.Duration
+	at    time.Time
+}
+
+func (b *budget) admit(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d := now.Sub(b.at); d > 0 {
+		b.avail = min(b.avail+time.Duration(float64(d)*b.share), b.burst)
+		b.at = now
+	}
+	return b.avail > 0
+}
+
+func (b *budget) charge(d time.Duration) {
+	b.mu.Lock()
+	b.avail -= d
+	b.mu.Unlock()
+}

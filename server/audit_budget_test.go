@@ -1,0 +1,83 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/brokerd/brokerd/audit"
+	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/peer"
+)
+
+type memLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (m *memLog) Write(p []byte) (int, error) { m.mu.Lock(); defer m.mu.Unlock(); return m.b.Write(p) }
+func (m *memLog) Close() error                { return nil }
+
+// Lookups may take LookupShare of the time, with LookupBurst saved up: a
+// connection that comes when it is spent is counted without a client.
+func TestAudit_LookupBudget(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	out := &memLog{}
+	l := audit.New(out, audit.Config{Clock: clock})
+	a := NewAudit(l, AuditConfig{Clock: clock, LookupShare: 0.1, LookupBurst: 10 * time.Millisecond})
+	lookups := 0
+	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
+		lookups++
+		clock.Advance(6 * time.Millisecond) // what the lookup costs
+		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws"}, nil
+	}
+	c := cache.Served{}
+	c.AccessKeyID = "ASIAEXAMPLEEXAMPLE01"
+	request := func() {
+		c1, c2 := net.Pipe()
+		defer c1.Close()
+		defer c2.Close()
+		r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
+		r = r.WithContext(a.ConnContext(context.Background(), c1))
+		a.issued(r, "prod", &c)
+	}
+	// The time a lookup takes fills the bucket too, by a tenth.
+	request() // 10 ms saved: looked up, 4 left
+	request() // 4.6 left: looked up, 1.4 owed
+	request() // 0.8 owed: counted
+	request()
+	clock.Advance(10 * time.Millisecond) // 1 more: 0.2 left
+	request()
+	a.Flush()
+	l.Close()
+	if lookups != 3 {
+		t.Errorf("%d lookups, want 3", lookups)
+	}
+	var named, counted int
+	dec := json.NewDecoder(&out.b)
+	for dec.More() {
+		var e audit.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case e.Client != nil && e.Client.PID == 42:
+			named += e.N()
+		case e.Client == nil && e.Note == notLookedUp:
+			counted += e.N()
+		default:
+			t.Errorf("unexpected event %+v", e)
+		}
+	}
+	if named != 3 || counted != 2 {
+		t.Errorf("%d issuances named and %d counted without a client, want 3 and 2", named, counted)
+	}
+}

@@ -1,0 +1,272 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/brokerd/brokerd/audit"
+	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/creds"
+	"github.com/brokerd/brokerd/fault"
+	"github.com/brokerd/brokerd/peer"
+	"github.com/brokerd/brokerd/server"
+)
+
+// fixedCreds serves fixed credentials for the profiles it has.
+type fixedCreds map[string]cache.Served
+
+func (f fixedCreds) Get(_ context.Context, name string) (cache.Served, error) {
+	if c, ok := f[name]; ok {
+		return c, nil
+	}
+	return cache.Served{}, fault.New(fault.NotFound, "no profile %q", name)
+}
+
+var _ server.Credentials = fixedCreds(nil)
+
+func fixedServed(key, role string) cache.Served {
+	c := creds.Credentials{Credentials: aws.Credentials{AccessKeyID: key, SecretAccessKey: "secret-" + key, SessionToken: "session-" + key,
+		CanExpire: true, Expires: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}, RoleARN: role}
+	return cache.Served{Credentials: c, Body: []byte(`{"AccessKeyId":"` + key + `"}`)}
+}
+
+func testCreds() fixedCreds {
+	return fixedCreds{
+		"prod": fixedServed("ASIAPRODPRODPROD0001", "arn:aws:iam::999999999999:role/UpdateApp"),
+		"dev":  fixedServed("ASIADEVDEVDEVDEV0002", ""),
+	}
+}
+
+// lines is an audit log's output, kept in memory.
+type lines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lines) Close() error                { return nil }
+
+// events decodes the lines written.
+func (l *lines) events(t *testing.T) []audit.Event {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []audit.Event
+	dec := json.NewDecoder(bytes.NewReader(l.b.Bytes()))
+	for dec.More() {
+		var e audit.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("audit log is not JSON lines: %v\n%s", err, l.b.String())
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// newAuditLog returns an audit log in memory and the function that closes
+// it and returns its events.
+func newAuditLog(t *testing.T, clock clockwork.Clock) (*audit.Log, func() []audit.Event) {
+	out := &lines{}
+	l := audit.New(out, audit.Config{Clock: clock})
+	t.Cleanup(func() { l.Close() })
+	return l, func() []audit.Event {
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out.events(t)
+	}
+}
+
+// auditedServer is the endpoint over httptest, with a as its audit.
+func auditedServer(t *testing.T, a *server.Audit) *httptest.Server {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srv.Listener.Addr().String()},
+		DefaultProfile: "prod", Audit: a})
+	srv.Config.ConnContext = a.ConnContext
+	srv.Config.ConnState = a.ConnState
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, c *http.Client, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A loopback client is named by its process, looked up once per
+// connection; requests alike on a connection are one line with a count,
+// written when the connection closes.
+func TestAudit_LoopbackClients(t *testing.T) {
+	clock := clockwork.NewRealClock()
+	l, events := newAuditLog(t, clock)
+	a := server.NewAudit(l, server.AuditConfig{Peers: peer.New(peer.Config{}), Clock: clock})
+	srv := auditedServer(t, a)
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	for range 5 {
+		if code := get(t, client, srv.URL+"/v1/credentials/prod", benchToken); code != 200 {
+			t.Fatalf("GET prod = %d", code)
+		}
+	}
+	if code := get(t, client, srv.URL+"/v1/credentials/dev", benchToken); code != 200 {
+		t.Fatalf("GET dev = %d", code)
+	}
+	if code := get(t, client, srv.URL+"/v1/credentials/prod", "wrong"); code != http.StatusForbidden {
+		t.Fatalf("GET with a wrong token = %d, want 403", code)
+	}
+	client.CloseIdleConnections()
+	srv.Close() // waits for the connections' ConnState(StateClosed)
+	a.Flush()
+	if issued, refused := a.Counts(); issued != 6 || refused != 1 {
+		t.Errorf("Counts = %d, %d; want 6, 1", issued, refused)
+	}
+
+	exe, _ := os.Executable()
+	exe, _ = filepath.EvalSymlinks(exe)
+	got := events()
+	var summary []string
+	n := 0
+	for _, e := range got {
+		if e.Client == nil || e.Client.PID != os.Getpid() || e.Client.Exe != exe || e.Client.UID != os.Geteuid() {
+			t.Errorf("event %+v names client %+v, want pid %d exe %s", e, e.Client, os.Getpid(), exe)
+		}
+		if e.Kind == audit.Issued {
+			n += e.N()
+		}
+		summary = append(summary, strings.Join([]string{string(e.Kind), e.Profile, e.KeyID, e.Code}, " ")+" x"+string(rune('0'+e.N())))
+	}
+	want := []string{"issued prod ASIA…0001  x1", "issued prod ASIA…0001  x4", "issued dev ASIA…0002  x1", "refused prod  InvalidToken x1"}
+	if strings.Join(summary, "; ") != strings.Join(want, "; ") {
+		t.Errorf("events:\n%s\nwant\n%s", strings.Join(summary, "\n"), strings.Join(want, "\n"))
+	}
+	if n != 6 {
+		t.Errorf("the log counts %d issuances, want 6", n)
+	}
+	for _, e := range got {
+		if e.Count > 1 && (e.Until.Before(e.Time) || e.Until.IsZero()) {
+			t.Errorf("a line of repeats runs from %v until %v", e.Time, e.Until)
+		}
+	}
+}
+
+// A request through a handler that no http.Server with ConnContext
+// serves is still written, without a client.
+func TestAudit_NoConnContext(t *testing.T) {
+	l, events := newAuditLog(t, clockwork.NewRealClock())
+	a := server.NewAudit(l, server.AuditConfig{})
+	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
+	for range 2 {
+		r := httptest.NewRequest(http.MethodGet, "http://"+srvHost+"/v1/credentials/dev", nil)
+		r.Header.Set("Authorization", benchToken)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	got := events()
+	if len(got) != 2 || got[0].Profile != "dev" || got[0].Client != nil || got[0].KeyID != "ASIA…0002" {
+		t.Errorf("events = %+v, want two issuances of dev without a client", got)
+	}
+}
+
+// Run writes the counts of repeats every FlushEvery, while the connection
+// stays open.
+func TestAudit_RunFlushes(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	out := &lines{}
+	l := audit.New(out, audit.Config{Clock: clock})
+	defer l.Close()
+	a := server.NewAudit(l, server.AuditConfig{Clock: clock, FlushEvery: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	r := httptest.NewRequest(http.MethodGet, "http://"+srvHost+"/v1/credentials/prod", nil)
+	r.Header.Set("Authorization", benchToken)
+	r = r.WithContext(a.ConnContext(context.Background(), c1))
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	clock.BlockUntilContext(context.Background(), 1)
+	clock.Advance(time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out.events(t)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := out.events(t)
+	if len(got) != 2 || got[0].N() != 1 || got[1].N() != 2 || !got[1].Until.Equal(clock.Now()) {
+		t.Errorf("events = %+v, want the first request, then a line for its 2 repeats until now", got)
+	}
+}
+
+// The hot path: a cached request on a connection already looked up costs
+// no allocation with the audit on.
+func TestAudit_NoAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters allocate")
+	}
+	h, r, w := auditedBench(t, clockwork.NewFakeClock())
+	serve := func() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+	for range 20 {
+		serve()
+	}
+	if n := testing.AllocsPerRun(500, serve); n != 0 {
+		t.Errorf("a cached request with the audit on allocates %v times, want 0", n)
+	}
+}
+
+// auditedBench is BenchmarkCredentials's handler with an audit, and a
+// request on a connection of its own.
+func auditedBench(tb testing.TB, clock clockwork.Clock) (http.Handler, *http.Request, *discard) {
+	cr := benchCreds()
+	c := cache.New(func(context.Context, string) (creds.Credentials, error) { return cr, nil }, cache.Config{})
+	tb.Cleanup(c.Close)
+	out := &lines{}
+	l := audit.New(out, audit.Config{Clock: clock})
+	tb.Cleanup(func() { l.Close() })
+	a := server.NewAudit(l, server.AuditConfig{Clock: clock})
+	h := server.New(c, server.Config{Token: benchToken, Hosts: []string{srvHost}, DefaultProfile: "prod", Clock: clock, Audit: a})
+	c1, c2 := net.Pipe()
+	tb.Cleanup(func() { c1.Close(); c2.Close() })
+	r := benchRequest().WithContext(a.ConnContext(context.Background(), c1))
+	return h, r, &discard{h: http.Header{}}
+}
+
+// BenchmarkCredentials_Audited is BenchmarkCredentials/discard with the
+// audit on: the repeats of a connection are counted.
+func BenchmarkCredentials_Audited(b *testing.B) {
+	h, r, w := auditedBench(b, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+}
