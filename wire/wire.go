@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -78,15 +79,20 @@ func CheckListen(addr string) (string, error) {
 		host = "127.0.0.1"
 	}
 	ip := net.ParseIP(host)
+	// The port as net.Listen reads it: "080" and service names such as
+	// "www" are port 80 too.
+	n, perr := net.LookupPort("tcp", port)
 	switch {
 	case ip == nil || !ip.IsLoopback():
 		return "", fmt.Errorf("listen address %q is not a loopback address: brokerd serves this machine only; use 127.0.0.1:PORT", addr)
 	case !ip.Equal(net.IPv4(127, 0, 0, 1)):
 		return "", fmt.Errorf("listen address %q: use 127.0.0.1:PORT, the one loopback address every AWS SDK accepts", addr)
-	case port == "80" || port == "http":
+	case perr != nil:
+		return "", fmt.Errorf("listen address %q: %q is not a port: use 127.0.0.1:PORT with PORT from 1 to 65535 (0 picks a free one)", addr, port)
+	case n == 80:
 		return "", fmt.Errorf("listen address %q: port 80 is not supported (clients then send a Host header without the port); use 127.0.0.1:9911 or another port", addr)
 	}
-	return net.JoinHostPort(host, port), nil
+	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
 // ShellQuote quotes s for POSIX shells and fish when it needs quoting.

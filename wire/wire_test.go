@@ -30,6 +30,15 @@ func TestCheckListen(t *testing.T) {
 		{"127.0.0.1:9911", "127.0.0.1:9911", ""},
 		{"localhost:0", "127.0.0.1:0", ""},
 		{"127.0.0.1:80", "", "port 80"},
+		// What net.Listen reads as port 80 is refused as well.
+		{"127.0.0.1:080", "", "port 80"},
+		{"127.0.0.1:0080", "", "port 80"},
+		{"127.0.0.1:http", "", "port 80"},
+		{"127.0.0.1:www", "", `"127.0.0.1:www"`}, // port 80 where /etc/services names it
+		{"127.0.0.1:09911", "127.0.0.1:9911", ""},
+		{"127.0.0.1:65536", "", "is not a port"},
+		{"127.0.0.1:-1", "", "is not a port"},
+		{"127.0.0.1:nosuchservice", "", "is not a port"},
 		{"0.0.0.0:9911", "", "not a loopback"},
 		{"[::1]:9911", "", "use 127.0.0.1:PORT"},
 		{"127.0.0.2:9911", "", "use 127.0.0.1:PORT"},
