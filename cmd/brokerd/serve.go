@@ -34,6 +34,10 @@ func (e *env) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A fixed GOMAXPROCS stops the runtime from re-reading the
+			// cgroup CPU limit every few seconds (scripts/idle: wakeups
+			// of an idle daemon); a loopback daemon needs no more.
+			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 			// Only the daemon drains on SIGINT and SIGTERM; the other
 			// commands end at once, in the middle of a prompt too.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -57,9 +61,9 @@ func (e *env) serveCmd() *cobra.Command {
 				Keys:           e.keys,
 				Log:            log,
 				Reload:         reload,
-				AuditDir:       auditDir,
 				SSOTokens:      e.keys.SSO(),
 				FederationURL:  os.Getenv("BROKERD_FEDERATION_URL"), // tests point it at a fake
+				AuditDir:       auditDir,
 				Ready: func(ep state.Endpoint) {
 					daemon.SdNotify(false, daemon.SdNotifyReady)
 					if runtime.GOOS == "darwin" && os.Getenv("BROKERD_LAUNCHD") == "1" {
@@ -103,4 +107,5 @@ func launchctlSetenv(log *zap.Logger, ep state.Endpoint, dir state.Dir) {
 			log.Warn("launchctl setenv failed", zap.String("variable", kv[0]), zap.Error(err), zap.ByteString("output", out))
 		}
 	}
+	launchctlSetenvProfile(log, dir)
 }
