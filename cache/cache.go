@@ -216,10 +216,33 @@ func (c *Cache) entry(profile string) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e = c.entries[profile]; e == nil {
+		if len(c.entries) >= maxEntries {
+			c.dropUnserved()
+		}
 		e = &entry{}
 		c.entries[profile] = e
 	}
 	return e
+}
+
+// maxEntries bounds the profiles the cache holds before it drops those
+// without credentials. Names that do not exist are dropped when their
+// fetch says so, but while the keychain fails nothing tells them apart from
+// profiles that exist.
+const maxEntries = 1024
+
+// dropUnserved drops the entries that hold no credentials, only an error
+// and its retry window; c.mu is held. A fetch under way for one records
+// nothing, and the next request for it starts afresh.
+func (c *Cache) dropUnserved() {
+	for name, e := range c.entries {
+		e.mu.Lock()
+		if !e.has && !e.refreshing.Load() {
+			e.gen++
+			delete(c.entries, name)
+		}
+		e.mu.Unlock()
+	}
 }
 
 type result struct {
