@@ -71,6 +71,7 @@ func Run(ctx context.Context, env Env) []Check {
 		out = append(out, checkToken(env), checkVars(ctx, env))
 		out = append(out, checkSessions(env, st)...)
 	}
+	out = append(out, checkSSO(env, st, len(daemon) > 0 && daemon[0].Level == OK)...)
 	out = append(out, checkShadowing(env)...)
 	out = append(out, checkDurations(env)...)
 	out = append(out, checkKeychain(ctx, env), checkClock(ctx, env))
