@@ -60,6 +60,13 @@ func (c *Client) KeysChanged(ctx context.Context, change KeysChange) error {
 	return c.call(ctx, http.MethodPost, "/v1/keys", change, nil)
 }
 
+// Resolve asks the daemon which profile name (empty: its default) serves
+// and its region.
+func (c *Client) Resolve(ctx context.Context, name string) (Resolved, error) {
+	var res Resolved
+	return res, c.call(ctx, http.MethodPost, "/v1/resolve", named{name}, &res)
+}
+
 // Reload asks the daemon to re-read the config file.
 func (c *Client) Reload(ctx context.Context) error {
 	return c.call(ctx, http.MethodPost, "/v1/reload", nil, nil)

@@ -83,6 +83,16 @@ type KeysChange struct {
 	Removed bool   `json:"removed"`
 }
 
+// Resolved is a profile as the SDKs pointed at it see it.
+type Resolved struct {
+	// Profile is the profile served: the one asked for, or the daemon's
+	// default profile when none was.
+	Profile string `json:"profile"`
+	// Region is the region for its SDKs (see region.Of); empty when
+	// neither the profile nor its source sets one.
+	Region string `json:"region,omitempty"`
+}
+
 // Service is what the daemon does for the control API.
 type Service interface {
 	Status(ctx context.Context) (Status, error)
@@ -111,4 +121,9 @@ type Service interface {
 	SSOWait(ctx context.Context, w SSOWait) (SSOWaitResult, error)
 	// Console returns a URL that signs in to the AWS console.
 	Console(ctx context.Context, c Console) (ConsoleURL, error)
+	// Resolve says which profile name (empty: the default profile) serves
+	// and its region, so the CLI sets up SDKs without reading the AWS
+	// config itself. It fails with kind NotFound when neither the config
+	// file nor the keychain has the profile.
+	Resolve(ctx context.Context, name string) (Resolved, error)
 }

@@ -23,25 +23,31 @@ func Of(p profile.Plan) string {
 // boto3 read), in that order.
 var Vars = []string{wire.VarRegion, wire.VarDefRegion}
 
-// Exports returns the region variables to set for SDKs that should use
-// region want: both of Vars, unless the user chose a region already. A
-// variable set in the environment (getenv) is the user's choice unless it
-// holds ours, the region brokerd gave the profile named in BROKERD_PROFILE
-// (brokerd set it, for a profile the shell used before). When either
-// variable is the user's, neither is set: brokerd never overrides a
-// region, nor pairs the user's with another. Nothing is set when want is "".
+// Exports returns the region variables to set so that SDKs use one
+// region: the user's when the environment (getenv) has one, else want.
+// A variable set in the environment is the user's unless it holds ours,
+// the region brokerd gave the profile named in BROKERD_PROFILE (brokerd set
+// it, for a profile the shell used before; "" when unknown). The user's
+// variables are never changed: only those unset or brokerd's are set, so
+// a region the user gives in one variable reaches the SDKs that read only
+// the other (aws CLI v1 reads only AWS_DEFAULT_REGION). Nothing is set when
+// there is no region at all.
 func Exports(getenv func(string) string, want, ours string) [][2]string {
-	if want == "" {
+	users := func(v string) string {
+		if got := getenv(v); got != "" && got != ours {
+			return got
+		}
+		return ""
+	}
+	region := cmp.Or(users(wire.VarRegion), users(wire.VarDefRegion), want)
+	if region == "" {
 		return nil
 	}
+	var out [][2]string
 	for _, v := range Vars {
-		if got := getenv(v); got != "" && (ours == "" || got != ours) {
-			return nil
+		if got := getenv(v); got != region && users(v) == "" {
+			out = append(out, [2]string{v, region})
 		}
-	}
-	out := make([][2]string, len(Vars))
-	for i, v := range Vars {
-		out[i] = [2]string{v, want}
 	}
 	return out
 }

@@ -44,10 +44,14 @@ func TestExports(t *testing.T) {
 	}{
 		{"nothing set", env(), "eu-west-1", "", both},
 		{"no region to give", env(), "", "", nil},
-		{"user's AWS_REGION", env("AWS_REGION", "us-east-2"), "eu-west-1", "", nil},
-		{"user's AWS_DEFAULT_REGION only", env("AWS_DEFAULT_REGION", "us-east-2"), "eu-west-1", "", nil},
+		{"user's AWS_REGION, given to aws CLI v1 too", env("AWS_REGION", "us-east-2"), "eu-west-1", "", [][2]string{{"AWS_DEFAULT_REGION", "us-east-2"}}},
+		{"user's AWS_DEFAULT_REGION only", env("AWS_DEFAULT_REGION", "us-east-2"), "eu-west-1", "", [][2]string{{"AWS_REGION", "us-east-2"}}},
+		{"user's, and no region to give", env("AWS_REGION", "us-east-2"), "", "", [][2]string{{"AWS_DEFAULT_REGION", "us-east-2"}}},
+		{"user's in both", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "us-east-2"), "eu-west-1", "", nil},
+		{"user's, two regions: never changed", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "ap-south-1"), "eu-west-1", "", nil},
 		{"brokerd's from another profile", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "us-east-2"), "eu-west-1", "us-east-2", both},
-		{"user's beside brokerd's", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "ap-south-1"), "eu-west-1", "ap-south-1", nil},
+		{"user's beside brokerd's", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "ap-south-1"), "eu-west-1", "ap-south-1", [][2]string{{"AWS_DEFAULT_REGION", "us-east-2"}}},
+		{"already there", env("AWS_REGION", "eu-west-1", "AWS_DEFAULT_REGION", "eu-west-1"), "eu-west-1", "eu-west-1", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
