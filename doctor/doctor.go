@@ -5,6 +5,7 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +17,8 @@ import (
 	"github.com/brokerd/brokerd/state"
 )
 
-// Level grades a check.
+// Level grades a check: Fail means something is wrong, Warn something
+// that may be.
 type Level int
 
 const (
@@ -27,12 +29,15 @@ const (
 
 func (l Level) String() string { return [...]string{"ok", "warn", "FAIL"}[l] }
 
+// MarshalText gives the level as JSON has it: "ok", "warn" or "fail".
+func (l Level) MarshalText() ([]byte, error) { return []byte(strings.ToLower(l.String())), nil }
+
 // Check is one finding.
 type Check struct {
-	Name    string
-	Level   Level
-	Message string
-	Fix     string // the exact thing to do; empty when nothing is needed
+	Name    string `json:"name"`
+	Level   Level  `json:"level"`
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"` // the exact thing to do; empty when nothing is needed
 }
 
 // Env is what the checks look at; every field is required unless its
@@ -46,8 +51,8 @@ type Env struct {
 	ConfigFile, CredentialsFile string
 	// Status asks the daemon for its status.
 	Status func(ctx context.Context) (control.Status, error)
-	// Keychain probes the keychain (lists brokerd's profiles).
-	Keychain func(ctx context.Context) error
+	// Keychain lists the profiles that have keys in the keychain.
+	Keychain func(ctx context.Context) ([]string, error)
 	// STSTime returns the Date an STS endpoint answers with.
 	STSTime func(ctx context.Context) (time.Time, error)
 	// HTTP fetches from the endpoint; nil means a client with a 2 s timeout.
@@ -73,9 +78,29 @@ func Run(ctx context.Context, env Env) []Check {
 	}
 	out = append(out, checkSSO(env, st, len(daemon) > 0 && daemon[0].Level == OK)...)
 	out = append(out, checkShadowing(env)...)
+	out = append(out, checkRegion(env))
+	keys, keychain := checkKeychain(ctx, env)
+	out = append(out, checkSyntax(env)...)
+	out = append(out, checkConfig(env, keys, keychain.Level == OK)...)
 	out = append(out, checkDurations(env)...)
-	out = append(out, checkKeychain(ctx, env), checkClock(ctx, env))
+	out = append(out, keychain, checkClock(ctx, env))
 	return out
+}
+
+// Report is doctor's --json output.
+type Report struct {
+	OK     bool    `json:"ok"` // no check failed
+	Checks []Check `json:"checks"`
+}
+
+// PrintJSON writes the checks as an indented Report.
+func PrintJSON(w io.Writer, checks []Check) error {
+	if checks == nil {
+		checks = []Check{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(Report{OK: !Failed(checks), Checks: checks})
 }
 
 // Failed reports whether any check failed.
@@ -105,7 +130,8 @@ func checkDaemon(ctx context.Context, env Env) (control.Status, []Check) {
 	}
 	ep, err := env.State.Endpoint()
 	if err != nil {
-		return control.Status{}, []Check{{name, Fail, err.Error(), "brokerd install (as a user service) or brokerd serve (in a terminal)"}}
+		return control.Status{}, []Check{{name, Fail, err.Error() + "; meanwhile " + sdksWithoutDaemon(env),
+			"brokerd install (as a user service; or `systemctl --user start brokerd` if installed) or brokerd serve (in a terminal)"}}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.URL+"/healthz", nil)
 	if err == nil {
@@ -118,7 +144,7 @@ func checkDaemon(ctx context.Context, env Env) (control.Status, []Check) {
 		}
 	}
 	if err != nil {
-		return control.Status{}, []Check{{name, Fail, fmt.Sprintf("the state directory names %s but it does not answer (%v)", ep.URL, err),
+		return control.Status{}, []Check{{name, Fail, fmt.Sprintf("the state directory names %s but it does not answer (%v): it has stopped without cleaning up, and SDKs in this shell fail with `Could not connect to the endpoint URL: \"%s/v1/credentials…\"`", ep.URL, err, ep.URL),
 			"restart brokerd: systemctl --user restart brokerd (Linux), launchctl kickstart -k gui/$(id -u)/com.brokerd.agent (macOS), or brokerd serve"}}
 	}
 	st, err := env.Status(ctx)
@@ -170,4 +196,15 @@ func hasSession(st control.Status, msg string) bool {
 		}
 	}
 	return false
+}
+
+// sdksWithoutDaemon says what SDKs pointed at brokerd report while it is
+// down: it removes its token file when it stops.
+func sdksWithoutDaemon(env Env) string {
+	token := env.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+	if token == "" {
+		return "SDKs pointed at it fail"
+	}
+	return fmt.Sprintf("SDKs in this shell fail with `[Errno 2] No such file or directory: '%s'` (aws CLI, boto3), "+
+		"`failed to read authorization token from %s` (Go), or ENOENT (JS); they work again as soon as it runs, with no change to this shell", token, token)
 }

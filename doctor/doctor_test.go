@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -51,6 +52,8 @@ func newWorld(t *testing.T) *world {
 	w := &world{vars: map[string]string{
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     srv.URL + "/v1/credentials",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": dir.Join(state.TokenFile),
+		"AWS_REGION":                             "eu-west-1",
+		"AWS_DEFAULT_REGION":                     "eu-west-1",
 	}}
 	w.env = Env{
 		Getenv:          func(k string) string { return w.vars[k] },
@@ -60,7 +63,7 @@ func newWorld(t *testing.T) *world {
 		Status: func(context.Context) (control.Status, error) {
 			return control.Status{Endpoint: srv.URL, PID: 42}, nil
 		},
-		Keychain: func(context.Context) error { return nil },
+		Keychain: func(context.Context) ([]string, error) { return []string{"dev"}, nil },
 		STSTime:  func(context.Context) (time.Time, error) { return now, nil },
 		Now:      func() time.Time { return now },
 	}
@@ -167,7 +170,7 @@ func TestRun_Problems(t *testing.T) {
 		{"other token file", func(w *world) { w.vars["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = "/tmp/x" }, "environment", Fail, `eval "$(brokerd env)"`},
 		{"stale token", func(w *world) { w.env.State.WriteFile(state.TokenFile, []byte("old")) }, "environment", Fail, "follow the message"},
 		{"keychain locked", func(w *world) {
-			w.env.Keychain = func(context.Context) error { return errors.New("keychain is locked") }
+			w.env.Keychain = func(context.Context) ([]string, error) { return nil, keychain.ErrLocked }
 		}, "keychain", Fail, "unlock"},
 		{"clock far off", func(w *world) {
 			w.env.STSTime = func(context.Context) (time.Time, error) { return now.Add(-10 * time.Minute), nil }

@@ -3,36 +3,59 @@ package doctor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/brokerd/brokerd/profile"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"gopkg.in/ini.v1"
 
+	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 const evalLine = `eval "$(brokerd env)"`
+
+// envFix is the line that points this shell at brokerd again, for the
+// profile it uses now: the one its endpoint URL names, else the default.
+func envFix(env Env) string {
+	u, err := url.Parse(env.Getenv(wire.VarURL))
+	if err != nil {
+		return evalLine
+	}
+	name, ok := strings.CutPrefix(u.Path, wire.CredentialsPath+"/")
+	if !ok || name == "" {
+		return evalLine
+	}
+	if n, err := url.PathUnescape(name); err == nil {
+		name = n
+	}
+	return `eval "$(brokerd env ` + wire.ShellQuote(name) + `)"`
+}
 
 // checkVars checks the two variables of this shell, then fetches through
 // them as an SDK would.
 func checkVars(ctx context.Context, env Env) Check {
 	const name = "environment"
 	ep, _ := env.State.Endpoint()
-	uri := env.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-	tokenFile := env.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+	uri := env.Getenv(wire.VarURL)
+	tokenFile := env.Getenv(wire.VarTokenFile)
+	fix := envFix(env)
 	switch {
 	case uri == "":
-		return Check{name, Fail, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not set in this shell", evalLine + " (and add it to your shell's rc file)"}
-	case !strings.HasPrefix(uri, ep.URL+"/v1/credentials"):
-		return Check{name, Fail, fmt.Sprintf("AWS_CONTAINER_CREDENTIALS_FULL_URI is %s but brokerd serves %s", uri, ep.URL), evalLine}
+		return Check{name, Fail, wire.VarURL + " is not set in this shell", fix + " (and add it to your shell's rc file)"}
+	case !strings.HasPrefix(uri, ep.URL+wire.CredentialsPath):
+		return Check{name, Fail, fmt.Sprintf("%s is %s but brokerd serves %s", wire.VarURL, uri, ep.URL), fix}
 	case tokenFile == "":
-		return Check{name, Fail, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is not set in this shell", evalLine}
+		return Check{name, Fail, wire.VarTokenFile + " is not set in this shell", fix}
 	case tokenFile != env.State.Join(state.TokenFile):
-		return Check{name, Fail, fmt.Sprintf("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is %s, not brokerd's %s", tokenFile, env.State.Join(state.TokenFile)), evalLine}
+		return Check{name, Fail, fmt.Sprintf("%s is %s, not brokerd's %s", wire.VarTokenFile, tokenFile, env.State.Join(state.TokenFile)), fix}
 	}
 	token, err := os.ReadFile(tokenFile)
 	if err != nil {
@@ -40,7 +63,7 @@ func checkVars(ctx context.Context, env Env) Check {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return Check{name, Fail, fmt.Sprintf("AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL: %v", err), evalLine}
+		return Check{name, Fail, fmt.Sprintf("%s is not a URL: %v", wire.VarURL, err), fix}
 	}
 	req.Header.Set("Authorization", string(token))
 	resp, err := env.HTTP.Do(req)
@@ -72,24 +95,24 @@ func checkShadowing(env Env) []Check {
 		fail("AWS_ACCESS_KEY_ID", "keys in the environment come first in every SDK, so brokerd is not used",
 			"unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN")
 	}
-	if p := env.Getenv("AWS_PROFILE"); p != "" && !servedByBrokerd(env.ConfigFile, p) {
-		fail("AWS_PROFILE", fmt.Sprintf("AWS_PROFILE=%s makes SDKs use that profile instead of brokerd", p),
-			"unset AWS_PROFILE (pick a role with brokerd env PROFILE or brokerd exec PROFILE -- COMMAND)")
+	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"} {
+		if c := checkProfileVar(env, v); c != nil {
+			out = append(out, *c)
+		}
 	}
-	if env.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "" {
-		fail("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "it wins over AWS_CONTAINER_CREDENTIALS_FULL_URI in every SDK",
-			"unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+	if env.Getenv(wire.VarRelativeURI) != "" {
+		fail(wire.VarRelativeURI, "it wins over AWS_CONTAINER_CREDENTIALS_FULL_URI in every SDK",
+			"unset "+wire.VarRelativeURI)
 	}
 	if env.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "" {
 		fail("AWS_WEB_IDENTITY_TOKEN_FILE", "web identity comes before the container provider in SDK chains",
 			"unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN")
 	}
-	if keys := defaultKeys(env.CredentialsFile, "default", "aws_access_key_id", "aws_secret_access_key"); len(keys) > 0 {
+	if keys := sectionSets(env.CredentialsFile, []string{"default"}, "aws_access_key_id", "aws_secret_access_key"); len(keys) > 0 {
 		fail("credentials file", fmt.Sprintf("[default] in %s holds keys, which SDKs use before brokerd", env.CredentialsFile),
-			fmt.Sprintf("store them with `brokerd keys add NAME`, then delete them from [default] in %s", env.CredentialsFile))
+			fmt.Sprintf("brokerd keys import default (it stores them in the keychain and deletes [default] from %s), or store them with `brokerd keys add NAME` and delete them by hand", env.CredentialsFile))
 	}
-	if keys := defaultKeys(env.ConfigFile, "default", "role_arn", "source_profile", "credential_process", "credential_source",
-		"web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "sso_role_name", "aws_access_key_id"); len(keys) > 0 {
+	if keys := sectionSets(env.ConfigFile, []string{"default"}, profileCredentialKeys...); len(keys) > 0 {
 		fail("config file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.ConfigFile, strings.Join(keys, ", ")),
 			fmt.Sprintf("move those lines to a named [profile NAME] section of %s", env.ConfigFile))
 	}
@@ -99,14 +122,68 @@ func checkShadowing(env Env) []Check {
 	return out
 }
 
-// defaultKeys lists which of keys the section of file sets.
-func defaultKeys(file, section string, keys ...string) []string {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true}, file)
-	if err != nil {
+// profileCredentialKeys are the settings that give a profile of the config
+// file credentials of its own, which SDKs use before the container provider.
+var profileCredentialKeys = []string{"role_arn", "source_profile", "credential_process", "credential_source",
+	"web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "sso_role_name", "aws_access_key_id"}
+
+// profileVarReaders says which SDKs read a variable that names the profile.
+var profileVarReaders = map[string]string{
+	"AWS_PROFILE":         "every SDK and the aws CLI",
+	"AWS_DEFAULT_PROFILE": "the aws CLI and boto3 (even before AWS_PROFILE) and the Go SDK (when AWS_PROFILE is unset)",
+}
+
+// checkProfileVar checks a variable that names the profile SDKs use: it
+// shadows brokerd when that profile has credentials of its own, and stops
+// SDKs when no file has it. A profile that only sets a region or other
+// settings is fine.
+func checkProfileVar(env Env, v string) *Check {
+	name := env.Getenv(v)
+	if name == "" {
 		return nil
 	}
-	s, err := f.GetSection(section)
+	readers := profileVarReaders[v]
+	configSections := []string{"profile " + name}
+	if name == "default" {
+		configSections = append(configSections, "default")
+	}
+	_, inConfig := section(env.ConfigFile, configSections...)
+	_, inCreds := section(env.CredentialsFile, name)
+	keys := sectionSets(env.CredentialsFile, []string{name}, "aws_access_key_id")
+	settings := sectionSets(env.ConfigFile, configSections, profileCredentialKeys...)
+	fix := "unset " + v + " (pick a profile of brokerd with `brokerd env PROFILE` or `brokerd exec PROFILE`)"
+	switch {
+	case servedByBrokerd(env.ConfigFile, name):
+		return nil
+	case len(keys) > 0:
+		return &Check{v, Fail, fmt.Sprintf("%s=%s makes %s use the static keys of [%s] in %s instead of brokerd", v, name, readers, name, env.CredentialsFile),
+			fix + "; move the keys into the keychain with `brokerd keys import " + name + "`"}
+	case len(settings) > 0:
+		return &Check{v, Fail, fmt.Sprintf("%s=%s makes %s use the credentials of that profile (%s in %s) instead of brokerd", v, name, readers, strings.Join(settings, ", "), env.ConfigFile), fix}
+	case !inConfig && !inCreds:
+		return &Check{v, Fail, fmt.Sprintf("%s=%s names a profile that neither %s nor %s has, so %s stop with \"The config profile (%s) could not be found\"", v, name, env.ConfigFile, env.CredentialsFile, readers, name), fix}
+	}
+	return nil
+}
+
+// section returns the keys of the first of sections that file has.
+func section(file string, sections ...string) (*ini.Section, bool) {
+	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true}, file)
 	if err != nil {
+		return nil, false
+	}
+	for _, name := range sections {
+		if s, err := f.GetSection(name); err == nil {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// sectionSets lists which of keys the first of sections that file has sets.
+func sectionSets(file string, sections []string, keys ...string) []string {
+	s, ok := section(file, sections...)
+	if !ok {
 		return nil
 	}
 	var set []string
@@ -121,25 +198,41 @@ func defaultKeys(file, section string, keys ...string) []string {
 // servedByBrokerd reports whether profile gets its credentials from
 // `brokerd credential-process`.
 func servedByBrokerd(configFile, name string) bool {
-	cfg, err := profile.Load(configFile)
-	if err != nil {
-		return false
-	}
-	p, err := cfg.Get(name)
-	return err == nil && strings.Contains(p.CredentialProcess, "brokerd credential-process")
+	s, ok := section(configFile, "profile "+name)
+	return ok && strings.Contains(s.Key("credential_process").String(), "brokerd credential-process")
 }
 
-func checkKeychain(ctx context.Context, env Env) Check {
-	if err := env.Keychain(ctx); err != nil {
-		return Check{"keychain", Fail, err.Error(), "unlock the login keychain (log in to the desktop session), then run brokerd doctor again"}
+// checkKeychain lists the profiles with keys, and says what to do by the
+// cause when the keychain cannot.
+func checkKeychain(ctx context.Context, env Env) ([]string, Check) {
+	const name = "keychain"
+	names, err := env.Keychain(ctx)
+	var fix string
+	switch {
+	case err == nil:
+		return names, Check{name, OK, fmt.Sprintf("reachable and unlocked; profiles with keys: %d", len(names)), ""}
+	case errors.Is(err, keychain.ErrLocked):
+		fix = "unlock the login keychain: log in to the desktop session (macOS: Keychain Access; Linux: Seahorse, or `gnome-keyring-daemon --unlock` in the session), then run brokerd doctor again"
+	case errors.Is(err, keychain.ErrUnavailable):
+		fix = "start a Secret Service in your session: gnome-keyring (apt-get install gnome-keyring; it starts with a desktop login) or KeePassXC with its Secret Service integration on; over ssh, log in to the desktop first"
+	case errors.Is(err, keychain.ErrTimeout):
+		fix = "answer the unlock prompt waiting on the desktop (or close it), then run brokerd doctor again"
+	default:
+		fix = "make the OS keychain reachable (see the message), then run brokerd doctor again"
 	}
-	return Check{"keychain", OK, "reachable and unlocked", ""}
+	return nil, Check{name, Fail, err.Error(), fix}
 }
 
 func checkClock(ctx context.Context, env Env) Check {
 	const name = "clock"
 	at, err := env.STSTime(ctx)
-	if err != nil {
+	var send *smithyhttp.RequestSendError
+	var nerr net.Error
+	switch {
+	case err != nil && (errors.As(err, &send) || errors.As(err, &nerr)):
+		return Check{"STS", Fail, fmt.Sprintf("STS cannot be reached, so brokerd cannot get or refresh credentials: %v", err),
+			"check this machine's network connection (and AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or HTTPS_PROXY if set); brokerd retries on its own"}
+	case err != nil:
 		return Check{name, Warn, fmt.Sprintf("could not read the time of STS: %v", err), ""}
 	}
 	skew := env.Now().Sub(at).Round(time.Second)

@@ -1,0 +1,308 @@
+package doctor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/ini.v1"
+
+	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/suggest"
+)
+
+// checkSyntax reads the config and credentials files as botocore does
+// (Python's configparser): a line it cannot read makes the aws CLI and
+// boto3 refuse the whole file ("Unable to parse config file"), where
+// brokerd and the Go SDK skip the line.
+func checkSyntax(env Env) []Check {
+	var out []Check
+	for _, file := range []string{env.ConfigFile, env.CredentialsFile} {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			continue // a missing file is an empty one; the others report unreadable ones
+		}
+		for _, p := range botocoreProblems(text) {
+			out = append(out, Check{"syntax", Fail,
+				fmt.Sprintf("%s line %d: %s, so the aws CLI and boto3 refuse the whole file (\"Unable to parse config file\") while brokerd and the Go SDK skip the line", file, p.line, p.why),
+				fmt.Sprintf("%s on line %d of %s", p.fix, p.line, file)})
+		}
+	}
+	return out
+}
+
+// problem is a line of an ini file that botocore does not read.
+type problem struct {
+	line     int
+	why, fix string
+}
+
+// header is configparser's SECTCRE: a line that starts with [ and has a ]
+// further on; what follows the last ] is ignored.
+var header = regexp.MustCompile(`^\[(.+)\]`)
+
+// botocoreProblems lists the lines of text that Python's RawConfigParser
+// (strict, as botocore makes it) refuses.
+func botocoreProblems(text []byte) []problem {
+	var out []problem
+	sections := map[string]int{}
+	var current string
+	var options map[string]int
+	optionIndent := -1 // the indentation of the last option: deeper lines continue it
+	for i, raw := range strings.Split(string(bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))), "\n") {
+		n := i + 1
+		line := strings.TrimSpace(raw)
+		indent := len(raw) - len(strings.TrimLeft(raw, " \t"))
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+			continue
+		case optionIndent >= 0 && indent > optionIndent:
+			continue // a continuation line, as in nested s3 settings
+		}
+		if m := header.FindStringSubmatch(line); m != nil {
+			current = m[1]
+			if first, ok := sections[current]; ok {
+				out = append(out, problem{n, fmt.Sprintf("the section [%s] appears a second time (first on line %d)", current, first), "merge the two sections into the first and delete this header"})
+			} else {
+				sections[current] = n
+			}
+			options, optionIndent = map[string]int{}, -1
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			out = append(out, problem{n, fmt.Sprintf("the section header %q has no closing ]", line), "add the ]"})
+			optionIndent = -1
+			continue
+		}
+		if current == "" {
+			out = append(out, problem{n, "a setting comes before any [section] header", "move it into a section, or delete it"})
+			continue
+		}
+		name, _, ok := strings.Cut(line, "=")
+		if colon, _, cok := strings.Cut(line, ":"); cok && (!ok || len(colon) < len(name)) {
+			name, ok = colon, true
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case !ok:
+			out = append(out, problem{n, fmt.Sprintf("%q is neither a setting (name = value) nor a [section] header nor a comment", line), "make it name = value, a # comment, or delete it"})
+			optionIndent = -1
+			continue
+		case name == "":
+			out = append(out, problem{n, fmt.Sprintf("%q has no setting name before the =", line), "put the setting's name before the ="})
+			continue
+		}
+		if first, ok := options[name]; ok {
+			out = append(out, problem{n, fmt.Sprintf("%s is set a second time in [%s] (first on line %d)", name, current, first), "keep one of the two lines"})
+		} else {
+			options[name] = n
+		}
+		optionIndent = indent
+	}
+	return out
+}
+
+// knownKeys are the settings of a profile that the AWS SDKs, the aws CLI
+// and brokerd read (the AWS SDKs and Tools reference guide's settings
+// list); cli_* settings and nested service settings (s3 = …) are known too.
+var knownKeys = []string{
+	"region", "output", "role_arn", "source_profile", "credential_source", "external_id", "mfa_serial",
+	"role_session_name", "duration_seconds", "web_identity_token_file", "credential_process",
+	"sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name", "sso_registration_scopes",
+	"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token", "aws_account_id",
+	"ca_bundle", "endpoint_url", "ignore_configured_endpoint_urls", "services", "use_fips_endpoint",
+	"use_dualstack_endpoint", "retry_mode", "max_attempts", "sts_regional_endpoints", "s3_use_arn_region",
+	"parameter_validation", "tcp_keepalive", "defaults_mode", "metadata_service_timeout",
+	"metadata_service_num_attempts", "ec2_metadata_service_endpoint", "ec2_metadata_service_endpoint_mode",
+	"ec2_metadata_v1_disabled", "api_versions", "account_id_endpoint_mode", "request_min_compression_size_bytes",
+	"disable_request_compression", "sigv4a_signing_region_set", "auth_scheme_preference",
+	"request_checksum_calculation", "response_checksum_validation", "endpoint_discovery_enabled",
+	"disable_host_prefix_injection", "sdk_ua_app_id", "s3_disable_multiregion_access_points",
+	"mfa_process", // brokerd's own
+}
+
+// mfaDevice is an MFA device's ARN (virtual, U2F or hardware device of a
+// user), or a hardware token's serial number.
+var mfaDevice = regexp.MustCompile(`^(arn:aws[a-z-]*:iam::[0-9]{12}:(mfa|u2f)/.+|[A-Z0-9]{8,})$`)
+
+// checkConfig lints the profiles of the config file: unknown settings, a
+// source_profile that names no profile, an mfa_serial that is no device,
+// source_profile chains that loop, and values the SDKs refuse. keys are
+// the profiles with keys in the keychain (known only when keysKnown).
+func checkConfig(env Env, keys []string, keysKnown bool) []Check {
+	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true,
+		SpaceBeforeInlineComment: true}, env.ConfigFile)
+	if err != nil {
+		return nil // checkSyntax and the daemon report a file that does not load
+	}
+	cfg, cfgErr := profile.Load(env.ConfigFile)
+	var out []Check
+	add := func(name string, level Level, msg, fix string) {
+		out = append(out, Check{"profile " + name, level, msg, fix})
+	}
+	profiles := map[string]*ini.Section{}
+	var names []string
+	for _, s := range f.Sections() {
+		name, ok := profileOf(s.Name())
+		if !ok {
+			continue
+		}
+		if _, dup := profiles[name]; !dup {
+			names = append(names, name)
+		}
+		profiles[name] = s
+	}
+	candidates := slices.Concat(names, keys)
+	_, credSections := iniSections(env.CredentialsFile)
+	for _, name := range names {
+		s := profiles[name]
+		for _, k := range s.Keys() {
+			key := k.Name()
+			if slices.Contains(knownKeys, key) || strings.HasPrefix(key, "cli_") || len(k.NestedValues()) > 0 {
+				continue
+			}
+			if near := suggest.Closest(key, knownKeys); near != "" {
+				add(name, Fail, fmt.Sprintf("%s sets %s, which no SDK reads: did you mean %s?", sectionName(name), key, near),
+					fmt.Sprintf("rename %s to %s in %s of %s", key, near, sectionName(name), env.ConfigFile))
+			} else {
+				add(name, Warn, fmt.Sprintf("%s sets %s, which neither brokerd nor the AWS SDKs it knows read", sectionName(name), key),
+					fmt.Sprintf("check the spelling of %s in %s of %s", key, sectionName(name), env.ConfigFile))
+			}
+		}
+		if serial := strings.TrimSpace(s.Key("mfa_serial").String()); serial != "" && !mfaDevice.MatchString(serial) {
+			what := "is not an MFA device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) nor a hardware token's serial number"
+			if profiles[serial] != nil || slices.Contains(keys, serial) {
+				what = "names a profile, not an MFA device"
+			}
+			add(name, Fail, fmt.Sprintf("mfa_serial = %s in %s %s, so STS refuses the MFA code", serial, sectionName(name), what),
+				fmt.Sprintf("set mfa_serial to the ARN of your MFA device (IAM console, Security credentials: arn:aws:iam::ACCOUNT:mfa/NAME) in %s of %s", sectionName(name), env.ConfigFile))
+		}
+		src := strings.TrimSpace(s.Key("source_profile").String())
+		role := strings.TrimSpace(s.Key("role_arn").String())
+		switch {
+		case role != "" && src == "" && s.Key("credential_source").String() == "" && s.Key("web_identity_token_file").String() == "":
+			add(name, Fail, fmt.Sprintf("%s has role_arn but no source_profile, so no SDK can assume the role", sectionName(name)),
+				fmt.Sprintf("add source_profile = NAME (the profile whose keys are in the keychain) to %s of %s", sectionName(name), env.ConfigFile))
+		case src == "" || src == name || profiles[src] != nil || slices.Contains(keys, src):
+		case slices.Contains(credSections, src):
+			add(name, Fail, fmt.Sprintf("source_profile = %s in %s: the keys of %s are in %s, which SDKs read but brokerd does not", src, sectionName(name), src, env.CredentialsFile),
+				"brokerd keys import "+src)
+		case !keysKnown:
+			add(name, Warn, fmt.Sprintf("source_profile = %s in %s names no profile of %s (the keychain could not be read to look for keys of %s)", src, sectionName(name), env.ConfigFile, src), "")
+		default:
+			msg := fmt.Sprintf("source_profile = %s in %s names no profile: %s has no [profile %s] and the keychain no keys for %s", src, sectionName(name), env.ConfigFile, src, src)
+			fix := fmt.Sprintf("set source_profile to the profile whose keys are in the keychain (`brokerd keys list`) in %s of %s", sectionName(name), env.ConfigFile)
+			if near := suggest.Closest(src, candidates); near != "" {
+				msg += ": did you mean " + near + "?"
+				fix = fmt.Sprintf("set source_profile = %s in %s of %s", near, sectionName(name), env.ConfigFile)
+			}
+			add(name, Fail, msg, fix)
+		}
+	}
+	out = append(out, checkLoops(env, profiles, names)...)
+	if cfgErr != nil {
+		return out
+	}
+	// What resolving each profile finds wrong, as the daemon would; the
+	// sources of roles that lack keys, once per source.
+	needKeys := map[string][]string{}
+	var sources []string
+	for _, name := range names {
+		plan, err := cfg.Plan(name)
+		switch {
+		case errors.Is(err, profile.ErrInvalid) && !strings.Contains(err.Error(), "loops") && !strings.Contains(err.Error(), "no source_profile"):
+			add(name, Fail, err.Error(), "fix "+sectionName(name)+" of "+env.ConfigFile)
+		case err != nil:
+		case keysKnown && len(plan.Chain) > 0 && (plan.Kind == profile.KindKeys || plan.Kind == profile.KindMFA) &&
+			!slices.Contains(keys, plan.Source.Name) && (profiles[plan.Source.Name] != nil || plan.Source.Name == name):
+			if _, ok := needKeys[plan.Source.Name]; !ok {
+				sources = append(sources, plan.Source.Name)
+			}
+			needKeys[plan.Source.Name] = append(needKeys[plan.Source.Name], name)
+		}
+	}
+	for _, src := range sources {
+		fix := "brokerd keys add " + src
+		if slices.Contains(credSections, src) {
+			fix = "brokerd keys import " + src + " (the keys are in " + env.CredentialsFile + ")"
+		}
+		out = append(out, Check{"profile " + src, Fail, fmt.Sprintf("the keychain has no keys for %s, whose keys sign for %s", src, strings.Join(needKeys[src], ", ")), fix})
+	}
+	return out
+}
+
+// checkLoops reports each source_profile chain that comes back to itself,
+// once per loop.
+func checkLoops(env Env, profiles map[string]*ini.Section, names []string) []Check {
+	var out []Check
+	reported := map[string]bool{}
+	for _, start := range names {
+		var path []string
+		seen := map[string]int{}
+		for name := start; ; {
+			if i, ok := seen[name]; ok {
+				loop := append(slices.Clone(path[i:]), name)
+				members := slices.Clone(path[i:])
+				slices.Sort(members)
+				key := strings.Join(members, "\x00")
+				if !reported[key] {
+					reported[key] = true
+					out = append(out, Check{"profile " + loop[0], Fail,
+						fmt.Sprintf("source_profile loops: %s, so no SDK (nor brokerd) can find the keys that sign", strings.Join(loop, " → ")),
+						fmt.Sprintf("end the chain at a profile whose keys are in the keychain, in %s", env.ConfigFile)})
+				}
+				break
+			}
+			s := profiles[name]
+			if s == nil {
+				break
+			}
+			next := strings.TrimSpace(s.Key("source_profile").String())
+			if next == "" || next == name || s.Key("role_arn").String() == "" {
+				break
+			}
+			seen[name] = len(path)
+			path = append(path, name)
+			name = next
+		}
+	}
+	return out
+}
+
+// profileOf returns the profile a config file section defines.
+func profileOf(section string) (string, bool) {
+	section = strings.TrimSpace(section)
+	if section == "default" {
+		return "default", true
+	}
+	name, ok := strings.CutPrefix(section, "profile ")
+	name = strings.TrimSpace(name)
+	return name, ok && name != ""
+}
+
+// sectionName is the config file header of profile name.
+func sectionName(name string) string {
+	if name == "default" {
+		return "[default]"
+	}
+	return "[profile " + name + "]"
+}
+
+// iniSections lists the sections of an ini file.
+func iniSections(file string) (*ini.File, []string) {
+	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, SkipUnrecognizableLines: true}, file)
+	if err != nil {
+		return nil, nil
+	}
+	var names []string
+	for _, s := range f.Sections() {
+		if s.Name() != ini.DefaultSection {
+			names = append(names, s.Name())
+		}
+	}
+	return f, names
+}

@@ -1,0 +1,306 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/state"
+)
+
+func TestBotocoreProblems(t *testing.T) {
+	tests := []struct {
+		name, text string
+		lines      []int // of the problems
+		why        string
+	}{
+		{"fine", "# c\n[default]\nregion = eu-west-1 # not a comment to botocore\n\n[profile a] ; c\nregion: x\ns3 =\n  max_concurrent_requests = 10\n\n    # indented comment\n", nil, ""},
+		{"header without ]", "[profile dev]\nregion = x\n[profile prod\nrole_arn = y\n", []int{3}, "has no closing ]"},
+		{"section twice", "[profile a]\nregion = x\n[profile a]\nregion = y\n", []int{3}, "appears a second time (first on line 1)"},
+		{"key twice", "[profile a]\nregion = x\nREGION = y\n", []int{3}, "region is set a second time in [profile a]"},
+		{"before any section", "region = x\n[profile a]\n", []int{1}, "before any [section]"},
+		{"a bare word", "[profile a]\nregion = x\noops\n", []int{3}, "neither a setting"},
+		{"no name", "[profile a]\n= x\n", []int{2}, "no setting name"},
+		{"CRLF", "[profile a]\r\nregion = x\r\n[profile b\r\n", []int{3}, "has no closing ]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := botocoreProblems([]byte(tt.text))
+			var lines []int
+			for _, p := range got {
+				lines = append(lines, p.line)
+				if !strings.Contains(p.why, tt.why) {
+					t.Errorf("botocoreProblems(%q) line %d: %q, want it to say %q", tt.text, p.line, p.why, tt.why)
+				}
+			}
+			if fmt.Sprint(lines) != fmt.Sprint(tt.lines) {
+				t.Errorf("botocoreProblems(%q) on lines %v, want %v", tt.text, lines, tt.lines)
+			}
+		})
+	}
+}
+
+// wantCheck finds the check named name whose message contains phrase and
+// checks its level and that its fix contains fix.
+func wantCheck(t *testing.T, checks []Check, name, phrase string, level Level, fix string) {
+	t.Helper()
+	for _, c := range checks {
+		if c.Name == name && strings.Contains(c.Message, phrase) {
+			if c.Level != level || !strings.Contains(c.Fix, fix) {
+				t.Errorf("check %s = %+v, want %v with a fix containing %q", name, c, level, fix)
+			}
+			return
+		}
+	}
+	t.Errorf("no check %s saying %q in:\n%s", name, phrase, printed(checks))
+}
+
+func printed(checks []Check) string {
+	var b strings.Builder
+	Print(&b, checks)
+	return b.String()
+}
+
+func TestRun_ConfigLint(t *testing.T) {
+	const base = "[profile dev]\nregion = eu-west-1\n\n"
+	tests := []struct {
+		name, config, creds string
+		check, phrase, fix  string
+		level               Level
+	}{
+		{name: "header without ]", config: base + "[profile prod\nrole_arn = arn:aws:iam::1:role/x\n",
+			check: "syntax", phrase: "line 4: the section header \"[profile prod\" has no closing ], so the aws CLI and boto3 refuse the whole file", fix: "add the ] on line 4", level: Fail},
+		{name: "source_profile typo", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dve\n",
+			check: "profile prod", phrase: "source_profile = dve in [profile prod] names no profile", fix: "set source_profile = dev in [profile prod]", level: Fail},
+		{name: "source keys in the credentials file", config: "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = ops\n",
+			creds: "[ops]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n",
+			check: "profile prod", phrase: "the keys of ops are in", fix: "brokerd keys import ops", level: Fail},
+		{name: "source without keys", config: base + "[profile ops]\nregion = eu-west-1\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = ops\n",
+			check: "profile ops", phrase: "the keychain has no keys for ops, whose keys sign for prod", fix: "brokerd keys add ops", level: Fail},
+		{name: "mfa_serial a profile", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nmfa_serial = dev\n",
+			check: "profile prod", phrase: "mfa_serial = dev in [profile prod] names a profile, not an MFA device", fix: "arn:aws:iam::ACCOUNT:mfa/NAME", level: Fail},
+		{name: "mfa_serial not an ARN", config: "[profile dev]\nmfa_serial = alice\n",
+			check: "profile dev", phrase: "is not an MFA device's ARN", fix: "set mfa_serial", level: Fail},
+		{name: "unknown key near a known one", config: "[profile dev]\nregoin = eu-west-1\n",
+			check: "profile dev", phrase: "sets regoin, which no SDK reads: did you mean region?", fix: "rename regoin to region", level: Fail},
+		{name: "mfa_serial misspelt", config: "[profile dev]\nmfa_serail = arn:aws:iam::111111111111:mfa/alice\n",
+			check: "profile dev", phrase: "did you mean mfa_serial?", fix: "rename mfa_serail to mfa_serial", level: Fail},
+		{name: "unknown key", config: "[profile dev]\nregion = eu-west-1\nteam = payments\n",
+			check: "profile dev", phrase: "sets team, which neither brokerd nor the AWS SDKs it knows read", fix: "check the spelling", level: Warn},
+		{name: "loop", config: "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n",
+			check: "profile a", phrase: "source_profile loops: a → b → a", fix: "end the chain", level: Fail},
+		{name: "role without source", config: "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\n",
+			check: "profile prod", phrase: "has role_arn but no source_profile", fix: "add source_profile", level: Fail},
+		{name: "bad duration", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nduration_seconds = 10\n",
+			check: "profile prod", phrase: "duration_seconds", fix: "fix [profile prod]", level: Fail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			write(t, w.env.ConfigFile, tt.config)
+			if tt.creds != "" {
+				write(t, w.env.CredentialsFile, tt.creds)
+			}
+			checks := Run(context.Background(), w.env)
+			wantCheck(t, checks, tt.check, tt.phrase, tt.level, tt.fix)
+			if Failed(checks) != (tt.level == Fail) {
+				t.Errorf("Failed() = %v with a %v finding, want %v", Failed(checks), tt.level, tt.level == Fail)
+			}
+		})
+	}
+}
+
+// TestRun_QuickStartConfigClean checks that the README's config, with its
+// keys in the keychain, raises nothing.
+func TestRun_QuickStartConfigClean(t *testing.T) {
+	w := newWorld(t)
+	write(t, w.env.ConfigFile, "[profile dev]\nregion = eu-west-1\nmfa_serial = arn:aws:iam::111111111111:mfa/alice\n\n"+
+		"[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n")
+	checks := Run(context.Background(), w.env)
+	for _, c := range checks {
+		if c.Level != OK {
+			t.Errorf("check %s = %v %q, want ok", c.Name, c.Level, c.Message)
+		}
+	}
+}
+
+func TestRun_ProfileVariables(t *testing.T) {
+	tests := []struct {
+		name         string
+		vars         map[string]string
+		config       string
+		creds        string
+		check        string
+		phrase, fix  string
+		shadowingOff bool // no finding: the shadowing check is ok
+	}{
+		{name: "AWS_DEFAULT_PROFILE with static keys", vars: map[string]string{"AWS_DEFAULT_PROFILE": "old"},
+			creds: "[old]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n",
+			check: "AWS_DEFAULT_PROFILE", phrase: "makes the aws CLI and boto3 (even before AWS_PROFILE)", fix: "brokerd keys import old"},
+		{name: "AWS_PROFILE with a role", vars: map[string]string{"AWS_PROFILE": "admin"},
+			config: "[profile admin]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = dev\n",
+			check:  "AWS_PROFILE", phrase: "role_arn, source_profile", fix: "unset AWS_PROFILE"},
+		{name: "AWS_PROFILE nowhere", vars: map[string]string{"AWS_PROFILE": "ghost"},
+			check: "AWS_PROFILE", phrase: "The config profile (ghost) could not be found", fix: "unset AWS_PROFILE"},
+		{name: "AWS_PROFILE for a region only", vars: map[string]string{"AWS_PROFILE": "eu"},
+			config: "[profile eu]\nregion = eu-west-1\n", shadowingOff: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			for k, v := range tt.vars {
+				w.vars[k] = v
+			}
+			write(t, w.env.ConfigFile, tt.config)
+			write(t, w.env.CredentialsFile, tt.creds)
+			checks := Run(context.Background(), w.env)
+			if tt.shadowingOff {
+				if c, _ := find(checks, "shadowing"); c.Level != OK {
+					t.Errorf("shadowing = %+v, want ok", c)
+				}
+				return
+			}
+			wantCheck(t, checks, tt.check, tt.phrase, Fail, tt.fix)
+		})
+	}
+}
+
+func TestRun_Region(t *testing.T) {
+	tests := []struct {
+		name   string
+		vars   map[string]string // on top of none
+		config string
+		level  Level
+		phrase string
+		fix    string
+	}{
+		{"AWS_REGION only: CLI v1 finds none", map[string]string{"AWS_REGION": "eu-west-1"}, "", Fail,
+			"no region for aws CLI v1 and boto3 (it reads AWS_DEFAULT_REGION, then the region of profile default)", `eval "$(brokerd env)"`},
+		{"none, the fix keeps the profile", map[string]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI": "/v1/credentials/prod"},
+			"[profile dev]\nregion = eu-west-1\n[profile prod]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = dev\n", Fail, "JS SDK v3", `eval "$(brokerd env prod)"`},
+		{"none anywhere", map[string]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI": "/v1/credentials/dev"}, "[profile dev]\nmfa_serial = GAHT12345678\n", Fail,
+			"You must specify a region", "add region = REGION to [profile dev]"},
+		{"from [default]", nil, "[default]\nregion = us-east-2\n", OK, "every SDK uses us-east-2", ""},
+		{"disagreeing", map[string]string{"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-2"}, "", Warn,
+			"eu-west-1 for aws CLI v2 from AWS_REGION", "same region"},
+		{"AWS_DEFAULT_PROFILE's region for botocore only", map[string]string{"AWS_DEFAULT_PROFILE": "eu"},
+			"[default]\nregion = us-east-2\n[profile eu]\nregion = eu-west-1\n", Warn, "eu-west-1 for aws CLI v1 and boto3 from profile eu", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			delete(w.vars, "AWS_REGION")
+			delete(w.vars, "AWS_DEFAULT_REGION")
+			for k, v := range tt.vars {
+				if k == "AWS_CONTAINER_CREDENTIALS_FULL_URI" {
+					v = w.vars[k] + strings.TrimPrefix(v, "/v1/credentials")
+				}
+				w.vars[k] = v
+			}
+			write(t, w.env.ConfigFile, tt.config)
+			wantCheck(t, Run(context.Background(), w.env), "region", tt.phrase, tt.level, tt.fix)
+		})
+	}
+}
+
+func TestRun_DaemonDown(t *testing.T) {
+	w := newWorld(t)
+	os.Remove(w.env.State.Join(state.EndpointFile))
+	wantCheck(t, Run(context.Background(), w.env), "daemon", "[Errno 2] No such file or directory: '"+w.env.State.Join(state.TokenFile)+"'", Fail, "brokerd install")
+}
+
+func TestRun_EnvFixKeepsProfile(t *testing.T) {
+	w := newWorld(t)
+	w.vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://127.0.0.1:1/v1/credentials/prod"
+	wantCheck(t, Run(context.Background(), w.env), "environment", "but brokerd serves", Fail, `eval "$(brokerd env prod)"`)
+}
+
+func TestRun_KeychainFixByCause(t *testing.T) {
+	tests := []struct {
+		err error
+		fix string
+	}{
+		{keychain.ErrLocked, "unlock the login keychain"},
+		{keychain.ErrUnavailable, "start a Secret Service"},
+		{keychain.ErrTimeout, "answer the unlock prompt"},
+		{errors.New("dbus: something odd"), "make the OS keychain reachable"},
+	}
+	for _, tt := range tests {
+		w := newWorld(t)
+		w.env.Keychain = func(context.Context) ([]string, error) { return nil, fmt.Errorf("list profiles: %w", tt.err) }
+		c, _ := find(Run(context.Background(), w.env), "keychain")
+		if c.Level != Fail || !strings.Contains(c.Fix, tt.fix) {
+			t.Errorf("keychain check for %v = %+v, want FAIL with fix %q", tt.err, c, tt.fix)
+		}
+	}
+}
+
+func TestRun_STSUnreachable(t *testing.T) {
+	w := newWorld(t)
+	w.env.STSTime = func(context.Context) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("reach STS: %w", &smithyhttp.RequestSendError{Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")})
+	}
+	checks := Run(context.Background(), w.env)
+	wantCheck(t, checks, "STS", "STS cannot be reached", Fail, "network")
+	if c, ok := find(checks, "clock"); ok {
+		t.Errorf("clock check %+v beside STS unreachable, want none", c)
+	}
+}
+
+// TestFailed_exactly checks that doctor fails exactly when a check does:
+// warnings alone pass.
+func TestFailed_exactly(t *testing.T) {
+	w := newWorld(t)
+	if checks := Run(context.Background(), w.env); Failed(checks) {
+		t.Fatalf("healthy world failed:\n%s", printed(checks))
+	}
+	w.env.STSTime = func(context.Context) (time.Time, error) { return now.Add(2 * time.Minute), nil }
+	if checks := Run(context.Background(), w.env); Failed(checks) {
+		t.Errorf("a warning alone failed:\n%s", printed(checks))
+	}
+	w.vars["AWS_PROFILE"] = "ghost"
+	if checks := Run(context.Background(), w.env); !Failed(checks) {
+		t.Errorf("a failing check did not fail:\n%s", printed(checks))
+	}
+}
+
+func TestPrintJSON(t *testing.T) {
+	w := newWorld(t)
+	w.vars["AWS_PROFILE"] = "ghost"
+	var b bytes.Buffer
+	if err := PrintJSON(&b, Run(context.Background(), w.env)); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Name, Level, Message, Fix string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &r); err != nil {
+		t.Fatalf("PrintJSON wrote %s: %v", b.String(), err)
+	}
+	levels := map[string]int{}
+	for _, c := range r.Checks {
+		levels[c.Level]++
+	}
+	if r.OK || levels["fail"] == 0 || levels["ok"] == 0 || len(levels) > 3 {
+		t.Errorf("PrintJSON = ok %v, levels %v, want not ok, with fail and ok levels in lower case", r.OK, levels)
+	}
+	var empty bytes.Buffer
+	PrintJSON(&empty, nil)
+	if !strings.Contains(empty.String(), `"checks": []`) {
+		t.Errorf("PrintJSON(nil) = %s, want an empty list", empty.String())
+	}
+	_ = http.StatusOK
+}
