@@ -223,6 +223,9 @@ func Uninstall(o Options) (Plan, error) {
 			{Remove: o.plistPath()},
 			mayFail("not set", "launchctl", "unsetenv", wire.VarURL),
 			mayFail("not set", "launchctl", "unsetenv", wire.VarTokenFile),
+			// AWS_REGION and AWS_DEFAULT_REGION stay: launchd cannot tell
+			// brokerd's from the user's; both go at logout.
+			mayFail("not set", "launchctl", "unsetenv", wire.VarProfile),
 		}
 	}
 	p.Notes = []string{

@@ -36,7 +36,7 @@ func (k Keys) Validate() error {
 // ValidProfile reports why name cannot name a profile in the keychain.
 func ValidProfile(name string) error {
 	if !profileName.MatchString(name) {
-		return fmt.Errorf("profile name %q is not valid: use letters, digits and _.@+=- (at most 64)", name)
+		return fmt.Errorf("profile name %q is not valid: start it with a letter or digit, then use letters, digits and _.@+=- (at most 64 characters)", name)
 	}
 	return nil
 }

@@ -10,24 +10,28 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/credfile"
 	"github.com/brokerd/brokerd/doctor"
 	"github.com/brokerd/brokerd/profile"
 )
 
 func (e *env) doctorCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check that SDKs in this shell get credentials from brokerd, and say how to fix what stands in the way",
-		Args:  cobra.NoArgs,
+		Short: "Check that SDKs in this shell get credentials and a region from brokerd, lint the AWS config, and say how to fix what is wrong",
+		Long: "Check the daemon, this shell's variables, what would shadow brokerd in SDK credential chains\n" +
+			"(AWS_PROFILE and AWS_DEFAULT_PROFILE included), the region each SDK finds, the AWS config and\n" +
+			"credentials files (lines botocore refuses, unknown settings, source_profile and mfa_serial that\n" +
+			"point nowhere, loops), the keychain and STS. Each problem comes with its fix. The exit status is\n" +
+			"non-zero exactly when a check fails; warnings alone pass.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			denv := doctor.Env{
 				Getenv:          os.Getenv,
 				CredentialsFile: credentialsFile(),
-				Keychain: func(ctx context.Context) error {
-					_, err := e.keys.Profiles(ctx)
-					return err
-				},
-				STSTime: broker.STSTime,
+				Keychain:        e.keys.Profiles,
+				STSTime:         broker.STSTime,
 			}
 			denv.State, denv.StateErr = stateDir()
 			denv.Status = func(ctx context.Context) (control.Status, error) {
@@ -35,18 +39,26 @@ func (e *env) doctorCmd() *cobra.Command {
 			}
 			denv.ConfigFile, _ = profile.Path()
 			checks := doctor.Run(cmd.Context(), denv)
-			doctor.Print(e.stdout, checks)
+			if asJSON {
+				if err := doctor.PrintJSON(e.stdout, checks); err != nil {
+					return err
+				}
+			} else {
+				doctor.Print(e.stdout, checks)
+			}
 			if doctor.Failed(checks) {
 				return errors.New("doctor found problems: see the fixes above")
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"ok": BOOL, "checks": [{"name", "level" (ok, warn or fail), "message", "fix"}]}`)
+	return cmd
 }
 
 // credentialsFile is the shared credentials file as the SDKs find it.
 func credentialsFile() string {
-	if p := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
+	if p, err := credfile.Path(); err == nil {
 		return p
 	}
 	home, _ := os.UserHomeDir()

@@ -1,12 +1,21 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/deploy"
+	"github.com/brokerd/brokerd/region"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -15,17 +24,31 @@ func (e *env) envCmd() *cobra.Command {
 	var shell string
 	cmd := &cobra.Command{
 		Use:   "env [PROFILE]",
-		Short: "Print the shell lines that point AWS SDKs at the running daemon",
-		Long: "Print the lines that point AWS SDKs and the aws CLI at the running daemon:\n\n" +
+		Short: "Print the shell lines that point AWS SDKs at brokerd, whether or not it runs yet",
+		Long: "Print the lines that point AWS SDKs and the aws CLI at brokerd: the endpoint, the token file,\n" +
+			"BROKERD_PROFILE and the profile's region (AWS_REGION and AWS_DEFAULT_REGION, unless this shell has\n" +
+			"a region of its own). The endpoint and token file do not change when the daemon restarts, so a shell\n" +
+			"set up before the daemon starts works as soon as it runs; when it does not answer, a warning goes to\n" +
+			"standard error and the exit status is still 0, so rc files never break a shell.\n\n" +
 			"  eval \"$(brokerd env)\"                        # bash, zsh: the daemon's default profile\n" +
 			"  eval \"$(brokerd env prod)\"                   # profile prod\n" +
 			"  brokerd env --shell fish | source            # fish\n" +
 			"  brokerd env --shell powershell | Invoke-Expression",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vars, err := endpointVars(args)
+			name := ""
+			if len(args) > 0 {
+				name = args[0]
+			}
+			if err := checkShell(shell); err != nil {
+				return err
+			}
+			vars, warnings, err := e.shellVars(cmd.Context(), name, os.Getenv)
 			if err != nil {
 				return err
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(e.stderr, "brokerd: warning: %s\n", w)
 			}
 			return printVars(e.stdout, shell, vars)
 		},
@@ -34,8 +57,109 @@ func (e *env) envCmd() *cobra.Command {
 	return cmd
 }
 
-// endpointVars are the variables that point SDKs at the running daemon for
-// the profile in args (none: the daemon's default), in a fixed order.
+// ask bounds the CLI's questions to the daemon where a shell waits.
+const ask = 3 * time.Second
+
+// shellVars are the variables that point SDKs at brokerd for profile name
+// (empty: the daemon's default), in a fixed order, with warnings for
+// standard error. They do not need a running daemon: the endpoint is the
+// published one, else the installed service's (deploy.ReadInstalled), else
+// wire.DefaultListen, and the token file is always the state directory's.
+// The daemon, when it answers, names the profile and its region; a name it
+// does not know is an error. getenv reads the shell's environment, whose
+// region is never overridden (region.Exports).
+func (e *env) shellVars(ctx context.Context, name string, getenv func(string) string) (vars [][2]string, warnings []string, err error) {
+	path, err := state.DirPath()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := state.Dir{Path: path}
+	installed := e.installed()
+	base := "http://" + cmp.Or(installed.Listen, wire.DefaultListen)
+	ep, eperr := dir.Endpoint()
+	if eperr == nil {
+		base = ep.URL
+	}
+	ctx, cancel := context.WithTimeout(ctx, ask)
+	defer cancel()
+	client := control.NewClient(dir)
+	defer client.Close()
+	profile, reg := name, ""
+	res, err := client.Resolve(ctx, name)
+	switch {
+	case err == nil:
+		profile, reg = res.Profile, res.Region
+	case isCode(err, "ProfileNotFound"):
+		return nil, nil, err
+	default:
+		if name == "" || name == installed.DefaultProfile {
+			profile, reg = installed.DefaultProfile, installed.Region
+		}
+		warnings = append(warnings, notAnswering(err, dir, installed))
+		if reg == "" && getenv(wire.VarRegion) == "" && getenv(wire.VarDefRegion) == "" {
+			warnings = append(warnings, "the region of profile "+cmp.Or(profile, "(the default)")+" is not known while brokerd does not answer: run this again once it does, or set AWS_REGION and AWS_DEFAULT_REGION")
+		}
+	}
+	vars = [][2]string{
+		{wire.VarURL, state.Endpoint{URL: base}.CredentialsURL(name)},
+		{wire.VarTokenFile, dir.Join(state.TokenFile)},
+	}
+	if profile != "" {
+		vars = append(vars, [2]string{wire.VarProfile, profile})
+	}
+	vars = append(vars, region.Exports(getenv, reg, e.regionOf(ctx, client, getenv(wire.VarProfile), profile, reg))...)
+	return vars, warnings, nil
+}
+
+// regionOf is the region brokerd gave prev, the profile a shell used
+// before (BROKERD_PROFILE): a region variable holding it was brokerd's,
+// not the user's. It is "" when prev is empty or the daemon does not say.
+func (e *env) regionOf(ctx context.Context, client *control.Client, prev, profile, reg string) string {
+	switch prev {
+	case "":
+		return ""
+	case profile:
+		return reg
+	}
+	res, err := client.Resolve(ctx, prev)
+	if err != nil {
+		return ""
+	}
+	return res.Region
+}
+
+// installed is what the installed service was set up with; zero when
+// nothing is installed or its files cannot be read.
+func (e *env) installed() deploy.Installed {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return deploy.Installed{}
+	}
+	in, _ := deploy.ReadInstalled(deploy.Options{GOOS: runtime.GOOS, Home: home, UID: os.Getuid()})
+	return in
+}
+
+// notAnswering says that the daemon does not answer, what SDKs then do,
+// and how to start it.
+func notAnswering(err error, dir state.Dir, installed deploy.Installed) string {
+	why := "it is not running"
+	if !errors.Is(err, state.ErrNotRunning) {
+		why = err.Error()
+	}
+	start := "`brokerd install` (a user service) or `brokerd serve`"
+	switch {
+	case installed.Present && runtime.GOOS == "darwin":
+		start = "`launchctl kickstart gui/$(id -u)/" + deploy.Label + "`"
+	case installed.Present:
+		start = "`systemctl --user start brokerd` (see why it stopped with `journalctl --user -u brokerd`)"
+	}
+	return fmt.Sprintf("brokerd does not answer (%s); the lines below work once it runs, until then SDKs in this shell fail with "+
+		"\"No such file or directory: '%s'\": start it with %s", why, dir.Join(state.TokenFile), start)
+}
+
+// endpointVars are the endpoint and token file of the running daemon for
+// the profile in args (none: the daemon's default); it fails when no
+// daemon has published its endpoint.
 func endpointVars(args []string) ([][2]string, error) {
 	dir, err := stateDir()
 	if err != nil {
@@ -45,21 +169,36 @@ func endpointVars(args []string) ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	profile := ""
+	name := ""
 	if len(args) > 0 {
-		profile = args[0]
+		name = args[0]
 	}
 	return [][2]string{
-		{wire.VarURL, ep.CredentialsURL(profile)},
+		{wire.VarURL, ep.CredentialsURL(name)},
 		{wire.VarTokenFile, dir.Join(state.TokenFile)},
 	}, nil
 }
 
+// isCode reports whether err is the daemon's error with code.
+func isCode(err error, code string) bool {
+	var ce *control.Error
+	return errors.As(err, &ce) && ce.Code == code
+}
+
+func checkShell(shell string) error {
+	switch shell {
+	case "bash", "zsh", "sh", "fish", "powershell", "pwsh":
+		return nil
+	}
+	return fmt.Errorf("--shell %q: want bash, zsh, fish or powershell", shell)
+}
+
 func printVars(w io.Writer, shell string, vars [][2]string) error {
+	if err := checkShell(shell); err != nil {
+		return err
+	}
 	var format string
 	switch shell {
-	case "bash", "zsh", "sh":
-		format = "export %s=%s\n"
 	case "fish":
 		format = "set -gx %s %s;\n"
 	case "powershell", "pwsh":
@@ -68,7 +207,7 @@ func printVars(w io.Writer, shell string, vars [][2]string) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("--shell %q: want bash, zsh, fish or powershell", shell)
+		format = "export %s=%s\n"
 	}
 	for _, v := range vars {
 		fmt.Fprintf(w, format, v[0], wire.ShellQuote(v[1]))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/region"
+	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -22,33 +27,71 @@ var scrubbed = []string{
 }
 
 func (e *env) execCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "exec PROFILE -- COMMAND [ARGS...]",
-		Short: "Run a command with AWS SDKs pointed at one profile",
-		Long: "Run a command whose AWS SDKs and aws CLI get the credentials of PROFILE from the daemon.\n" +
-			"Variables that would shadow the endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n" +
-			"AWS_SESSION_TOKEN, AWS_PROFILE, ...) are removed from its environment; its exit code is brokerd's.",
-		Args: cobra.MinimumNArgs(2),
+	cmd := &cobra.Command{
+		Use:   "exec PROFILE [-- COMMAND [ARGS...]]",
+		Short: "Run a command, or a shell, with AWS SDKs pointed at one profile",
+		Long: "Run a command whose AWS SDKs and aws CLI get the credentials of PROFILE from the daemon; without a\n" +
+			"command, start $SHELL so (as aws-vault exec does). The environment gets the endpoint, the token file,\n" +
+			"BROKERD_PROFILE=PROFILE (for shell prompts) and the profile's region as AWS_REGION and\n" +
+			"AWS_DEFAULT_REGION (unless a region of your own is set); variables that would shadow the endpoint\n" +
+			"(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, ...) are removed. An\n" +
+			"unknown profile is refused before anything runs. The command's exit status is brokerd's.",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.ArgsLenAtDash() != 1 {
-				return errors.New("usage: brokerd exec PROFILE -- COMMAND [ARGS...]")
+			argv := args[1:]
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
 			}
-			vars, err := endpointVars(args[:1])
+			if len(argv) == 0 {
+				argv = []string{cmp.Or(os.Getenv("SHELL"), "/bin/sh")}
+			}
+			vars, err := e.execVars(cmd.Context(), args[0], os.Getenv)
 			if err != nil {
 				return err
 			}
-			path, err := exec.LookPath(args[1])
+			path, err := exec.LookPath(argv[0])
 			if errors.Is(err, exec.ErrNotFound) {
-				return fmt.Errorf("%s: command not found (PATH=%s)", args[1], os.Getenv("PATH"))
+				return fmt.Errorf("%s: command not found (PATH=%s)", argv[0], os.Getenv("PATH"))
 			}
 			if err != nil {
 				return err
 			}
 			// Replacing brokerd's process passes signals, the terminal and
 			// the exit code straight through.
-			return syscall.Exec(path, args[1:], execEnv(os.Environ(), vars))
+			return syscall.Exec(path, argv, execEnv(os.Environ(), vars))
 		},
 	}
+	// Everything after PROFILE is the command's, its flags included.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+// execVars are the variables of `brokerd exec name`; the daemon must know
+// the profile.
+func (e *env) execVars(ctx context.Context, name string, getenv func(string) string) ([][2]string, error) {
+	dir, err := stateDir()
+	if err != nil {
+		return nil, err
+	}
+	ep, err := dir.Endpoint()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ask)
+	defer cancel()
+	client := control.NewClient(dir)
+	defer client.Close()
+	res, err := client.Resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	vars := [][2]string{
+		{wire.VarURL, ep.CredentialsURL(name)},
+		{wire.VarTokenFile, dir.Join(state.TokenFile)},
+		{wire.VarProfile, name},
+	}
+	ours := e.regionOf(ctx, client, getenv(wire.VarProfile), name, res.Region)
+	return append(vars, region.Exports(getenv, res.Region, ours)...), nil
 }
 
 // execEnv is environ without the scrubbed variables, plus vars.

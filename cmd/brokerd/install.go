@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/deploy"
+	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -20,9 +21,12 @@ func (e *env) installCmd() *cobra.Command {
 		Use:   "install",
 		Short: "Run this brokerd binary as a user service that starts at login (systemd on Linux, launchd on macOS)",
 		Long: "Install this brokerd binary as a user service that starts at login and restarts after a crash\n" +
-			"(a systemd user unit on Linux, a LaunchAgent on macOS), start it, and export its endpoint to the\n" +
-			"programs of later sessions. Run it again after replacing the binary or to change the flags.\n" +
-			"With --dry-run it prints every file and command instead.",
+			"(a systemd user unit on Linux, a LaunchAgent on macOS), start it, and export its endpoint, its default\n" +
+			"profile (BROKERD_PROFILE) and that profile's region (AWS_REGION, AWS_DEFAULT_REGION, where no region\n" +
+			"is set) to the programs of later sessions. The default profile is --default-profile, else the\n" +
+			"profile \"default\" when there is one. Nothing is installed when there is no user manager (or GUI\n" +
+			"session) to run the service, and a failed install is undone. Run it again after replacing the binary\n" +
+			"or to change the flags. With --dry-run it prints every file and command instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := notUnderSudo("install"); err != nil {
@@ -40,6 +44,25 @@ func (e *env) installCmd() *cobra.Command {
 			}
 			o.GOOS, o.Binary, o.UID = runtime.GOOS, bin, os.Getuid()
 			o.BinaryOnPath = onPath(bin)
+			installed, err := deploy.ReadInstalled(o)
+			if err != nil {
+				return err
+			}
+			o.Reinstall = installed.Present
+			// The daemon may not run yet to ask: deploy reads the config.
+			config, err := profile.Path()
+			if err != nil {
+				return err
+			}
+			keys, err := e.keys.Profiles(cmd.Context())
+			if err != nil {
+				fmt.Fprintf(e.stderr, "brokerd: warning: the keychain cannot list its profiles (%v): only those of %s are known\n", err, config)
+			}
+			choice, err := deploy.ChooseProfile(config, keys, o.DefaultProfile)
+			if err != nil {
+				return err
+			}
+			o.DefaultProfile, o.Region = choice.Profile, choice.Region
 			plan, err := deploy.Install(o)
 			if err != nil {
 				return err
@@ -49,7 +72,7 @@ func (e *env) installCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the files and commands instead")
 	cmd.Flags().StringVar(&o.Listen, "listen", "", "serve's --listen: a loopback address with a fixed port (default 127.0.0.1:9911)")
-	cmd.Flags().StringVar(&o.DefaultProfile, "default-profile", "", "serve's --default-profile (default: serve's)")
+	cmd.Flags().StringVar(&o.DefaultProfile, "default-profile", "", "the profile served to SDKs that name none (default: the profile \"default\")")
 	return cmd
 }
 

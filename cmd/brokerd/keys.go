@@ -2,17 +2,28 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/credfile"
 	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/keyid"
+	"github.com/brokerd/brokerd/rotate"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -24,9 +35,9 @@ func (e *env) keysCmd() *cobra.Command {
 		Use:   "add PROFILE",
 		Short: "Store a profile's long-term access key in the keychain",
 		Long: "Store a profile's long-term access key id and secret access key in the OS keychain.\n" +
-			"On a terminal it asks for both (the secret without echo); otherwise it reads two lines from\n" +
-			"standard input: the access key id, then the secret access key. With --from-env it takes\n" +
-			"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Nothing is written to any file.",
+			"On a terminal it asks for both (the secret without echo), checking the key id before asking for the\n" +
+			"secret; otherwise it reads two lines from standard input: the access key id, then the secret access\n" +
+			"key. With --from-env it takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Nothing is written to any file.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := keychain.ValidProfile(args[0]); err != nil {
@@ -45,33 +56,22 @@ func (e *env) keysCmd() *cobra.Command {
 		},
 	}
 	add.Flags().BoolVar(&fromEnv, "from-env", false, "read AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	var asJSON bool
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the profiles that have keys (key ids masked)",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the profiles that have keys (key ids masked)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			names, err := e.keys.Profiles(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if len(names) == 0 {
-				fmt.Fprintln(e.stderr, "no keys stored: add some with `brokerd keys add PROFILE`")
-			}
-			for _, n := range names {
-				k, err := e.keys.Keys(cmd.Context(), n)
-				id := "(missing)"
-				if err == nil {
-					id = wire.Mask(k.AccessKeyID)
-				}
-				fmt.Fprintf(e.stdout, "%s\t%s\n", n, id)
-			}
-			return nil
+			return e.listKeys(cmd.Context(), asJSON)
 		},
 	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of {profile, access_key_id (masked)}")
 	remove := &cobra.Command{
-		Use:   "remove PROFILE",
-		Short: "Delete a profile's keys from the keychain",
-		Args:  cobra.ExactArgs(1),
+		Use:     "remove PROFILE",
+		Aliases: []string{"rm"},
+		Short:   "Delete a profile's keys from the keychain",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := e.keys.RemoveKeys(cmd.Context(), args[0])
 			if errors.Is(err, keychain.ErrNotFound) {
@@ -85,16 +85,183 @@ func (e *env) keysCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(add, list, remove)
+	cmd.AddCommand(add, list, remove, e.keysImportCmd(), e.keysRotateCmd())
 	return cmd
 }
 
-// readKeys reads a key pair from the environment, the terminal or stdin.
+// keyListing is a line of `keys list --json`.
+type keyListing struct {
+	Profile     string `json:"profile"`
+	AccessKeyID string `json:"access_key_id,omitempty"` // masked: AKIA…WXYZ
+	Error       string `json:"error,omitempty"`
+}
+
+func (e *env) listKeys(ctx context.Context, asJSON bool) error {
+	names, err := e.keys.Profiles(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]keyListing, 0, len(names))
+	for _, n := range names {
+		l := keyListing{Profile: n}
+		if k, err := e.keys.Keys(ctx, n); err == nil {
+			l.AccessKeyID = wire.Mask(k.AccessKeyID)
+		} else {
+			l.Error = err.Error()
+		}
+		out = append(out, l)
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(e.stderr, "no keys stored: add some with `brokerd keys add PROFILE` (or move them from ~/.aws/credentials with `brokerd keys import PROFILE`)")
+	}
+	for _, l := range out {
+		fmt.Fprintf(e.stdout, "%s\t%s\n", l.Profile, cmp.Or(l.AccessKeyID, "(missing)"))
+	}
+	return nil
+}
+
+func (e *env) keysImportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import PROFILE",
+		Short: "Move a profile's keys from ~/.aws/credentials into the keychain",
+		Long: "Move the keys of section [PROFILE] of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE,\n" +
+			"default ~/.aws/credentials) into the keychain, then remove that section from the file. Every other\n" +
+			"byte of the file stays as it was (comments and other sections included); the file is replaced\n" +
+			"atomically. A section that appears twice, holds a session token or settings other than the keys,\n" +
+			"or that SDKs read differently is refused, and the file left as it was.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := keychain.ValidProfile(name); err != nil {
+				return err
+			}
+			path, err := credfile.Path()
+			if err != nil {
+				return err
+			}
+			var stored keychain.Keys
+			var replaced string
+			err = credfile.Import(path, name, func(k credfile.Keys) error {
+				stored = keychain.Keys{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
+				if err := checkKeyID(stored.AccessKeyID); err != nil {
+					return err
+				}
+				if old, err := e.keys.Keys(cmd.Context(), name); err == nil && old.AccessKeyID != stored.AccessKeyID {
+					replaced = old.AccessKeyID
+				}
+				return e.keys.AddKeys(cmd.Context(), name, stored)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "moved keys %s of profile %s into the keychain and removed [%s] from %s\n", wire.Mask(stored.AccessKeyID), name, name, path)
+			if replaced != "" {
+				fmt.Fprintf(e.stderr, "warning: they replace the keys %s the keychain held for profile %s\n", wire.Mask(replaced), name)
+			}
+			e.tellDaemon(cmd.Context(), control.KeysChange{Profile: name})
+			return nil
+		},
+	}
+}
+
+func (e *env) keysRotateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate PROFILE",
+		Short: "Replace a profile's access key with a new one, never leaving the keychain without a working key",
+		Long: "Create a new access key for the IAM user whose key profile PROFILE holds, store it, check that STS\n" +
+			"takes it, then delete the old key. A failure before the old key is deleted puts the old key back.\n" +
+			"IAM is called with the profile's MFA session when one is open (`brokerd login`), as accounts that\n" +
+			"require MFA for IAM need, else with the key itself. AWS_ENDPOINT_URL_IAM and AWS_ENDPOINT_URL_STS\n" +
+			"are honoured.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.rotateKeys(cmd.Context(), args[0])
+		},
+	}
+}
+
+func (e *env) rotateKeys(ctx context.Context, name string) error {
+	if err := keychain.ValidProfile(name); err != nil {
+		return err
+	}
+	old, err := e.keys.Keys(ctx, name)
+	if errors.Is(err, keychain.ErrNotFound) {
+		return fmt.Errorf("profile %q has no keys in the keychain to rotate (see `brokerd keys list`)", name)
+	}
+	if err != nil {
+		return err
+	}
+	// The region only picks STS's regional endpoint; IAM is global. The
+	// shared files are left out: the CLI does not read the AWS config.
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}),
+		config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	if err != nil {
+		return fmt.Errorf("set up the IAM and STS clients: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+		if dir, err := stateDir(); err == nil {
+			if res, err := control.NewClient(dir).Resolve(ctx, name); err == nil && res.Region != "" {
+				cfg.Region = res.Region
+			}
+		}
+	}
+	req := rotate.Request{Profile: name, Old: old}
+	if sess, err := e.keys.Session(ctx, name); err == nil && time.Until(sess.Expires) > 5*time.Minute {
+		// An MFA session of the old key signs every IAM call, the
+		// deletion of the old key included: that key still works then.
+		mfa := credentials.NewStaticCredentialsProvider(sess.AccessKeyID, sess.SecretAccessKey, sess.SessionToken)
+		req.Signer = mfa
+		req.NewSigner = func(keychain.Keys) aws.CredentialsProvider { return mfa }
+		fmt.Fprintf(e.stderr, "signing the IAM calls with the MFA session of profile %s\n", name)
+	}
+	r := rotate.New(iam.NewFromConfig(cfg), sts.NewFromConfig(cfg), rotate.StoreFunc(e.keys.AddKeys), rotate.Config{})
+	res, err := r.Rotate(ctx, req)
+	var oldKey *rotate.OldKeyError
+	if err != nil && !errors.As(err, &oldKey) {
+		if strings.Contains(err.Error(), "AccessDenied") && req.Signer == nil {
+			return fmt.Errorf("%w: if the account requires MFA for IAM calls, open an MFA session first with `brokerd login %s`", err, name)
+		}
+		return err
+	}
+	e.tellDaemon(ctx, control.KeysChange{Profile: name})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "rotated the access key of IAM user %s for profile %s: %s is stored and works; %s is deleted\n",
+		res.User, name, wire.Mask(res.NewKeyID), wire.Mask(res.OldKeyID))
+	return nil
+}
+
+// checkKeyID reports why id is not the access key id of a long-term key,
+// in keyid's words, which name the actual problem (an ASIA… id is a
+// temporary key, not a key of the wrong length). It takes any id of the
+// shape the keychain stores, AKIA and 16 upper-case letters or digits:
+// keyid also refuses 0, 1, 8 and 9, which AWS never uses but emulators
+// such as moto and LocalStack do.
+func checkKeyID(id string) error {
+	if len(id) == 20 && strings.HasPrefix(id, "AKIA") &&
+		strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == "" {
+		return nil
+	}
+	return keyid.Check(id)
+}
+
+// readKeys reads a key pair from the environment, the terminal or stdin,
+// checking the key id before the secret is read.
 func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 	if fromEnv {
 		k := keychain.Keys{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
 		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
 			return keychain.Keys{}, errors.New("--from-env needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set")
+		}
+		if err := checkKeyID(k.AccessKeyID); err != nil {
+			return keychain.Keys{}, fmt.Errorf("AWS_ACCESS_KEY_ID: %w", err)
 		}
 		return k, k.Validate()
 	}
@@ -104,19 +271,28 @@ func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 		if err != nil {
 			return keychain.Keys{}, fmt.Errorf("read access key id: %w", err)
 		}
+		id = strings.TrimSpace(id)
+		if err := checkKeyID(id); err != nil {
+			return keychain.Keys{}, err
+		}
 		fmt.Fprint(e.stderr, "Secret access key (not shown): ")
 		secret, err := readHidden(f)
 		fmt.Fprintln(e.stderr)
 		if err != nil {
 			return keychain.Keys{}, fmt.Errorf("read secret access key: %w", err)
 		}
-		k := keychain.Keys{AccessKeyID: strings.TrimSpace(id), SecretAccessKey: strings.TrimSpace(string(secret))}
+		k := keychain.Keys{AccessKeyID: id, SecretAccessKey: strings.TrimSpace(string(secret))}
 		return k, k.Validate()
 	}
 	sc := bufio.NewScanner(e.stdin)
 	var lines []string
 	for len(lines) < 2 && sc.Scan() {
 		lines = append(lines, strings.TrimSpace(sc.Text()))
+		if len(lines) == 1 {
+			if err := checkKeyID(lines[0]); err != nil {
+				return keychain.Keys{}, err
+			}
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return keychain.Keys{}, fmt.Errorf("read keys from standard input: %w", err)

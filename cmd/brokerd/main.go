@@ -52,8 +52,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.AddCommand(e.keysCmd(), e.serveCmd(), e.envCmd(), e.statusCmd(), e.loginCmd(), e.logoutCmd(),
 		e.execCmd(), e.credentialProcessCmd(), e.doctorCmd())
 	root.AddCommand(e.installCmd(), e.uninstallCmd())
-	root.AddCommand(e.dockerCmd(), e.relayCmd(), e.auditCmd())
+	root.AddCommand(e.versionCmd(), e.completionCmd())
+	root.Version = version()
+	root.SetVersionTemplate("brokerd {{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true // completion.go's has profile names
 	root.AddCommand(e.consoleCmd())
+	root.AddCommand(e.dockerCmd(), e.relayCmd(), e.auditCmd())
+	e.completeProfiles(root)
+	strict(root)
 	return root.ExecuteContext(ctx)
 }
 

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/deploy"
+	"github.com/brokerd/brokerd/fault"
+	"github.com/brokerd/brokerd/state"
+)
+
+// fakeDaemon answers Resolve from regions (profile → region); "" asks for
+// the default, prod. Other calls panic.
+type fakeDaemon struct {
+	control.Service
+	regions map[string]string
+}
+
+func (f fakeDaemon) Resolve(_ context.Context, name string) (control.Resolved, error) {
+	if name == "" {
+		name = "prod"
+	}
+	r, ok := f.regions[name]
+	if !ok {
+		return control.Resolved{}, &fault.Error{Kind: fault.NotFound, Code: "ProfileNotFound", Message: "no profile " + name}
+	}
+	return control.Resolved{Profile: name, Region: r}, nil
+}
+
+// shellWorld is a state directory and home for shellVars; serve starts a
+// daemon that answers with d.
+type shellWorld struct {
+	dir  state.Dir
+	home string
+}
+
+func newShellWorld(t *testing.T) *shellWorld {
+	short, err := os.MkdirTemp("", "bd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(short) })
+	dir, err := state.Open(filepath.Join(short, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	t.Setenv("BROKERD_STATE_DIR", dir.Path)
+	t.Setenv("HOME", home)
+	return &shellWorld{dir: dir, home: home}
+}
+
+func (w *shellWorld) serve(t *testing.T, d control.Service) {
+	ln, err := net.Listen("unix", w.dir.Join(state.SocketFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: control.Handler(d, zap.NewNop())}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if err := w.dir.Publish(state.Endpoint{URL: "http://127.0.0.1:4242", PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getenv(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestShellVars_daemonAnswers(t *testing.T) {
+	w := newShellWorld(t)
+	w.serve(t, fakeDaemon{regions: map[string]string{"prod": "eu-west-1", "dev": "us-east-1", "ci": ""}})
+	token := w.dir.Join(state.TokenFile)
+	tests := []struct {
+		name   string
+		env    func(string) string
+		want   [][2]string
+		errSay string
+	}{
+		{"", getenv(), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}}, ""},
+		// The user's region stays; the aws CLI v1's variable gets it too.
+		{"prod", getenv("AWS_REGION", "ap-south-1"), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/prod"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_DEFAULT_REGION", "ap-south-1"}}, ""},
+		// The region brokerd gave dev before is replaced by prod's.
+		{"prod", getenv("BROKERD_PROFILE", "dev", "AWS_REGION", "us-east-1", "AWS_DEFAULT_REGION", "us-east-1"), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/prod"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}}, ""},
+		{"ci", getenv(), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/ci"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "ci"}}, ""},
+		{"prdo", getenv(), nil, "no profile prdo"},
+	}
+	e := &env{}
+	for _, tt := range tests {
+		vars, warnings, err := e.shellVars(context.Background(), tt.name, tt.env)
+		if tt.errSay != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errSay) {
+				t.Errorf("shellVars(%q) = %v, want an error saying %q", tt.name, err, tt.errSay)
+			}
+			continue
+		}
+		if err != nil || len(warnings) > 0 || !slices.Equal(vars, tt.want) {
+			t.Errorf("shellVars(%q) = %q, %q, %v, want %q", tt.name, vars, warnings, err, tt.want)
+		}
+	}
+	// exec resolves the same way, and refuses what the daemon does not know.
+	vars, err := e.execVars(context.Background(), "dev", getenv())
+	if want := [][2]string{
+		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/dev"},
+		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+		{"BROKERD_PROFILE", "dev"}, {"AWS_REGION", "us-east-1"}, {"AWS_DEFAULT_REGION", "us-east-1"}}; err != nil || !slices.Equal(vars, want) {
+		t.Errorf("execVars(dev) = %q, %v, want %q", vars, err, want)
+	}
+	if _, err := e.execVars(context.Background(), "nowhere", getenv()); err == nil || !strings.Contains(err.Error(), "no profile nowhere") {
+		t.Errorf("execVars(nowhere) = %v, want the daemon's refusal", err)
+	}
+}
+
+// TestShellVars_daemonDown checks that env prints what works once the
+// daemon runs: the installed service's endpoint, profile and region, with
+// a warning that says what SDKs do meanwhile.
+func TestShellVars_daemonDown(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the installed settings read here are Linux's environment.d file")
+	}
+	w := newShellWorld(t)
+	e := &env{}
+	token := w.dir.Join(state.TokenFile)
+
+	vars, warnings, err := e.shellVars(context.Background(), "", getenv())
+	want := [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9911/v1/credentials"}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token}}
+	if err != nil || !slices.Equal(vars, want) {
+		t.Errorf("shellVars() with nothing installed = %q, %v, want %q", vars, err, want)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "No such file or directory: '"+token+"'") || !strings.Contains(warnings[0], "brokerd install") ||
+		!strings.Contains(warnings[1], "region") {
+		t.Errorf("warnings = %q, want what SDKs say meanwhile and how to start brokerd, and that the region is not known", warnings)
+	}
+
+	o := deploy.Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: w.home, UID: 1000, StateDir: w.dir.Path,
+		Listen: "127.0.0.1:9922", DefaultProfile: "prod", Region: "eu-west-1"}
+	p, err := deploy.Install(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range p.Files() {
+		os.MkdirAll(filepath.Dir(f.Path), 0o700)
+		if err := os.WriteFile(f.Path, f.Content, f.Mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars, warnings, err = e.shellVars(context.Background(), "", getenv())
+	want = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9922/v1/credentials"}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+		{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}}
+	if err != nil || !slices.Equal(vars, want) {
+		t.Errorf("shellVars() with a service installed = %q, %v, want %q", vars, err, want)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "systemctl --user start brokerd") {
+		t.Errorf("warnings = %q, want one saying to start the installed service", warnings)
+	}
+}

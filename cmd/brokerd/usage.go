@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError is a command line that brokerd cannot take. Its message is
+// one line that ends with the usage line of the command.
+type usageError struct {
+	err error
+	cmd *cobra.Command
+}
+
+func (u usageError) Error() string { return u.err.Error() + "; usage: " + u.cmd.UseLine() }
+
+func (u usageError) Unwrap() error { return u.err }
+
+// strict makes every command under root refuse, with its usage line and a
+// non-zero exit, what cobra would otherwise let through or answer with
+// help and exit 0: wrong arguments or flags, an unknown subcommand, and a
+// command that only groups others (`brokerd keys`) given none. Run it
+// once all commands are added.
+func strict(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err, c} })
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		switch {
+		case c.HasAvailableSubCommands() && !c.Runnable():
+			c.Args = needsSubcommand
+			c.RunE = func(*cobra.Command, []string) error { return nil } // Args refuses first
+		case c.Args != nil:
+			check := c.Args
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := check(c, args); err != nil {
+					return usageError{err, c}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// needsSubcommand is the argument check of a command that groups others.
+func needsSubcommand(c *cobra.Command, args []string) error {
+	var names []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	list := strings.Join(names, ", ")
+	if len(args) == 0 {
+		return usageError{fmt.Errorf("%s needs a command: one of %s", c.CommandPath(), list), c}
+	}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // as cobra's own unknown-command check
+	}
+	msg := fmt.Sprintf("unknown command %q for %s", args[0], c.CommandPath())
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(": did you mean %s?", s[0])
+	} else {
+		msg += " (commands: " + list + ")"
+	}
+	return usageError{errors.New(msg), c}
+}
