@@ -121,7 +121,7 @@ func (s *service) SSOLogin(ctx context.Context, name string) (control.SSOLogin, 
 	if err != nil {
 		return control.SSOLogin{}, ssoFault(t.name, err)
 	}
-	id, err := s.logins.start(l, t, func(err error) {
+	id, err := s.logins.start(l, t, s.clock, func(err error) {
 		if err == nil {
 			// Requests held on LoginRequired may go through now.
 			s.cache.Retry()
@@ -295,7 +295,7 @@ func newSSOLogins() *ssoLogins {
 
 // start waits for l's token in a new goroutine, replacing the sign-in of
 // the same session under way, and calls ended with the outcome.
-func (ls *ssoLogins) start(l *sso.Login, t ssoTarget, ended func(error)) (string, error) {
+func (ls *ssoLogins) start(l *sso.Login, t ssoTarget, clock clockwork.Clock, ended func(error)) (string, error) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
@@ -304,7 +304,7 @@ func (ls *ssoLogins) start(l *sso.Login, t ssoTarget, ended func(error)) (string
 	if ls.closed {
 		return "", fault.New(fault.Cancelled, "brokerd is stopping: run brokerd login %s again once it runs", t.name)
 	}
-	now := time.Now()
+	now := clock.Now()
 	for k, old := range ls.byID {
 		if !old.ended.IsZero() && now.Sub(old.ended) > keepEnded {
 			delete(ls.byID, k)
@@ -326,7 +326,7 @@ func (ls *ssoLogins) start(l *sso.Login, t ssoTarget, ended func(error)) (string
 			err = fault.New(fault.Cancelled, "a newer brokerd login %s replaced this sign-in, or a logout ended it", t.name)
 		}
 		ls.mu.Lock()
-		lg.err, lg.ended = err, time.Now()
+		lg.err, lg.ended = err, clock.Now()
 		if ls.latest[key] == lg {
 			delete(ls.latest, key)
 		}
