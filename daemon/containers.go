@@ -88,6 +88,7 @@ func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (
 			region = cmp.Or(p.Region, p.Source.Region)
 		}
 	}
+	c.removeForgotten()
 	dir := c.state.Join(ContainersDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return control.IssuedToken{}, fmt.Errorf("create %s: %w", dir, err)
@@ -165,9 +166,11 @@ func (c *containers) RevokeTokens(ctx context.Context, req control.RevokeRequest
 	}
 	gone, err := c.tokens.Revoke(req.Match)
 	var out []control.ContainerToken
+	// The token files stay until the store forgets their tokens, a day
+	// later: a container started again with a revoked token is then told
+	// so, rather than docker failing on a missing file.
 	for _, t := range gone {
 		out = append(out, tokenView(t))
-		os.RemoveAll(filepath.Join(c.state.Join(ContainersDir), t.ID))
 		c.log.Info("container token revoked", zap.String("id", t.ID), zap.String("label", t.Label))
 	}
 	c.removeForgotten()

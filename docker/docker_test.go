@@ -46,7 +46,7 @@ func TestParseRunArgs(t *testing.T) {
 func TestClient_Args(t *testing.T) {
 	c := docker.Client{Profile: "a,b", HostTokenFile: "/s/containers/c1/token", CIDFile: "/s/containers/c1/cid", Region: "eu-west-1"}
 	want := "--network brokerd --cidfile /s/containers/c1/cid --env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/a%2Cb " +
-		"--env AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/brokerd/token --volume /s/containers/c1/token:/run/brokerd/token:ro " +
+		"--env AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/brokerd/token --mount type=bind,source=/s/containers/c1/token,target=/run/brokerd/token,readonly " +
 		"--env AWS_REGION=eu-west-1 --env AWS_DEFAULT_REGION=eu-west-1"
 	if got := strings.Join(c.Args(), " "); got != want {
 		t.Errorf("Args =\n%s\nwant\n%s", got, want)
@@ -54,7 +54,7 @@ func TestClient_Args(t *testing.T) {
 	c = docker.Client{Profile: "p", TokenEnv: true}
 	got := strings.Join(c.Args(), " ")
 	if !strings.Contains(got, "--env AWS_CONTAINER_AUTHORIZATION_TOKEN ") && !strings.HasSuffix(got, "--env AWS_CONTAINER_AUTHORIZATION_TOKEN") ||
-		strings.Contains(got, "TOKEN_FILE") || strings.Contains(got, "--volume") || strings.Contains(got, "AWS_REGION") {
+		strings.Contains(got, "TOKEN_FILE") || strings.Contains(got, "--mount") || strings.Contains(got, "AWS_REGION") {
 		t.Errorf("Args with TokenEnv = %s: want the variable's name only, no file, no region", got)
 	}
 	compose := docker.Client{Profile: "p", HostTokenFile: "/t", Region: "us-east-1"}.Compose("web")

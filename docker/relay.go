@@ -148,9 +148,9 @@ func ProbeArgs(image string) []string {
 }
 
 // Probe checks from a container on brokerd's network that the relay
-// reaches the daemon, trying for up to 10 s while the relay starts.
-func Probe(ctx context.Context, r Runner, image string) error {
-	deadline := time.Now().Add(10 * time.Second)
+// reaches the daemon, trying for up to wait while the relay starts.
+func Probe(ctx context.Context, r Runner, image string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
 		_, err := r.Docker(ctx, ProbeArgs(image)...)
 		if err == nil {

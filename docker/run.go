@@ -12,7 +12,8 @@ import (
 type Client struct {
 	Profile string
 	// HostTokenFile is the token file on the host, mounted read-only at
-	// TokenFile; with TokenEnv it is not mounted.
+	// TokenFile; with TokenEnv it is not mounted. Its path must not hold a
+	// comma (docker's --mount syntax).
 	HostTokenFile string
 	// TokenEnv passes the token in AWS_CONTAINER_AUTHORIZATION_TOKEN,
 	// taken by docker from its own environment, instead of the file.
@@ -36,7 +37,9 @@ func (c Client) Args() []string {
 	if c.TokenEnv {
 		args = append(args, "--env", wire.VarToken)
 	} else {
-		args = append(args, "--env", wire.VarTokenFile+"="+TokenFile, "--volume", c.HostTokenFile+":"+TokenFile+":ro")
+		// --mount, unlike --volume, refuses a missing file rather than
+		// making a directory in its place.
+		args = append(args, "--env", wire.VarTokenFile+"="+TokenFile, "--mount", "type=bind,source="+c.HostTokenFile+",target="+TokenFile+",readonly")
 	}
 	if c.Region != "" {
 		args = append(args, "--env", wire.VarRegion+"="+c.Region, "--env", wire.VarDefRegion+"="+c.Region)

@@ -123,7 +123,7 @@ func (e *env) dockerSetupCmd() *cobra.Command {
 				return err
 			}
 			say("relay %s at %s: %s", docker.RelayName, wire.RelayAddr, did)
-			if err := docker.Probe(ctx, r, tag); err != nil {
+			if err := docker.Probe(ctx, r, tag, 10*time.Second); err != nil {
 				return err
 			}
 			say("a container on network %s reaches brokerd through the relay", docker.Network)
