@@ -42,11 +42,16 @@ func (p Profile) unsupported() []string {
 }
 
 // sectionSSOSession returns the session an [sso-session NAME] section
-// defines.
+// defines, splitting the header at its first run of spaces or tabs as the
+// SDKs do.
 func sectionSSOSession(section string) (string, bool) {
-	name, ok := strings.CutPrefix(strings.TrimSpace(section), "sso-session ")
-	name = strings.TrimSpace(name)
-	return name, ok && name != ""
+	section = strings.TrimSpace(section)
+	i := strings.IndexAny(section, " \t")
+	if i < 0 || section[:i] != "sso-session" {
+		return "", false
+	}
+	name := strings.TrimLeft(section[i:], " \t")
+	return name, name != ""
 }
 
 // parseSSOSession reads an [sso-session NAME] section.
