@@ -98,7 +98,7 @@ func (s *service) ssoTarget(name string) (t ssoTarget, ok bool, err error) {
 	return ssoTarget{name: p.LoginName(), session: broker.SSOSession(p)}, true, nil
 }
 
-// ssoNeeds is what LoginNeeds says of an SSO login.
+// needs is what LoginNeeds says of an SSO login.
 func (t ssoTarget) needs() control.LoginNeeds {
 	return control.LoginNeeds{Profile: t.name, Kind: "sso", SSOSession: t.name, SSOStartURL: t.session.StartURL}
 }
