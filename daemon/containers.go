@@ -290,3 +290,13 @@ func (x *extras) close(log *zap.Logger) {
 	log.Info("audit log closed", zap.Uint64("issued", issued), zap.Uint64("refused", refused),
 		zap.Uint64("dropped", x.auditLog.Dropped()))
 }
+
+// loopbackRelay is the handler of relay requests that come through the
+// loopback endpoint, when cfg says to serve them; nil otherwise.
+func (x *extras) loopbackRelay(cfg Config, c server.Credentials, token string, log *zap.Logger) http.Handler {
+	if !cfg.LoopbackRelay {
+		return nil
+	}
+	return server.NewRelay(c, server.RelayConfig{Tokens: x.tokens, MainToken: token, Log: log.Named("relay"),
+		Clock: cfg.Clock, Audit: x.audit})
+}

@@ -56,6 +56,10 @@ type Config struct {
 	Reload <-chan struct{}
 	// AuditDir is where the audit log is written; empty means none.
 	AuditDir string
+	// LoopbackRelay serves container tokens on the loopback endpoint to
+	// requests whose Host is the relay's: Docker Desktop's relay reaches
+	// the daemon through host.docker.internal, which arrives on loopback.
+	LoopbackRelay bool
 	// SSOTokens keeps the tokens of IAM Identity Center sessions (the
 	// keychain's keychain.Store.SSO()); nil keeps them in memory, so that
 	// every start needs new sign-ins.
@@ -129,6 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Log:            log.Named("server"),
 			Clock:          cfg.Clock,
 			Audit:          x.audit,
+			Relay:          x.loopbackRelay(cfg, c, token, log),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -141,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// setup): the same credentials, for container tokens only.
 	rel := &http.Server{
 		Handler: server.NewRelay(c, server.RelayConfig{Tokens: x.tokens, MainToken: token, Log: log.Named("relay"),
-			Clock: cfg.Clock, Audit: x.audit}),
+			Clock: cfg.Clock, Audit: x.audit, ClientHeader: true}),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,

@@ -31,8 +31,8 @@ type Config struct {
 	Socket string
 	// Upstream is the daemon's loopback endpoint as the container reaches
 	// it, such as http://host.docker.internal:9911 (Docker Desktop), used
-	// when Socket is empty. Requests then carry the Host header the daemon
-	// expects on loopback, 127.0.0.1 with Upstream's port.
+	// when Socket is empty; the daemon must serve the relay's Host there
+	// (brokerd serve --relay-on-loopback).
 	Upstream string
 	// Log receives a line when the daemon cannot be reached (at most one a
 	// second); nil logs nothing.
@@ -52,7 +52,6 @@ func Handler(cfg Config) (http.Handler, error) {
 		IdleConnTimeout:       time.Minute,
 		ResponseHeaderTimeout: 40 * time.Second,
 	}
-	host := ""
 	switch {
 	case cfg.Socket != "":
 		target = &url.URL{Scheme: "http", Host: "brokerd"}
@@ -67,7 +66,6 @@ func Handler(cfg Config) (http.Handler, error) {
 			return nil, fmt.Errorf("--upstream %q: want http://HOST:PORT, such as http://host.docker.internal:9911", cfg.Upstream)
 		}
 		target = &url.URL{Scheme: "http", Host: u.Host}
-		host = "127.0.0.1:" + u.Port()
 	default:
 		return nil, errors.New("name the daemon: --socket PATH (Linux) or --upstream http://host.docker.internal:PORT (Docker Desktop)")
 	}
@@ -77,9 +75,6 @@ func Handler(cfg Config) (http.Handler, error) {
 			in, out := pr.In, pr.Out
 			out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
 			out.Host = in.Host // unchanged: the daemon checks it
-			if host != "" {
-				out.Host = host
-			}
 			out.Header.Del(wire.HeaderRelayClient)
 			if ip := clientIP(in.RemoteAddr); ip != "" {
 				out.Header.Set(wire.HeaderRelayClient, ip)

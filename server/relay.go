@@ -38,6 +38,10 @@ type RelayConfig struct {
 	Clock clockwork.Clock
 	// Audit writes every answer to the audit log; nil writes none.
 	Audit *Audit
+	// ClientHeader believes the relay's header that names the container's
+	// address: true on the relay socket, which only the relay reaches;
+	// false on loopback, where any local process could send it.
+	ClientHeader bool
 }
 
 type relay struct {
@@ -76,7 +80,10 @@ type relayRequest struct {
 }
 
 func (h *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := relayRequest{who: RelayClient{IP: relayClientIP(r)}}
+	q := relayRequest{}
+	if h.cfg.ClientHeader {
+		q.who.IP = relayClientIP(r)
+	}
 	name, isCreds := credentialsPath(r.URL)
 	q.name = name
 	switch {
@@ -148,6 +155,11 @@ func (h *relay) tokenError(secret string, err error) error {
 	default:
 		return httperr.Errorf(http.StatusForbidden, "InvalidToken", "%v", err)
 	}
+}
+
+// relayHost reports whether host is the relay's address.
+func relayHost(host string) bool {
+	return host == wire.RelayAddr || host == wire.RelayAddr+":80"
 }
 
 func (h *relay) hostAllowed(host string) bool {

@@ -44,7 +44,7 @@ func TestRelay(t *testing.T) {
 
 	l, events := newAuditLog(t, clock)
 	a := server.NewAudit(l, server.AuditConfig{Clock: clock})
-	h := server.NewRelay(testCreds(), server.RelayConfig{Tokens: store, MainToken: benchToken, Clock: clock, Audit: a})
+	h := server.NewRelay(testCreds(), server.RelayConfig{Tokens: store, MainToken: benchToken, Clock: clock, Audit: a, ClientHeader: true})
 
 	tests := []struct {
 		name, method, host, path, token string
@@ -135,5 +135,35 @@ func TestServer_RefusesContainerToken(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != 403 || !strings.Contains(w.Body.String(), `"ContainerToken"`) || !strings.Contains(w.Body.String(), wire.RelayAddr) {
 		t.Errorf("GET with a container token on loopback = %d %s, want 403 ContainerToken naming the relay", w.Code, w.Body)
+	}
+}
+
+// With a Relay, the loopback endpoint serves the relay's Host through it
+// (Docker Desktop's relay comes through loopback), without believing the
+// relay's header there.
+func TestServer_RelayOnLoopback(t *testing.T) {
+	store, _ := tokens.Open(tokens.Config{})
+	secret, _, _ := store.Issue(tokens.Request{Label: "web", Profiles: []string{"prod"}})
+	l, events := newAuditLog(t, clockwork.NewRealClock())
+	a := server.NewAudit(l, server.AuditConfig{})
+	rel := server.NewRelay(testCreds(), server.RelayConfig{Tokens: store, MainToken: benchToken, Audit: a})
+	for _, tt := range []struct {
+		relay  http.Handler
+		status int
+	}{{rel, 200}, {nil, 403}} {
+		h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Relay: tt.relay, Audit: a})
+		r := httptest.NewRequest(http.MethodGet, "http://"+wire.RelayAddr+"/v1/credentials/prod", nil)
+		r.Header.Set("Authorization", secret)
+		r.Header.Set(wire.HeaderRelayClient, "169.254.170.9")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.status {
+			t.Errorf("relay %v: GET with Host %s = %d %s, want %d", tt.relay != nil, wire.RelayAddr, w.Code, w.Body, tt.status)
+		}
+	}
+	for _, e := range events() {
+		if e.Kind == audit.Issued && (e.Container == nil || e.Container.Label != "web" || e.Container.IP != "") {
+			t.Errorf("issuance through loopback names %+v, want token web and no address", e.Container)
+		}
 	}
 }

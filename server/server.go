@@ -47,6 +47,11 @@ type Config struct {
 	Clock clockwork.Clock
 	// Audit writes every answer to the audit log; nil writes none.
 	Audit *Audit
+	// Relay serves the requests whose Host is the relay's address: those
+	// of a relay that reaches this endpoint through loopback (Docker
+	// Desktop, via host.docker.internal), with container tokens. nil
+	// refuses them, as any foreign Host.
+	Relay http.Handler
 }
 
 type server struct {
@@ -107,6 +112,10 @@ func newServer(creds Credentials, cfg Config) *server {
 // takes.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.hostAllowed(r.Host) {
+		if s.cfg.Relay != nil && relayHost(r.Host) {
+			s.cfg.Relay.ServeHTTP(w, r)
+			return
+		}
 		s.writeError(w, r, httperr.Errorf(http.StatusForbidden, "InvalidHost", "Host header %q is not this endpoint's address: use the URL from `brokerd env`", r.Host))
 		return
 	}

@@ -57,8 +57,10 @@ func (e *env) dockerSetupCmd() *cobra.Command {
 			"container at " + wire.RelayAddr + " on it, running as your user with the daemon's relay socket mounted.\n" +
 			"Nothing is pulled from a registry. Run it again after upgrading brokerd: it replaces an outdated relay.\n\n" +
 			"Docker Desktop (macOS) cannot mount the socket: there the relay reaches the daemon's port through\n" +
-			"host.docker.internal (--upstream http://host.docker.internal:PORT, chosen by itself), and --binary\n" +
-			"must name a Linux build of brokerd (GOOS=linux CGO_ENABLED=0 go build ./cmd/brokerd).",
+			"host.docker.internal (--upstream http://host.docker.internal:PORT, chosen by itself), the daemon must\n" +
+			"serve it there (brokerd serve --relay-on-loopback, the default on macOS), and --binary must name a\n" +
+			"Linux build of brokerd (GOOS=linux CGO_ENABLED=0 go build ./cmd/brokerd). Docker Desktop is not\n" +
+			"verified by brokerd's tests.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

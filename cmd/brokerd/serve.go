@@ -20,6 +20,7 @@ import (
 
 func (e *env) serveCmd() *cobra.Command {
 	var listen, defaultProfile, level, auditDir string
+	var relayOnLoopback bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the daemon in the foreground (what launchd and systemd run)",
@@ -64,6 +65,7 @@ func (e *env) serveCmd() *cobra.Command {
 				SSOTokens:      e.keys.SSO(),
 				FederationURL:  os.Getenv("BROKERD_FEDERATION_URL"), // tests point it at a fake
 				AuditDir:       auditDir,
+				LoopbackRelay:  relayOnLoopback,
 				Ready: func(ep state.Endpoint) {
 					daemon.SdNotify(false, daemon.SdNotifyReady)
 					if runtime.GOOS == "darwin" && os.Getenv("BROKERD_LAUNCHD") == "1" {
@@ -77,6 +79,7 @@ func (e *env) serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&defaultProfile, "default-profile", "default", "profile served at /v1/credentials")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&auditDir, "audit-dir", defaultAuditDir(), "directory of the audit log (0700, files 0600, rotated at 10 MB); empty writes none")
+	cmd.Flags().BoolVar(&relayOnLoopback, "relay-on-loopback", runtime.GOOS == "darwin", "serve container tokens on the loopback port to brokerd's relay (Docker Desktop, whose containers cannot reach the relay socket)")
 	return cmd
 }
 
