@@ -391,6 +391,15 @@ func TestApply_noUserManager(t *testing.T) {
 			if got := tree(t, home); len(got) != 0 {
 				t.Errorf("home holds %q, want nothing", got)
 			}
+			// The same check, on its own, for install to run before it
+			// asks anything else.
+			perr := Preflight(context.Background(), Options{GOOS: tc.goos, Home: home, UID: 1000}, &fakeRunner{fail: r.fail})
+			if perr == nil || perr.Error() != err.Error() {
+				t.Errorf("Preflight = %v, want the plan's own error %q", perr, err)
+			}
+			if err := Preflight(context.Background(), Options{GOOS: tc.goos, Home: home, UID: 1000}, &fakeRunner{}); err != nil {
+				t.Errorf("Preflight with a manager = %v, want nil", err)
+			}
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"github.com/brokerd/brokerd/wire"
 	"io"
@@ -120,11 +121,7 @@ func Install(o Options) (Plan, error) {
 		if err != nil {
 			return Plan{}, err
 		}
-		// Without a user manager every systemctl --user fails: find out
-		// before anything is written.
-		check := run("systemctl", "--user", "show-environment")
-		check.Run.Fail = "no systemd user manager runs for this login, so nothing was installed: run `brokerd serve` in a terminal instead, " +
-			"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `brokerd install` again"
+		check := Step{Run: preflight(o)}
 		enable := run("systemctl", "--user", "enable", Unit)
 		if !o.Reinstall {
 			enable.Run.Undo = []string{"systemctl", "--user", "disable", "--now", Unit}
@@ -160,11 +157,7 @@ func Install(o Options) (Plan, error) {
 			return Plan{}, err
 		}
 		bootstrap := []string{"launchctl", "bootstrap", o.launchdDomain(), o.plistPath()}
-		// Over ssh without a desktop login there is no GUI domain to
-		// bootstrap into: find out before anything is written.
-		check := run("launchctl", "print", o.launchdDomain())
-		check.Run.Fail = "no launchd GUI session (" + o.launchdDomain() + ") for this login, so nothing was installed: " +
-			"log in to the desktop and run `brokerd install` there, or run `brokerd serve` in a terminal instead"
+		check := Step{Run: preflight(o)}
 		if o.Reinstall {
 			p.Restore = [][]string{bootstrap}
 		}
@@ -195,6 +188,31 @@ func Install(o Options) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// preflight is the command that finds out, before anything is written,
+// whether there is a service manager to install into: without a user
+// manager every systemctl --user fails, and over ssh without a desktop
+// login there is no launchd GUI domain to bootstrap into.
+func preflight(o Options) *Command {
+	if o.GOOS == "darwin" {
+		return &Command{Argv: []string{"launchctl", "print", o.launchdDomain()},
+			Fail: "no launchd GUI session (" + o.launchdDomain() + ") for this login, so nothing was installed: " +
+				"log in to the desktop and run `brokerd install` there, or run `brokerd serve` in a terminal instead"}
+	}
+	return &Command{Argv: []string{"systemctl", "--user", "show-environment"},
+		Fail: "no systemd user manager runs for this login, so nothing was installed: run `brokerd serve` in a terminal instead, " +
+			"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `brokerd install` again"}
+}
+
+// Preflight runs with r the check that install's plan starts with (see
+// Install), so that a caller can refuse before asking anything else.
+// Its error is a *CommandError that says what to do.
+func Preflight(ctx context.Context, o Options, r Runner) error {
+	if err := o.checkUninstall(); err != nil {
+		return err
+	}
+	return runCommand(ctx, r, preflight(o), io.Discard)
 }
 
 // Uninstall plans the removal of everything Install sets up. Every step

@@ -19,14 +19,14 @@ func TestKeysAddRefusesMalformedInput(t *testing.T) {
 	tests := []struct {
 		name, profile, stdin, phrase string
 	}{
-		{"short key id", "dev", "AKIA1234\n" + k.Secret + "\n", "access key id must be 20 characters, capital letters and digits, starting with AKIA"},
-		{"lowercase key id", "dev", strings.ToLower(k.ID) + "\n" + k.Secret + "\n", "access key id must be 20 characters"},
-		{"temporary key id", "dev", "ASIA" + k.ID[4:] + "\n" + k.Secret + "\n", "access key id must be 20 characters"},
+		{"short key id", "dev", "AKIA1234\n" + k.Secret + "\n", "access key id has 8 characters, want 20: expected AKIA followed by 16 upper-case letters and digits 2-7"},
+		{"lowercase key id", "dev", strings.ToLower(k.ID) + "\n" + k.Secret + "\n", "access key id has lower-case letters"},
+		{"temporary key id", "dev", "ASIA" + k.ID[4:] + "\n" + k.Secret + "\n", "access key id starts with ASIA: that is a temporary access key from STS, not a long-term key"},
 		{"short secret", "dev", k.ID + "\n" + k.Secret[:39] + "\n", "secret access key must be 40 characters of letters, digits, / and +"},
 		{"secret with a bad character", "dev", k.ID + "\n" + k.Secret[:39] + "!\n", "secret access key must be 40 characters"},
 		{"one line", "dev", k.ID + "\n", "standard input must hold two lines: the access key id, then the secret access key"},
 		{"nothing", "dev", "", "standard input must hold two lines"},
-		{"invalid profile name", "a/b", k.stdin(), "is not valid: use letters, digits and _.@+=-"},
+		{"invalid profile name", "a/b", k.stdin(), "is not valid: start it with a letter or digit, then use letters, digits and _.@+=-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,12 +85,13 @@ func TestServeRefusesSecondDaemon(t *testing.T) {
 	}
 }
 
-// TestCommandsWithoutDaemon checks that env and status say how to start the
-// daemon when none runs.
+// TestCommandsWithoutDaemon checks that status says how to start the
+// daemon when none runs (env prints its lines all the same: see
+// TestEnvWithoutDaemon in keys_test.go).
 func TestCommandsWithoutDaemon(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	for _, args := range [][]string{{"env"}, {"env", "prod"}, {"status"}, {"status", "--json"}} {
+	for _, args := range [][]string{{"status"}, {"status", "--json"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := e.run(t, "", args...)
 			wantOneLineError(t, r, "brokerd is not running: start it with `brokerd serve`")

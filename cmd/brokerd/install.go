@@ -44,6 +44,11 @@ func (e *env) installCmd() *cobra.Command {
 			}
 			o.GOOS, o.Binary, o.UID = runtime.GOOS, bin, os.Getuid()
 			o.BinaryOnPath = onPath(bin)
+			if !dryRun { // nothing else matters without a service manager
+				if err := deploy.Preflight(cmd.Context(), o, deploy.ExecRunner{}); err != nil {
+					return err
+				}
+			}
 			installed, err := deploy.ReadInstalled(o)
 			if err != nil {
 				return err
