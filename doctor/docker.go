@@ -64,11 +64,13 @@ func Docker(ctx context.Context, env DockerEnv) []Check {
 	if st.IP != wire.RelayAddr {
 		out = append(out, Check{"docker relay", Fail, fmt.Sprintf("the relay has address %q, not %s", st.IP, wire.RelayAddr), "brokerd docker setup"})
 	} else if len(st.Mounts) > 0 && !containsPrefix(st.Mounts, relayDir+":") {
-		out = append(out, Check{"docker relay", Fail, fmt.Sprintf("the relay mounts %v, not this daemon's %s", st.Mounts, relayDir), "brokerd docker setup"})
+		return append(out, Check{"docker relay", Warn, fmt.Sprintf("the relay serves another brokerd: it mounts %v, not this daemon's %s", st.Mounts, relayDir), "brokerd docker setup, to serve this one"})
 	} else {
 		out = append(out, Check{"docker relay", OK, fmt.Sprintf("%s running at %s, image %s, user %s", docker.RelayName, st.IP, st.Image, st.User), ""})
 	}
-	if env.Binary != "" {
+	// Only a binary the relay could run names the image it should run
+	// (Docker Desktop's relay runs a Linux build given to setup).
+	if env.Binary != "" && docker.CheckBinary(env.Binary, eng.Arch) == nil {
 		if tag, err := docker.ImageTag(env.Binary); err == nil && tag != st.Image {
 			out = append(out, Check{"docker relay image", Warn, fmt.Sprintf("the relay runs %s; this brokerd would be %s", st.Image, tag), "brokerd docker setup (after an upgrade of brokerd)"})
 		}

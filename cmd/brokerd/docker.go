@@ -22,6 +22,8 @@ import (
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/daemon"
 	"github.com/brokerd/brokerd/docker"
+	"github.com/brokerd/brokerd/doctor"
+	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -461,4 +463,10 @@ func printContainers(w io.Writer, ts []control.ContainerToken, now time.Time) {
 			t.Expires.Local().Format(time.DateTime), left, last, cid)
 	}
 	tw.Flush()
+}
+
+// dockerChecks are doctor's checks of the network and the relay.
+func dockerChecks(ctx context.Context, dir state.Dir) []doctor.Check {
+	bin, _ := os.Executable()
+	return doctor.Docker(ctx, doctor.DockerEnv{Docker: docker.CLI{}, State: dir, Binary: bin})
 }

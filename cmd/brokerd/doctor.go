@@ -39,6 +39,7 @@ func (e *env) doctorCmd() *cobra.Command {
 			}
 			denv.ConfigFile, _ = profile.Path()
 			checks := doctor.Run(cmd.Context(), denv)
+			checks = append(checks, dockerChecks(cmd.Context(), denv.State)...)
 			if asJSON {
 				if err := doctor.PrintJSON(e.stdout, checks); err != nil {
 					return err
