@@ -69,7 +69,7 @@ func NewRelay(creds Credentials, cfg RelayConfig) http.Handler {
 	}
 	h := &relay{creds: creds, cfg: cfg, log: log,
 		issued:  sampler{first: 10, window: time.Second, clock: cfg.Clock},
-		refused: sampler{first: 100, window: time.Second, clock: cfg.Clock}}
+		refused: sampler{first: refusedPerSecond, window: time.Second, clock: cfg.Clock}}
 	return httperr.Recover(log, h)
 }
 

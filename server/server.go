@@ -84,7 +84,7 @@ func newServer(creds Credentials, cfg Config) *server {
 	// them are kept.
 	s := &server{creds: creds, cfg: cfg, token: []byte(cfg.Token), log: log,
 		issued:  sampler{first: 10, window: time.Second, clock: cfg.Clock},
-		refused: sampler{first: 100, window: time.Second, clock: cfg.Clock}}
+		refused: sampler{first: refusedPerSecond, window: time.Second, clock: cfg.Clock}}
 
 	// ServeHTTP checks Host and browsers for every path, and takes GET on the
 	// credentials paths itself; the router has the same routes for the rest
@@ -296,6 +296,12 @@ func (s *server) logIssued(r *http.Request, name string, c *cache.Served) {
 	s.log.Info("issued credentials", zap.String("profile", name), zap.String("role_arn", c.RoleARN),
 		zap.String("key", wire.Mask(c.AccessKeyID)), zap.Time("expires", c.Expires), zap.String("client", r.RemoteAddr))
 }
+
+// refusedPerSecond is how many refusals a second are logged before
+// thinning. With the cache's failure lines (at most 20 in a burst) and the
+// issued lines (10 a second) the daemon's log stays under 100 lines a
+// second whatever clients send.
+const refusedPerSecond = 50
 
 // sampler lets through the first lines of each second and every 1000th
 // beyond, so a busy client cannot flood the log: zap's sampler for a

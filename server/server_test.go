@@ -456,7 +456,7 @@ func TestServer_SamplesLog(t *testing.T) {
 		req       func() *http.Request
 	}{
 		{"issued", "issued credentials", 10, func() *http.Request { return request("GET", "/v1/credentials/dev") }},
-		{"refused", "request refused", 100, func() *http.Request {
+		{"refused", "request refused", 50, func() *http.Request {
 			return request("GET", "/v1/credentials/dev", withoutHeader("Authorization"))
 		}},
 	}
