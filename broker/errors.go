@@ -77,6 +77,11 @@ func classify(name string, err error) *fault.Error {
 		e.Kind = fault.KeychainUnavailable
 	case errors.As(err, &api) && errors.As(err, &se):
 		classifySTS(e, se, api)
+	case errors.As(err, &se) && errors.As(err, new(*smithy.DeserializationError)):
+		// An answer that does not parse (a proxy's page, a cut-off body)
+		// is STS failing, not the network.
+		e.Kind = fault.STSUnavailable
+		e.Message = fmt.Sprintf("STS answered for profile %q with something brokerd cannot read (%v): brokerd retries; if this lasts, check that AWS_ENDPOINT_URL_STS or endpoint_url names STS", name, cmp.Or(errors.Unwrap(se.err), se.err))
 	case errors.As(err, &se):
 		e.Kind = fault.STSUnavailable
 		// The SDK's operation error wraps the cause; show the cause alone.
