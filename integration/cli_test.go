@@ -19,7 +19,7 @@ func TestKeysAddRefusesMalformedInput(t *testing.T) {
 	tests := []struct {
 		name, profile, stdin, phrase string
 	}{
-		{"short key id", "dev", "AKIA1234\n" + k.Secret + "\n", "access key id has 8 characters, want 20: expected AKIA followed by 16 upper-case letters and digits 2-7"},
+		{"short key id", "dev", "AKIA1234\n" + k.Secret + "\n", "access key id has 8 characters, want 20: AKIA followed by 16 upper-case letters and digits 2-7"},
 		{"lowercase key id", "dev", strings.ToLower(k.ID) + "\n" + k.Secret + "\n", "access key id has lower-case letters"},
 		{"temporary key id", "dev", "ASIA" + k.ID[4:] + "\n" + k.Secret + "\n", "access key id starts with ASIA: that is a temporary access key from STS, not a long-term key"},
 		{"short secret", "dev", k.ID + "\n" + k.Secret[:39] + "\n", "secret access key must be 40 characters of letters, digits, / and +"},

@@ -89,8 +89,13 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 	switch {
 	case err == nil:
 		profile, reg = res.Profile, res.Region
-	case isCode(err, "ProfileNotFound"):
+	case isCode(err, "ProfileNotFound") && name != "":
 		return nil, nil, err
+	case isCode(err, "ProfileNotFound"):
+		// The daemon's default profile is missing: SDKs get
+		// ProfileNotFound until it is there, but the lines are right.
+		profile = ""
+		warnings = append(warnings, err.Error()+"; or name a profile: brokerd env PROFILE (brokerd install --default-profile NAME changes the default)")
 	default:
 		if name == "" || name == installed.DefaultProfile {
 			profile, reg = installed.DefaultProfile, installed.Region

@@ -1,0 +1,368 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/brokerd/brokerd/keychain"
+)
+
+// expect is a small expect(1) in Python: it runs a command on a pseudo
+// terminal, and for each pair of its JSON argument waits for the text, then
+// types the answer; it prints all the terminal showed and exits with the
+// command's status.
+const expect = `
+import json, os, pty, select, sys, time
+pairs = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+seen = b""
+def read(timeout):
+    global seen
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return False
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return None
+    if not chunk:
+        return None
+    seen += chunk
+    return True
+for want, answer in pairs:
+    deadline = time.time() + 20
+    while want.encode() not in seen:
+        if time.time() > deadline or read(deadline - time.time()) is None:
+            sys.stdout.write(seen.decode(errors="replace"))
+            sys.stderr.write("expect: never saw %r\n" % want)
+            sys.exit(99)
+    time.sleep(0.3)  # as a person reads the prompt: no typing ahead
+    os.write(fd, answer.encode())
+while read(20):
+    pass
+sys.stdout.write(seen.decode(errors="replace"))
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+`
+
+// onTerminal runs brokerd with args on a terminal, answering each prompt
+// of pairs in turn ([prompt, answer]).
+func (e *Env) onTerminal(t *testing.T, pairs [][2]string, args ...string) result {
+	t.Helper()
+	b, _ := json.Marshal(pairs)
+	return e.exec(t, nil, "", "python3", append([]string{"-c", expect, string(b), brokerdBin}, args...)...)
+}
+
+// TestKeysAddChecksKeyIDFirst checks that keys add names what is wrong
+// with a key id before the secret is asked for: on a terminal the secret
+// prompt never shows, and from a pipe the one line read is judged.
+func TestKeysAddChecksKeyIDFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	k := randomKeys(t)
+	profile := e.profile("dev")
+	t.Run("terminal", func(t *testing.T) {
+		r := e.onTerminal(t, [][2]string{{"Access key id: ", "ASIA" + k.ID[4:] + "\n"}}, "keys", "add", profile)
+		if r.code == 0 || !strings.Contains(r.stdout, "access key id starts with ASIA: that is a temporary access key from STS") {
+			t.Errorf("keys add on a terminal with an ASIA id: %v, want the problem named", r)
+		}
+		if strings.Contains(r.stdout, "Secret access key") {
+			t.Errorf("keys add asked for the secret after a temporary key id: %q", r.stdout)
+		}
+		r = e.onTerminal(t, [][2]string{{"Access key id: ", k.ID + "\n"}, {"Secret access key (not shown): ", k.Secret + "\n"}}, "keys", "add", profile)
+		t.Cleanup(func() { e.run(t, "", "keys", "remove", profile) })
+		if r.code != 0 || !strings.Contains(r.stdout, "stored keys "+k.masked()) || strings.Contains(r.stdout, k.Secret) {
+			t.Errorf("keys add on a terminal: %v, want the keys stored and the secret not echoed", r)
+		}
+	})
+	t.Run("pipe", func(t *testing.T) {
+		for _, tc := range []struct{ id, want string }{
+			{"ASIA" + k.ID[4:], "temporary access key from STS, not a long-term key"},
+			{"AIDA" + k.ID[4:], "the unique id of an IAM user, not an access key id"},
+			{k.ID[:19], "has 19 characters, want 20"},
+		} {
+			r := e.run(t, tc.id+"\n", "keys", "add", e.profile("pipe"))
+			wantOneLineError(t, r, tc.want)
+			if strings.Contains(r.stderr, "two lines") {
+				t.Errorf("keys add with a bad id and no secret: %q, want the id judged first", r.stderr)
+			}
+		}
+	})
+	t.Run("profile name", func(t *testing.T) {
+		r := e.run(t, k.stdin(), "keys", "add", "_profiles")
+		wantOneLineError(t, r, `profile name "_profiles" is not valid: start it with a letter or digit`)
+	})
+}
+
+// TestLoginPromptNamesSource checks that `brokerd login prod` asks for the
+// code of the profile whose session it opens, dev, not prod.
+func TestLoginPromptNamesSource(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, "[profile {dev}]\nmfa_serial = arn:aws:iam::111111111111:mfa/alice\n[profile {prod}]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = {dev}\n")
+	e.addKeys(t, e.profile("dev"), randomKeys(t))
+	e.startDaemon(t)
+	prompt := "MFA code for " + e.profile("dev") + " (arn:aws:iam::111111111111:mfa/alice): "
+	r := e.onTerminal(t, [][2]string{{"MFA code for ", "123456\n"}}, "login", e.profile("prod"), "--duration", "1h")
+	if !strings.Contains(r.stdout, prompt) {
+		t.Errorf("brokerd login %s on a terminal showed %q, want the prompt %q", e.profile("prod"), r.stdout, prompt)
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "MFA session of profile "+e.profile("dev")+" open until") {
+		t.Errorf("brokerd login on a terminal: %v, want dev's session open", r)
+	}
+}
+
+// TestKeysListJSON checks that keys list --json is JSON with masked ids.
+func TestKeysListJSON(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	k := randomKeys(t)
+	e.addKeys(t, e.profile("dev"), k)
+	out := e.mustRun(t, "", "keys", "list", "--json")
+	var list []struct {
+		Profile     string `json:"profile"`
+		AccessKeyID string `json:"access_key_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("keys list --json printed %q: %v", out, err)
+	}
+	i := slices.IndexFunc(list, func(l struct {
+		Profile     string `json:"profile"`
+		AccessKeyID string `json:"access_key_id"`
+	}) bool {
+		return l.Profile == e.profile("dev")
+	})
+	if i < 0 || list[i].AccessKeyID != k.masked() {
+		t.Errorf("keys list --json = %s, want %s with %s", out, e.profile("dev"), k.masked())
+	}
+	if strings.Contains(out, k.ID) || strings.Contains(out, k.Secret) {
+		t.Errorf("keys list --json shows a whole key id or secret: %s", out)
+	}
+	if out := e.mustRun(t, "", "keys", "ls"); !strings.Contains(out, e.profile("dev")+"\t"+k.masked()) {
+		t.Errorf("keys ls = %q, want the list", out)
+	}
+}
+
+// TestKeysImport moves keys out of the shared credentials file: the file is
+// byte-identical but for the section removed (comments, other sections and
+// CRLF lines included), the keychain holds the keys, and a running daemon
+// uses them at once. An ambiguous section is refused with nothing changed.
+func TestKeysImport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	k, other := randomKeys(t), randomKeys(t)
+	d := e.startDaemon(t)
+	credentials := filepath.Join(e.Dir, "credentials")
+	head := "# my keys\r\n[other]\naws_access_key_id = " + other.ID + "\naws_secret_access_key = " + other.Secret + "\n\n"
+	section := "; dev's keys, to move\n[" + dev + "]\naws_access_key_id = " + k.ID + "\naws_secret_access_key = " + k.Secret + "\n\n"
+	tail := "[zeta] ; last\r\naws_access_key_id=" + other.ID + "\r\naws_secret_access_key=" + other.Secret
+	// The comment above [dev] belongs to [other] in an ini file; it stays.
+	before := head + section + tail
+	if err := os.WriteFile(credentials, []byte(before), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(credentials, 0o640); err != nil { // newEnv made it 0600
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run(t, "", "keys", "remove", dev) })
+	out := e.mustRun(t, "", "keys", "import", dev)
+	if want := "moved keys " + k.masked() + " of profile " + dev + " into the keychain and removed [" + dev + "] from " + credentials; !strings.Contains(out, want) {
+		t.Errorf("keys import printed %q, want %q", out, want)
+	}
+	after, err := os.ReadFile(credentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := head + "; dev's keys, to move\n" + tail
+	if string(after) != want {
+		t.Errorf("credentials file after import:\n%q\nwant every other byte kept:\n%q", after, want)
+	}
+	if fi, _ := os.Stat(credentials); fi.Mode().Perm() != 0o640 {
+		t.Errorf("credentials file mode %v after import, want 0640 kept", fi.Mode().Perm())
+	}
+	if list := e.mustRun(t, "", "keys", "list"); !strings.Contains(list, dev+"\t"+k.masked()) {
+		t.Errorf("keys list = %q after import, want %s with %s", list, dev, k.masked())
+	}
+	d.credentials(t, prod) // the daemon signs with the imported keys
+
+	t.Run("refused", func(t *testing.T) {
+		twice := "[" + dev + "]\naws_access_key_id = " + k.ID + "\n[" + dev + "]\naws_secret_access_key = " + k.Secret + "\n"
+		for name, text := range map[string]string{
+			"section twice": twice,
+			"session token": "[" + dev + "]\naws_access_key_id = " + k.ID + "\naws_secret_access_key = " + k.Secret + "\naws_session_token = x\n",
+			"missing":       "[other]\naws_access_key_id = " + k.ID + "\n",
+		} {
+			if err := os.WriteFile(credentials, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := e.run(t, "", "keys", "import", dev)
+			if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Errorf("keys import of %s: %v, want one line and a failure", name, r)
+			}
+			if strings.Contains(r.stderr, k.Secret) {
+				t.Errorf("keys import of %s quoted the secret: %q", name, r.stderr)
+			}
+			if got, _ := os.ReadFile(credentials); string(got) != text {
+				t.Errorf("keys import of %s changed the file to %q", name, got)
+			}
+		}
+	})
+}
+
+// rotateFaults is a proxy in front of the moto_server that checks keys,
+// for IAM and STS, that fails one step of a rotation on demand and
+// records who signed each call.
+type rotateFaults struct {
+	*httptest.Server
+	mu      sync.Mutex
+	fail    string // "create", "verify", "delete" or ""
+	old     string // the old key's id
+	signers map[string][]string
+}
+
+func newRotateFaults(t *testing.T) *rotateFaults {
+	target, _ := url.Parse(authSTS.moto.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = fixMotoErrors
+	f := &rotateFaults{signers: map[string][]string{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		action := form.Get("Action")
+		_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+		signer, _, _ := strings.Cut(cred, "/")
+		f.mu.Lock()
+		f.signers[action] = append(f.signers[action], signer)
+		fail := f.fail == "create" && action == "CreateAccessKey" ||
+			f.fail == "verify" && action == "GetCallerIdentity" && signer != f.old && strings.HasPrefix(signer, "AKIA") ||
+			f.fail == "delete" && action == "DeleteAccessKey" && form.Get("AccessKeyId") == f.old
+		f.mu.Unlock()
+		if fail {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusBadRequest)
+			code := map[string]string{"CreateAccessKey": "LimitExceeded", "GetCallerIdentity": "InvalidClientTokenId", "DeleteAccessKey": "ServiceFailure"}[action]
+			io.WriteString(w, "<ErrorResponse><Error><Type>Sender</Type><Code>"+code+"</Code><Message>injected by the test</Message></Error><RequestId>1</RequestId></ErrorResponse>")
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *rotateFaults) set(fail, old string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail, f.old = fail, old
+}
+
+// TestKeysRotate rotates keys against moto's IAM (with IAM authentication
+// on): the new key works, the old is deleted, the keychain holds the new
+// one; a failure injected at each step (create, verify, delete) leaves a
+// working key stored.
+func TestKeysRotate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		fail     string
+		newKey   bool   // the keychain ends with a new key
+		keys     int    // the user's keys at IAM afterwards
+		phrase   string // in the error
+		oldWorks bool
+	}{
+		{"", true, 1, "", false},
+		{"create", false, 1, "nothing changed", true},
+		{"verify", false, 1, "is stored again and the new key deleted", true},
+		{"delete", true, 2, "is stored and works, but deleting the old key", true},
+	} {
+		t.Run("fail="+tc.fail, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			faults := newRotateFaults(t)
+			e.setenv("AWS_ENDPOINT_URL_IAM", faults.URL)
+			e.setenv("AWS_ENDPOINT_URL_STS", faults.URL)
+			user := authSTS.newUser(t, e.profile("user"), false)
+			if err := authSTS.iam(context.Background(), authSTS.admin, "PutUserPolicy", url.Values{"UserName": {user}, "PolicyName": {"keys"},
+				"PolicyDocument": {allowPolicy("iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey")}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			old := authSTS.newAccessKey(t, user)
+			profile := e.profile("dev")
+			e.addKeys(t, profile, old)
+			faults.set(tc.fail, old.ID)
+
+			r := e.run(t, "", "keys", "rotate", profile)
+			if tc.fail == "" {
+				if r.code != 0 || !strings.Contains(r.stdout, "rotated the access key of IAM user "+user+" for profile "+profile) {
+					t.Fatalf("keys rotate: %v", r)
+				}
+			} else {
+				wantOneLineError(t, r, tc.phrase)
+			}
+			for _, s := range []string{old.ID, old.Secret} {
+				if strings.Contains(r.stdout+r.stderr, s) {
+					t.Errorf("keys rotate showed a whole key id or secret: %v", r)
+				}
+			}
+			stored, err := keychain.New(keychain.System{}).Keys(context.Background(), profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (stored.AccessKeyID != old.ID) != tc.newKey {
+				t.Errorf("the keychain holds %s, want a new key: %v", mask(stored.AccessKeyID), tc.newKey)
+			}
+			if arn, err := callerARN(stored); err != nil || !strings.HasSuffix(arn, ":user/"+user) {
+				t.Errorf("the stored key %s: GetCallerIdentity = %q, %v, want user/%s: it must work", mask(stored.AccessKeyID), arn, err, user)
+			}
+			if _, err := callerARN(keychain.Keys{AccessKeyID: old.ID, SecretAccessKey: old.Secret}); (err == nil) != tc.oldWorks {
+				t.Errorf("the old key works: %v, want %v", err == nil, tc.oldWorks)
+			}
+			var ids struct {
+				IDs []string `xml:"ListAccessKeysResult>AccessKeyMetadata>member>AccessKeyId"`
+			}
+			if err := authSTS.iam(context.Background(), authSTS.admin, "ListAccessKeys", url.Values{"UserName": {user}}, &ids); err != nil {
+				t.Fatal(err)
+			}
+			if len(ids.IDs) != tc.keys || !slices.Contains(ids.IDs, stored.AccessKeyID) {
+				t.Errorf("IAM lists keys %v for %s, want %d with the stored one", ids.IDs, user, tc.keys)
+			}
+		})
+	}
+}
+
+// callerARN asks the STS that checks keys who k is.
+func callerARN(k keychain.Keys) (string, error) {
+	client := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(authSTS.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.Arn), nil
+}
+
