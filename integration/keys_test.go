@@ -365,4 +365,3 @@ func callerARN(k keychain.Keys) (string, error) {
 	}
 	return aws.ToString(out.Arn), nil
 }
-
