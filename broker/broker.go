@@ -176,7 +176,8 @@ func (b *Broker) FetchPlan(ctx context.Context, p profile.Plan) (creds.Credentia
 			}
 		}).Retrieve(ctx)
 		if err != nil {
-			return creds.Credentials{}, &stsError{op: "AssumeRole", profile: role, signer: p.Source.Name, session: p.Kind == profile.KindMFA, err: err}
+			return creds.Credentials{}, &stsError{op: "AssumeRole", profile: role, signer: p.Source.Name, session: p.Kind == profile.KindMFA,
+				ssoLogin: ssoLogin(p), err: err}
 		}
 	}
 	role, _ := p.Role()
@@ -220,6 +221,15 @@ var userSessionName = sync.OnceValue(func() string {
 // brokerd-USER, which shows in CloudTrail who assumed the role.
 func sessionName(configured string) string {
 	return cmp.Or(configured, userSessionName())
+}
+
+// ssoLogin is what `brokerd login` takes for p's source, "" unless the
+// source is IAM Identity Center.
+func ssoLogin(p profile.Plan) string {
+	if p.Kind != profile.KindSSO {
+		return ""
+	}
+	return p.LoginName()
 }
 
 // role is the outermost role of p, whose region and endpoint its STS calls use.

@@ -22,7 +22,10 @@ type stsError struct {
 	signer  string          // the source profile whose keys, or MFA session, signed it
 	session bool            // signed with signer's MFA session, not its keys
 	mfa     bool            // called with an MFA code
-	err     error
+	// ssoLogin, when set, names the IAM Identity Center login whose role
+	// credentials signed it.
+	ssoLogin string
+	err      error
 }
 
 func (e *stsError) Error() string {
@@ -134,6 +137,8 @@ func hint(se *stsError, api smithy.APIError, kind fault.Kind) string {
 		return fmt.Sprintf(" (lower duration_seconds of profile %q to the role's maximum session duration)", se.profile.Name)
 	case se.mfa && code == "AccessDenied":
 		return fmt.Sprintf(" (wrong or already used MFA code: wait for the next code and run `brokerd login %s` again)", se.profile.Name)
+	case se.ssoLogin != "" && (badKeys(code) || code == "ExpiredToken"):
+		return fmt.Sprintf(" (the IAM Identity Center credentials of profile %q were refused: run `brokerd login %s`)", se.signer, se.ssoLogin)
 	case se.session && (badKeys(code) || code == "ExpiredToken"):
 		return fmt.Sprintf(" (the MFA session of profile %q is no longer valid: run `brokerd login %s`)", se.signer, se.signer)
 	case badKeys(code):

@@ -129,6 +129,13 @@ func TestClassify(t *testing.T) {
 			wantIn: []string{`keys of profile "base"`, "`brokerd keys add base`"},
 		},
 		{
+			name: "STS refuses the credentials of an SSO source", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, signer: "sso-dev", ssoLogin: "my-sso", err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
+			wantStatus: 403, wantCode: "InvalidClientTokenId",
+			wantIn: []string{`IAM Identity Center credentials of profile "sso-dev"`, "`brokerd login my-sso`"},
+			notIn:  []string{"keys add"},
+		},
+		{
 			name: "STS invalid keys of a source profile", profile: "base",
 			err:        &stsError{op: "GetSessionToken", profile: base, signer: "base", err: apiErr(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")},
 			wantStatus: 403, wantCode: "SignatureDoesNotMatch",
