@@ -144,12 +144,12 @@ func TestEnsureRelay(t *testing.T) {
 	}
 	want := "run --detach --name brokerd-relay --restart unless-stopped --network brokerd --ip 169.254.170.2 --user 1000:1000 " +
 		"--read-only --cap-drop ALL --security-opt no-new-privileges --sysctl net.ipv4.ip_unprivileged_port_start=0 --label io.brokerd=relay " +
-		"--volume /run/user/1000/brokerd/relay:/run/brokerd brokerd-relay:abc --socket /run/brokerd/relay.sock --listen 169.254.170.2:80"
+		"--mount type=bind,source=/run/user/1000/brokerd/relay,target=/run/brokerd brokerd-relay:abc --socket /run/brokerd/relay.sock --listen 169.254.170.2:80"
 	if got := strings.Join(rl.RunArgs(), " "); got != want {
 		t.Errorf("RunArgs =\n%s\nwant\n%s", got, want)
 	}
 	desktop := docker.Relay{Image: "i", Upstream: "http://host.docker.internal:9911", User: "0:0"}
-	if got := strings.Join(desktop.RunArgs(), " "); strings.Contains(got, "--volume") || !strings.HasSuffix(got, "i --upstream http://host.docker.internal:9911 --listen 169.254.170.2:80") {
+	if got := strings.Join(desktop.RunArgs(), " "); strings.Contains(got, "--mount") || !strings.HasSuffix(got, "i --upstream http://host.docker.internal:9911 --listen 169.254.170.2:80") {
 		t.Errorf("Docker Desktop's RunArgs = %s", got)
 	}
 }

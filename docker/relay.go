@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,7 +46,11 @@ func (rl Relay) RunArgs() []string {
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--sysctl", "net.ipv4.ip_unprivileged_port_start=0", "--label", LabelKey + "=relay"}
 	if rl.HostDir != "" {
-		args = append(args, "--volume", rl.HostDir+":"+SocketDir)
+		// --mount, unlike --volume, does not make a missing directory (as
+		// root, in the user's runtime directory) when the engine starts
+		// the relay at boot before the user logs in: the relay then stays
+		// stopped until brokerd docker run, token or setup starts it.
+		args = append(args, "--mount", "type=bind,source="+rl.HostDir+",target="+SocketDir)
 	}
 	args = append(args, rl.Image)
 	return append(args, rl.Cmd()...)
@@ -138,6 +143,29 @@ func EnsureRelay(ctx context.Context, r Runner, rl Relay) (string, error) {
 		return "", fmt.Errorf("start the relay: %w", err)
 	}
 	return did, nil
+}
+
+// ErrNoRelay means there is no relay container.
+var ErrNoRelay = errors.New("there is no relay container " + RelayName + ": run brokerd docker setup")
+
+// StartRelay starts the relay container if it is stopped, as it is after
+// a reboot (see Relay.RunArgs), and reports whether it did; ErrNoRelay
+// when there is none.
+func StartRelay(ctx context.Context, r Runner) (bool, error) {
+	st, err := InspectRelay(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if !st.Exists {
+		return false, ErrNoRelay
+	}
+	if st.Running {
+		return false, nil
+	}
+	if _, err := r.Docker(ctx, "start", RelayName); err != nil {
+		return false, fmt.Errorf("start the relay (brokerd docker setup makes it again): %w", err)
+	}
+	return true, nil
 }
 
 // ProbeArgs are the arguments of docker run for a throwaway container on

@@ -30,11 +30,14 @@ type AuditConfig struct {
 	FlushEvery time.Duration
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 10s). A connection that comes
+	// bursts of new connections (default 5s). A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
-	// profile and outcome, with a note that says why.
+	// profile and outcome, with a note that says why. At most Lookups
+	// (default 4) run at once, since each reads the whole socket table;
+	// the others wait their turn.
 	LookupShare float64
 	LookupBurst time.Duration
+	Lookups     int
 }
 
 // Audit writes every answer of the credentials endpoint to the audit log,
@@ -54,6 +57,7 @@ type Audit struct {
 	every  time.Duration
 	lookup func(local, remote net.Addr) (peer.Process, error) // nil: none
 	budget budget
+	slots  chan struct{} // one per lookup under way
 
 	issuedN, refusedN atomic.Uint64
 	pendingN          atomic.Int64 // len(pending), read without mu
@@ -76,9 +80,12 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 		cfg.LookupShare = 0.02
 	}
 	if cfg.LookupBurst <= 0 {
-		cfg.LookupBurst = 10 * time.Second
+		cfg.LookupBurst = 5 * time.Second
 	}
-	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery,
+	if cfg.Lookups <= 0 {
+		cfg.Lookups = 4
+	}
+	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups),
 		budget:  budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now()},
 		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
 	if cfg.Peers != nil {
@@ -244,13 +251,20 @@ func (a *Audit) identify(cs *connState) {
 	if a.lookup == nil {
 		return
 	}
+	if !a.budget.admit(a.clock.Now()) {
+		cs.anon = true
+		return
+	}
+	a.slots <- struct{}{}
 	start := a.clock.Now()
-	if !a.budget.admit(start) {
+	if !a.budget.admit(start) { // spent by the lookups waited for
+		<-a.slots
 		cs.anon = true
 		return
 	}
 	p, err := a.lookup(cs.local, cs.remote)
 	a.budget.charge(a.clock.Since(start))
+	<-a.slots
 	switch {
 	case err == nil:
 		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}

@@ -81,3 +81,39 @@ func TestAudit_LookupBudget(t *testing.T) {
 		t.Errorf("%d issuances named and %d counted without a client, want 3 and 2", named, counted)
 	}
 }
+
+// At most Lookups run at once: each reads the whole socket table.
+func TestAudit_LookupsAtOnce(t *testing.T) {
+	out := &memLog{}
+	l := audit.New(out, audit.Config{})
+	defer l.Close()
+	a := NewAudit(l, AuditConfig{Lookups: 2})
+	var mu sync.Mutex
+	running, most := 0, 0
+	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return peer.Process{PID: 7, Exe: "/x"}, nil
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			c1, c2 := net.Pipe()
+			defer c1.Close()
+			defer c2.Close()
+			r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
+			r = r.WithContext(a.ConnContext(context.Background(), c1))
+			a.issued(r, "prod", &cache.Served{})
+		})
+	}
+	wg.Wait()
+	if most != 2 {
+		t.Errorf("at most %d lookups ran at once, want 2", most)
+	}
+}

@@ -128,7 +128,18 @@ func (e *env) dockerSetupCmd() *cobra.Command {
 			}
 			say("relay %s at %s: %s", docker.RelayName, wire.RelayAddr, did)
 			if err := docker.Probe(ctx, r, tag, 10*time.Second); err != nil {
-				return err
+				if did != "running" {
+					return err
+				}
+				// A relay that runs since before the state directory was
+				// made again (a login after a reboot) holds the old one.
+				say("relay %s: restarted (%v)", docker.RelayName, err)
+				if _, err := r.Docker(ctx, "restart", docker.RelayName); err != nil {
+					return err
+				}
+				if err := docker.Probe(ctx, r, tag, 10*time.Second); err != nil {
+					return err
+				}
 			}
 			say("a container on network %s reaches brokerd through the relay", docker.Network)
 			say("next: brokerd docker run PROFILE -- [docker run options] IMAGE")
@@ -186,6 +197,9 @@ func (e *env) dockerTokenCmd() *cobra.Command {
 			}
 			dir, err := stateDir()
 			if err != nil {
+				return err
+			}
+			if err := relayReady(cmd.Context(), docker.CLI{}, e.stderr); err != nil {
 				return err
 			}
 			req := flags.request(args[0], args[0])
@@ -271,7 +285,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return err
 	}
 	r := docker.CLI{}
-	if err := docker.CheckNetwork(ctx, r); err != nil {
+	if err := relayReady(ctx, r, e.stderr); err != nil {
 		return err
 	}
 	label := opts.Image
@@ -469,4 +483,17 @@ func printContainers(w io.Writer, ts []control.ContainerToken, now time.Time) {
 func dockerChecks(ctx context.Context, dir state.Dir) []doctor.Check {
 	bin, _ := os.Executable()
 	return doctor.Docker(ctx, doctor.DockerEnv{Docker: docker.CLI{}, State: dir, Binary: bin})
+}
+
+// relayReady checks that brokerd's network exists and starts the relay if
+// it is stopped (after a reboot), saying so on w.
+func relayReady(ctx context.Context, r docker.Runner, w io.Writer) error {
+	if err := docker.CheckNetwork(ctx, r); err != nil {
+		return err
+	}
+	started, err := docker.StartRelay(ctx, r)
+	if started {
+		fmt.Fprintf(w, "brokerd: started the relay container %s\n", docker.RelayName)
+	}
+	return err
 }
