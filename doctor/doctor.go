@@ -131,7 +131,7 @@ func checkDaemon(ctx context.Context, env Env) (control.Status, []Check) {
 	ep, err := env.State.Endpoint()
 	if err != nil {
 		return control.Status{}, []Check{{name, Fail, err.Error() + "; meanwhile " + sdksWithoutDaemon(env),
-			"brokerd install (as a user service; or `systemctl --user start brokerd` if installed) or brokerd serve (in a terminal)"}}
+			"brokerd install (as a user service) or brokerd serve (in a terminal); once installed, systemctl --user start brokerd (launchctl kickstart gui/$(id -u)/com.brokerd.agent on macOS)"}}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.URL+"/healthz", nil)
 	if err == nil {

@@ -1,0 +1,214 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/brokerd/brokerd/deploy"
+)
+
+// regionConfig gives dev a region, prod none of its own (its source's
+// counts), and staging one of its own.
+const regionConfig = `
+[profile {dev}]
+region = eu-west-1
+
+[profile {prod}]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = {dev}
+
+[profile {staging}]
+region = us-east-2
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = {dev}
+`
+
+// noRegion clears the region newEnv gives every command, so that the
+// region under test comes from brokerd alone.
+func noRegion(e *Env) {
+	e.setenv("AWS_REGION", "")
+	e.setenv("AWS_DEFAULT_REGION", "")
+}
+
+// TestEnvWithoutDaemon checks that `brokerd env` prints the lines that
+// will work once the daemon runs, warns on standard error, and exits 0, so
+// an rc file never breaks a shell started before the daemon.
+func TestEnvWithoutDaemon(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	home := t.TempDir() // nothing installed
+	for _, args := range [][]string{{"env"}, {"env", "prod"}} {
+		r := e.exec(t, map[string]string{"HOME": home}, "", brokerdBin, args...)
+		if r.code != 0 {
+			t.Fatalf("brokerd %s without a daemon: %v, want exit 0", strings.Join(args, " "), r)
+		}
+		vars := parseExports(t, r.stdout)
+		want := "http://127.0.0.1:9911/v1/credentials"
+		if len(args) > 1 {
+			want += "/prod"
+		}
+		if got := vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"]; got != want {
+			t.Errorf("brokerd %s: AWS_CONTAINER_CREDENTIALS_FULL_URI = %q, want %q", strings.Join(args, " "), got, want)
+		}
+		if got := vars["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]; got != filepath.Join(e.StateDir, "token") {
+			t.Errorf("brokerd %s: token file %q, want %q", strings.Join(args, " "), got, filepath.Join(e.StateDir, "token"))
+		}
+		for _, w := range []string{"brokerd: warning: brokerd does not answer (it is not running)", "No such file or directory: '" + filepath.Join(e.StateDir, "token") + "'", "`brokerd install`"} {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("brokerd %s warned %q, want it to say %q", strings.Join(args, " "), r.stderr, w)
+			}
+		}
+	}
+}
+
+// TestShellOutlivesDaemon sets a shell up before the daemon starts, from
+// the installed service's settings, then starts, stops, crashes and
+// restarts the daemon: the shell works whenever the daemon runs, with no
+// action, and the aws CLI says what the README says while it does not.
+func TestShellOutlivesDaemon(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	noRegion(e)
+	e.writeConfig(t, regionConfig)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.addKeys(t, dev, randomKeys(t))
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	// The settings `brokerd install` writes, without a service manager.
+	home := t.TempDir()
+	p, err := deploy.Install(deploy.Options{GOOS: "linux", Binary: brokerdBin, Home: home, UID: os.Getuid(), StateDir: e.StateDir,
+		Listen: listen, DefaultProfile: prod, Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range p.Files() {
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.Path, f.Content, f.Mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	envOut := func() result { return e.exec(t, map[string]string{"HOME": home}, "", brokerdBin, "env") }
+	before := envOut()
+	if before.code != 0 || !strings.Contains(before.stderr, "systemctl --user start brokerd") {
+		t.Fatalf("brokerd env before the daemon: %v, want exit 0 and how to start the installed service", before)
+	}
+	shell := parseExports(t, before.stdout)
+	for k, want := range map[string]string{
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://" + listen + "/v1/credentials",
+		"BROKERD_PROFILE":                    prod,
+		"AWS_REGION":                         "eu-west-1",
+		"AWS_DEFAULT_REGION":                 "eu-west-1",
+	} {
+		if shell[k] != want {
+			t.Errorf("brokerd env before the daemon: %s=%q, want %q", k, shell[k], want)
+		}
+	}
+	works := func(when string) {
+		t.Helper()
+		if arn := e.callerARN(t, shell); !strings.HasPrefix(arn, assumedUpdateApp) {
+			t.Errorf("aws sts get-caller-identity %s: Arn %q, want %s…", when, arn, assumedUpdateApp)
+		}
+	}
+	fails := func(when, want string) {
+		t.Helper()
+		r := e.exec(t, shell, "", "aws", "sts", "get-caller-identity")
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("aws sts get-caller-identity %s: %v, want it to say %q", when, r, want)
+		}
+	}
+	start := func() *Daemon { return e.startDaemon(t, "--listen", listen, "--default-profile", prod) }
+
+	d := start()
+	works("in a shell set up before the daemon started")
+	d.stop(t)
+	fails("with the daemon stopped", "[Errno 2] No such file or directory: '"+filepath.Join(e.StateDir, "token")+"'")
+	d = start()
+	works("after a restart")
+	if again := envOut(); again.code != 0 || again.stdout != before.stdout || again.stderr != "" {
+		t.Errorf("brokerd env with the daemon running: %v, want the same lines as before it ran, and no warning", again)
+	}
+	// A crash leaves the token file and endpoint behind.
+	d.stopped = true
+	d.cmd.Process.Kill()
+	<-d.exited
+	fails("after a crash", "Could not connect to the endpoint URL")
+	start()
+	works("after the crashed daemon was started again")
+}
+
+// TestExecShellAndRegion checks exec as aws-vault users know it: without
+// a command it starts $SHELL with the endpoint, BROKERD_PROFILE and the
+// profile's region; a region of the user's stays; a nested exec replaces
+// the region brokerd gave; an unknown profile is refused before anything
+// runs. env prints the same variables.
+func TestExecShellAndRegion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	noRegion(e)
+	e.writeConfig(t, regionConfig)
+	dev, prod, staging := e.profile("dev"), e.profile("prod"), e.profile("staging")
+	e.addKeys(t, dev, randomKeys(t))
+	e.startDaemon(t, "--default-profile", prod)
+	show := `echo "$BROKERD_PROFILE $AWS_REGION $AWS_DEFAULT_REGION"`
+
+	t.Run("shell", func(t *testing.T) {
+		r := e.exec(t, map[string]string{"SHELL": "/bin/sh"}, show+"\naws sts get-caller-identity --query Arn --output text\n", brokerdBin, "exec", prod)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) != 2 || lines[0] != prod+" eu-west-1 eu-west-1" || !strings.HasPrefix(lines[1], assumedUpdateApp) {
+			t.Errorf("brokerd exec %s (a shell): %v, want %q and the role's ARN", prod, r, prod+" eu-west-1 eu-west-1")
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		extra map[string]string
+		args  []string
+		want  string
+	}{
+		{"own region", nil, []string{"exec", staging, "--", "sh", "-c", show}, staging + " us-east-2 us-east-2"},
+		{"without --", nil, []string{"exec", staging, "sh", "-c", show}, staging + " us-east-2 us-east-2"},
+		{"user's region kept", map[string]string{"AWS_REGION": "ap-south-1"}, []string{"exec", prod, "--", "sh", "-c", show}, prod + " ap-south-1 ap-south-1"},
+		{"nested", map[string]string{"BROKERD_PROFILE": prod, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"},
+			[]string{"exec", staging, "--", "sh", "-c", show}, staging + " us-east-2 us-east-2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.exec(t, tc.extra, "", brokerdBin, tc.args...)
+			if r.code != 0 || strings.TrimSpace(r.stdout) != tc.want {
+				t.Errorf("brokerd %s: %v, want %q", strings.Join(tc.args, " "), r, tc.want)
+			}
+		})
+	}
+	t.Run("unknown profile", func(t *testing.T) {
+		marker := filepath.Join(e.Dir, "ran")
+		r := e.run(t, "", "exec", e.profile("prdo"), "--", "touch", marker)
+		wantOneLineError(t, r, `no profile "`+e.profile("prdo")+`"`)
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("brokerd exec of an unknown profile ran the command")
+		}
+	})
+	t.Run("env", func(t *testing.T) {
+		vars := parseExports(t, e.mustRun(t, "", "env", staging))
+		for k, want := range map[string]string{"BROKERD_PROFILE": staging, "AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-east-2"} {
+			if vars[k] != want {
+				t.Errorf("brokerd env %s: %s=%q, want %q", staging, k, vars[k], want)
+			}
+		}
+		if arn := e.callerARN(t, vars); !strings.HasPrefix(arn, assumedUpdateApp) {
+			t.Errorf("aws with brokerd env %s and no other region: Arn %q", staging, arn)
+		}
+		r := e.exec(t, map[string]string{"AWS_REGION": "ap-south-1", "AWS_DEFAULT_REGION": "ap-south-1"}, "", brokerdBin, "env", staging)
+		if strings.Contains(r.stdout, "AWS_REGION") || strings.Contains(r.stdout, "AWS_DEFAULT_REGION") {
+			t.Errorf("brokerd env with the user's region set printed %q, want no region lines", r.stdout)
+		}
+		wantOneLineError(t, e.run(t, "", "env", e.profile("prdo")), `no profile "`+e.profile("prdo")+`"`)
+	})
+}
