@@ -22,7 +22,7 @@ func TestParseRunArgs(t *testing.T) {
 		given  []string
 	}{
 		{"--rm -it app", "", false, "app", nil},
-		{"-dit --name web -p 8080:80 my/app:1 serve --port 80", "", true, "my/app:1", nil},
+		{"-dit --name web -p 8080:80 my/app:1 serve --port 80 --name x", "", true, "my/app:1", nil},
 		{"--user 1001:1001 --env A=1 app -u 5", "1001:1001", false, "app", nil},
 		{"-u=alice -e AWS_CONTAINER_AUTHORIZATION_TOKEN=x app", "alice", false, "app", []string{"-e AWS_CONTAINER_AUTHORIZATION_TOKEN"}},
 		{"-itu0 app", "0", false, "app", nil},
@@ -32,6 +32,9 @@ func TestParseRunArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := docker.ParseRunArgs(strings.Fields(tt.args))
+		if strings.Contains(tt.args, "--name web") && got.Name != "web" {
+			t.Errorf("ParseRunArgs(%q).Name = %q, want web", tt.args, got.Name)
+		}
 		if err != nil || got.User != tt.user || got.Detach != tt.detach || got.Image != tt.image || !slices.Equal(got.Given, tt.given) {
 			t.Errorf("ParseRunArgs(%q) = %+v, %v; want user %q detach %v image %q given %q", tt.args, got, err, tt.user, tt.detach, tt.image, tt.given)
 		}

@@ -72,6 +72,7 @@ func (c Client) Compose(service string) string {
 // run: the options before the image, and the image.
 type RunOptions struct {
 	User   string // --user, "" when not given
+	Name   string // --name, "" when not given
 	Detach bool
 	Image  string
 	// Given are the options that brokerd sets itself and that the
@@ -97,6 +98,8 @@ func ParseRunArgs(args []string) (RunOptions, error) {
 		switch name {
 		case "--user", "-u":
 			o.User = value
+		case "--name":
+			o.Name = value
 		case "--detach", "-d":
 			o.Detach = value == "" || value == "true"
 		case "--network", "--net", "--cidfile":

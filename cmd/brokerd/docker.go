@@ -169,11 +169,14 @@ func (f *tokenFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.ttl, "ttl", 0, "the token's lifetime, 1s to 168h (default 12h)")
 }
 
-func (f *tokenFlags) request(profile, label string) control.TokenRequest {
+func (f *tokenFlags) request(profile, label string) (control.TokenRequest, error) {
 	if f.label != "" {
 		label = f.label
 	}
-	return control.TokenRequest{Label: label, Profiles: append([]string{profile}, f.also...), TTLSeconds: int(f.ttl / time.Second)}
+	if f.ttl < 0 || f.ttl%time.Second != 0 {
+		return control.TokenRequest{}, fmt.Errorf("--ttl %v: give whole seconds, 1s to 168h", f.ttl)
+	}
+	return control.TokenRequest{Label: label, Profiles: append([]string{profile}, f.also...), TTLSeconds: int(f.ttl / time.Second)}, nil
 }
 
 func (e *env) dockerTokenCmd() *cobra.Command {
@@ -202,7 +205,10 @@ func (e *env) dockerTokenCmd() *cobra.Command {
 			if err := relayReady(cmd.Context(), docker.CLI{}, e.stderr); err != nil {
 				return err
 			}
-			req := flags.request(args[0], args[0])
+			req, err := flags.request(args[0], args[0])
+			if err != nil {
+				return err
+			}
 			req.CIDFile = format != "compose"
 			tok, err := control.NewClient(dir).IssueToken(cmd.Context(), req)
 			if err != nil {
@@ -294,10 +300,13 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 	}
 	label, _, _ = strings.Cut(label, ":")
 	label, _, _ = strings.Cut(label, "@")
-	if name := runName(runArgs); name != "" {
-		label = name
+	if opts.Name != "" {
+		label = opts.Name
 	}
-	req := flags.request(profile, label)
+	req, err := flags.request(profile, label)
+	if err != nil {
+		return err
+	}
 	req.CIDFile = true
 	if !tokenEnv {
 		req.ReaderUID = readerUID(ctx, r, opts)
@@ -364,19 +373,6 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return exitStatus(exit.ExitCode())
 	}
 	return err
-}
-
-// runName is the --name given to docker run, "" when none.
-func runName(args []string) string {
-	for i, a := range args {
-		if v, ok := strings.CutPrefix(a, "--name="); ok {
-			return v
-		}
-		if a == "--name" && i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return ""
 }
 
 // readerUID is who must read the token file in the container: 0 for root

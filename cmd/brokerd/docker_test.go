@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/docker"
+)
+
+// imageUser answers docker image inspect with a USER.
+type imageUser string
+
+func (u imageUser) Docker(_ context.Context, args ...string) ([]byte, error) {
+	if u == "!" {
+		return nil, &docker.Error{Args: args, Message: "No such image"}
+	}
+	return []byte(string(u) + "\n"), nil
+}
+
+func TestReaderUID(t *testing.T) {
+	tests := []struct {
+		user  string    // --user
+		image imageUser // the image's USER
+		want  int
+	}{
+		{"", "", 0},
+		{"", "!", 0},
+		{"root", "", 0},
+		{"0:0", "", 0},
+		{"1001:1001", "", 1001},
+		{"", "1002", 1002},
+		{"", "app:app", -1},
+		{"nobody", "", -1},
+	}
+	for _, tt := range tests {
+		got := readerUID(context.Background(), tt.image, docker.RunOptions{User: tt.user, Image: "img"})
+		if got != tt.want {
+			t.Errorf("readerUID(--user %q, USER %q) = %d, want %d", tt.user, tt.image, got, tt.want)
+		}
+	}
+}
+
+func TestTokenFlags_TTL(t *testing.T) {
+	for ttl, ok := range map[time.Duration]bool{0: true, 2 * time.Second: true, 90 * time.Minute: true, 500 * time.Millisecond: false, 1500 * time.Millisecond: false} {
+		f := tokenFlags{ttl: ttl}
+		req, err := f.request("prod", "web")
+		if (err == nil) != ok || ok && req.TTLSeconds != int(ttl/time.Second) {
+			t.Errorf("--ttl %v: %+v, %v; want ok %v", ttl, req, err, ok)
+		}
+	}
+}
+
+func TestPrintContainers(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.Local)
+	used, revoked := now.Add(-5*time.Minute), now.Add(-time.Hour)
+	var b bytes.Buffer
+	printContainers(&b, []control.ContainerToken{
+		{ID: "c0a1b2c3d", Label: "web", Profiles: []string{"prod", "dev"}, Expires: now.Add(2 * time.Hour), LastUsed: &used, ContainerID: strings.Repeat("ab", 32)},
+		{ID: "c11111111", Label: "old", Profiles: []string{"prod"}, Expires: now.Add(time.Hour), Revoked: &revoked},
+	}, now)
+	out := b.String()
+	for _, want := range []string{"CONTAINER TOKEN", "c0a1b2c3d        web", "prod,dev", "2h0m0s", "5m0s ago", "abababababab", "revoked 1h0m0s ago", "never"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("printContainers =\n%s\nwant %q", out, want)
+		}
+	}
+	b.Reset()
+	printContainers(&b, nil, now)
+	if b.Len() != 0 {
+		t.Errorf("printContainers(none) = %q, want nothing", b.String())
+	}
+}
