@@ -87,7 +87,7 @@ func TestServeRefusesSecondDaemon(t *testing.T) {
 
 // TestCommandsWithoutDaemon checks that status says how to start the
 // daemon when none runs (env prints its lines all the same: see
-// TestEnvWithoutDaemon in keys_test.go).
+// TestEnvWithoutDaemon in shell_test.go).
 func TestCommandsWithoutDaemon(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -212,3 +212,33 @@ func TestExecShellAndRegion(t *testing.T) {
 		wantOneLineError(t, e.run(t, "", "env", e.profile("prdo")), `no profile "`+e.profile("prdo")+`"`)
 	})
 }
+
+// TestCompletionProfiles checks that shell completion offers profile
+// names wherever a profile is taken: the config's, from the daemon, and
+// the keychain's.
+func TestCompletionProfiles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, regionConfig)
+	dev, prod, staging := e.profile("dev"), e.profile("prod"), e.profile("staging")
+	e.addKeys(t, dev, randomKeys(t))
+	e.startDaemon(t)
+	for _, args := range [][]string{
+		{"env", e.prefix},
+		{"exec", e.prefix},
+		{"login", e.prefix},
+		{"keys", "rotate", e.prefix},
+		{"install", "--default-profile", e.prefix},
+	} {
+		// cobra's hidden __complete is what the completion scripts call.
+		out := e.mustRun(t, "", append([]string{"__complete"}, args...)...)
+		for _, want := range []string{dev, prod, staging} {
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("completion of brokerd %s offers %q, want %s among them", strings.Join(args, " "), out, want)
+			}
+		}
+	}
+	if out := e.mustRun(t, "", "completion", "bash"); !strings.Contains(out, "__start_brokerd") {
+		t.Errorf("brokerd completion bash printed no bash completion script")
+	}
+}

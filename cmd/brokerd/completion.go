@@ -52,18 +52,23 @@ func (e *env) completionCmd() *cobra.Command {
 }
 
 // completeProfiles gives profile names to every command whose first
-// argument is a profile (its usage line says PROFILE) and to every flag
+// argument is a profile (its usage line says PROFILE, or PROFILE|…; IAM
+// Identity Center sessions are offered too) and to every flag
 // named default-profile or profile, unless it completes them itself. Run
 // it once all commands are added.
 func (e *env) completeProfiles(root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if f := strings.Fields(c.Use); len(f) > 1 && strings.Trim(f[1], "[]") == "PROFILE" && c.ValidArgsFunction == nil {
-			c.ValidArgsFunction = func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
-				if len(args) > 0 {
-					return nil, cobra.ShellCompDirectiveDefault // exec's command, for one
+		if f := strings.Fields(c.Use); len(f) > 1 && c.ValidArgsFunction == nil {
+			takes := strings.Split(strings.Trim(f[1], "[]"), "|")
+			sessions := slices.Contains(takes, "SSO-SESSION")
+			if slices.Contains(takes, "PROFILE") {
+				c.ValidArgsFunction = func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+					if len(args) > 0 {
+						return nil, cobra.ShellCompDirectiveDefault // exec's command, for one
+					}
+					return e.profileNames(cmd.Context(), prefix, sessions), cobra.ShellCompDirectiveNoFileComp
 				}
-				return e.profileNames(cmd.Context(), prefix), cobra.ShellCompDirectiveNoFileComp
 			}
 		}
 		for _, flag := range []string{"default-profile", "profile"} {
@@ -74,7 +79,7 @@ func (e *env) completeProfiles(root *cobra.Command) {
 				continue
 			}
 			c.RegisterFlagCompletionFunc(flag, func(cmd *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-				return e.profileNames(cmd.Context(), prefix), cobra.ShellCompDirectiveNoFileComp
+				return e.profileNames(cmd.Context(), prefix, false), cobra.ShellCompDirectiveNoFileComp
 			})
 		}
 		for _, sub := range c.Commands() {
@@ -86,8 +91,9 @@ func (e *env) completeProfiles(root *cobra.Command) {
 
 // profileNames lists the profiles starting with prefix that the running
 // daemon knows (from the AWS config file) and that have keys in the
-// keychain; either may be missing. It takes at most two seconds.
-func (e *env) profileNames(ctx context.Context, prefix string) []string {
+// keychain; either may be missing. With sessions, the IAM Identity Center
+// sessions too. It takes at most two seconds.
+func (e *env) profileNames(ctx context.Context, prefix string, sessions bool) []string {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -99,6 +105,11 @@ func (e *env) profileNames(ctx context.Context, prefix string) []string {
 		if st, err := c.Status(ctx); err == nil {
 			for _, p := range st.Profiles {
 				names = append(names, p.Name)
+			}
+			for _, s := range st.SSOSessions {
+				if sessions {
+					names = append(names, s.Name)
+				}
 			}
 		}
 		c.Close()
