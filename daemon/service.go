@@ -163,10 +163,15 @@ func (s *service) reloads(ctx context.Context, ch <-chan struct{}) {
 	}
 }
 
-// settle waits until no request came on ch for reloadSettle, or at most a
-// second; false when ctx ended.
+// reloadGather bounds how long a burst of reload requests is gathered: twice
+// the second in which 100 SIGHUPs must make one reload, so that one sent
+// late does not start a second.
+const reloadGather = 2 * time.Second
+
+// settle waits until no request came on ch for reloadSettle, or at most
+// reloadGather; false when ctx ended.
 func (s *service) settle(ctx context.Context, ch <-chan struct{}) bool {
-	deadline := s.clock.NewTimer(time.Second)
+	deadline := s.clock.NewTimer(reloadGather)
 	defer deadline.Stop()
 	for {
 		quiet := s.clock.NewTimer(reloadSettle)
@@ -241,6 +246,7 @@ func (s *service) KeysChanged(ctx context.Context, c control.KeysChange) error {
 	if err := checkName(c.Profile); err != nil {
 		return err
 	}
+	s.broker.ForgetKeys(c.Profile)
 	if !c.Removed {
 		s.cache.Retry()
 		s.log.Info("keys changed", zap.String("profile", c.Profile))

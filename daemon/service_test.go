@@ -29,8 +29,8 @@ func TestService_SettleGathersABurst(t *testing.T) {
 	ch := make(chan struct{}, 1)
 	done := make(chan bool)
 	go func() { done <- s.settle(t.Context(), ch) }()
-	// Requests 100 ms apart keep it waiting; the one-second bound ends it.
-	for range 9 {
+	// Requests 100 ms apart keep it waiting; the two-second bound ends it.
+	for range 19 {
 		clock.BlockUntilContext(t.Context(), 2)
 		ch <- struct{}{}
 		clock.Advance(100 * time.Millisecond)
