@@ -48,7 +48,7 @@ source_profile = {dev}
 		return n["UpdateApp"] >= 2 && n["Deploy"] >= 2
 	})
 	// Any further refresh a straggling reload would start comes within the
-	// reload's settling time (at most a second) and the STS call after it.
+	// reload's gathering time (at most two seconds) and the STS call after it.
 	time.Sleep(3 * time.Second)
 	n := roles()
 	reloads := strings.Count(d.log(), "reloaded the config file")
