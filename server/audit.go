@@ -19,9 +19,10 @@ import (
 
 // AuditConfig configures an Audit; a zero field takes the default named.
 type AuditConfig struct {
-	// Peers finds the process at the other end of a loopback connection;
-	// nil names no process.
-	Peers *peer.Finder
+	// Lookup finds the process at the other end of a loopback connection,
+	// such as peer.Finder's Lookup; nil names no process. It returns
+	// ErrTooBusy to decline a lookup.
+	Lookup func(local, remote net.Addr) (peer.Process, error)
 	// Clock stamps the lines of repeated requests, arms the flush ticker
 	// and measures lookups; nil means the real clock.
 	Clock clockwork.Clock
@@ -33,7 +34,7 @@ type AuditConfig struct {
 	// bursts of new connections (default 5s). A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
-	// (default 4) run at once, since each reads the whole socket table;
+	// (default 2) run at once, since each reads the whole socket table;
 	// the others wait their turn.
 	LookupShare float64
 	LookupBurst time.Duration
@@ -83,14 +84,12 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 		cfg.LookupBurst = 5 * time.Second
 	}
 	if cfg.Lookups <= 0 {
-		cfg.Lookups = 4
+		cfg.Lookups = 2
 	}
 	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups),
 		budget:  budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now()},
 		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
-	if cfg.Peers != nil {
-		a.lookup = cfg.Peers.Lookup
-	}
+	a.lookup = cfg.Lookup
 	return a
 }
 
@@ -241,6 +240,11 @@ func event(s sig, c *cache.Served) audit.Event {
 	return e
 }
 
+// ErrTooBusy is what an AuditConfig.Lookup returns to decline a lookup,
+// such as when the machine holds so many sockets that reading their table
+// costs too much.
+var ErrTooBusy = errors.New("too busy to look the client up")
+
 // notLookedUp is the note of requests whose client was not looked up.
 const notLookedUp = "client not looked up: too many new connections"
 
@@ -266,6 +270,8 @@ func (a *Audit) identify(cs *connState) {
 	a.budget.charge(a.clock.Since(start))
 	<-a.slots
 	switch {
+	case errors.Is(err, ErrTooBusy):
+		cs.anon = true
 	case err == nil:
 		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}
 		if p.Exe == "" {

@@ -124,7 +124,7 @@ func get(t *testing.T, c *http.Client, url, token string) int {
 func TestAudit_LoopbackClients(t *testing.T) {
 	clock := clockwork.NewRealClock()
 	l, events := newAuditLog(t, clock)
-	a := server.NewAudit(l, server.AuditConfig{Peers: peer.New(peer.Config{}), Clock: clock})
+	a := server.NewAudit(l, server.AuditConfig{Lookup: peer.New(peer.Config{}).Lookup, Clock: clock})
 	srv := auditedServer(t, a)
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
 	for range 5 {
