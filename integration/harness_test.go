@@ -413,7 +413,22 @@ func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body
 
 // request sends method path to the daemon with its auth token; edit, when
 // not nil, changes the request first (drop or replace headers, set Host).
+//
+// A 503 saying the credentials are still being fetched (the daemon waits
+// for STS about a second, and a cold fetch on a loaded test machine can take
+// longer) is retried, as the SDKs retry a 503; requestOnce does not.
 func (d *Daemon) request(method, path string, edit func(*http.Request)) (response, error) {
+	for i := 0; ; i++ {
+		r, err := d.requestOnce(method, path, edit)
+		if err != nil || i == 20 || r.status != http.StatusServiceUnavailable || !bytes.Contains(r.body, []byte("still being fetched")) {
+			return r, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// requestOnce is request without retries.
+func (d *Daemon) requestOnce(method, path string, edit func(*http.Request)) (response, error) {
 	req, err := http.NewRequest(method, d.URL+path, nil)
 	if err != nil {
 		return response{}, err
