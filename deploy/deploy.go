@@ -196,7 +196,7 @@ func (o Options) serveArgs() []string {
 	if o.Listen != "" {
 		args = append(args, "--listen", o.Listen)
 	}
-	if o.DefaultProfile != "" {
+	if o.DefaultProfile != "" && o.DefaultProfile != "default" { // serve's own default
 		args = append(args, "--default-profile", o.DefaultProfile)
 	}
 	return args

@@ -95,7 +95,7 @@ func parseEnvironmentFile(b []byte) Installed {
 
 // parsePlist reads serve's flags from what LaunchdPlist wrote.
 func parsePlist(b []byte) Installed {
-	in := Installed{Present: true}
+	in := Installed{Present: true, DefaultProfile: "default"} // serve's own default
 	var p struct {
 		ProgramArguments []string
 	}

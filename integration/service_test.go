@@ -98,7 +98,10 @@ func TestExec(t *testing.T) {
 		}
 	})
 	t.Run("without --", func(t *testing.T) {
-		wantOneLineError(t, e.run(t, "", "exec", prod, "env"), "usage: brokerd exec PROFILE -- COMMAND [ARGS...]")
+		// As aws-vault exec: what follows the profile is the command.
+		if out := e.mustRun(t, "", "exec", prod, "sh", "-c", "echo $BROKERD_PROFILE"); strings.TrimSpace(out) != prod {
+			t.Errorf("brokerd exec %s sh -c 'echo $BROKERD_PROFILE' printed %q, want %s", prod, out, prod)
+		}
 	})
 }
 
@@ -187,6 +190,7 @@ region = us-east-1
 func TestEnvShells(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.writeConfig(t, roleConfig) // env refuses a profile neither the config nor the keychain has
 	d := e.startDaemon(t)
 	prod := e.profile("prod")
 	url, token := d.URL+"/v1/credentials", filepath.Join(e.StateDir, "token")
@@ -200,11 +204,11 @@ func TestEnvShells(t *testing.T) {
 		{[]string{"env", "--shell", "fish"},
 			"set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI " + url + ";\nset -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + token + ";\n"},
 		{[]string{"env", "--shell", "fish", prod},
-			"set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI " + url + "/" + prod + ";\nset -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + token + ";\n"},
+			"set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI " + url + "/" + prod + ";\nset -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + token + ";\nset -gx BROKERD_PROFILE " + prod + ";\n"},
 		{[]string{"env", "--shell", "powershell"},
 			"$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = '" + url + "'\n$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = '" + token + "'\n"},
 		{[]string{"env", "--shell", "pwsh", prod},
-			"$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = '" + url + "/" + prod + "'\n$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = '" + token + "'\n"},
+			"$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = '" + url + "/" + prod + "'\n$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = '" + token + "'\n$Env:BROKERD_PROFILE = '" + prod + "'\n"},
 		{[]string{"env", "--shell", "zsh"},
 			"export AWS_CONTAINER_CREDENTIALS_FULL_URI=" + url + "\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + token + "\n"},
 	}
@@ -384,6 +388,8 @@ func TestInstallDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// install serves the config's profile "default" unless told another.
+	e.writeConfig(t, "[default]\nregion = eu-west-1\n\n[profile {prod}]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = default\n")
 	unit := filepath.Join(home, ".config", "systemd", "user", "brokerd.service")
 	envFile := filepath.Join(home, ".config", "environment.d", "60-brokerd.conf")
 	token := filepath.Join(e.StateDir, "token")
@@ -400,10 +406,10 @@ func TestInstallDryRun(t *testing.T) {
 			"write " + envFile + " (mode 0644; new parent directories 0700):\n",
 			"\n    AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/v1/credentials\n",
 			"\n    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + token + "\n",
+			"\n    BROKERD_PROFILE=default\n    AWS_REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}\n",
 			"\nrun systemctl --user daemon-reload\n" +
-				"run systemctl --user enable brokerd.service\n" +
-				"run systemctl --user restart brokerd.service\n" +
-				"run systemctl --user set-environment AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/v1/credentials AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + token + "\n",
+				"run systemctl --user enable brokerd.service  # undone by systemctl --user disable --now brokerd.service should a later step fail\n" +
+				"run systemctl --user restart brokerd.service\n",
 			"\n    eval \"$(brokerd env)\"\n",
 		} {
 			if !strings.Contains(out, want) {
