@@ -303,14 +303,24 @@ func TestInstallWithoutUserManager(t *testing.T) {
 	}
 }
 
-// TestInstallUserService installs brokerd into a real systemd user manager
+// TestSystemdUserManager runs the tests that need a real systemd user
+// manager: the README's quick start and the life of an installed service.
+// They run beside each other, but not beside the other tests: a manager's
+// start and teardown, and the quick start's `go build`, take the CPU that
+// the tests of response times need.
+func TestSystemdUserManager(t *testing.T) {
+	needRoot(t)
+	t.Run("QuickStart", func(t *testing.T) { t.Parallel(); testQuickStart(t) })
+	t.Run("Install", func(t *testing.T) { t.Parallel(); testInstallUserService(t) })
+}
+
+// testInstallUserService installs brokerd into a real systemd user manager
 // and follows it through its life: the default profile is refused when the
 // config has none; a failed start is undone; the service runs (Type=notify),
 // reads the keys the CLI stored, and exports the endpoint, the profile and
 // its region to the manager (a region of the user's is kept); a shell set up
 // before survives a crash and a stop; uninstall removes it all.
-func TestInstallUserService(t *testing.T) {
-	t.Parallel()
+func testInstallUserService(t *testing.T) {
 	home := newHome(t)
 	installedBrokerd(t, home)
 	port, err := freePort()

@@ -71,14 +71,14 @@ func readQuickStart(t *testing.T) []quickStartStep {
 	return steps
 }
 
-// TestQuickStart replays the README's quick start, command by command, in
+// testQuickStart replays the README's quick start, command by command, in
 // one shell, on a clean home with a real systemd user manager and its
 // keyring (scripts/systemd-user-manager.sh), moto_server as AWS: build,
 // PATH, keys add, the config, install, eval "$(brokerd env)", and the aws
 // CLI answers as assumed-role/UpdateApp with no other export (no region in
 // the environment: it comes from the profile).
-func TestQuickStart(t *testing.T) {
-	t.Parallel()
+// (TestSystemdUserManager runs it.)
+func testQuickStart(t *testing.T) {
 	steps := readQuickStart(t)
 	if len(steps) < 6 || steps[len(steps)-1].command != "aws sts get-caller-identity" {
 		t.Fatalf("README quick start has steps %+v, want at least six ending with aws sts get-caller-identity", steps)
