@@ -227,6 +227,7 @@ type extras struct {
 	auditLog *audit.Log    // nil when no audit log is written
 	audit    *server.Audit // nil when no audit log is written
 	relay    net.Listener  // nil when the relay socket could not be made
+	closed   bool
 }
 
 // openExtras opens the container tokens, the relay socket and the audit
@@ -277,8 +278,12 @@ func (x *extras) run(ctx context.Context) {
 }
 
 // close writes what the audit holds and closes the audit log and the relay
-// socket; call it once the servers have stopped.
+// socket; call it once the servers have stopped. Later calls do nothing.
 func (x *extras) close(log *zap.Logger) {
+	if x.closed {
+		return
+	}
+	x.closed = true
 	if x.relay != nil {
 		x.relay.Close()
 	}

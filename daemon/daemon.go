@@ -199,6 +199,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Ready(endpoint)
 	}
 	err = g.Wait()
+	x.close(log) // before the last line, "stopped"
 	log.Info("stopped")
 	return err
 }

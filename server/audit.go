@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,8 +200,25 @@ func (a *Audit) issued(r *http.Request, name string, c *cache.Served) {
 // written.
 func (a *Audit) refused(r *http.Request, name string, status int, code string) {
 	a.refusedN.Add(1)
-	a.loopback(r, sig{kind: audit.Refused, profile: name, status: status, code: code}, nil)
+	a.loopback(r, refusal(name, status, code), nil)
 }
+
+// refusal is the sig of a refused request for name. A name that cannot be
+// a profile's is not kept, so that a client asking for a new one each time
+// (random bytes, 5,000 characters) makes one line with a count rather than
+// a line each, which would rotate the log's history away; other names are
+// cut to maxName bytes.
+func refusal(name string, status int, code string) sig {
+	if code == codeBadName {
+		name = ""
+	} else if len(name) > maxName {
+		name = strings.ToValidUTF8(name[:maxName], "") + "…"
+	}
+	return sig{kind: audit.Refused, profile: name, status: status, code: code}
+}
+
+// maxName bounds a profile name in the audit log.
+const maxName = 128
 
 func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
 	cs, _ := r.Context().Value(connKey{}).(*connState)

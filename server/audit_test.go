@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -268,5 +270,45 @@ func BenchmarkCredentials_Audited(b *testing.B) {
 	for b.Loop() {
 		clear(w.h)
 		h.ServeHTTP(w, r)
+	}
+}
+
+// A client asking for a new impossible name each time makes one line with
+// a count, not a line a request; other names are cut.
+func TestAudit_BadNamesCoalesce(t *testing.T) {
+	l, events := newAuditLog(t, clockwork.NewRealClock())
+	a := server.NewAudit(l, server.AuditConfig{})
+	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	ctx := a.ConnContext(context.Background(), c1)
+	for i := range 100 {
+		name := strings.Repeat("a", 5000) + strconv.Itoa(i)
+		if i%2 == 0 {
+			name = "\xff\xfe" + strconv.Itoa(i)
+		}
+		r := httptest.NewRequest(http.MethodGet, "http://"+srvHost+"/v1/credentials/"+url.PathEscape(name), nil).WithContext(ctx)
+		r.Header.Set("Authorization", benchToken)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	r := httptest.NewRequest(http.MethodGet, "http://evil.example/v1/credentials/"+strings.Repeat("b", 300), nil).WithContext(ctx)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	a.Flush()
+	got := events()
+	n := 0
+	for _, e := range got {
+		if e.Code == "InvalidProfileName" {
+			n += e.N()
+			if e.Profile != "" {
+				t.Errorf("a refusal of an impossible name keeps it: %.40q", e.Profile)
+			}
+		}
+	}
+	if n != 100 || len(got) != 3 {
+		t.Errorf("%d lines counting %d refusals of impossible names, and the host's; want 3 lines, 100 refusals: %+v", len(got), n, got)
+	}
+	if last := got[len(got)-1]; last.Code != "InvalidHost" || len(last.Profile) > 140 || !strings.HasSuffix(last.Profile, "…") {
+		t.Errorf("the refusal of a foreign host keeps profile %q, want it cut", last.Profile)
 	}
 }

@@ -175,7 +175,7 @@ func (h *relay) hostAllowed(host string) bool {
 func (h *relay) refuse(w http.ResponseWriter, r *http.Request, q *relayRequest, err error) {
 	status, code, message := httperr.Answer(err)
 	if h.cfg.Audit != nil {
-		h.cfg.Audit.relayed(q.who, sig{kind: audit.Refused, profile: q.name, status: status, code: code}, nil)
+		h.cfg.Audit.relayed(q.who, refusal(q.name, status, code), nil)
 	}
 	httperr.Write(w, err)
 	if h.refused.sample() {

@@ -197,8 +197,11 @@ func unescape(segment string) (string, bool) {
 
 // BadName is the answer to a request naming a profile that cannot exist.
 func BadName(err error) error {
-	return httperr.Errorf(http.StatusBadRequest, "InvalidProfileName", "%v", err)
+	return httperr.Errorf(http.StatusBadRequest, codeBadName, "%v", err)
 }
+
+// codeBadName is the code of BadName's answer.
+const codeBadName = "InvalidProfileName"
 
 // checkToken is authorized as middleware, for the routed credentials paths.
 func (s *server) checkToken(next http.Handler) http.Handler {
