@@ -76,6 +76,7 @@ func newEnv(t testing.TB) *Env {
 		"AWS_CONFIG_FILE":             e.ConfigFile,
 		"AWS_SHARED_CREDENTIALS_FILE": credentials,
 		"BROKERD_STATE_DIR":           e.StateDir,
+		"BROKERD_AUDIT_DIR":           filepath.Join(short, "audit"),
 		"AWS_ENDPOINT_URL_STS":        openSTS.URL,
 		"AWS_REGION":                  "us-east-1",
 		"AWS_DEFAULT_REGION":          "us-east-1", // botocore reads this one
@@ -296,6 +297,8 @@ type Daemon struct {
 	PID   int               // the process id
 	Token string            // the auth token, from the token file
 	Env   map[string]string // what `brokerd env` exports (the default profile)
+	// Started is when the test started it: its audit events come after.
+	Started time.Time
 
 	e       *Env
 	cmd     *exec.Cmd
@@ -310,7 +313,7 @@ type Daemon struct {
 // it when the test ends, failing the test unless it exits 0.
 func (e *Env) startDaemon(t testing.TB, args ...string) *Daemon {
 	t.Helper()
-	d := &Daemon{e: e, exited: make(chan struct{})}
+	d := &Daemon{e: e, exited: make(chan struct{}), Started: time.Now()}
 	argv := append(append(slices.Clone(e.daemonPrefix), brokerdBin, "serve", "--listen", "127.0.0.1:0"), args...)
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = e.environ(nil)
@@ -392,6 +395,9 @@ func (d *Daemon) stop(t testing.TB) {
 	}
 	if strings.Contains(d.log(), "WARNING: DATA RACE") {
 		t.Errorf("brokerd serve reported a data race:\n%s", d.log())
+	}
+	if d.waitErr == nil {
+		d.checkAudit(t)
 	}
 }
 

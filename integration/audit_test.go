@@ -1,0 +1,173 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/brokerd/brokerd/audit"
+)
+
+// closedLine is the daemon's last word on its audit log.
+var closedLine = regexp.MustCompile(`audit log closed\s+(\{.*\})`)
+
+// checkAudit runs when any daemon of the integration run has stopped
+// cleanly: every issuance it counted is in its audit log (the sum of the
+// lines' counts is the daemon's own count, nothing dropped), and each one
+// names its client: the process with its pid and executable on this
+// machine, or the container by its id.
+func (d *Daemon) checkAudit(t testing.TB) {
+	t.Helper()
+	m := closedLine.FindStringSubmatch(d.log())
+	if m == nil {
+		if strings.Contains(d.log(), "serving") && !strings.Contains(d.log(), `"audit-dir"`) {
+			t.Errorf("brokerd serve did not report its audit log at exit; output:\n%s", d.log())
+		}
+		return
+	}
+	var counts struct{ Issued, Refused, Dropped int }
+	if err := json.Unmarshal([]byte(m[1]), &counts); err != nil {
+		t.Fatalf("audit log closed %s: %v", m[1], err)
+	}
+	dir := d.e.vars["BROKERD_AUDIT_DIR"]
+	events, err := audit.Read(dir, audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Errorf("read the audit log in %s: %v", dir, err)
+	}
+	issued, refused := 0, 0
+	var unnamed []string
+	for _, e := range events {
+		if e.Kind == audit.Refused {
+			refused += e.N()
+			continue
+		}
+		issued += e.N()
+		host := e.Client != nil && e.Client.PID > 0 && e.Client.Exe != ""
+		container := e.Container != nil && len(e.Container.ID) == 64
+		if !host && !container {
+			b, _ := json.Marshal(e)
+			unnamed = append(unnamed, string(b))
+		}
+	}
+	if issued != counts.Issued || refused != counts.Refused || counts.Dropped != 0 {
+		t.Errorf("the audit log holds %d issuances and %d refusals; the daemon counted %d and %d, and dropped %d",
+			issued, refused, counts.Issued, counts.Refused, counts.Dropped)
+	}
+	if len(unnamed) > 0 {
+		t.Errorf("%d of %d audit lines of issuances name neither a process (pid and executable) nor a container:\n%s",
+			len(unnamed), len(events), strings.Join(unnamed, "\n"))
+	}
+}
+
+// TestAuditNamesHostClients has the aws CLI, boto3, curl and this Go
+// process (with keep-alive, and a burst of new connections) fetch
+// credentials, and a wrong token refused; the audit log names each by
+// pid and executable, counts every issuance, and brokerd audit reads it.
+func TestAuditNamesHostClients(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t, "--default-profile", prod)
+
+	if arn := e.callerARN(t, d.Env); !strings.HasPrefix(arn, assumedUpdateApp) {
+		t.Fatalf("aws sts get-caller-identity = %s, want %s…", arn, assumedUpdateApp)
+	}
+	e.mustExec(t, d.Env, "", "python3", "-c", "import boto3; boto3.client('sts').get_caller_identity()")
+	curl := e.mustExec(t, nil, "", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: "+d.Token, d.URL+"/v1/credentials/"+dev)
+	bad := e.mustExec(t, nil, "", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: "+randomToken(), d.URL+"/v1/credentials/"+dev)
+	if curl != "200" || bad != "403" {
+		t.Fatalf("curl got %s and, with a wrong token, %s; want 200 and 403", curl, bad)
+	}
+	for range 5 { // one keep-alive connection
+		d.credentials(t, prod)
+	}
+	fresh := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 50 {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, d.URL+"/v1/credentials/"+prod, nil)
+			req.Header.Set("Authorization", d.Token)
+			resp, err := fresh.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 50 {
+		t.Fatalf("%d of 50 requests on new connections got credentials", ok)
+	}
+	d.stop(t) // checks every line (checkAudit)
+
+	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	self, _ = filepath.EvalSymlinks(self)
+	byExe := map[string]int{}
+	for _, ev := range events {
+		if ev.Kind == audit.Issued && ev.Client != nil {
+			byExe[ev.Client.Exe] += ev.N()
+		}
+		if ev.Kind == audit.Refused && ev.Code == "InvalidToken" && (ev.Client == nil || filepath.Base(ev.Client.Exe) != "curl") {
+			t.Errorf("the refusal of curl's wrong token names %+v", ev.Client)
+		}
+	}
+	python := 0
+	for exe, n := range byExe {
+		if strings.Contains(filepath.Base(exe), "python") {
+			python += n
+		}
+	}
+	// The aws CLI and boto3 are python processes; the 5 + 50 requests of
+	// this test come from this process.
+	if byExe["/usr/bin/curl"] != 1 || byExe[self] != 55 || python != 2 {
+		t.Errorf("issuances by executable %v, want 1 by /usr/bin/curl, 55 by %s, 2 by python", byExe, self)
+	}
+
+	// brokerd audit reads it back: JSON lines that parse, and a table.
+	out := e.mustRun(t, "", "audit", "--json", "--since", "1h")
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev audit.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Time.IsZero() || ev.Kind == "" {
+			t.Fatalf("brokerd audit --json printed a line that is not an event: %q (%v)", line, err)
+		}
+		n++
+	}
+	if n < len(events) {
+		t.Errorf("brokerd audit --json printed %d events, want at least %d", n, len(events))
+	}
+	table := e.mustRun(t, "", "audit", "--profile", dev)
+	if !strings.Contains(table, "/usr/bin/curl") || strings.Contains(table, prod+" ") || !strings.HasPrefix(table, "TIME") {
+		t.Errorf("brokerd audit --profile %s =\n%s\nwant curl's lines of %s only", dev, table, dev)
+	}
+	if r := e.run(t, "", "audit", "--since", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "30m, 1h, 7d") {
+		t.Errorf("brokerd audit --since yesterday: %v; want a one-line error with the forms", r)
+	}
+	// No secret in the audit log, and its files are private.
+	dir := e.vars["BROKERD_AUDIT_DIR"]
+	wantMode(t, dir, os.ModeDir|0o700)
+	wantMode(t, filepath.Join(dir, audit.FileName), 0o600)
+	b, _ := os.ReadFile(filepath.Join(dir, audit.FileName))
+	if strings.Contains(string(b), d.Token) || strings.Contains(string(b), "SecretAccessKey") {
+		t.Errorf("the audit log holds a secret:\n%s", b)
+	}
+}

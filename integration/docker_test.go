@@ -1,0 +1,535 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/brokerd/brokerd/audit"
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/docker"
+)
+
+// requireDocker fails the test without a Docker engine, unless
+// BROKERD_SKIP_DOCKER says to skip it.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	if err == nil {
+		return
+	}
+	if os.Getenv("BROKERD_SKIP_DOCKER") != "" {
+		t.Skipf("no Docker engine (%v) and BROKERD_SKIP_DOCKER is set", err)
+	}
+	t.Fatalf("no Docker engine (%v: %s): run the integration tests under scripts/with-docker (as root), as scripts/check does, "+
+		"or set BROKERD_SKIP_DOCKER=1 to skip the Docker tests", err, bytes.TrimSpace(out))
+}
+
+// buildStatic builds the package at pkg (relative to this directory)
+// without cgo into dir/name.
+func buildStatic(t *testing.T, dir, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// dockerCmd runs docker and returns its output; it fails the test unless
+// docker exits 0.
+func dockerCmd(t *testing.T, args ...string) string {
+	t.Helper()
+	out, code := dockerTry(t, args...)
+	if code != 0 {
+		t.Fatalf("docker %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+func dockerTry(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return out.String(), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
+}
+
+// container is a container the test ran: its id and what it printed.
+type container struct {
+	ID, Out string
+	Code    int
+}
+
+// runContainer runs docker run --name NAME args, then removes the
+// container, keeping its id.
+func runContainer(t *testing.T, args ...string) container {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "brokerd-it-" + hex.EncodeToString(b)
+	out, code := dockerTry(t, append([]string{"run", "--name", name}, args...)...)
+	id := strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format", "{{.Id}}", name))
+	dockerCmd(t, "rm", "--force", name)
+	return container{ID: id, Out: strings.TrimSpace(out), Code: code}
+}
+
+// startMotoOn starts moto_server on host (an address of this machine) and
+// stops it when the test ends.
+func startMotoOn(t *testing.T, host string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	url := "http://" + net.JoinHostPort(host, port)
+	logPath := filepath.Join(t.TempDir(), "moto.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command("moto_server", "-H", host, "-p", port)
+	cmd.Env = cleanEnviron(nil)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if resp, err := http.Get(url + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			return url
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("moto_server on %s exited:\n%s", url, b)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server on %s did not answer within a minute", url)
+		}
+	}
+}
+
+// TestDocker sets up brokerd's network and relay on a real Docker engine,
+// then checks what issue 12 asks: a container started with the printed
+// options gets the role through the Go SDK; `brokerd docker run` does the
+// same; a container whose token names another profile gets 403; a revoked
+// and an expired token are refused; the daemon's own token does not work
+// through the relay, nor a container token on loopback; neither the daemon
+// nor the relay listens on a host address other than loopback; status
+// lists the tokens without their secrets; and the audit log names every
+// container that got credentials by its id (checkAudit, when the daemon
+// stops, checks every line).
+//
+// It does not run in parallel: the network, the relay's name and address
+// are the engine's, and brokerd doctor in other tests looks at them.
+func TestDocker(t *testing.T) {
+	requireDocker(t)
+	bin := t.TempDir()
+	static := buildStatic(t, bin, "github.com/brokerd/brokerd/cmd/brokerd", "brokerd")
+	whoami := buildStatic(t, bin, "./testdata/whoami", "whoami")
+	ctxDir := t.TempDir()
+	if err := os.Rename(whoami, filepath.Join(ctxDir, "whoami")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami /whoami\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
+	image := "brokerd-whoami:test"
+	dockerCmd(t, "build", "-q", "-t", image, ctxDir)
+
+	e := newEnv(t)
+	e.writeConfig(t, `
+[profile {dev}]
+region = us-east-1
+
+[profile {prod}]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = {dev}
+region = eu-west-1
+`)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.addKeys(t, dev, randomKeys(t))
+	t.Cleanup(func() {
+		e.run(t, "", "docker", "teardown")
+		out, _ := dockerTry(t, "image", "ls", "--quiet", "--filter", "label="+docker.LabelKey+"=relay")
+		for _, id := range strings.Fields(out) {
+			dockerTry(t, "image", "rm", "--force", id)
+		}
+		dockerTry(t, "image", "rm", "--force", image)
+	})
+
+	// Setup, with a first daemon: the race-enabled binary is dynamic and
+	// refused; a static one builds the relay.
+	d0 := e.startDaemon(t, "--default-profile", prod)
+	if raceEnabled {
+		wantOneLineError(t, e.run(t, "", "docker", "setup"), "CGO_ENABLED=0")
+	}
+	out := e.mustRun(t, "", "docker", "setup", "--binary", static)
+	for _, want := range []string{"network brokerd: created (169.254.170.0/24)", "image brokerd-relay:", "built from " + static,
+		"relay brokerd-relay at 169.254.170.2: created", "reaches brokerd through the relay"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("brokerd docker setup printed:\n%s\nwant it to say %q", out, want)
+		}
+	}
+	if again := e.mustRun(t, "", "docker", "setup", "--binary", static); !strings.Contains(again, "network brokerd: exists") ||
+		!strings.Contains(again, ": exists") || !strings.Contains(again, "169.254.170.2: running") {
+		t.Errorf("brokerd docker setup, again, printed:\n%s\nwant everything to exist and run", again)
+	}
+
+	// STS for the daemon and the containers alike: moto on the network's
+	// gateway, this machine's address on the bridge. The daemon restarts
+	// to use it; the relay reaches the new one through the same directory.
+	d0.stop(t)
+	sts := startMotoOn(t, docker.Gateway)
+	e.setenv("AWS_ENDPOINT_URL_STS", sts)
+	d := e.startDaemon(t, "--default-profile", prod)
+	inContainer := []string{"--env", "AWS_ENDPOINT_URL_STS=" + sts, "--env", "AWS_EC2_METADATA_DISABLED=true"}
+	// tokenArgs makes a token with brokerd docker token and returns the
+	// options it prints, one a line, and the token file.
+	tokenArgs := func(t *testing.T, args ...string) (opts []string, tokenFile string) {
+		t.Helper()
+		out := e.mustRun(t, "", append([]string{"docker", "token", "--format", "lines"}, args...)...)
+		opts = strings.Split(strings.TrimSpace(out), "\n")
+		for _, o := range opts {
+			if src, ok := strings.CutPrefix(o, "type=bind,source="); ok {
+				tokenFile, _, _ = strings.Cut(src, ",")
+			}
+		}
+		if tokenFile == "" {
+			t.Fatalf("brokerd docker token %s printed no token file mount:\n%s", strings.Join(args, " "), out)
+		}
+		return opts, tokenFile
+	}
+	var secrets []string
+	got := map[string]string{} // container id -> label, for each that got credentials
+	wantServed := func(t *testing.T, c container, label string) {
+		t.Helper()
+		if c.Code != 0 || len(c.ID) != 64 {
+			t.Fatalf("container %s: exit %d\n%s", c.ID, c.Code, c.Out)
+		}
+		got[c.ID] = label
+	}
+
+	t.Run("printed options", func(t *testing.T) {
+		opts, tokenFile := tokenArgs(t, prod, "--label", "printed")
+		secret, _ := os.ReadFile(tokenFile)
+		secrets = append(secrets, string(secret))
+		for _, want := range []string{"--network\nbrokerd", "--env\nAWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/" + prod,
+			"--env\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/brokerd/token", "--mount\ntype=bind,source=" + tokenFile + ",target=/run/brokerd/token,readonly",
+			"--env\nAWS_REGION=eu-west-1", "--env\nAWS_DEFAULT_REGION=eu-west-1", "--cidfile\n"} {
+			if !strings.Contains(strings.Join(opts, "\n"), want) {
+				t.Errorf("brokerd docker token printed %q, want %q", opts, want)
+			}
+		}
+		if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 || len(secret) == 0 || bytes.ContainsAny(secret, "\r\n") {
+			t.Errorf("token file %s: %v, %v, %d bytes; want mode 0600, one line without newline", tokenFile, fi.Mode(), err, len(secret))
+		}
+		c := runContainer(t, append(append(opts, inContainer...), image)...)
+		wantServed(t, c, "printed")
+		if !strings.HasPrefix(c.Out, assumedUpdateApp) {
+			t.Errorf("the Go SDK in the container is %q, want %s…", c.Out, assumedUpdateApp)
+		}
+	})
+
+	t.Run("docker run", func(t *testing.T) {
+		r := e.run(t, "", append(append([]string{"docker", "run", prod, "--", "--name", "brokerd-it-wrapped"}, inContainer...), image)...)
+		id := strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format", "{{.Id}}", "brokerd-it-wrapped"))
+		dockerCmd(t, "rm", "--force", "brokerd-it-wrapped")
+		wantServed(t, container{ID: id, Out: r.stdout, Code: r.code}, "brokerd-it-wrapped")
+		if !strings.HasPrefix(r.stdout, assumedUpdateApp) {
+			t.Errorf("brokerd docker run printed %v, want %s…", r, assumedUpdateApp)
+		}
+		st := e.status(t)
+		i := slices.IndexFunc(st.Containers, func(c control.ContainerToken) bool { return c.Label == "brokerd-it-wrapped" })
+		if i < 0 || st.Containers[i].Revoked == nil || st.Containers[i].ContainerID != id || st.Containers[i].LastUsed == nil {
+			t.Errorf("status lists %+v; want the token of brokerd-it-wrapped revoked once docker run returned, used, in container %s", st.Containers, id)
+		}
+		if r := e.run(t, "", "docker", "run", prod, "--", "--network", "host", image); r.code == 0 || !strings.Contains(r.stderr, "--network") {
+			t.Errorf("brokerd docker run with --network: %v, want a refusal naming --network", r)
+		}
+	})
+
+	t.Run("another profile is refused", func(t *testing.T) {
+		opts, tokenFile := tokenArgs(t, dev, "--label", "worker")
+		secret, _ := os.ReadFile(tokenFile)
+		secrets = append(secrets, string(secret))
+		c := runContainer(t, append(append(opts, inContainer...), image)...)
+		wantServed(t, c, "worker") // its own profile
+		c = runContainer(t, append(withoutCIDFile(opts), image, "-raw", "-url", "http://169.254.170.2/v1/credentials/"+prod)...)
+		if !strings.HasPrefix(c.Out, "403 ") || !strings.Contains(c.Out, "ProfileNotAllowed") {
+			t.Errorf("the worker's container asking for %s got %q, want 403 ProfileNotAllowed", prod, c.Out)
+		}
+		sdk := append(withoutCIDFile(opts), inContainer...)
+		sdk = append(sdk, "--env", "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/"+prod, image)
+		c = runContainer(t, sdk...)
+		if c.Code == 0 || !strings.Contains(c.Out, "ProfileNotAllowed") {
+			t.Errorf("the Go SDK in the worker's container, pointed at %s: exit %d %q; want a failure with ProfileNotAllowed", prod, c.Code, c.Out)
+		}
+	})
+
+	t.Run("revoked", func(t *testing.T) {
+		opts, _ := tokenArgs(t, prod, "--label", "revoke-me")
+		c := runContainer(t, append(opts, image, "-raw")...)
+		wantServed(t, c, "revoke-me")
+		if !strings.HasPrefix(c.Out, "200 ASIA") {
+			t.Fatalf("before revocation: %q, want 200", c.Out)
+		}
+		if out := e.mustRun(t, "", "docker", "revoke", "revoke-me"); !strings.Contains(out, "revoked container token") {
+			t.Errorf("brokerd docker revoke printed %q", out)
+		}
+		c = runContainer(t, append(withoutCIDFile(opts), image, "-raw")...)
+		if !strings.HasPrefix(c.Out, "403 ") || !strings.Contains(c.Out, "TokenRevoked") {
+			t.Errorf("after revocation: %q, want 403 TokenRevoked", c.Out)
+		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		opts, _ := tokenArgs(t, prod, "--label", "short", "--ttl", "2s")
+		time.Sleep(2500 * time.Millisecond)
+		c := runContainer(t, append(opts, image, "-raw")...)
+		if !strings.HasPrefix(c.Out, "401 ") || !strings.Contains(c.Out, "TokenExpired") {
+			t.Errorf("after expiry: %q, want 401 TokenExpired", c.Out)
+		}
+	})
+
+	t.Run("tokens where they do not belong", func(t *testing.T) {
+		c := runContainer(t, "--network", docker.Network, "--env", "AWS_CONTAINER_AUTHORIZATION_TOKEN="+d.Token, image, "-raw", "-url", "http://169.254.170.2/v1/credentials/"+prod)
+		if !strings.HasPrefix(c.Out, "403 ") || !strings.Contains(c.Out, "own token is refused through the relay") {
+			t.Errorf("the daemon's token through the relay: %q, want 403", c.Out)
+		}
+		r := d.get(t, "/v1/credentials/"+prod, func(r *http.Request) { r.Header.Set("Authorization", secrets[0]) })
+		wantAPIError(t, r, http.StatusForbidden, "ContainerToken", "relay")
+		c = runContainer(t, "--network", docker.Network, image, "-raw", "-url", "http://169.254.170.2/v1/status")
+		if !strings.HasPrefix(c.Out, "404 ") {
+			t.Errorf("a path other than the credentials through the relay: %q, want 404", c.Out)
+		}
+	})
+
+	t.Run("listening sockets", func(t *testing.T) {
+		if addrs := tcpListeners(t, d.PID); !slices.Equal(addrs, []string{d.Addr}) {
+			t.Errorf("brokerd listens on TCP %v, want only %s", addrs, d.Addr)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format", "{{.State.Pid}}", docker.RelayName)))
+		if err != nil || pid <= 0 {
+			t.Fatalf("relay pid: %v", err)
+		}
+		hostNS, _ := os.Readlink("/proc/self/ns/net")
+		relayNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if hostNS == "" || relayNS == hostNS {
+			t.Errorf("the relay's network namespace is %q, the host's %q: want its own", relayNS, hostNS)
+		}
+		if addrs := tcpListeners(t, pid); !slices.Equal(addrs, []string{"169.254.170.2:80"}) {
+			t.Errorf("the relay listens on %v in its namespace, want only 169.254.170.2:80", addrs)
+		}
+		// In the host's namespace: nothing of the daemon or the relay
+		// listens anywhere but on loopback.
+		for _, p := range []int{d.PID, pid} {
+			for _, a := range hostListeners(t, p) {
+				if host, _, _ := net.SplitHostPort(a); !net.ParseIP(host).IsLoopback() {
+					t.Errorf("pid %d listens on %s in the host's network namespace", p, a)
+				}
+			}
+		}
+		for _, a := range allHostListeners(t) {
+			if strings.HasPrefix(a, "169.254.170.2:") {
+				t.Errorf("something listens on %s in the host's network namespace", a)
+			}
+		}
+	})
+
+	t.Run("status", func(t *testing.T) {
+		out := e.mustRun(t, "", "status")
+		for _, want := range []string{"CONTAINER TOKEN", "printed", "worker", "revoke-me", "revoked", "short", "expired", prod + "  "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("brokerd status:\n%s\nwant it to say %q", out, want)
+			}
+		}
+		for _, s := range secrets {
+			if strings.Contains(out, s) || strings.Contains(e.mustRun(t, "", "status", "--json"), s) {
+				t.Errorf("brokerd status shows a container token")
+			}
+		}
+	})
+
+	files := stateFiles(t, e.StateDir)
+	d.stop(t) // checkAudit: every issuance names its process or container
+	for _, s := range secrets {
+		if part, ok := leaked(d.log(), s); ok {
+			t.Errorf("the daemon's log shows a container token (%q)", part)
+		}
+		for name, text := range files {
+			if strings.Contains(name, "/token") {
+				continue
+			}
+			if part, ok := leaked(text, s); ok {
+				t.Errorf("state file %s holds a container token (%q)", name, part)
+			}
+		}
+	}
+	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]int{}
+	for _, ev := range events {
+		if ev.Kind != audit.Issued {
+			continue
+		}
+		if ev.Container == nil || got[ev.Container.ID] != ev.Container.Label || !strings.HasPrefix(ev.Container.IP, "169.254.170.") {
+			t.Errorf("issuance %+v names container %+v, not one that got credentials", ev, ev.Container)
+			continue
+		}
+		served[ev.Container.ID] += ev.N()
+	}
+	for id, label := range got {
+		if served[id] != 1 {
+			t.Errorf("container %s (%s) got credentials once; the audit log counts %d", id[:12], label, served[id])
+		}
+	}
+	var refusals []string
+	for _, ev := range events {
+		if ev.Kind == audit.Refused && ev.Container != nil {
+			refusals = append(refusals, ev.Code+"/"+ev.Container.Label)
+		}
+	}
+	for _, want := range []string{"ProfileNotAllowed/worker", "TokenRevoked/revoke-me", "TokenExpired/short", "InvalidToken/"} {
+		if !slices.Contains(refusals, want) {
+			t.Errorf("audit refusals %v lack %s", refusals, want)
+		}
+	}
+	table := e.mustRun(t, "", "audit", "--since", "1h")
+	for id, label := range got {
+		if !strings.Contains(table, "container "+id[:12]+" ("+label+")") {
+			t.Errorf("brokerd audit does not show container %s (%s):\n%s", id[:12], label, table)
+		}
+	}
+	jsonOut := e.mustRun(t, "", "audit", "--json")
+	for _, line := range strings.Split(strings.TrimSpace(jsonOut), "\n") {
+		var ev audit.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("brokerd audit --json printed %q: %v", line, err)
+		}
+	}
+}
+
+// withoutCIDFile is opts without --cidfile, for a second container with
+// the same token (docker refuses a cidfile that exists).
+func withoutCIDFile(opts []string) []string {
+	var out []string
+	for i := 0; i < len(opts); i++ {
+		if opts[i] == "--cidfile" {
+			i++
+			continue
+		}
+		out = append(out, opts[i])
+	}
+	return out
+}
+
+// hostListeners lists the TCP addresses that pid listens on in this
+// process's network namespace (the host's).
+func hostListeners(t *testing.T, pid int) []string {
+	t.Helper()
+	inodes := socketInodes(t, pid)
+	var out []string
+	for inode, addr := range listening(t, "/proc/self/net") {
+		if inodes[inode] {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// allHostListeners lists every TCP listener of the host's namespace.
+func allHostListeners(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, addr := range listening(t, "/proc/self/net") {
+		out = append(out, addr)
+	}
+	return out
+}
+
+func socketInodes(t *testing.T, pid int) map[string]bool {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	return inodes
+}
+
+// listening maps the inodes of the listening TCP sockets in dir (a
+// /proc/PID/net) to their addresses.
+func listening(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(filepath.Join(dir, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			out[f[9]] = procAddr(t, f[1])
+		}
+	}
+	return out
+}
