@@ -132,6 +132,11 @@ func TestShellOutlivesDaemon(t *testing.T) {
 	works("in a shell set up before the daemon started")
 	d.stop(t)
 	fails("with the daemon stopped", "[Errno 2] No such file or directory: '"+filepath.Join(e.StateDir, "token")+"'")
+	// The README's troubleshooting table has what the aws CLI says.
+	if readme, err := os.ReadFile("../README.md"); err != nil || !strings.Contains(string(readme), "| `[Errno 2] No such file or directory: '…/brokerd/token'`") ||
+		!strings.Contains(string(readme), "| `Could not connect to the endpoint URL: ") {
+		t.Errorf("README.md's troubleshooting table lacks the aws CLI's words with the daemon stopped or crashed (%v)", err)
+	}
 	d = start()
 	works("after a restart")
 	if again := envOut(); again.code != 0 || again.stdout != before.stdout || again.stderr != "" {
