@@ -115,7 +115,8 @@ func TestLog_NoSecrets(t *testing.T) {
 	walk(reflect.TypeFor[audit.Event]())
 	want := []string{"Event.Time", "Event.Kind", "Event.Profile", "Event.RoleARN", "Event.KeyID", "Event.Expires",
 		"Event.Status", "Event.Code", "Event.Client", "Client.PID", "Client.Exe", "Client.UID",
-		"Event.Container", "Container.ID", "Container.Label"}
+		"Event.Container", "Container.ID", "Container.Label", "Container.IP",
+		"Event.Count", "Event.Until", "Event.Note"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Event's fields are %v, want %v: a new field must not be able to hold a secret (a secret key, a session token, a command line)", names, want)
 	}
