@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -250,7 +247,7 @@ func openExtras(cfg Config, log *zap.Logger) (*extras, error) {
 			}
 			return nil, err
 		}
-		x.audit = server.NewAudit(x.auditLog, server.AuditConfig{Lookup: guardLookup(peer.New(peer.Config{}).Lookup), Clock: cfg.Clock})
+		x.audit = server.NewAudit(x.auditLog, server.AuditConfig{Lookup: peer.New(peer.Config{}).Lookup, Clock: cfg.Clock})
 	}
 	return x, nil
 }
@@ -307,60 +304,4 @@ func (x *extras) loopbackRelay(cfg Config, c server.Credentials, token string, l
 	}
 	return server.NewRelay(c, server.RelayConfig{Tokens: x.tokens, MainToken: token, Log: log.Named("relay"),
 		Clock: cfg.Clock, Audit: x.audit})
-}
-
-// maxSockets is how many TCP sockets the machine may hold for a client to
-// be looked up: a lookup reads the whole socket table (about 150 bytes a
-// socket), which a flood of connections fills with closing sockets.
-const maxSockets = 10000
-
-// guardLookup is lookup, declined with server.ErrTooBusy while the machine
-// holds more than maxSockets TCP sockets (read at most once a second).
-func guardLookup(lookup func(local, remote net.Addr) (peer.Process, error)) func(local, remote net.Addr) (peer.Process, error) {
-	var mu sync.Mutex
-	var at time.Time
-	busy := false
-	return func(local, remote net.Addr) (peer.Process, error) {
-		mu.Lock()
-		if now := time.Now(); now.Sub(at) >= time.Second {
-			n, ok := tcpSockets()
-			busy, at = ok && n > maxSockets, now
-		}
-		b := busy
-		mu.Unlock()
-		if b {
-			return peer.Process{}, server.ErrTooBusy
-		}
-		return lookup(local, remote)
-	}
-}
-
-// tcpSockets is how many TCP sockets the machine holds, in use and closing,
-// from /proc/net/sockstat (Linux); false where there is none.
-func tcpSockets() (int, bool) {
-	b, err := os.ReadFile("/proc/net/sockstat")
-	if err != nil {
-		return 0, false
-	}
-	return parseSockstat(b)
-}
-
-// parseSockstat reads the TCP line of /proc/net/sockstat.
-func parseSockstat(b []byte) (int, bool) {
-	for line := range strings.Lines(string(b)) {
-		rest, ok := strings.CutPrefix(line, "TCP:")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		n := 0
-		for i := 0; i+1 < len(f); i += 2 {
-			if f[i] == "inuse" || f[i] == "tw" || f[i] == "orphan" {
-				v, _ := strconv.Atoi(f[i+1])
-				n += v
-			}
-		}
-		return n, true
-	}
-	return 0, false
 }

@@ -83,6 +83,22 @@ type Finder struct {
 	owners map[key]Process
 	order  []key // insertion order, oldest first, for eviction
 	recent []int // pids last found, most recent first
+	// diag asks the kernel for the socket (Linux sock_diag) rather than
+	// reading proc's socket tables; set for the running system.
+	diag bool
+}
+
+// findSocket finds the socket from client to server, through sock_diag
+// when it can (its cost does not grow with the sockets the machine holds),
+// else in proc's socket tables.
+func (f *Finder) findSocket(client, server netip.AddrPort) (socket, error) {
+	if f.diag {
+		s, err := diagSocket(client, server)
+		if err == nil || errors.Is(err, ErrNotFound) {
+			return s, err
+		}
+	}
+	return findSocket(f.proc, client, server)
 }
 
 // key names one socket: the client's address and its inode, so a port
@@ -96,13 +112,14 @@ const maxRecent = 8
 
 // New returns a Finder that looks where cfg says.
 func New(cfg Config) *Finder {
+	diag := cfg.Proc == nil
 	if cfg.Proc == nil {
 		cfg.Proc = systemProc()
 	}
 	if cfg.Size <= 0 {
 		cfg.Size = 256
 	}
-	return &Finder{proc: cfg.Proc, size: cfg.Size, owners: make(map[key]Process)}
+	return &Finder{proc: cfg.Proc, diag: diag, size: cfg.Size, owners: make(map[key]Process)}
 }
 
 // Lookup finds the client of the accepted connection whose local and
@@ -127,7 +144,7 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 	if f.proc == nil {
 		return systemLookup(l, r)
 	}
-	s, err := findSocket(f.proc, r, l)
+	s, err := f.findSocket(r, l)
 	if err != nil {
 		return Process{}, err
 	}

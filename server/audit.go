@@ -21,8 +21,7 @@ import (
 // AuditConfig configures an Audit; a zero field takes the default named.
 type AuditConfig struct {
 	// Lookup finds the process at the other end of a loopback connection,
-	// such as peer.Finder's Lookup; nil names no process. It returns
-	// ErrTooBusy to decline a lookup.
+	// such as peer.Finder's Lookup; nil names no process.
 	Lookup func(local, remote net.Addr) (peer.Process, error)
 	// Clock stamps the lines of repeated requests, arms the flush ticker
 	// and measures lookups; nil means the real clock.
@@ -258,11 +257,6 @@ func event(s sig, c *cache.Served) audit.Event {
 	return e
 }
 
-// ErrTooBusy is what an AuditConfig.Lookup returns to decline a lookup,
-// such as when the machine holds so many sockets that reading their table
-// costs too much.
-var ErrTooBusy = errors.New("too busy to look the client up")
-
 // notLookedUp is the note of requests whose client was not looked up.
 const notLookedUp = "client not looked up: too many new connections"
 
@@ -288,8 +282,6 @@ func (a *Audit) identify(cs *connState) {
 	a.budget.charge(a.clock.Since(start))
 	<-a.slots
 	switch {
-	case errors.Is(err, ErrTooBusy):
-		cs.anon = true
 	case err == nil:
 		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}
 		if p.Exe == "" {
