@@ -3,7 +3,6 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -203,19 +202,7 @@ func listenRelay(dir state.Dir) (net.Listener, error) {
 	if err := os.Chmod(rdir, 0o700); err != nil {
 		return nil, fmt.Errorf("make the relay directory private: %w", err)
 	}
-	path := filepath.Join(rdir, docker.SocketName)
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale relay socket: %w", err)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen on the relay socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("make the relay socket private: %w", err)
-	}
-	return ln, nil
+	return listenUnix(filepath.Join(rdir, docker.SocketName), "relay socket")
 }
 
 // extras are the daemon's parts for containers and the audit log.

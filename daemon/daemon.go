@@ -242,17 +242,22 @@ func Listen(addr string) (net.Listener, error) {
 // listenControl listens on the control socket, replacing a stale one; the
 // caller holds the state directory's lock.
 func listenControl(dir state.Dir) (net.Listener, error) {
-	path := dir.Join(state.SocketFile)
+	return listenUnix(dir.Join(state.SocketFile), "control socket")
+}
+
+// listenUnix listens on a Unix socket at path, mode 0600, replacing a stale
+// one; what names it in errors.
+func listenUnix(path, what string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale control socket: %w", err)
+		return nil, fmt.Errorf("remove stale %s: %w", what, err)
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("listen on control socket: %w", err)
+		return nil, fmt.Errorf("listen on %s: %w", what, err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("make control socket private: %w", err)
+		return nil, fmt.Errorf("make %s private: %w", what, err)
 	}
 	return ln, nil
 }
