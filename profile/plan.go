@@ -102,6 +102,9 @@ const MaxNameLen = 128
 // or the characters / \ [ ] that neither a URL path segment nor a config
 // section header holds plainly.
 func CheckName(name string) error {
+	if plainName(name) {
+		return nil // the common case, without decoding runes
+	}
 	switch {
 	case name == "":
 		return errors.New("the profile name is empty")
@@ -116,4 +119,19 @@ func CheckName(name string) error {
 		return fmt.Errorf("the profile name %q holds %q: use letters, digits and punctuation other than / \\ [ ]", name, name[i:i+utf8.RuneLen([]rune(name[i:])[0])])
 	}
 	return nil
+}
+
+// plainName reports whether name is 1 to MaxNameLen printable ASCII
+// characters other than space and / \ [ ], which CheckName accepts.
+func plainName(name string) bool {
+	if name == "" || len(name) > MaxNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c <= ' ' || c >= 0x7f, c == '/', c == '\\', c == '[', c == ']':
+			return false
+		}
+	}
+	return true
 }
