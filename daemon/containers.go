@@ -232,7 +232,7 @@ func openExtras(cfg Config, log *zap.Logger) (*extras, error) {
 			if x.relay != nil {
 				x.relay.Close()
 			}
-			return nil, err
+			return nil, fmt.Errorf("%w (in %s): fix it, or choose another directory with brokerd serve --audit-dir DIR", err, cfg.AuditDir)
 		}
 		x.audit = server.NewAudit(x.auditLog, server.AuditConfig{Lookup: peer.New(peer.Config{}).Lookup, Clock: cfg.Clock})
 	}
