@@ -34,8 +34,8 @@ type AuditConfig struct {
 	// bursts of new connections (default 5s). A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
-	// (default 2) run at once, since each reads the whole socket table;
-	// the others wait their turn.
+	// (default 2) run at once, since one may read the open files of every
+	// process; the others wait their turn.
 	LookupShare float64
 	LookupBurst time.Duration
 	Lookups     int
