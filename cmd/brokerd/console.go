@@ -26,10 +26,7 @@ func (e *env) consoleCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
+			name := firstArg(args)
 			u, err := control.NewClient(dir).Console(cmd.Context(), control.Console{Profile: name, Destination: destination,
 				Region: region, DurationSeconds: int(duration / time.Second)})
 			if err != nil {

@@ -36,10 +36,7 @@ func (e *env) envCmd() *cobra.Command {
 			"  brokerd env --shell powershell | Invoke-Expression",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := ""
-			if len(args) > 0 {
-				name = args[0]
-			}
+			name := firstArg(args)
 			if err := checkShell(shell); err != nil {
 				return err
 			}
@@ -174,10 +171,7 @@ func endpointVars(args []string) ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := ""
-	if len(args) > 0 {
-		name = args[0]
-	}
+	name := firstArg(args)
 	return [][2]string{
 		{wire.VarURL, ep.CredentialsURL(name)},
 		{wire.VarTokenFile, dir.Join(state.TokenFile)},

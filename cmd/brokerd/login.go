@@ -44,10 +44,7 @@ func (e *env) loginCmd() *cobra.Command {
 				return err
 			}
 			client := control.NewClient(dir)
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
+			name := firstArg(args)
 			if code == "" {
 				needs, err := client.LoginNeeds(cmd.Context(), name)
 				if err != nil {
@@ -94,10 +91,7 @@ func (e *env) logoutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
+			name := firstArg(args)
 			client := control.NewClient(dir)
 			needs, err := client.LoginNeeds(cmd.Context(), name)
 			if err != nil {

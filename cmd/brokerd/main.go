@@ -71,3 +71,11 @@ func stateDir() (state.Dir, error) {
 	}
 	return state.Open(path)
 }
+
+// firstArg is the optional first argument, "" without one.
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
