@@ -3,7 +3,6 @@
 package profile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 var (
@@ -98,29 +95,16 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read AWS config: %w", err)
 	}
-	return Parse(path, b)
+	return Parse(path, b), nil
 }
 
-// Parse parses the text of a config file as the AWS SDKs read it: key
-// names in any case, lines that are not a section, key or comment skipped,
-// and [profile default] in place of [default] when both are there. path is
-// used in messages only.
-func Parse(path string, text []byte) (*Config, error) {
-	f, err := ini.LoadSources(ini.LoadOptions{
-		AllowNestedValues:       true,
-		SkipUnrecognizableLines: true,
-		InsensitiveKeys:         true, // section names keep their case
-		// As the SDKs read values: # and ; start a comment only after
-		// whitespace, and a trailing backslash is part of the value.
-		SpaceBeforeInlineComment: true,
-		IgnoreContinuation:       true,
-	}, sdkLines(text))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is malformed: %v: fix the file", ErrInvalid, path, err)
-	}
-	sections := f.Sections()
-	hasProfileDefault := slices.ContainsFunc(sections, func(s *ini.Section) bool {
-		name, ok := sectionProfile(s.Name())
+// Parse parses the text of a config file as the AWS SDKs read it (see
+// readINI), with [profile default] in place of [default] when both are
+// there. path is used in messages only.
+func Parse(path string, text []byte) *Config {
+	sections := readINI(string(text))
+	hasProfileDefault := slices.ContainsFunc(sections, func(s *section) bool {
+		name, ok := sectionProfile(s.name)
 		return ok && name == "default" && !isDefault(s)
 	})
 	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
@@ -128,7 +112,7 @@ func Parse(path string, text []byte) (*Config, error) {
 		if c.addSSOSession(s) {
 			continue
 		}
-		name, ok := sectionProfile(s.Name())
+		name, ok := sectionProfile(s.name)
 		if !ok || hasProfileDefault && isDefault(s) {
 			continue
 		}
@@ -139,91 +123,29 @@ func Parse(path string, text []byte) (*Config, error) {
 		}
 		c.profiles[name] = p
 	}
-	return c, nil
-}
-
-// sdkLines drops the lines the SDKs skip but ini.v1 would fail the file
-// on, or read differently: a section header that does not close, such as
-// "[profile a", and a key in quotes, which the SDKs keep as part of the
-// name. An empty header "[]" becomes "[ ]", a section that is no profile.
-// An indented line without = or : continues the value above, and a tab
-// before # or ; starts a comment, as in the SDKs.
-func sdkLines(text []byte) []byte {
-	text = bytes.ReplaceAll(text, []byte("\x00"), []byte(nulByte))
-	lines := bytes.Split(text, []byte("\n"))
-	key := -1 // the last key line, which an indented line continues
-	for i, l := range lines {
-		t := bytes.TrimSpace(l)
-		switch {
-		case len(t) == 0 || t[0] == '#' || t[0] == ';':
-		case bytes.HasPrefix(t, []byte("\"")), bytes.HasPrefix(t, []byte("`")):
-			lines[i], key = nil, -1
-		case bytes.HasPrefix(t, []byte("[")):
-			h, _, _ := bytes.Cut(t, []byte("#"))
-			h, _, _ = bytes.Cut(h, []byte(";"))
-			h = bytes.TrimSpace(h)
-			if !bytes.HasSuffix(h, []byte("]")) {
-				lines[i] = nil
-			} else if bytes.Equal(h, []byte("[]")) {
-				lines[i] = []byte("[ ]")
-			}
-			key = -1
-		case (l[0] == ' ' || l[0] == '\t') && key >= 0 && !bytes.ContainsAny(t, "=:"):
-			// The SDKs continue the value above on a new line; the
-			// newline is kept as continued, restored by the parser.
-			lines[key] = append(append(bytes.TrimRight(lines[key], " \t\r"), continued...), t...)
-			lines[i] = nil
-		default:
-			// A tab before # or ; starts a comment for the SDKs, as a
-			// space does for ini.
-			l = bytes.ReplaceAll(l, []byte("\t#"), []byte(" #"))
-			lines[i] = bytes.ReplaceAll(l, []byte("\t;"), []byte(" ;"))
-			// A key with an empty value starts nested values instead.
-			key = -1
-			if j := bytes.IndexAny(t, "=:"); j >= 0 && len(bytes.TrimSpace(t[j+1:])) > 0 {
-				key = i
-			}
-		}
-	}
-	return bytes.Join(lines, []byte("\n"))
-}
-
-// continued stands for a newline inside a value. NUL bytes of the file are
-// escaped as nulByte first, so that no line of the file holds it.
-const (
-	continued = "\x00\x02"
-	nulByte   = "\x00\x01"
-)
-
-// unmark restores what sdkLines marked in a value or name.
-func unmark(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, continued, "\n"), nulByte, "\x00")
+	return c
 }
 
 // isDefault reports whether s is a [default] section, not [profile default].
-func isDefault(s *ini.Section) bool { return strings.TrimSpace(s.Name()) == "default" }
+func isDefault(s *section) bool { return s.name == "default" }
 
 // sectionProfile returns the profile a section defines: [default] and
 // [profile NAME]; the SDKs ignore other sections for profiles.
 func sectionProfile(section string) (string, bool) {
-	section = strings.TrimSpace(unmark(section))
 	if section == "default" {
 		return "default", true
 	}
 	name, ok := strings.CutPrefix(section, "profile ")
-	name = strings.TrimSpace(name)
 	return name, ok && name != ""
 }
 
 var sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
-func parseProfile(name string, s *ini.Section) (Profile, error) {
+func parseProfile(name string, s *section) (Profile, error) {
 	// The section's own keys, as raw values: the SDKs expand no %(name)s
-	// references, and [profile a.b] inherits nothing from [profile a].
-	keys := s.KeysHash()
-	// ini has trimmed unquoted values; a quoted value keeps its spaces, as
-	// in the SDKs.
-	get := func(k string) string { return unmark(keys[k]) }
+	// references, and [profile a.b] inherits nothing from [profile a]. A
+	// quoted value keeps its spaces, as in the SDKs.
+	get := func(k string) string { return s.keys[k] }
 	p := Profile{
 		Name:              name,
 		RoleARN:           get("role_arn"),

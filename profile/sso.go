@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"gopkg.in/ini.v1"
 )
 
 // KindSSO gets role credentials from IAM Identity Center (SSO), signed in
@@ -42,22 +40,14 @@ func (p Profile) unsupported() []string {
 }
 
 // sectionSSOSession returns the session an [sso-session NAME] section
-// defines, splitting the header at its first run of spaces or tabs as the
-// SDKs do.
+// defines.
 func sectionSSOSession(section string) (string, bool) {
-	section = strings.TrimSpace(section)
-	i := strings.IndexAny(section, " \t")
-	if i < 0 || section[:i] != "sso-session" {
-		return "", false
-	}
-	name := strings.TrimLeft(section[i:], " \t")
-	return name, name != ""
+	return strings.CutPrefix(section, "sso-session ")
 }
 
 // parseSSOSession reads an [sso-session NAME] section.
-func parseSSOSession(name string, s *ini.Section) SSOSession {
-	keys := s.KeysHash()
-	get := func(k string) string { return strings.TrimSpace(keys[k]) }
+func parseSSOSession(name string, s *section) SSOSession {
+	get := func(k string) string { return strings.TrimSpace(s.keys[k]) }
 	sess := SSOSession{Name: name, StartURL: get("sso_start_url"), Region: get("sso_region")}
 	for _, scope := range strings.Split(get("sso_registration_scopes"), ",") {
 		if scope = strings.TrimSpace(scope); scope != "" {
@@ -69,8 +59,8 @@ func parseSSOSession(name string, s *ini.Section) SSOSession {
 
 // addSSOSession keeps s when it is an [sso-session NAME] section, and
 // reports whether it was one.
-func (c *Config) addSSOSession(s *ini.Section) bool {
-	name, ok := sectionSSOSession(s.Name())
+func (c *Config) addSSOSession(s *section) bool {
+	name, ok := sectionSSOSession(s.name)
 	if !ok {
 		return false
 	}

@@ -1,0 +1,139 @@
+package profile
+
+import (
+	"fmt"
+	"strings"
+)
+
+// section is one [section] of a config file: its name as the SDKs spell it
+// ("default", "profile NAME", "sso-session NAME") and its keys in lower
+// case. A key that opens nested values (such as s3 =) holds "".
+type section struct {
+	name string
+	keys map[string]string
+}
+
+// readINI reads a config file line by line exactly as aws-sdk-go-v2 does
+// (config/internal/ini: tokenize.go, parse.go, strings.go), so that
+// brokerd sees the profiles every SDK call in the user's shell sees. No
+// INI library reads it the same way: the SDKs keep quotes in key names,
+// start a comment only after whitespace, continue a value on an indented
+// line, and skip any line they do not recognise. Sections keep the order
+// they first appear in; a repeated section adds to the first.
+func readINI(text string) []*section {
+	var (
+		order  []*section
+		byName = map[string]*section{}
+		cur    *section // nil before the first header and after "[]"
+		key    string   // the last key of cur, which indented lines extend
+	)
+	set := func(k, v string) {
+		if cur != nil {
+			key = k
+			cur.keys[k] = v
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.TrimSpace(line) == "" || isLineComment(line) {
+			continue
+		}
+		if name, ok := asHeader(line); ok {
+			key, cur = "", nil
+			if name == "" {
+				continue // the SDKs ignore keys under "[]"
+			}
+			if cur = byName[name]; cur == nil {
+				cur = &section{name: name, keys: map[string]string{}}
+				byName[name] = cur
+				order = append(order, cur)
+			}
+			continue
+		}
+		indented := line[0] == ' ' || line[0] == '\t'
+		if !indented {
+			v := strings.TrimRight(trimComment(line), " \t")
+			if k, v, ok := splitKey(v); ok {
+				set(k, v)
+			}
+			continue
+		}
+		t := strings.TrimLeft(line, " \t")
+		if k, v, ok := splitKey(t); ok {
+			// A nested value, or a key of its own when the key above
+			// has a value or there is none.
+			if cur != nil && (key == "" || cur.keys[key] != "") {
+				set(k, strings.TrimSpace(trimComment(v)))
+			}
+			continue
+		}
+		// A continuation extends a value; nested values have none.
+		if cur != nil && key != "" && cur.keys[key] != "" {
+			cur.keys[key] += "\n" + t
+		}
+	}
+	return order
+}
+
+func isLineComment(line string) bool {
+	t := strings.TrimLeft(line, " \t")
+	return strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";")
+}
+
+// asHeader returns the section a "[type name] ; comment" line opens.
+func asHeader(line string) (string, bool) {
+	h, _, _ := strings.Cut(line, "#")
+	h, _, _ = strings.Cut(h, ";")
+	h = strings.TrimSpace(h)
+	if !strings.HasPrefix(h, "[") || !strings.HasSuffix(h, "]") {
+		return "", false
+	}
+	h = strings.TrimSpace(h[1 : len(h)-1])
+	// The first run of spaces or tabs separates the type from the name.
+	first := 0
+	for i, r := range h {
+		switch {
+		case r == ' ' || r == '\t':
+			if first == 0 {
+				first = i
+			}
+		case first != 0:
+			return fmt.Sprintf("%s %s", h[:first], h[i:]), true
+		}
+	}
+	if first != 0 {
+		return "", true
+	}
+	return h, true
+}
+
+// trimComment cuts a key line at the first # or ; after whitespace.
+func trimComment(s string) string {
+	for _, c := range []string{" #", " ;", "\t#", "\t;"} {
+		s, _, _ = strings.Cut(s, c)
+	}
+	return s
+}
+
+// splitKey splits "key = value" at the first = or :, and lowers the key
+// and unquotes the value as the SDKs do.
+func splitKey(s string) (k, v string, ok bool) {
+	sep := "="
+	if eq, colon := strings.Index(s, "="), strings.Index(s, ":"); eq == -1 || colon != -1 && colon < eq {
+		sep = ":"
+	}
+	k, v, ok = strings.Cut(s, sep)
+	if !ok {
+		return "", "", false
+	}
+	return strings.ToLower(strings.TrimSpace(k)), unquote(strings.TrimSpace(v)), true
+}
+
+func unquote(s string) string {
+	for _, q := range []string{`"`, "'"} {
+		// The SDKs panic on a lone quote; brokerd keeps it.
+		if len(s) >= 2 && strings.HasPrefix(s, q) && strings.HasSuffix(s, q) {
+			return s[1 : len(s)-1]
+		}
+	}
+	return s
+}
