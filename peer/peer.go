@@ -83,6 +83,7 @@ type Finder struct {
 	owners map[key]Process
 	order  []key // insertion order, oldest first, for eviction
 	recent []int // pids last found, most recent first
+	procs  map[int]described
 	// diag asks the kernel for the socket (Linux sock_diag) rather than
 	// reading proc's socket tables; set for the running system.
 	diag bool
@@ -99,6 +100,12 @@ func (f *Finder) findSocket(client, server netip.AddrPort) (socket, error) {
 		}
 	}
 	return findSocket(f.proc, client, server)
+}
+
+// described is a process as describe read it, and when it started.
+type described struct {
+	p     Process
+	start uint64
 }
 
 // key names one socket: the client's address and its inode, so a port
@@ -119,7 +126,7 @@ func New(cfg Config) *Finder {
 	if cfg.Size <= 0 {
 		cfg.Size = 256
 	}
-	return &Finder{proc: cfg.Proc, diag: diag, size: cfg.Size, owners: make(map[key]Process)}
+	return &Finder{proc: cfg.Proc, diag: diag, size: cfg.Size, owners: make(map[key]Process), procs: make(map[int]described)}
 }
 
 // Lookup finds the client of the accepted connection whose local and
@@ -159,12 +166,38 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 	if ok {
 		return p, nil
 	}
-	p, err = findOwner(f.proc, s, hints)
+	pid, err := findHolder(f.proc, s, hints)
 	if err != nil {
-		return p, fmt.Errorf("socket %v of uid %d: %w", r, s.uid, err)
+		return Process{UID: s.uid}, fmt.Errorf("socket %v of uid %d: %w", r, s.uid, err)
 	}
+	p = f.describe(pid, s.uid)
 	f.remember(k, p)
 	return p, nil
+}
+
+// describe reads what describe does of pid, once per process: a client
+// that opens a connection per request is read once, and then only its
+// start time, which tells it from a later process with its pid.
+func (f *Finder) describe(pid, uid int) Process {
+	start, ok := startTime(f.proc, pid)
+	if ok {
+		f.mu.Lock()
+		d, hit := f.procs[pid]
+		f.mu.Unlock()
+		if hit && d.start == start {
+			return d.p
+		}
+	}
+	p := describe(f.proc, pid, uid)
+	if ok {
+		f.mu.Lock()
+		if len(f.procs) >= f.size {
+			clear(f.procs)
+		}
+		f.procs[pid] = described{p, start}
+		f.mu.Unlock()
+	}
+	return p
 }
 
 func (f *Finder) remember(k key, p Process) {

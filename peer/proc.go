@@ -129,18 +129,18 @@ func fields(line []byte, f [][]byte) int {
 	return n
 }
 
-// findOwner finds the process with an fd linked to s's inode, trying the
-// pids in hints first, and reads what it can about it.
-func findOwner(proc fs.FS, s socket, hints []int) (Process, error) {
+// findHolder finds the process with an fd linked to s's inode, trying
+// the pids in hints first.
+func findHolder(proc fs.FS, s socket, hints []int) (int, error) {
 	target := "socket:[" + strconv.FormatUint(s.inode, 10) + "]"
 	for _, pid := range hints {
 		if ok, _ := holds(proc, strconv.Itoa(pid), target); ok {
-			return describe(proc, pid, s.uid), nil
+			return pid, nil
 		}
 	}
 	ents, err := fs.ReadDir(proc, ".")
 	if err != nil {
-		return Process{UID: s.uid}, fmt.Errorf("list processes: %w", err)
+		return 0, fmt.Errorf("list processes: %w", err)
 	}
 	hidden := 0
 	for _, e := range ents {
@@ -150,16 +150,16 @@ func findOwner(proc fs.FS, s socket, hints []int) (Process, error) {
 		}
 		ok, err := holds(proc, e.Name(), target)
 		if ok {
-			return describe(proc, pid, s.uid), nil
+			return pid, nil
 		}
 		if errors.Is(err, fs.ErrPermission) {
 			hidden++
 		}
 	}
 	if hidden > 0 {
-		return Process{UID: s.uid}, fmt.Errorf("%d processes are not readable by this user: %w", hidden, ErrNoProcess)
+		return 0, fmt.Errorf("%d processes are not readable by this user: %w", hidden, ErrNoProcess)
 	}
-	return Process{UID: s.uid}, ErrNoProcess
+	return 0, ErrNoProcess
 }
 
 // holds reports whether the process named pid has an fd linked to target.
@@ -208,6 +208,28 @@ func describe(proc fs.FS, pid, uid int) Process {
 		p.Cmdline = shortCmdline(cmd)
 	}
 	return p
+}
+
+// startTime reads when pid started (field 22 of its stat, in clock
+// ticks since boot), which tells a process from a later one given the same
+// pid.
+func startTime(proc fs.FS, pid int) (uint64, bool) {
+	b, err := fs.ReadFile(proc, strconv.Itoa(pid)+"/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces and parentheses;
+	// the fields after the last ")" start at field 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, false
+	}
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return t, err == nil
 }
 
 // shortCmdline joins NUL-separated arguments with spaces and cuts the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -53,6 +54,7 @@ func fakeProc() fstest.MapFS {
 		"42/exe":       link("/usr/bin/aws"),
 		"42/status":    file("Name:\taws\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n"),
 		"42/cmdline":   file("aws\x00s3\x00ls\x00"),
+		"42/stat":      file(stat(42, "aws", 5000)),
 		"42/fd/0":      link("/dev/null"),
 		"42/fd/5":      link("socket:[200]"),
 		"42/fd/6":      link("socket:[500]"),
@@ -65,6 +67,11 @@ func fakeProc() fstest.MapFS {
 		"77/status":    file("Uid:\t1001\t1001\t1001\t1001\n"),
 		"notapid/fd/3": link("socket:[200]"),
 	}
+}
+
+// stat is a /proc/PID/stat line of a process started at start ticks.
+func stat(pid int, comm string, start int) string {
+	return fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000 100 18446744073709551615\n", pid, comm, pid, pid, start)
 }
 
 // proc wraps a fake /proc: it refuses what a process of another user
@@ -196,6 +203,26 @@ func TestFinder_RecentFirst(t *testing.T) {
 	}
 	if n := p.listings.Load(); n != 1 {
 		t.Errorf("Lookup of a recent client's new socket listed the processes, %d listings in all; want 1", n)
+	}
+}
+
+// A process is read once: a later socket of it costs its start time
+// alone, and a new process given the same pid is read anew.
+func TestFinder_ReadsProcessOnce(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p, Size: 1})
+	local := tcpAddr("127.0.0.1:8080")
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/aws" {
+		t.Fatalf("Lookup = %+v, %v; want /usr/bin/aws", got, err)
+	}
+	p.MapFS["42/exe"] = &fstest.MapFile{Data: []byte("/usr/bin/other"), Mode: fs.ModeSymlink}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.Exe != "/usr/bin/aws" {
+		t.Errorf("Lookup of the same process's next socket = %+v, %v; want it remembered as /usr/bin/aws", got, err)
+	}
+	p.MapFS["42/stat"] = &fstest.MapFile{Data: []byte(stat(42, "a) b", 9000))}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/other" {
+		t.Errorf("Lookup after pid 42 was reused = %+v, %v; want /usr/bin/other read anew", got, err)
 	}
 }
 

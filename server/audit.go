@@ -23,15 +23,16 @@ type AuditConfig struct {
 	// Lookup finds the process at the other end of a loopback connection,
 	// such as peer.Finder's Lookup; nil names no process.
 	Lookup func(local, remote net.Addr) (peer.Process, error)
-	// Clock stamps the lines of repeated requests, arms the flush ticker
+	// Clock stamps the lines of repeated requests, arms the flush timer
 	// and measures lookups; nil means the real clock.
 	Clock clockwork.Clock
-	// FlushEvery is how often counts of repeated requests are written
-	// (default 10s); they are written too when their connection closes.
+	// FlushEvery is how long counts of repeated requests may wait to be
+	// written (default 10s); they are written too when their connection
+	// closes.
 	FlushEvery time.Duration
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 5s). A connection that comes
+	// bursts of new connections (default 1s). A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
 	// (default 2) run at once, since one may read the open files of every
@@ -48,7 +49,7 @@ type AuditConfig struct {
 // the container token and the container. Requests that are alike (same
 // client, profile, credentials and outcome) after the first are counted and
 // written as one line, when their connection closes, when the outcome
-// changes, or at the latest FlushEvery later, so that a cached request on a
+// changes, or at the latest FlushEvery after the first, so that a cached request on a
 // known connection costs a lock and a comparison. It is safe for
 // concurrent use; set ConnContext and ConnState on the loopback endpoint's
 // http.Server, run Run, and call Flush once the servers have stopped.
@@ -59,6 +60,7 @@ type Audit struct {
 	lookup func(local, remote net.Addr) (peer.Process, error) // nil: none
 	budget budget
 	slots  chan struct{} // one per lookup under way
+	due    chan struct{} // holds one when counts wait to be written
 
 	issuedN, refusedN atomic.Uint64
 	pendingN          atomic.Int64 // len(pending), read without mu
@@ -81,12 +83,12 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 		cfg.LookupShare = 0.02
 	}
 	if cfg.LookupBurst <= 0 {
-		cfg.LookupBurst = 5 * time.Second
+		cfg.LookupBurst = time.Second
 	}
 	if cfg.Lookups <= 0 {
 		cfg.Lookups = 2
 	}
-	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups),
+	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
 		budget:  budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now()},
 		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
 	a.lookup = cfg.Lookup
@@ -245,6 +247,15 @@ func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
 		a.pending[cs.conn] = cs
 		a.pendingN.Store(int64(len(a.pending)))
 		a.mu.Unlock()
+		a.wake()
+	}
+}
+
+// wake tells Run that counts wait to be written.
+func (a *Audit) wake() {
+	select {
+	case a.due <- struct{}{}:
+	default:
 	}
 }
 
@@ -313,6 +324,7 @@ func (a *Audit) countAnon(s sig, c *cache.Served) {
 	e := event(s, c)
 	e.Time, e.Note = a.clock.Now(), notLookedUp
 	a.anon[s] = &count{event: e, n: 1}
+	a.wake()
 }
 
 // relayKey names the client of a relay request: its token and address.
@@ -355,21 +367,28 @@ func (a *Audit) relayed(who RelayClient, s sig, c *cache.Served) {
 		rs.st.has = false
 		rs.container = &audit.Container{ID: who.ContainerID, Label: who.Label, IP: who.IP}
 	}
-	rs.st.add(a, s, func() audit.Event {
+	if _, started := rs.st.add(a, s, func() audit.Event {
 		e := event(s, c)
 		e.Container = rs.container
 		return e
-	})
+	}); started {
+		a.wake()
+	}
 }
 
-// Run writes the counts of repeated requests every FlushEvery until ctx
-// ends.
+// Run writes the counts of repeated requests FlushEvery after the first of
+// them, until ctx ends. While nothing waits to be written it sleeps.
 func (a *Audit) Run(ctx context.Context) {
-	t := a.clock.NewTicker(a.every)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-a.due:
+		}
+		t := a.clock.NewTimer(a.every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.Chan():
 			a.Flush()
