@@ -22,10 +22,12 @@ import (
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/conns"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/creds"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/server"
 	"github.com/brokerd/brokerd/sso"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/trim"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -67,6 +69,9 @@ type Config struct {
 	// FederationURL is the AWS sign-in federation endpoint that console
 	// URLs use; empty means the one of the region's partition.
 	FederationURL string
+	// TrimAfter is how long after start-up and after each fetch the
+	// daemon drops its executable's resident pages (trim.Idle); 0 never.
+	TrimAfter time.Duration
 }
 
 // drain is how long a stopping daemon waits for requests in flight.
@@ -113,7 +118,16 @@ func Run(ctx context.Context, cfg Config) error {
 	defer b.Close()
 	// A request waits for STS at most a second (Patience), as long as the
 	// SDKs' own timeouts; the fetch goes on for the next request.
-	c := cache.New(b.Fetch, cache.Config{Log: log.Named("cache"), Clock: cfg.Clock, Epoch: b.ConfigEpoch, Patience: time.Second})
+	fetch, idle := cache.FetchFunc(b.Fetch), (*trim.Idle)(nil)
+	if cfg.TrimAfter > 0 {
+		idle = trim.NewIdle(cfg.Clock, cfg.TrimAfter, log.Named("trim"))
+		defer idle.Stop()
+		fetch = func(ctx context.Context, name string) (creds.Credentials, error) {
+			defer idle.Busy()
+			return b.Fetch(ctx, name)
+		}
+	}
+	c := cache.New(fetch, cache.Config{Log: log.Named("cache"), Clock: cfg.Clock, Epoch: b.ConfigEpoch, Patience: time.Second})
 	defer c.Close()
 	addr := ln.Addr().(*net.TCPAddr)
 	endpoint := state.Endpoint{URL: "http://" + addr.String(), PID: os.Getpid()}
@@ -197,6 +211,9 @@ func Run(ctx context.Context, cfg Config) error {
 		zap.String("default_profile", cfg.DefaultProfile))
 	if cfg.Ready != nil {
 		cfg.Ready(endpoint)
+	}
+	if idle != nil {
+		idle.Busy()
 	}
 	err = g.Wait()
 	x.close(log) // before the last line, "stopped"

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
@@ -66,6 +67,9 @@ func (e *env) serveCmd() *cobra.Command {
 				FederationURL:  os.Getenv("BROKERD_FEDERATION_URL"), // tests point it at a fake
 				AuditDir:       auditDir,
 				LoopbackRelay:  relayOnLoopback,
+				// What only start-up and fetches run need not stay resident
+				// all day (scripts/idle: RSS of an idle daemon).
+				TrimAfter: 10 * time.Second,
 				Ready: func(ep state.Endpoint) {
 					daemon.SdNotify(false, daemon.SdNotifyReady)
 					if runtime.GOOS == "darwin" && os.Getenv("BROKERD_LAUNCHD") == "1" {

@@ -1,0 +1,3 @@
+// Package trim gives back the memory a long-running process used only
+// while it started.
+package trim
