@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -40,6 +41,15 @@ func (e *env) serveCmd() *cobra.Command {
 			// cgroup CPU limit every few seconds (scripts/idle: wakeups
 			// of an idle daemon); a loopback daemon needs no more.
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+			// The daemon's live heap (about 2 MiB, half of it the SDK's
+			// service models) leaves the default GC goal of 4 MiB half
+			// of a bare server's room, so under load it would collect
+			// 1.5 times as often per request. 150 gives it that room
+			// back for about 1.5 MiB more RSS under load (scripts/load:
+			// GC cycles per 1,000 requests). GOGC in the environment wins.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(150)
+			}
 			// Only the daemon drains on SIGINT and SIGTERM; the other
 			// commands end at once, in the middle of a prompt too.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
