@@ -18,98 +18,38 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/brokerd/brokerd/internal/motoserver"
 )
 
 // motoServer is a moto_server process serving STS (and IAM) on loopback.
-type motoServer struct {
-	URL     string // http://127.0.0.1:PORT
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-}
+type motoServer struct{ *motoserver.Server }
 
 // startMoto starts moto_server on a free loopback port and waits until it
-// answers. Its request log goes to dir/name.log.
+// answers. Its request log goes to a file in dir/name.
 func startMoto(dir, name string) (*motoServer, error) {
-	var err error
-	for range 3 { // the free port may be taken before moto binds it
-		var m *motoServer
-		if m, err = tryStartMoto(dir, name); err == nil {
-			return m, nil
-		}
+	logDir := filepath.Join(dir, name)
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return nil, err
 	}
-	return nil, err
-}
-
-func tryStartMoto(dir, name string) (*motoServer, error) {
-	port, err := freePort()
+	s, err := motoserver.Start(logDir)
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	m := &motoServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), logPath: logPath, exited: make(chan struct{})}
-	m.cmd = exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	m.cmd.Env = cleanEnviron(nil)
-	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
-	// Die with the test binary, even when it is killed.
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := m.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
-	}
-	go func() { m.cmd.Wait(); close(m.exited) }()
-
-	deadline := time.Now().Add(time.Minute)
-	for {
-		select {
-		case <-m.exited:
-			return nil, fmt.Errorf("moto_server on port %d exited at start:\n%s", port, m.log())
-		default:
-		}
-		if resp, err := http.Get(m.URL + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return m, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			m.stop()
-			return nil, fmt.Errorf("moto_server on port %d did not answer within a minute:\n%s", port, m.log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (m *motoServer) log() string {
-	b, _ := os.ReadFile(m.logPath)
-	return string(b)
+	return &motoServer{s}, nil
 }
 
 // stop ends moto_server: SIGTERM, then SIGKILL after 5 s.
-func (m *motoServer) stop() {
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-	case <-time.After(5 * time.Second):
-		m.cmd.Process.Kill()
-		<-m.exited
-	}
-}
+func (m *motoServer) stop() { m.Stop() }
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {

@@ -3,16 +3,10 @@
 package rotate_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os/exec"
 	"slices"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/brokerd/brokerd/internal/motoserver"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/rotate"
 )
@@ -69,43 +64,10 @@ func (f faultySTS) GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdent
 	return f.STS.GetCallerIdentity(ctx, in, opts...)
 }
 
-// startMoto runs moto_server on a free port until the test ends, and
-// returns its URL.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	var out bytes.Buffer
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", port)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to stop the shim's children too
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server (pip install 'moto[server]'): %v", err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		cmd.Wait()
-	})
-	url := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s in 30s: %s", url, out.String())
-		}
-	}
-}
-
 func TestRotate_moto(t *testing.T) {
 	cfg := aws.Config{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(startMoto(t)),
+		BaseEndpoint: aws.String(motoserver.Run(t)),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAADMINADMINADMIN1", "admin", ""),
 	}
 	iamClient, stsClient := iam.NewFromConfig(cfg), sts.NewFromConfig(cfg)

@@ -4,18 +4,12 @@ package sso_test
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/brokerd/brokerd/internal/motoserver"
 	"github.com/brokerd/brokerd/internal/ssofake"
 	"github.com/brokerd/brokerd/sso"
 )
@@ -24,7 +18,7 @@ import (
 // mints role credentials with moto's AssumeRole, and checks that moto
 // names the SSO role as the caller of those credentials.
 func TestRoleCredentialsWithMoto(t *testing.T) {
-	moto := startMoto(t)
+	moto := motoserver.Run(t)
 	stsClient := func(creds aws.Credentials) *sts.Client {
 		return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto),
 			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })})
@@ -58,36 +52,4 @@ func TestRoleCredentialsWithMoto(t *testing.T) {
 	if got := aws.ToString(id.Arn); got != want {
 		t.Errorf("GetCallerIdentity().Arn = %q, want %q", got, want)
 	}
-}
-
-// startMoto starts moto_server on a free loopback port for the test, and
-// returns its URL once it answers.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", port)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return url
-		}
-	}
-	t.Fatal("moto_server did not answer within 30 s")
-	return ""
 }
