@@ -18,13 +18,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/brokerd/brokerd/audit"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/docker"
+	"github.com/brokerd/brokerd/internal/motoserver"
 )
 
 // requireDocker fails the test without a Docker engine, unless
@@ -109,53 +109,12 @@ func runContainer(t *testing.T, args ...string) container {
 // stops it when the test ends.
 func startMotoOn(t *testing.T, host string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	m, err := motoserver.StartOn(t.TempDir(), host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	url := "http://" + net.JoinHostPort(host, port)
-	logPath := filepath.Join(t.TempDir(), "moto.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command("moto_server", "-H", host, "-p", port)
-	cmd.Env = cleanEnviron(nil)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return url
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("moto_server on %s exited:\n%s", url, b)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server on %s did not answer within a minute", url)
-		}
-	}
+	t.Cleanup(m.Stop)
+	return m.URL
 }
 
 // TestDocker sets up brokerd's network and relay on a real Docker engine,
