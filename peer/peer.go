@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -84,6 +85,10 @@ type Finder struct {
 	order  []key // insertion order, oldest first, for eviction
 	recent []int // pids last found, most recent first
 	procs  map[int]described
+	// socks holds the socket inodes that each recent process held when
+	// its fds were last read, and the fd of each: a burst of connections
+	// from one client costs one read of its fds, then one fd link each.
+	socks map[int]map[uint64]string
 	// diag asks the kernel for the socket (Linux sock_diag) rather than
 	// reading proc's socket tables; set for the running system.
 	diag bool
@@ -126,7 +131,8 @@ func New(cfg Config) *Finder {
 	if cfg.Size <= 0 {
 		cfg.Size = 256
 	}
-	return &Finder{proc: cfg.Proc, diag: diag, size: cfg.Size, owners: make(map[key]Process), procs: make(map[int]described)}
+	return &Finder{proc: cfg.Proc, diag: diag, size: cfg.Size, owners: make(map[key]Process), procs: make(map[int]described),
+		socks: make(map[int]map[uint64]string)}
 }
 
 // Lookup finds the client of the accepted connection whose local and
@@ -166,13 +172,47 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 	if ok {
 		return p, nil
 	}
-	pid, err := findHolder(f.proc, s, hints)
+	pid := f.findRecent(s.inode, hints)
+	if pid == 0 {
+		pid, err = findHolder(f.proc, s, hints)
+	}
 	if err != nil {
 		return Process{UID: s.uid}, fmt.Errorf("socket %v of uid %d: %w", r, s.uid, err)
 	}
 	p = f.describe(pid, s.uid)
 	f.remember(k, p)
 	return p, nil
+}
+
+// findRecent returns the recent process that holds the socket inode, 0
+// when none does: first as their fds were last read, then reading them
+// again.
+func (f *Finder) findRecent(inode uint64, hints []int) int {
+	target := socketLink(inode)
+	for _, pid := range hints {
+		f.mu.Lock()
+		fd, ok := f.socks[pid][inode]
+		f.mu.Unlock()
+		// The fd may have been closed, or reused, since.
+		if ok && readLink(f.proc, strconv.Itoa(pid)+"/fd/"+fd) == target {
+			return pid
+		}
+	}
+	for _, pid := range hints {
+		socks, err := socketsOf(f.proc, strconv.Itoa(pid))
+		if err != nil {
+			continue
+		}
+		f.mu.Lock()
+		if slices.Contains(f.recent, pid) {
+			f.socks[pid] = socks
+		}
+		f.mu.Unlock()
+		if _, ok := socks[inode]; ok {
+			return pid
+		}
+	}
+	return 0
 }
 
 // describe reads what describe does of pid, once per process: a client
@@ -214,6 +254,9 @@ func (f *Finder) remember(k key, p Process) {
 	f.recent = slices.DeleteFunc(f.recent, func(pid int) bool { return pid == p.PID })
 	f.recent = slices.Insert(f.recent, 0, p.PID)
 	if len(f.recent) > maxRecent {
+		for _, pid := range f.recent[maxRecent:] {
+			delete(f.socks, pid)
+		}
 		f.recent = f.recent[:maxRecent]
 	}
 }

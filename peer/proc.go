@@ -129,15 +129,10 @@ func fields(line []byte, f [][]byte) int {
 	return n
 }
 
-// findHolder finds the process with an fd linked to s's inode, trying
-// the pids in hints first.
-func findHolder(proc fs.FS, s socket, hints []int) (int, error) {
-	target := "socket:[" + strconv.FormatUint(s.inode, 10) + "]"
-	for _, pid := range hints {
-		if ok, _ := holds(proc, strconv.Itoa(pid), target); ok {
-			return pid, nil
-		}
-	}
+// findHolder finds the process with an fd linked to s's inode among all
+// but the pids in skip (looked at already).
+func findHolder(proc fs.FS, s socket, skip []int) (int, error) {
+	target := socketLink(s.inode)
 	ents, err := fs.ReadDir(proc, ".")
 	if err != nil {
 		return 0, fmt.Errorf("list processes: %w", err)
@@ -145,7 +140,7 @@ func findHolder(proc fs.FS, s socket, hints []int) (int, error) {
 	hidden := 0
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 || slices.Contains(hints, pid) {
+		if err != nil || pid <= 0 || slices.Contains(skip, pid) {
 			continue
 		}
 		ok, err := holds(proc, e.Name(), target)
@@ -165,16 +160,7 @@ func findHolder(proc fs.FS, s socket, hints []int) (int, error) {
 // holds reports whether the process named pid has an fd linked to target.
 func holds(proc fs.FS, pid, target string) (bool, error) {
 	dir := pid + "/fd"
-	f, err := proc.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	d, ok := f.(fs.ReadDirFile)
-	if !ok {
-		return false, fmt.Errorf("%s is not a directory", dir)
-	}
-	ents, err := d.ReadDir(-1) // unsorted, unlike fs.ReadDir
+	ents, err := readDir(proc, dir)
 	if err != nil {
 		return false, err
 	}
@@ -184,6 +170,50 @@ func holds(proc fs.FS, pid, target string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// readDir lists dir unsorted, unlike fs.ReadDir.
+func readDir(proc fs.FS, dir string) ([]fs.DirEntry, error) {
+	f, err := proc.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	d, ok := f.(fs.ReadDirFile)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	return d.ReadDir(-1)
+}
+
+// socketsOf returns the inodes of the sockets the process named pid holds,
+// each with its fd.
+func socketsOf(proc fs.FS, pid string) (map[uint64]string, error) {
+	dir := pid + "/fd"
+	ents, err := readDir(proc, dir)
+	if err != nil {
+		return nil, err
+	}
+	socks := make(map[uint64]string, len(ents))
+	for _, e := range ents {
+		n, ok := strings.CutPrefix(readLink(proc, dir+"/"+e.Name()), "socket:[")
+		if !ok {
+			continue
+		}
+		if inode, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
+			socks[inode] = e.Name()
+		}
+	}
+	return socks, nil
+}
+
+// socketLink is what an fd linked to the socket inode reads.
+func socketLink(inode uint64) string { return "socket:[" + strconv.FormatUint(inode, 10) + "]" }
+
+// readLink is the link's target, "" when it cannot be read.
+func readLink(proc fs.FS, name string) string {
+	l, _ := fs.ReadLink(proc, name)
+	return l
 }
 
 // describe reads the executable, effective uid and command line of pid;

@@ -75,10 +75,11 @@ func stat(pid int, comm string, start int) string {
 }
 
 // proc wraps a fake /proc: it refuses what a process of another user
-// would be refused (pid 77's fds) and counts listings of the process list.
+// would be refused (pid 77's fds) and counts listings of the process list
+// and of fd directories.
 type proc struct {
 	fstest.MapFS
-	listings atomic.Int32
+	listings, fdListings atomic.Int32
 }
 
 var (
@@ -89,6 +90,9 @@ var (
 func (p *proc) Open(name string) (fs.File, error) {
 	if strings.HasPrefix(name, "77/fd") {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	if strings.HasSuffix(name, "/fd") {
+		p.fdListings.Add(1)
 	}
 	return p.MapFS.Open(name)
 }
@@ -223,6 +227,33 @@ func TestFinder_ReadsProcessOnce(t *testing.T) {
 	p.MapFS["42/stat"] = &fstest.MapFile{Data: []byte(stat(42, "a) b", 9000))}
 	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/other" {
 		t.Errorf("Lookup after pid 42 was reused = %+v, %v; want /usr/bin/other read anew", got, err)
+	}
+}
+
+// A client's new sockets that were open when its fds were last read cost
+// one fd link each, not another listing; one closed since is not taken
+// for it.
+func TestFinder_BurstReadsFdsOnce(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p, Size: 1})
+	local := tcpAddr("127.0.0.1:8080")
+	var searched int32
+	for i, port := range []string{"54321", "54325", "54321"} { // 54321 evicted by 54325
+		if got, err := f.Lookup(local, tcpAddr("127.0.0.1:"+port)); err != nil || got.PID != 42 {
+			t.Fatalf("Lookup of :%s = %+v, %v; want pid 42", port, got, err)
+		}
+		if i == 0 {
+			searched = p.fdListings.Load() // the search of every process
+		}
+	}
+	if n := p.fdListings.Load() - searched; n != 1 {
+		t.Errorf("two lookups of pid 42's sockets listed fd directories %d times, want 1", n)
+	}
+	delete(p.MapFS, "42/fd/5")
+	f.Lookup(local, tcpAddr("127.0.0.1:54325")) // evicts 54321 again
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); !errors.Is(err, peer.ErrNoProcess) {
+		t.Errorf("Lookup of a socket whose fd is gone = %+v, %v; want ErrNoProcess", got, err)
 	}
 }
 
