@@ -3,6 +3,7 @@ package broker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,10 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/brokerd/brokerd/profile"
 )
@@ -91,9 +95,10 @@ func (s *stsClients) load(ctx context.Context) error {
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
 		config.WithAppID("brokerd"),
-		// One attempt: the cache retries with backoff, and a request's
-		// client gives up after a second or two.
-		config.WithRetryMaxAttempts(1),
+		// One attempt, but for a reset mid-response: the cache retries
+		// with backoff, and a request's client gives up after a second
+		// or two.
+		config.WithRetryer(readRetryer),
 		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}))
 	if err != nil {
 		return fmt.Errorf("load AWS configuration from the environment: %w", err)
@@ -109,6 +114,27 @@ func (s *stsClients) load(ctx context.Context) error {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.base, s.transport = &cfg, tr
 	return nil
+}
+
+// readRetryer tries a call twice when its answer arrived but the
+// connection was reset while it was read (aws-sdk-go-v2#2737: the server's
+// RST races the read); any other failure is the cache's to retry, so that
+// a failing STS sees one call per retry window.
+func readRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 2
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(resetWhileReading)}
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 20 * time.Millisecond, nil })
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+func resetWhileReading(err error) aws.Ternary {
+	var de *smithy.DeserializationError
+	if errors.As(err, &de) && (strings.Contains(err.Error(), "use of closed network connection") || strings.Contains(err.Error(), "connection reset")) {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
 }
 
 // stsCredentials converts credentials STS returned.

@@ -1,11 +1,18 @@
 package broker
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/brokerd/brokerd/profile"
 )
 
 func TestSTSClients_ReusedUntilTheConfigChanges(t *testing.T) {
@@ -73,5 +80,56 @@ func TestSTSClients_ReusedUntilTheConfigChanges(t *testing.T) {
 	login()
 	if c := only("after Reload"); c == edited {
 		t.Errorf("Login(%q) after Reload() reused the STS client built before", "dev")
+	}
+}
+
+// An answer cut off by a reset while it is read is asked for once more
+// (aws-sdk-go-v2#2737); a connection reset before any answer is not, so a
+// failing STS sees one call per retry window.
+func TestSTSClients_RetryOnlyAResetWhileReading(t *testing.T) {
+	const identity = `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
+		`<Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDA</UserId><Account>123456789012</Account>` +
+		`</GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
+	tests := []struct {
+		name      string
+		cut       string // what the first answer sends before the reset
+		wantCalls int32
+		wantErr   bool
+	}{
+		{"reset while reading", "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 900\r\n\r\n<GetCallerIdentityResponse", 2, false},
+		{"reset before answering", "", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) > 1 {
+					w.Header().Set("Content-Type", "text/xml")
+					io.WriteString(w, identity)
+					return
+				}
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.WriteString(conn, tt.cut)
+				conn.(*net.TCPConn).SetLinger(0) // close with a reset
+				conn.Close()
+			}))
+			defer srv.Close()
+			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+			t.Setenv("AWS_REGION", "us-east-1")
+			s := &stsClients{}
+			defer s.close()
+			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+			if (err != nil) != tt.wantErr || calls.Load() != tt.wantCalls {
+				t.Errorf("GetCallerIdentity = %v after %d calls, want error %v after %d", err, calls.Load(), tt.wantErr, tt.wantCalls)
+			}
+		})
 	}
 }
