@@ -57,8 +57,13 @@ func (d *Daemon) checkAudit(t testing.TB) {
 		}
 	}
 	if issued != counts.Issued || refused != counts.Refused || counts.Dropped != 0 {
-		t.Errorf("the audit log holds %d issuances and %d refusals; the daemon counted %d and %d, and dropped %d",
-			issued, refused, counts.Issued, counts.Refused, counts.Dropped)
+		var lines []string
+		for _, e := range events {
+			b, _ := json.Marshal(e)
+			lines = append(lines, string(b))
+		}
+		t.Errorf("the audit log holds %d issuances and %d refusals; the daemon counted %d and %d, and dropped %d; its lines since %v:\n%s\nthe daemon's log:\n%s",
+			issued, refused, counts.Issued, counts.Refused, counts.Dropped, d.Started, strings.Join(lines, "\n"), d.log())
 	}
 	if len(unnamed) > 0 {
 		t.Errorf("%d of %d audit lines of issuances name neither a process (pid and executable) nor a container:\n%s",
