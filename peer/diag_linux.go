@@ -42,7 +42,8 @@ func diagSocket(client, server netip.AddrPort) (socket, error) {
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return socket{}, fmt.Errorf("sock_diag: %w", err)
 	}
-	buf := make([]byte, 8192)
+	// One inet_diag_msg (72 bytes) and its header, or an error.
+	buf := make([]byte, 512)
 	n, _, err := unix.Recvfrom(fd, buf, 0)
 	if err != nil {
 		return socket{}, fmt.Errorf("sock_diag: %w", err)

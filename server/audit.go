@@ -32,7 +32,7 @@ type AuditConfig struct {
 	FlushEvery time.Duration
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 1s). A connection that comes
+	// bursts of new connections (default 100ms). A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
 	// (default 2) run at once, since one may read the open files of every
@@ -83,7 +83,7 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 		cfg.LookupShare = 0.02
 	}
 	if cfg.LookupBurst <= 0 {
-		cfg.LookupBurst = time.Second
+		cfg.LookupBurst = 100 * time.Millisecond
 	}
 	if cfg.Lookups <= 0 {
 		cfg.Lookups = 2
