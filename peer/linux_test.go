@@ -116,7 +116,7 @@ func TestLookup_Child(t *testing.T) {
 		t.Fatalf("child printed %q, %v; want %v", line, err, c.RemoteAddr())
 	}
 	got, err := peer.New(peer.Config{}).Lookup(c.LocalAddr(), c.RemoteAddr())
-	want := peer.Process{PID: cmd.Process.Pid, UID: os.Geteuid(), Exe: executable(t), Cmdline: os.Args[0] + " -test.run=^$"}
+	want := peer.Process{PID: cmd.Process.Pid, UID: os.Geteuid(), Exe: executable(t), Cmdline: os.Args[0] + " -test.run=^$", Searched: true}
 	if err != nil || got != want {
 		t.Errorf("Lookup(%v, %v) = %+v, %v; want %+v", c.LocalAddr(), c.RemoteAddr(), got, err, want)
 	}

@@ -46,6 +46,11 @@ type Process struct {
 	// MaxCmdline bytes; "" when unreadable. Command lines can carry
 	// secrets: show it to the user, never log or store it.
 	Cmdline string
+	// Searched is whether the lookup read the fd directories of
+	// processes, which costs a millisecond or more, rather than finding
+	// the client among the sockets it remembers, which costs tens of
+	// microseconds.
+	Searched bool
 }
 
 // MaxCmdline is the most bytes of a command line that Process keeps.
@@ -172,22 +177,24 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 	if ok {
 		return p, nil
 	}
-	pid := f.findRecent(s.inode, hints)
+	pid, searched := f.findRecent(s.inode, hints)
 	if pid == 0 {
 		pid, err = findHolder(f.proc, s, hints)
+		searched = true
 	}
 	if err != nil {
 		return Process{UID: s.uid}, fmt.Errorf("socket %v of uid %d: %w", r, s.uid, err)
 	}
 	p = f.describe(pid, s.uid)
 	f.remember(k, p)
+	p.Searched = searched
 	return p, nil
 }
 
 // findRecent returns the recent process that holds the socket inode, 0
 // when none does: first as their fds were last read, then reading them
-// again.
-func (f *Finder) findRecent(inode uint64, hints []int) int {
+// again, which it reports as searched.
+func (f *Finder) findRecent(inode uint64, hints []int) (pid int, searched bool) {
 	target := socketLink(inode)
 	for _, pid := range hints {
 		f.mu.Lock()
@@ -195,7 +202,7 @@ func (f *Finder) findRecent(inode uint64, hints []int) int {
 		f.mu.Unlock()
 		// The fd may have been closed, or reused, since.
 		if ok && readLink(f.proc, strconv.Itoa(pid)+"/fd/"+fd) == target {
-			return pid
+			return pid, false
 		}
 	}
 	for _, pid := range hints {
@@ -209,10 +216,10 @@ func (f *Finder) findRecent(inode uint64, hints []int) int {
 		}
 		f.mu.Unlock()
 		if _, ok := socks[inode]; ok {
-			return pid
+			return pid, true
 		}
 	}
-	return 0
+	return 0, len(hints) > 0
 }
 
 // describe reads what describe does of pid, once per process: a client

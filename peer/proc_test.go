@@ -141,8 +141,10 @@ func TestFinder_Lookup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := peer.New(peer.Config{Proc: &proc{MapFS: fakeProc()}})
 			got, err := f.Lookup(tcpAddr(tt.local), tcpAddr(tt.remote))
-			if !errors.Is(err, tt.err) || got != tt.want {
-				t.Errorf("Lookup(%s, %s) = %+v, %v; want %+v, %v", tt.local, tt.remote, got, err, tt.want, tt.err)
+			want := tt.want
+			want.Searched = err == nil // a new Finder knows no process
+			if !errors.Is(err, tt.err) || got != want {
+				t.Errorf("Lookup(%s, %s) = %+v, %v; want %+v, %v", tt.local, tt.remote, got, err, want, tt.err)
 			}
 		})
 	}
@@ -177,6 +179,7 @@ func TestFinder_Cache(t *testing.T) {
 		t.Fatalf("Lookup = %+v, %v; want pid 42", first, err)
 	}
 	delete(p.MapFS, "42/fd/5") // a search would no longer find it
+	first.Searched = false
 	if got, err := f.Lookup(local, client); err != nil || got != first {
 		t.Errorf("second Lookup = %+v, %v; want the remembered %+v", got, err, first)
 	}
@@ -240,8 +243,9 @@ func TestFinder_BurstReadsFdsOnce(t *testing.T) {
 	local := tcpAddr("127.0.0.1:8080")
 	var searched int32
 	for i, port := range []string{"54321", "54325", "54321"} { // 54321 evicted by 54325
-		if got, err := f.Lookup(local, tcpAddr("127.0.0.1:"+port)); err != nil || got.PID != 42 {
-			t.Fatalf("Lookup of :%s = %+v, %v; want pid 42", port, got, err)
+		got, err := f.Lookup(local, tcpAddr("127.0.0.1:"+port))
+		if err != nil || got.PID != 42 || got.Searched != (i < 2) {
+			t.Fatalf("Lookup %d, of :%s = %+v, %v; want pid 42, searched only in the first two", i, port, got, err)
 		}
 		if i == 0 {
 			searched = p.fdListings.Load() // the search of every process

@@ -32,7 +32,8 @@ type AuditConfig struct {
 	FlushEvery time.Duration
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 100ms). A connection that comes
+	// bursts of new connections (default 100ms); only lookups that search
+	// processes' fds (peer.Process.Searched) are charged. A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
 	// (default 2) run at once, since one may read the open files of every
@@ -290,7 +291,13 @@ func (a *Audit) identify(cs *connState) {
 		return
 	}
 	p, err := a.lookup(cs.local, cs.remote)
-	a.budget.charge(a.clock.Since(start))
+	if err != nil || p.Searched {
+		// A client found among the sockets the Finder remembers (a burst
+		// of connections from one process) is not charged: that costs
+		// tens of microseconds, and a busy machine would make its wall
+		// time look like a search.
+		a.budget.charge(a.clock.Since(start))
+	}
 	<-a.slots
 	switch {
 	case err == nil:

@@ -36,8 +36,8 @@ func TestAudit_LookupBudget(t *testing.T) {
 	lookups := 0
 	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
 		lookups++
-		clock.Advance(6 * time.Millisecond) // what the lookup costs
-		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws"}, nil
+		clock.Advance(6 * time.Millisecond) // what the lookup costs: a search
+		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Searched: true}, nil
 	}
 	c := cache.Served{}
 	c.AccessKeyID = "ASIAEXAMPLEEXAMPLE01"
