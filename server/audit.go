@@ -32,8 +32,9 @@ type AuditConfig struct {
 	FlushEvery time.Duration
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 100ms); only lookups that search
-	// processes' fds (peer.Process.Searched) are charged. A connection that comes
+	// bursts of new connections (default 100ms); a lookup that did not
+	// search processes' fds (peer.Process.Searched) is charged 60µs at
+	// most. A connection that comes
 	// when it is spent is not looked up: its requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
 	// (default 2) run at once, since one may read the open files of every
@@ -269,6 +270,11 @@ func event(s sig, c *cache.Served) audit.Event {
 	return e
 }
 
+// rememberedCost is what a lookup that found its client among the sockets
+// the Finder remembers is charged at most: about its CPU time
+// (peer's BenchmarkFinder_NewSocket).
+const rememberedCost = 60 * time.Microsecond
+
 // notLookedUp is the note of requests whose client was not looked up.
 const notLookedUp = "client not looked up: too many new connections"
 
@@ -291,13 +297,14 @@ func (a *Audit) identify(cs *connState) {
 		return
 	}
 	p, err := a.lookup(cs.local, cs.remote)
-	if err != nil || p.Searched {
+	took := a.clock.Since(start)
+	if err == nil && !p.Searched {
 		// A client found among the sockets the Finder remembers (a burst
-		// of connections from one process) is not charged: that costs
-		// tens of microseconds, and a busy machine would make its wall
-		// time look like a search.
-		a.budget.charge(a.clock.Since(start))
+		// of connections from one process) costs tens of microseconds;
+		// on a busy machine its wall time would look like a search.
+		took = min(took, rememberedCost)
 	}
+	a.budget.charge(took)
 	<-a.slots
 	switch {
 	case err == nil:
