@@ -32,16 +32,20 @@ type AuditConfig struct {
 	FlushEvery time.Duration
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 100ms); a lookup that did not
-	// search processes' fds (peer.Process.Searched) is charged 60µs at
-	// most. A connection that comes
-	// when it is spent is not looked up: its requests are counted, per
+	// bursts of new connections (default 100ms), charged with the lookups
+	// that search processes' fds (peer.Process.Searched). Lookups that
+	// find a remembered client are counted instead: Remembered a second
+	// (default 200), with RememberedBurst saved up (default 1000). A
+	// connection that comes when either is spent is not looked up: its
+	// requests are counted, per
 	// profile and outcome, with a note that says why. At most Lookups
 	// (default 2) run at once, since one may read the open files of every
 	// process; the others wait their turn.
-	LookupShare float64
-	LookupBurst time.Duration
-	Lookups     int
+	LookupShare     float64
+	LookupBurst     time.Duration
+	Remembered      float64
+	RememberedBurst float64
+	Lookups         int
 }
 
 // Audit writes every answer of the credentials endpoint to the audit log,
@@ -90,8 +94,15 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 	if cfg.Lookups <= 0 {
 		cfg.Lookups = 2
 	}
+	if cfg.Remembered <= 0 {
+		cfg.Remembered = 200
+	}
+	if cfg.RememberedBurst <= 0 {
+		cfg.RememberedBurst = 1000
+	}
 	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
-		budget:  budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now()},
+		budget: budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now(),
+			perSecond: cfg.Remembered, most: cfg.RememberedBurst, cheap: cfg.RememberedBurst},
 		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
 	a.lookup = cfg.Lookup
 	return a
@@ -270,11 +281,6 @@ func event(s sig, c *cache.Served) audit.Event {
 	return e
 }
 
-// rememberedCost is what a lookup that found its client among the sockets
-// the Finder remembers is charged at most: about its CPU time
-// (peer's BenchmarkFinder_NewSocket).
-const rememberedCost = 60 * time.Microsecond
-
 // notLookedUp is the note of requests whose client was not looked up.
 const notLookedUp = "client not looked up: too many new connections"
 
@@ -297,14 +303,7 @@ func (a *Audit) identify(cs *connState) {
 		return
 	}
 	p, err := a.lookup(cs.local, cs.remote)
-	took := a.clock.Since(start)
-	if err == nil && !p.Searched {
-		// A client found among the sockets the Finder remembers (a burst
-		// of connections from one process) costs tens of microseconds;
-		// on a busy machine its wall time would look like a search.
-		took = min(took, rememberedCost)
-	}
-	a.budget.charge(took)
+	a.budget.charge(a.clock.Since(start), err != nil || p.Searched)
 	<-a.slots
 	switch {
 	case err == nil:
@@ -453,14 +452,20 @@ func (a *Audit) Flush() {
 }
 
 // budget is a bucket of lookup time, filled at share of the time passing,
-// up to burst; a lookup may start while it is not empty, and its time is
-// taken out when it ends.
+// up to burst, for lookups that search processes' fds; and a bucket of
+// lookups that find a remembered client, filled at perSecond up to most.
+// A lookup may start while neither is empty; what it cost is taken out of
+// its bucket when it ends. Counting the cheap lookups, rather than timing
+// them, keeps a burst of them from one process (a test's 400 connections
+// on a loaded machine) from looking as costly as searches.
 type budget struct {
 	mu    sync.Mutex
 	share float64
 	burst time.Duration
 	avail time.Duration
 	at    time.Time
+
+	perSecond, most, cheap float64
 }
 
 func (b *budget) admit(now time.Time) bool {
@@ -468,13 +473,19 @@ func (b *budget) admit(now time.Time) bool {
 	defer b.mu.Unlock()
 	if d := now.Sub(b.at); d > 0 {
 		b.avail = min(b.avail+time.Duration(float64(d)*b.share), b.burst)
+		b.cheap = min(b.cheap+d.Seconds()*b.perSecond, b.most)
 		b.at = now
 	}
-	return b.avail > 0
+	return b.avail > 0 && b.cheap >= 1
 }
 
-func (b *budget) charge(d time.Duration) {
+// charge takes a search's time, or one remembered lookup.
+func (b *budget) charge(d time.Duration, searched bool) {
 	b.mu.Lock()
-	b.avail -= d
+	if searched {
+		b.avail -= d
+	} else {
+		b.cheap--
+	}
 	b.mu.Unlock()
 }

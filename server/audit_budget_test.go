@@ -82,6 +82,39 @@ func TestAudit_LookupBudget(t *testing.T) {
 	}
 }
 
+// Lookups that find a remembered client are counted, not timed: a burst
+// of them takes RememberedBurst, then Remembered a second.
+func TestAudit_RememberedLookupsCounted(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	l := audit.New(&memLog{}, audit.Config{Clock: clock})
+	defer l.Close()
+	a := NewAudit(l, AuditConfig{Clock: clock, Remembered: 1, RememberedBurst: 3})
+	lookups := 0
+	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
+		lookups++
+		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws"}, nil
+	}
+	request := func() {
+		c1, c2 := net.Pipe()
+		defer c1.Close()
+		defer c2.Close()
+		r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
+		r = r.WithContext(a.ConnContext(context.Background(), c1))
+		a.issued(r, "prod", &cache.Served{})
+	}
+	for range 4 { // 3 saved up
+		request()
+	}
+	if lookups != 3 {
+		t.Errorf("%d lookups of 4 at once, want 3", lookups)
+	}
+	clock.Advance(time.Second)
+	request()
+	if lookups != 4 {
+		t.Errorf("%d lookups after a second, want 4", lookups)
+	}
+}
+
 // At most Lookups run at once: each reads the whole socket table.
 func TestAudit_LookupsAtOnce(t *testing.T) {
 	out := &memLog{}
