@@ -118,7 +118,8 @@ func Run(ctx context.Context, cfg Config) error {
 	defer b.Close()
 	// A request waits for STS at most a second (Patience), as long as the
 	// SDKs' own timeouts; the fetch goes on for the next request.
-	fetch, idle := cache.FetchFunc(b.Fetch), (*trim.Idle)(nil)
+	fetch := cache.FetchFunc(b.Fetch)
+	var idle *trim.Idle
 	if cfg.TrimAfter > 0 {
 		idle = trim.NewIdle(cfg.Clock, cfg.TrimAfter, log.Named("trim"))
 		defer idle.Stop()

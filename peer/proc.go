@@ -165,7 +165,7 @@ func holds(proc fs.FS, pid, target string) (bool, error) {
 		return false, err
 	}
 	for _, e := range ents {
-		if l, err := fs.ReadLink(proc, dir+"/"+e.Name()); err == nil && l == target {
+		if readLink(proc, dir+"/"+e.Name()) == target {
 			return true, nil
 		}
 	}

@@ -1,9 +1,6 @@
 package profile
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // section is one [section] of a config file: its name as the SDKs spell it
 // ("default", "profile NAME", "sso-session NAME") and its keys in lower
@@ -97,7 +94,7 @@ func asHeader(line string) (string, bool) {
 				first = i
 			}
 		case first != 0:
-			return fmt.Sprintf("%s %s", h[:first], h[i:]), true
+			return h[:first] + " " + h[i:], true
 		}
 	}
 	if first != 0 {

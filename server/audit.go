@@ -37,10 +37,9 @@ type AuditConfig struct {
 	// find a remembered client are counted instead: Remembered a second
 	// (default 200), with RememberedBurst saved up (default 1000). A
 	// connection that comes when either is spent is not looked up: its
-	// requests are counted, per
-	// profile and outcome, with a note that says why. At most Lookups
-	// (default 2) run at once, since one may read the open files of every
-	// process; the others wait their turn.
+	// requests are counted, per profile and outcome, with a note that says
+	// why. At most Lookups (default 2) run at once, since one may read the
+	// open files of every process; the others wait their turn.
 	LookupShare     float64
 	LookupBurst     time.Duration
 	Remembered      float64
@@ -55,8 +54,8 @@ type AuditConfig struct {
 // the container token and the container. Requests that are alike (same
 // client, profile, credentials and outcome) after the first are counted and
 // written as one line, when their connection closes, when the outcome
-// changes, or at the latest FlushEvery after the first, so that a cached request on a
-// known connection costs a lock and a comparison. It is safe for
+// changes, or at the latest FlushEvery after the first, so that a cached
+// request on a known connection costs a lock and a comparison. It is safe for
 // concurrent use; set ConnContext and ConnState on the loopback endpoint's
 // http.Server, run Run, and call Flush once the servers have stopped.
 type Audit struct {
@@ -103,8 +102,8 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
 		budget: budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now(),
 			perSecond: cfg.Remembered, most: cfg.RememberedBurst, cheap: cfg.RememberedBurst},
+		lookup:  cfg.Lookup,
 		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
-	a.lookup = cfg.Lookup
 	return a
 }
 
