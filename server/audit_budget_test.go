@@ -41,14 +41,7 @@ func TestAudit_LookupBudget(t *testing.T) {
 	}
 	c := cache.Served{}
 	c.AccessKeyID = "ASIAEXAMPLEEXAMPLE01"
-	request := func() {
-		c1, c2 := net.Pipe()
-		defer c1.Close()
-		defer c2.Close()
-		r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
-		r = r.WithContext(a.ConnContext(context.Background(), c1))
-		a.issued(r, "prod", &c)
-	}
+	request := func() { issueOnNewConn(a, &c) }
 	// The time a lookup takes fills the bucket too, by a tenth.
 	request() // 10 ms saved: looked up, 4 left
 	request() // 4.6 left: looked up, 1.4 owed
@@ -94,14 +87,7 @@ func TestAudit_RememberedLookupsCounted(t *testing.T) {
 		lookups++
 		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws"}, nil
 	}
-	request := func() {
-		c1, c2 := net.Pipe()
-		defer c1.Close()
-		defer c2.Close()
-		r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
-		r = r.WithContext(a.ConnContext(context.Background(), c1))
-		a.issued(r, "prod", &cache.Served{})
-	}
+	request := func() { issueOnNewConn(a, &cache.Served{}) }
 	for range 4 { // 3 saved up
 		request()
 	}
@@ -136,17 +122,21 @@ func TestAudit_LookupsAtOnce(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 20 {
-		wg.Go(func() {
-			c1, c2 := net.Pipe()
-			defer c1.Close()
-			defer c2.Close()
-			r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
-			r = r.WithContext(a.ConnContext(context.Background(), c1))
-			a.issued(r, "prod", &cache.Served{})
-		})
+		wg.Go(func() { issueOnNewConn(a, &cache.Served{}) })
 	}
 	wg.Wait()
 	if most != 2 {
 		t.Errorf("at most %d lookups ran at once, want 2", most)
 	}
+}
+
+// issueOnNewConn has a records c issued for prod to a client on a
+// connection of its own, as the first request of that connection.
+func issueOnNewConn(a *Audit, c *cache.Served) {
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
+	r = r.WithContext(a.ConnContext(context.Background(), c1))
+	a.issued(r, "prod", c)
 }
