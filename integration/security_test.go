@@ -182,17 +182,7 @@ func stateFiles(t *testing.T, dir string) map[string]string {
 // from /proc (Linux): its socket inodes, matched to /proc/net/tcp{,6}.
 func tcpListeners(t *testing.T, pid int) []string {
 	t.Helper()
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inodes := map[string]bool{}
-	for _, fd := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
-			inodes[strings.TrimSuffix(inode, "]")] = true
-		}
-	}
+	inodes := socketInodes(t, pid)
 	var addrs []string
 	for _, table := range []string{"tcp", "tcp6"} {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
