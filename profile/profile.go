@@ -18,7 +18,9 @@ import (
 var (
 	// ErrNotFound means the config file has no such profile.
 	ErrNotFound = errors.New("profile not found")
-	// ErrInvalid means the config file, or the profile asked for, cannot be read.
+	// ErrInvalid means the profile asked for, or one it depends on, holds a
+	// setting brokerd cannot use (the file itself always reads, as the SDKs
+	// read it).
 	ErrInvalid = errors.New("invalid AWS config")
 	// ErrUnsupported means the profile gets its credentials in a way
 	// brokerd does not serve.
