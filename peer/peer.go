@@ -46,10 +46,10 @@ type Process struct {
 	// MaxCmdline bytes; "" when unreadable. Command lines can carry
 	// secrets: show it to the user, never log or store it.
 	Cmdline string
-	// Searched is whether the lookup read the fd directories of
-	// processes, which costs a millisecond or more, rather than finding
-	// the client among the sockets it remembers, which costs tens of
-	// microseconds.
+	// Searched is whether the lookup read the fd directories of every
+	// process, which costs milliseconds, rather than finding the client
+	// among the processes it found last (their remembered sockets, or
+	// their fds read again), which costs tens to hundreds of microseconds.
 	Searched bool
 }
 
@@ -177,7 +177,7 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 	if ok {
 		return p, nil
 	}
-	pid, searched := f.findRecent(s.inode, hints)
+	pid, searched := f.findRecent(s.inode, hints), false
 	if pid == 0 {
 		pid, err = findHolder(f.proc, s, hints)
 		searched = true
@@ -193,8 +193,8 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 
 // findRecent returns the recent process that holds the socket inode, 0
 // when none does: first as their fds were last read, then reading them
-// again, which it reports as searched.
-func (f *Finder) findRecent(inode uint64, hints []int) (pid int, searched bool) {
+// again.
+func (f *Finder) findRecent(inode uint64, hints []int) int {
 	target := socketLink(inode)
 	for _, pid := range hints {
 		f.mu.Lock()
@@ -202,7 +202,7 @@ func (f *Finder) findRecent(inode uint64, hints []int) (pid int, searched bool) 
 		f.mu.Unlock()
 		// The fd may have been closed, or reused, since.
 		if ok && readLink(f.proc, strconv.Itoa(pid)+"/fd/"+fd) == target {
-			return pid, false
+			return pid
 		}
 	}
 	for _, pid := range hints {
@@ -216,10 +216,10 @@ func (f *Finder) findRecent(inode uint64, hints []int) (pid int, searched bool) 
 		}
 		f.mu.Unlock()
 		if _, ok := socks[inode]; ok {
-			return pid, true
+			return pid
 		}
 	}
-	return 0, len(hints) > 0
+	return 0
 }
 
 // describe reads what describe does of pid, once per process: a client

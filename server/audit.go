@@ -33,9 +33,10 @@ type AuditConfig struct {
 	// LookupShare is the share of time that looking up clients may take on
 	// average (default 0.02), and LookupBurst the lookup time saved up for
 	// bursts of new connections (default 100ms), charged with the lookups
-	// that search processes' fds (peer.Process.Searched). Lookups that
-	// find a remembered client are counted instead: Remembered a second
-	// (default 200), with RememberedBurst saved up (default 1000). A
+	// that search every process's fds (peer.Process.Searched). Lookups
+	// that find the client among the processes found last are counted
+	// instead: Remembered a second (default 200), with RememberedBurst
+	// saved up (default 1000). A
 	// connection that comes when either is spent is not looked up: its
 	// requests are counted, per profile and outcome, with a note that says
 	// why. At most Lookups (default 2) run at once, since one may read the
@@ -451,8 +452,9 @@ func (a *Audit) Flush() {
 }
 
 // budget is a bucket of lookup time, filled at share of the time passing,
-// up to burst, for lookups that search processes' fds; and a bucket of
-// lookups that find a remembered client, filled at perSecond up to most.
+// up to burst, for lookups that search every process's fds; and a bucket
+// of lookups that find the client among the processes found last, filled
+// at perSecond up to most.
 // A lookup may start while neither is empty; what it cost is taken out of
 // its bucket when it ends. Counting the cheap lookups, rather than timing
 // them, keeps a burst of them from one process (a test's 400 connections
