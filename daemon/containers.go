@@ -234,7 +234,7 @@ func openExtras(cfg Config, log *zap.Logger) (*extras, error) {
 			}
 			return nil, fmt.Errorf("%w (in %s): fix it, or choose another directory with brokerd serve --audit-dir DIR", err, cfg.AuditDir)
 		}
-		x.audit = server.NewAudit(x.auditLog, server.AuditConfig{Lookup: peer.New(peer.Config{}).Lookup, Clock: cfg.Clock})
+		x.audit = server.NewAudit(x.auditLog, server.AuditConfig{Lookup: peer.New(peer.Config{}).LookupLimited, Clock: cfg.Clock})
 	}
 	return x, nil
 }

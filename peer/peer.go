@@ -7,10 +7,11 @@
 // processes it can see until one holds the client's socket (a millisecond
 // or more, growing with the number of processes and open files). On macOS
 // it runs lsof (tens of milliseconds). So a server resolves its client off
-// the request path: Finder.ConnContext attaches a lazy lookup to each
-// connection and FromContext runs it once, e.g. after the response is
-// written. A Finder remembers the owners of the sockets it has seen and
-// the last processes it found, which are searched first.
+// the request path, and limits the searches of every process with a
+// Search. A Finder remembers the owners of the sockets it has seen and the
+// last processes it found, which are looked at first, and runs one search
+// at a time: the connections of a burst from a new client wait for the
+// search that finds it, then find it among the processes found last.
 //
 // A lookup finds the client only while it holds its socket. One that closes
 // the connection as soon as it has read the response (Connection: close)
@@ -28,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Process is the client at the other end of a connection.
@@ -66,7 +68,20 @@ var (
 	// usually a process of another user, whose files this one cannot read,
 	// or one that has just closed the socket.
 	ErrNoProcess = errors.New("process holding the socket not found")
+	// ErrNotSearched means that the client is not among the processes
+	// found last, and the lookup's Search did not allow a search of every
+	// process. Process.UID is the socket's owner.
+	ErrNotSearched = errors.New("client not among the processes found last, and no search allowed")
 )
+
+// Search limits the lookups that search every process: Allow is asked
+// before each, and Spent is told what each cost: the CPU time of the
+// thread that ran it on Linux, elsewhere its wall time (lsof's run).
+// Its methods may be called concurrently.
+type Search interface {
+	Allow() bool
+	Spent(time.Duration)
+}
 
 // Config says where a Finder looks; the zero value looks at the running
 // system.
@@ -97,6 +112,8 @@ type Finder struct {
 	// diag asks the kernel for the socket (Linux sock_diag) rather than
 	// reading proc's socket tables; set for the running system.
 	diag bool
+	// searching is held by the search of every process under way.
+	searching sync.Mutex
 }
 
 // findSocket finds the socket from client to server, through sock_diag
@@ -147,10 +164,17 @@ func Lookup(local, remote net.Addr) (Process, error) {
 }
 
 // Lookup finds the client of the accepted connection whose local and
-// remote addresses are given (conn.LocalAddr(), conn.RemoteAddr()). It
-// returns ErrNotFound when there is no such socket, and the owner's uid
-// with ErrNoProcess when the process holding it cannot be found.
+// remote addresses are given (conn.LocalAddr(), conn.RemoteAddr()), with
+// no limit on searches. It returns ErrNotFound when there is no such
+// socket, and the owner's uid with ErrNoProcess when the process holding
+// it cannot be found.
 func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
+	return f.LookupLimited(local, remote, nil)
+}
+
+// LookupLimited is Lookup with searches of every process limited by s (nil:
+// not limited): one that s does not allow returns ErrNotSearched.
+func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error) {
 	l, err := addrPort(local)
 	if err != nil {
 		return Process{}, fmt.Errorf("local address: %w", err)
@@ -160,16 +184,25 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 		return Process{}, fmt.Errorf("remote address: %w", err)
 	}
 	if f.proc == nil {
-		return systemLookup(l, r)
+		if s != nil && !s.Allow() {
+			return Process{}, ErrNotSearched
+		}
+		var p Process
+		spent := cpuTime(func() { p, err = systemLookup(l, r) })
+		if s != nil {
+			s.Spent(spent)
+		}
+		p.Searched = true
+		return p, err
 	}
-	s, err := f.findSocket(r, l)
+	sock, err := f.findSocket(r, l)
 	if err != nil {
 		return Process{}, err
 	}
-	if s.inode == 0 {
-		return Process{UID: s.uid}, fmt.Errorf("socket %v of uid %d is closing: %w", r, s.uid, ErrNoProcess)
+	if sock.inode == 0 {
+		return Process{UID: sock.uid}, fmt.Errorf("socket %v of uid %d is closing: %w", r, sock.uid, ErrNoProcess)
 	}
-	k := key{r, s.inode}
+	k := key{r, sock.inode}
 	f.mu.Lock()
 	p, ok := f.owners[k]
 	hints := slices.Clone(f.recent)
@@ -177,18 +210,44 @@ func (f *Finder) Lookup(local, remote net.Addr) (Process, error) {
 	if ok {
 		return p, nil
 	}
-	pid, searched := f.findRecent(s.inode, hints), false
+	pid, searched := f.findRecent(sock.inode, hints), false
 	if pid == 0 {
-		pid, err = findHolder(f.proc, s, hints)
-		searched = true
+		pid, searched, err = f.search(sock, hints, s)
 	}
 	if err != nil {
-		return Process{UID: s.uid}, fmt.Errorf("socket %v of uid %d: %w", r, s.uid, err)
+		return Process{UID: sock.uid, Searched: searched}, fmt.Errorf("socket %v of uid %d: %w", r, sock.uid, err)
 	}
-	p = f.describe(pid, s.uid)
+	p = f.describe(pid, sock.uid)
 	f.remember(k, p)
 	p.Searched = searched
 	return p, nil
+}
+
+// search finds the process holding sock among all but the pids in hints
+// (looked at already), one search at a time. A lookup that waited for
+// another's search first looks at the processes that one found.
+func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched bool, err error) {
+	f.searching.Lock()
+	defer f.searching.Unlock()
+	f.mu.Lock()
+	found := slices.DeleteFunc(slices.Clone(f.recent), func(pid int) bool { return slices.Contains(hints, pid) })
+	f.mu.Unlock()
+	if pid := f.findRecent(sock.inode, found); pid != 0 {
+		return pid, false, nil
+	}
+	if s != nil && !s.Allow() {
+		return 0, false, ErrNotSearched
+	}
+	spent := cpuTime(func() { pid, err = findHolder(f.proc, sock, hints) })
+	if s != nil {
+		s.Spent(spent)
+	}
+	if err == nil {
+		f.mu.Lock()
+		f.addRecent(pid)
+		f.mu.Unlock()
+	}
+	return pid, true, err
 }
 
 // findRecent returns the recent process that holds the socket inode, 0
@@ -258,8 +317,13 @@ func (f *Finder) remember(k key, p Process) {
 		f.order = append(f.order, k)
 	}
 	f.owners[k] = p
-	f.recent = slices.DeleteFunc(f.recent, func(pid int) bool { return pid == p.PID })
-	f.recent = slices.Insert(f.recent, 0, p.PID)
+	f.addRecent(p.PID)
+}
+
+// addRecent makes pid the most recent process found. Call with f.mu.
+func (f *Finder) addRecent(pid int) {
+	f.recent = slices.DeleteFunc(f.recent, func(p int) bool { return p == pid })
+	f.recent = slices.Insert(f.recent, 0, pid)
 	if len(f.recent) > maxRecent {
 		for _, pid := range f.recent[maxRecent:] {
 			delete(f.socks, pid)

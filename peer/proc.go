@@ -130,20 +130,24 @@ func fields(line []byte, f [][]byte) int {
 }
 
 // findHolder finds the process with an fd linked to s's inode among all
-// but the pids in skip (looked at already).
+// but the pids in skip (looked at already), newest pid first: a client is
+// usually a process just started.
 func findHolder(proc fs.FS, s socket, skip []int) (int, error) {
 	target := socketLink(s.inode)
 	ents, err := fs.ReadDir(proc, ".")
 	if err != nil {
 		return 0, fmt.Errorf("list processes: %w", err)
 	}
-	hidden := 0
+	pids := make([]int, 0, len(ents))
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 || slices.Contains(skip, pid) {
-			continue
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 0 && !slices.Contains(skip, pid) {
+			pids = append(pids, pid)
 		}
-		ok, err := holds(proc, e.Name(), target)
+	}
+	slices.SortFunc(pids, func(a, b int) int { return b - a })
+	hidden := 0
+	for _, pid := range pids {
+		ok, err := holds(proc, strconv.Itoa(pid), target)
 		if ok {
 			return pid, nil
 		}

@@ -1,7 +1,6 @@
 package peer_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,9 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/brokerd/brokerd/peer"
 )
@@ -128,11 +129,11 @@ func TestFinder_Lookup(t *testing.T) {
 		want          peer.Process
 		err           error
 	}{
-		{"ipv4", "127.0.0.1:8080", "127.0.0.1:54321", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls"}, nil},
-		{"ipv6", "[::1]:8080", "[::1]:54324", peer.Process{PID: 43, UID: 1000, Exe: "/usr/bin/python3.11", Cmdline: long}, nil},
-		{"ipv4 in tcp6", "127.0.0.1:8080", "127.0.0.1:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls"}, nil},
-		{"ipv4 mapped", "[::ffff:127.0.0.1]:8080", "[::ffff:127.0.0.1]:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls"}, nil},
-		{"another user", "127.0.0.1:8080", "127.0.0.1:54322", peer.Process{UID: 1001}, peer.ErrNoProcess},
+		{"ipv4", "127.0.0.1:8080", "127.0.0.1:54321", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls", Searched: true}, nil},
+		{"ipv6", "[::1]:8080", "[::1]:54324", peer.Process{PID: 43, UID: 1000, Exe: "/usr/bin/python3.11", Cmdline: long, Searched: true}, nil},
+		{"ipv4 in tcp6", "127.0.0.1:8080", "127.0.0.1:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls", Searched: true}, nil},
+		{"ipv4 mapped", "[::ffff:127.0.0.1]:8080", "[::ffff:127.0.0.1]:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls", Searched: true}, nil},
+		{"another user", "127.0.0.1:8080", "127.0.0.1:54322", peer.Process{UID: 1001, Searched: true}, peer.ErrNoProcess},
 		{"closing", "127.0.0.1:8080", "127.0.0.1:54323", peer.Process{UID: 1000}, peer.ErrNoProcess},
 		{"no socket", "127.0.0.1:8080", "127.0.0.1:60000", peer.Process{}, peer.ErrNotFound},
 		{"other server", "127.0.0.1:9090", "127.0.0.1:54321", peer.Process{}, peer.ErrNotFound},
@@ -141,10 +142,8 @@ func TestFinder_Lookup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := peer.New(peer.Config{Proc: &proc{MapFS: fakeProc()}})
 			got, err := f.Lookup(tcpAddr(tt.local), tcpAddr(tt.remote))
-			want := tt.want
-			want.Searched = err == nil // a new Finder knows no process
-			if !errors.Is(err, tt.err) || got != want {
-				t.Errorf("Lookup(%s, %s) = %+v, %v; want %+v, %v", tt.local, tt.remote, got, err, want, tt.err)
+			if !errors.Is(err, tt.err) || got != tt.want {
+				t.Errorf("Lookup(%s, %s) = %+v, %v; want %+v, %v", tt.local, tt.remote, got, err, tt.want, tt.err)
 			}
 		})
 	}
@@ -281,34 +280,74 @@ func TestFinder_Evicts(t *testing.T) {
 	}
 }
 
-// fakeConn is a connection with fixed addresses and nothing else.
-type fakeConn struct {
-	net.Conn
-	local, remote net.Addr
+// search is a peer.Search that allows a fixed number of searches and
+// adds up what they cost.
+type search struct {
+	mu    sync.Mutex
+	left  int
+	spent time.Duration
 }
 
-var _ net.Conn = fakeConn{}
+var _ peer.Search = (*search)(nil)
 
-func (c fakeConn) LocalAddr() net.Addr  { return c.local }
-func (c fakeConn) RemoteAddr() net.Addr { return c.remote }
+func (s *search) Allow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.left--
+	return s.left >= 0
+}
 
-func TestFromContext(t *testing.T) {
+func (s *search) Spent(d time.Duration) {
+	s.mu.Lock()
+	s.spent += d
+	s.mu.Unlock()
+}
+
+// A search of every process is asked of the Search and charged to it; one
+// it refuses returns ErrNotSearched with the socket's owner, and a recent
+// client's new socket needs none.
+func TestFinder_LookupLimited(t *testing.T) {
 	littleEndian(t)
 	p := &proc{MapFS: fakeProc()}
 	f := peer.New(peer.Config{Proc: p})
-	ctx := f.ConnContext(context.Background(), fakeConn{local: tcpAddr("127.0.0.1:8080"), remote: tcpAddr("127.0.0.1:54321")})
-	if n := p.listings.Load(); n != 0 {
-		t.Fatalf("ConnContext listed the processes %d times, want no lookup", n)
+	s := &search{left: 1}
+	local := tcpAddr("127.0.0.1:8080")
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54321"), s); err != nil || got.PID != 42 || !got.Searched {
+		t.Fatalf("first LookupLimited = %+v, %v; want pid 42, searched", got, err)
 	}
-	for range 3 {
-		if got, err := peer.FromContext(ctx); err != nil || got.PID != 42 {
-			t.Fatalf("FromContext = %+v, %v; want pid 42", got, err)
-		}
+	if s.spent <= 0 {
+		t.Errorf("the search was charged %v, want its CPU time", s.spent)
+	}
+	got, err := f.LookupLimited(tcpAddr("[::1]:8080"), tcpAddr("[::1]:54324"), s)
+	if !errors.Is(err, peer.ErrNotSearched) || got.UID != 1000 || got.Searched {
+		t.Errorf("LookupLimited of a new client with no search left = %+v, %v; want uid 1000, ErrNotSearched", got, err)
+	}
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54325"), s); err != nil || got.PID != 42 || got.Searched {
+		t.Errorf("LookupLimited of pid 42's second socket = %+v, %v; want pid 42 found without a search", got, err)
 	}
 	if n := p.listings.Load(); n != 1 {
-		t.Errorf("three FromContext listed the processes %d times, want 1", n)
+		t.Errorf("the processes were listed %d times, want 1", n)
 	}
-	if _, err := peer.FromContext(context.Background()); !errors.Is(err, peer.ErrNoConn) {
-		t.Errorf("FromContext(Background) = %v, want ErrNoConn", err)
+}
+
+// Lookups of a new client's sockets at once make one search: the others
+// wait for it, then find the client among the processes it found.
+func TestFinder_OneSearchAtATime(t *testing.T) {
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	f := peer.New(peer.Config{Proc: p})
+	local := tcpAddr("127.0.0.1:8080")
+	var wg sync.WaitGroup
+	for i := range 16 {
+		client := tcpAddr([]string{"127.0.0.1:54321", "127.0.0.1:54325"}[i%2])
+		wg.Go(func() {
+			if got, err := f.Lookup(local, client); err != nil || got.PID != 42 {
+				t.Errorf("Lookup(%v) = %+v, %v; want pid 42", client, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := p.listings.Load(); n != 1 {
+		t.Errorf("16 lookups at once of one client's 2 sockets listed the processes %d times, want 1", n)
 	}
 }

@@ -21,30 +21,31 @@ import (
 // AuditConfig configures an Audit; a zero field takes the default named.
 type AuditConfig struct {
 	// Lookup finds the process at the other end of a loopback connection,
-	// such as peer.Finder's Lookup; nil names no process.
-	Lookup func(local, remote net.Addr) (peer.Process, error)
+	// with searches of every process limited by the peer.Search it is
+	// given: peer.Finder's LookupLimited. nil names no process.
+	Lookup func(local, remote net.Addr, s peer.Search) (peer.Process, error)
 	// Clock stamps the lines of repeated requests, arms the flush timer
-	// and measures lookups; nil means the real clock.
+	// and refills the lookup budget; nil means the real clock.
 	Clock clockwork.Clock
 	// FlushEvery is how long counts of repeated requests may wait to be
 	// written (default 10s); they are written too when their connection
 	// closes.
 	FlushEvery time.Duration
-	// LookupShare is the share of time that looking up clients may take on
-	// average (default 0.02), and LookupBurst the lookup time saved up for
-	// bursts of new connections (default 100ms), charged with the lookups
-	// that search every process's fds (peer.Process.Searched). Lookups
-	// that find the client among the processes found last are counted
-	// instead: Remembered a second (default 200), with RememberedBurst
-	// saved up (default 1000). A
-	// connection that comes when either is spent is not looked up: its
-	// requests are counted, per profile and outcome, with a note that says
-	// why. At most Lookups (default 2) run at once, since one may read the
-	// open files of every process; the others wait their turn.
+	// LookupRate is how many connections a second may be looked up
+	// (default 200), with LookupRateBurst saved up (default 1000). Most
+	// find their client among the processes found last, in tens to
+	// hundreds of microseconds; those that search every process's fds
+	// (milliseconds) are limited too, by the CPU time they take: a share
+	// of the time passing, LookupShare (default 0.02), with LookupBurst
+	// saved up (default 100ms). A connection that comes when the rate is
+	// spent, or that would need a search when the CPU time is, is not
+	// looked up: its requests are counted, per profile and outcome, with a
+	// note that says why. At most Lookups (default 2) run at once; the
+	// others wait their turn.
+	LookupRate      float64
+	LookupRateBurst float64
 	LookupShare     float64
 	LookupBurst     time.Duration
-	Remembered      float64
-	RememberedBurst float64
 	Lookups         int
 }
 
@@ -63,8 +64,8 @@ type Audit struct {
 	log    *audit.Log
 	clock  clockwork.Clock
 	every  time.Duration
-	lookup func(local, remote net.Addr) (peer.Process, error) // nil: none
-	budget budget
+	lookup func(local, remote net.Addr, s peer.Search) (peer.Process, error) // nil: none
+	budget *budget
 	slots  chan struct{} // one per lookup under way
 	due    chan struct{} // holds one when counts wait to be written
 
@@ -85,6 +86,12 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 10 * time.Second
 	}
+	if cfg.LookupRate <= 0 {
+		cfg.LookupRate = 200
+	}
+	if cfg.LookupRateBurst <= 0 {
+		cfg.LookupRateBurst = 1000
+	}
 	if cfg.LookupShare <= 0 {
 		cfg.LookupShare = 0.02
 	}
@@ -94,15 +101,9 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 	if cfg.Lookups <= 0 {
 		cfg.Lookups = 2
 	}
-	if cfg.Remembered <= 0 {
-		cfg.Remembered = 200
-	}
-	if cfg.RememberedBurst <= 0 {
-		cfg.RememberedBurst = 1000
-	}
 	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
-		budget: budget{share: cfg.LookupShare, burst: cfg.LookupBurst, avail: cfg.LookupBurst, at: cfg.Clock.Now(),
-			perSecond: cfg.Remembered, most: cfg.RememberedBurst, cheap: cfg.RememberedBurst},
+		budget: &budget{clock: cfg.Clock, at: cfg.Clock.Now(), rate: cfg.LookupRate, most: cfg.LookupRateBurst, lookups: cfg.LookupRateBurst,
+			share: cfg.LookupShare, burst: cfg.LookupBurst, cpu: cfg.LookupBurst},
 		lookup:  cfg.Lookup,
 		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
 	return a
@@ -185,23 +186,24 @@ func (a *Audit) ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // ConnState fits http.Server.ConnState: it writes the repeats pending on
-// a connection that closes.
+// a connection that closes. It writes them holding a.mu: net/http runs the
+// hook of a connection that Shutdown closed after Shutdown has returned,
+// so it may run with Flush, which must not return before they are written.
 func (a *Audit) ConnState(c net.Conn, s http.ConnState) {
 	if (s != http.StateClosed && s != http.StateHijacked) || a.pendingN.Load() == 0 {
 		return
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	cs := a.pending[c]
-	if cs != nil {
-		delete(a.pending, c)
-		a.pendingN.Store(int64(len(a.pending)))
+	if cs == nil {
+		return
 	}
-	a.mu.Unlock()
-	if cs != nil {
-		cs.mu.Lock()
-		cs.st.flush(a)
-		cs.mu.Unlock()
-	}
+	delete(a.pending, c)
+	a.pendingN.Store(int64(len(a.pending)))
+	cs.mu.Lock()
+	cs.st.flush(a)
+	cs.mu.Unlock()
 }
 
 // issued records credentials served to a loopback client.
@@ -291,20 +293,17 @@ func (a *Audit) identify(cs *connState) {
 	if a.lookup == nil {
 		return
 	}
-	if !a.budget.admit(a.clock.Now()) {
+	if !a.budget.take() {
 		cs.anon = true
 		return
 	}
 	a.slots <- struct{}{}
-	start := a.clock.Now()
-	if !a.budget.admit(start) { // spent by the lookups waited for
-		<-a.slots
+	p, err := a.lookup(cs.local, cs.remote, a.budget)
+	<-a.slots
+	if errors.Is(err, peer.ErrNotSearched) {
 		cs.anon = true
 		return
 	}
-	p, err := a.lookup(cs.local, cs.remote)
-	a.budget.charge(a.clock.Since(start), err != nil || p.Searched)
-	<-a.slots
 	switch {
 	case err == nil:
 		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}
@@ -451,42 +450,56 @@ func (a *Audit) Flush() {
 	}
 }
 
-// budget is a bucket of lookup time, filled at share of the time passing,
-// up to burst, for lookups that search every process's fds; and a bucket
-// of lookups that find the client among the processes found last, filled
-// at perSecond up to most.
-// A lookup may start while neither is empty; what it cost is taken out of
-// its bucket when it ends. Counting the cheap lookups, rather than timing
-// them, keeps a burst of them from one process (a test's 400 connections
-// on a loaded machine) from looking as costly as searches.
+// budget limits lookups: a bucket of lookups, filled at rate a second up
+// to most, from which each takes one; and a bucket of CPU time, filled at
+// share of the time passing up to burst, from which each search of every
+// process takes what it cost. A search may start while it is not empty.
+// It is the peer.Search of every lookup.
 type budget struct {
 	mu    sync.Mutex
-	share float64
-	burst time.Duration
-	avail time.Duration
+	clock clockwork.Clock
 	at    time.Time
 
-	perSecond, most, cheap float64
+	rate, most, lookups float64
+	share               float64
+	burst, cpu          time.Duration
 }
 
-func (b *budget) admit(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+var _ peer.Search = (*budget)(nil)
+
+// fill adds what the time since the last fill brings. Call with b.mu.
+func (b *budget) fill() {
+	now := b.clock.Now()
 	if d := now.Sub(b.at); d > 0 {
-		b.avail = min(b.avail+time.Duration(float64(d)*b.share), b.burst)
-		b.cheap = min(b.cheap+d.Seconds()*b.perSecond, b.most)
+		b.lookups = min(b.lookups+d.Seconds()*b.rate, b.most)
+		b.cpu = min(b.cpu+time.Duration(float64(d)*b.share), b.burst)
 		b.at = now
 	}
-	return b.avail > 0 && b.cheap >= 1
 }
 
-// charge takes a search's time, or one remembered lookup.
-func (b *budget) charge(d time.Duration, searched bool) {
+// take takes one lookup, if one is left.
+func (b *budget) take() bool {
 	b.mu.Lock()
-	if searched {
-		b.avail -= d
-	} else {
-		b.cheap--
+	defer b.mu.Unlock()
+	b.fill()
+	if b.lookups < 1 {
+		return false
 	}
+	b.lookups--
+	return true
+}
+
+// Allow reports whether CPU time is left for a search.
+func (b *budget) Allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fill()
+	return b.cpu > 0
+}
+
+// Spent takes a search's CPU time.
+func (b *budget) Spent(d time.Duration) {
+	b.mu.Lock()
+	b.cpu -= d
 	b.mu.Unlock()
 }

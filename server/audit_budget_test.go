@@ -26,28 +26,32 @@ type memLog struct {
 func (m *memLog) Write(p []byte) (int, error) { m.mu.Lock(); defer m.mu.Unlock(); return m.b.Write(p) }
 func (m *memLog) Close() error                { return nil }
 
-// Lookups may take LookupShare of the time, with LookupBurst saved up: a
-// connection that comes when it is spent is counted without a client.
+// Searches of every process may take LookupShare of the time in CPU time,
+// with LookupBurst saved up: a connection that needs one when it is spent
+// is counted without a client.
 func TestAudit_LookupBudget(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	out := &memLog{}
 	l := audit.New(out, audit.Config{Clock: clock})
 	a := NewAudit(l, AuditConfig{Clock: clock, LookupShare: 0.1, LookupBurst: 10 * time.Millisecond})
 	lookups := 0
-	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
+	a.lookup = func(local, remote net.Addr, s peer.Search) (peer.Process, error) {
+		if !s.Allow() {
+			return peer.Process{UID: 1000}, peer.ErrNotSearched
+		}
 		lookups++
-		clock.Advance(6 * time.Millisecond) // what the lookup costs: a search
+		s.Spent(6 * time.Millisecond) // what the search cost
 		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Searched: true}, nil
 	}
 	c := cache.Served{}
 	c.AccessKeyID = "ASIAEXAMPLEEXAMPLE01"
 	request := func() { issueOnNewConn(a, &c) }
-	// The time a lookup takes fills the bucket too, by a tenth.
-	request() // 10 ms saved: looked up, 4 left
-	request() // 4.6 left: looked up, 1.4 owed
-	request() // 0.8 owed: counted
-	request()
-	clock.Advance(10 * time.Millisecond) // 1 more: 0.2 left
+	request()                            // 10 ms saved: looked up, 4 left
+	request()                            // looked up, 2 owed
+	request()                            // counted
+	clock.Advance(10 * time.Millisecond) // 1 more: 1 owed
+	request()                            // counted
+	clock.Advance(20 * time.Millisecond) // 2 more: 1 left
 	request()
 	a.Flush()
 	l.Close()
@@ -75,15 +79,15 @@ func TestAudit_LookupBudget(t *testing.T) {
 	}
 }
 
-// Lookups that find a remembered client are counted, not timed: a burst
-// of them takes RememberedBurst, then Remembered a second.
-func TestAudit_RememberedLookupsCounted(t *testing.T) {
+// Lookups are counted: a burst of them takes LookupRateBurst, then
+// LookupRate a second, searches or not.
+func TestAudit_LookupRate(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	l := audit.New(&memLog{}, audit.Config{Clock: clock})
 	defer l.Close()
-	a := NewAudit(l, AuditConfig{Clock: clock, Remembered: 1, RememberedBurst: 3})
+	a := NewAudit(l, AuditConfig{Clock: clock, LookupRate: 1, LookupRateBurst: 3})
 	lookups := 0
-	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
+	a.lookup = func(local, remote net.Addr, s peer.Search) (peer.Process, error) {
 		lookups++
 		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws"}, nil
 	}
@@ -109,7 +113,7 @@ func TestAudit_LookupsAtOnce(t *testing.T) {
 	a := NewAudit(l, AuditConfig{Lookups: 2})
 	var mu sync.Mutex
 	running, most := 0, 0
-	a.lookup = func(local, remote net.Addr) (peer.Process, error) {
+	a.lookup = func(local, remote net.Addr, s peer.Search) (peer.Process, error) {
 		mu.Lock()
 		running++
 		most = max(most, running)

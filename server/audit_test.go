@@ -126,7 +126,7 @@ func get(t *testing.T, c *http.Client, url, token string) int {
 func TestAudit_LoopbackClients(t *testing.T) {
 	clock := clockwork.NewRealClock()
 	l, events := newAuditLog(t, clock)
-	a := server.NewAudit(l, server.AuditConfig{Lookup: peer.New(peer.Config{}).Lookup, Clock: clock})
+	a := server.NewAudit(l, server.AuditConfig{Lookup: peer.New(peer.Config{}).LookupLimited, Clock: clock})
 	srv := auditedServer(t, a)
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
 	for range 5 {
@@ -310,5 +310,33 @@ func TestAudit_BadNamesCoalesce(t *testing.T) {
 	}
 	if last := got[len(got)-1]; last.Code != "InvalidHost" || len(last.Profile) > 140 || !strings.HasSuffix(last.Profile, "…") {
 		t.Errorf("the refusal of a foreign host keeps profile %q, want it cut", last.Profile)
+	}
+}
+
+// Repeats on a keep-alive connection that Shutdown closes reach the log:
+// net/http runs the connection's StateClosed hook after Shutdown has
+// returned, as the daemon flushes and closes the log.
+func TestAudit_ShutdownKeepsRepeats(t *testing.T) {
+	for i := range 200 {
+		l, events := newAuditLog(t, clockwork.NewRealClock())
+		a := server.NewAudit(l, server.AuditConfig{})
+		srv := auditedServer(t, a)
+		c := srv.Client()
+		for range 3 {
+			if code := get(t, c, srv.URL+"/v1/credentials/prod", benchToken); code != http.StatusOK {
+				t.Fatalf("got %d, want 200", code)
+			}
+		}
+		if err := srv.Config.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		a.Flush()
+		n := 0
+		for _, e := range events() {
+			n += e.N()
+		}
+		if n != 3 {
+			t.Fatalf("run %d: the log holds %d of 3 issuances", i, n)
+		}
 	}
 }
