@@ -52,6 +52,7 @@ type Process struct {
 	// process, which costs milliseconds, rather than finding the client
 	// among the processes it found last (their remembered sockets, or
 	// their fds read again), which costs tens to hundreds of microseconds.
+	// Set with ErrNoProcess too; on macOS every lookup is a search (lsof).
 	Searched bool
 }
 
