@@ -32,9 +32,11 @@ type AuditConfig struct {
 	// closes.
 	FlushEvery time.Duration
 	// LookupRate is how many connections a second may be looked up
-	// (default 200), with LookupRateBurst saved up (default 1000). Most
+	// (default 100), with LookupRateBurst saved up (default 500). Most
 	// find their client among the processes found last, in tens to
-	// hundreds of microseconds; those that search every process's fds
+	// hundreds of microseconds and about 25 system calls (100 a second is
+	// about 1% of a core; the 500 saved up cover a burst of new
+	// connections from one client); those that search every process's fds
 	// (milliseconds) are limited too, by the CPU time they take: a share
 	// of the time passing, LookupShare (default 0.02), with LookupBurst
 	// saved up (default 100ms). A connection that comes when the rate is
@@ -87,10 +89,10 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 		cfg.FlushEvery = 10 * time.Second
 	}
 	if cfg.LookupRate <= 0 {
-		cfg.LookupRate = 200
+		cfg.LookupRate = 100
 	}
 	if cfg.LookupRateBurst <= 0 {
-		cfg.LookupRateBurst = 1000
+		cfg.LookupRateBurst = 500
 	}
 	if cfg.LookupShare <= 0 {
 		cfg.LookupShare = 0.02
