@@ -185,13 +185,9 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 		return Process{}, fmt.Errorf("remote address: %w", err)
 	}
 	if f.proc == nil {
-		if s != nil && !s.Allow() {
-			return Process{}, ErrNotSearched
-		}
 		var p Process
-		spent := cpuTime(func() { p, err = systemLookup(l, r) })
-		if s != nil {
-			s.Spent(spent)
+		if !searchIf(s, func() { p, err = systemLookup(l, r) }) {
+			return Process{}, ErrNotSearched
 		}
 		p.Searched = true
 		return p, err
@@ -236,12 +232,8 @@ func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched b
 	if pid := f.findRecent(sock.inode, found); pid != 0 {
 		return pid, false, nil
 	}
-	if s != nil && !s.Allow() {
+	if !searchIf(s, func() { pid, err = findHolder(f.proc, sock, hints) }) {
 		return 0, false, ErrNotSearched
-	}
-	spent := cpuTime(func() { pid, err = findHolder(f.proc, sock, hints) })
-	if s != nil {
-		s.Spent(spent)
 	}
 	if err == nil {
 		f.mu.Lock()
@@ -249,6 +241,20 @@ func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched b
 		f.mu.Unlock()
 	}
 	return pid, true, err
+}
+
+// searchIf runs search, a search of every process, when s (nil: no
+// limit) allows one, charges s what it cost, and reports whether it ran.
+func searchIf(s Search, search func()) bool {
+	if s == nil {
+		search()
+		return true
+	}
+	if !s.Allow() {
+		return false
+	}
+	s.Spent(cpuTime(search))
+	return true
 }
 
 // findRecent returns the recent process that holds the socket inode, 0
