@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/brokerd/brokerd/internal/motoserver"
 )
 
 var (
@@ -27,7 +29,7 @@ var (
 	// race detector when the tests have it.
 	brokerdBin string
 	// openSTS is a moto_server that accepts any keys, shared by all tests.
-	openSTS *motoServer
+	openSTS *motoserver.Server
 	// authSTS is a moto_server that checks keys and IAM policies, shared by
 	// the tests that need STS to refuse.
 	authSTS *iamSTS
@@ -63,7 +65,7 @@ func testMain(m *testing.M) int {
 	wg.Go(func() { authSTS, authErr = startIAMSTS(dir) })
 	wg.Wait()
 	if openSTS != nil {
-		defer openSTS.stop()
+		defer openSTS.Stop()
 	}
 	if authSTS != nil {
 		defer authSTS.stop()

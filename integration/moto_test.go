@@ -31,25 +31,16 @@ import (
 	"github.com/brokerd/brokerd/internal/motoserver"
 )
 
-// motoServer is a moto_server process serving STS (and IAM) on loopback.
-type motoServer struct{ *motoserver.Server }
-
-// startMoto starts moto_server on a free loopback port and waits until it
-// answers. Its request log goes to a file in dir/name.
-func startMoto(dir, name string) (*motoServer, error) {
+// startMoto starts moto_server, serving STS (and IAM), on a free loopback
+// port and waits until it answers. Its request log goes to a file in
+// dir/name.
+func startMoto(dir, name string) (*motoserver.Server, error) {
 	logDir := filepath.Join(dir, name)
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, err
 	}
-	s, err := motoserver.Start(logDir)
-	if err != nil {
-		return nil, err
-	}
-	return &motoServer{s}, nil
+	return motoserver.Start(logDir)
 }
-
-// stop ends moto_server: SIGTERM, then SIGKILL after 5 s.
-func (m *motoServer) stop() { m.Stop() }
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
@@ -83,7 +74,7 @@ func closedAddr(t testing.TB) string {
 // STS's shape; everything else passes unchanged.
 type iamSTS struct {
 	URL   string // the proxy: point AWS_ENDPOINT_URL_STS here
-	moto  *motoServer
+	moto  *motoserver.Server
 	proxy *stsProxy
 	admin keyPair // an IAM user allowed everything, for setting up users
 }
@@ -95,7 +86,7 @@ func startIAMSTS(dir string) (*iamSTS, error) {
 	}
 	s := &iamSTS{moto: m}
 	if err := s.bootstrap(); err != nil {
-		m.stop()
+		m.Stop()
 		return nil, fmt.Errorf("set up IAM authentication in moto_server: %w", err)
 	}
 	s.proxy = newSTSProxy(m.URL)
@@ -145,7 +136,7 @@ func (s *iamSTS) bootstrap() error {
 
 func (s *iamSTS) stop() {
 	s.proxy.Close()
-	s.moto.stop()
+	s.moto.Stop()
 }
 
 // newUser creates an IAM user; mayAssumeRoles gives it a policy that allows
