@@ -118,6 +118,15 @@ func littleEndian(t testing.TB) {
 	}
 }
 
+// newFinder returns a Finder over a fresh fake /proc that remembers size
+// sockets (0: the default), and that /proc.
+func newFinder(t *testing.T, size int) (*peer.Finder, *proc) {
+	t.Helper()
+	littleEndian(t)
+	p := &proc{MapFS: fakeProc()}
+	return peer.New(peer.Config{Proc: p, Size: size}), p
+}
+
 func tcpAddr(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
 
 func TestFinder_Lookup(t *testing.T) {
@@ -169,9 +178,7 @@ func TestFinder_LookupBadInput(t *testing.T) {
 // second lookup of the same socket does not search the processes, and a
 // later socket on the same port is searched for anew.
 func TestFinder_Cache(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p, Size: 2})
+	f, p := newFinder(t, 2)
 	local, client := tcpAddr("127.0.0.1:8080"), tcpAddr("127.0.0.1:54321")
 	first, err := f.Lookup(local, client)
 	if err != nil || first.PID != 42 {
@@ -194,9 +201,7 @@ func TestFinder_Cache(t *testing.T) {
 // The processes last found are searched first: a new socket of the same
 // client costs no listing of all processes.
 func TestFinder_RecentFirst(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p})
+	f, p := newFinder(t, 0)
 	local := tcpAddr("127.0.0.1:8080")
 	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.PID != 42 {
 		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
@@ -215,9 +220,7 @@ func TestFinder_RecentFirst(t *testing.T) {
 // A process is read once: a later socket of it costs its start time
 // alone, and a new process given the same pid is read anew.
 func TestFinder_ReadsProcessOnce(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p, Size: 1})
+	f, p := newFinder(t, 1)
 	local := tcpAddr("127.0.0.1:8080")
 	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/aws" {
 		t.Fatalf("Lookup = %+v, %v; want /usr/bin/aws", got, err)
@@ -236,9 +239,7 @@ func TestFinder_ReadsProcessOnce(t *testing.T) {
 // one fd link each, not another listing; one closed since is not taken
 // for it.
 func TestFinder_BurstReadsFdsOnce(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p, Size: 1})
+	f, p := newFinder(t, 1)
 	local := tcpAddr("127.0.0.1:8080")
 	var searched int32
 	for i, port := range []string{"54321", "54325", "54321"} { // 54321 evicted by 54325
@@ -262,9 +263,7 @@ func TestFinder_BurstReadsFdsOnce(t *testing.T) {
 
 // Evicted sockets are searched for again.
 func TestFinder_Evicts(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p, Size: 1})
+	f, p := newFinder(t, 1)
 	local := tcpAddr("127.0.0.1:8080")
 	for _, port := range []string{"54321", "54324"} {
 		if _, err := f.Lookup(local, tcpAddr("127.0.0.1:"+port)); err != nil && port == "54321" {
@@ -307,9 +306,7 @@ func (s *search) Spent(d time.Duration) {
 // it refuses returns ErrNotSearched with the socket's owner, and a recent
 // client's new socket needs none.
 func TestFinder_LookupLimited(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p})
+	f, p := newFinder(t, 0)
 	s := &search{left: 1}
 	local := tcpAddr("127.0.0.1:8080")
 	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54321"), s); err != nil || got.PID != 42 || !got.Searched {
@@ -333,9 +330,7 @@ func TestFinder_LookupLimited(t *testing.T) {
 // Lookups of a new client's sockets at once make one search: the others
 // wait for it, then find the client among the processes it found.
 func TestFinder_OneSearchAtATime(t *testing.T) {
-	littleEndian(t)
-	p := &proc{MapFS: fakeProc()}
-	f := peer.New(peer.Config{Proc: p})
+	f, p := newFinder(t, 0)
 	local := tcpAddr("127.0.0.1:8080")
 	var wg sync.WaitGroup
 	for i := range 16 {
