@@ -3,6 +3,7 @@ package trim
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestReadonlyMappings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []mapping{{0x400000, 0xc00000}, {0xc00000, 0x1400000}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	if !slices.Equal(got, want) {
 		t.Errorf("readonlyMappings = %#v, want %#v", got, want)
 	}
 	if _, err := readonlyMappings(bufio.NewScanner(strings.NewReader("zz-00 r-xp 0 0 0 /x\n")), "/x"); err == nil {
