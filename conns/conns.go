@@ -9,43 +9,59 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // Listener caps the connections accepted from its inner listener. Set its
-// Track method as the http.Server's ConnState.
+// Track method as the http.Server's ConnState. A connection's requests
+// cost an atomic store each; only its accept and close take a lock.
 type Listener struct {
-	net.Listener
+	*net.TCPListener
 	max int
+	seq atomic.Uint64 // orders state changes, cheaper than reading the clock
 
-	mu    sync.Mutex
-	conns map[net.Conn]*state
-	seq   uint64 // orders state changes, cheaper than reading the clock
+	mu   sync.Mutex
+	head *Conn // the connections held, newest first
+	n    int
 }
 
-type state struct {
-	since uint64         // when it entered its current state, as l.seq
-	s     http.ConnState // New, Active or Idle
+// Conn is a connection that Listener accepted, with the state the server
+// last reported. It embeds the TCP connection itself, not an interface, so
+// that its reads and writes are direct calls.
+type Conn struct {
+	*net.TCPConn
+	state atomic.Uint64 // since<<2 | s: when it entered s (as seq), s New, Active or Idle
+
+	prev, next *Conn // in the listener's list; guarded by its mu
+	held       bool  // in the list; guarded by its mu
 }
 
 // Limit returns a listener over ln that holds at most max connections.
-func Limit(ln net.Listener, max int) *Listener {
-	return &Listener{Listener: ln, max: max, conns: map[net.Conn]*state{}}
+func Limit(ln *net.TCPListener, max int) *Listener {
+	return &Listener{TCPListener: ln, max: max}
 }
 
 // Accept accepts a connection, first closing one that waits if the
 // listener is full.
 func (l *Listener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
+	inner, err := l.AcceptTCP()
 	if err != nil {
 		return nil, err
 	}
-	var victim net.Conn
+	c := &Conn{TCPConn: inner}
+	c.set(l, http.StateNew)
+	var victim *Conn
 	l.mu.Lock()
-	l.seq++
-	l.conns[c] = &state{since: l.seq, s: http.StateNew}
-	if len(l.conns) > l.max {
-		victim = l.oldestWaiting()
-		delete(l.conns, victim)
+	c.next, c.held = l.head, true
+	if l.head != nil {
+		l.head.prev = c
+	}
+	l.head = c
+	l.n++
+	if l.n > l.max {
+		if victim = l.oldestWaiting(); victim != nil {
+			l.remove(victim)
+		}
 	}
 	l.mu.Unlock()
 	if victim != nil {
@@ -54,31 +70,55 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
+func (c *Conn) set(l *Listener, s http.ConnState) {
+	c.state.Store(l.seq.Add(1)<<2 | uint64(s))
+}
+
 // oldestWaiting is the connection that has waited longest without a
 // request under way; nil when every connection is busy. Call with l.mu.
-func (l *Listener) oldestWaiting() net.Conn {
-	var oldest net.Conn
+func (l *Listener) oldestWaiting() *Conn {
+	var oldest *Conn
 	var since uint64
-	for c, st := range l.conns {
-		if st.s != http.StateActive && (oldest == nil || st.since < since) {
-			oldest, since = c, st.since
+	for c := l.head; c != nil; c = c.next {
+		st := c.state.Load()
+		if http.ConnState(st&3) != http.StateActive && (oldest == nil || st>>2 < since) {
+			oldest, since = c, st>>2
 		}
 	}
 	return oldest
 }
 
+// remove takes c out of the list. Call with l.mu.
+func (l *Listener) remove(c *Conn) {
+	if !c.held {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next, c.held = nil, nil, false
+	l.n--
+}
+
 // Track records a connection's state; it is the http.Server's ConnState.
-func (l *Listener) Track(c net.Conn, s http.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// Connections that this listener did not accept are ignored.
+func (l *Listener) Track(nc net.Conn, s http.ConnState) {
+	c, ok := nc.(*Conn)
+	if !ok {
+		return
+	}
 	switch s {
 	case http.StateClosed, http.StateHijacked:
-		delete(l.conns, c)
+		l.mu.Lock()
+		l.remove(c)
+		l.mu.Unlock()
 	case http.StateActive, http.StateIdle:
-		if st, ok := l.conns[c]; ok {
-			l.seq++
-			st.s, st.since = s, l.seq
-		}
+		c.set(l, s)
 	}
 }
 
@@ -86,5 +126,5 @@ func (l *Listener) Track(c net.Conn, s http.ConnState) {
 func (l *Listener) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.conns)
+	return l.n
 }

@@ -22,7 +22,7 @@ func serve(t *testing.T, max int) (*conns.Listener, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := conns.Limit(ln, max)
+	l := conns.Limit(ln.(*net.TCPListener), max)
 	srv := &http.Server{
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 		ConnState: l.Track,
@@ -77,5 +77,35 @@ func TestListener_KeepsBusyConnections(t *testing.T) {
 	}
 	if n := l.Len(); n != 1 {
 		t.Errorf("connections held after three requests on one keep-alive connection = %d, want 1", n)
+	}
+}
+
+func TestListener_ForgetsClosedConnections(t *testing.T) {
+	l, addr := serve(t, 4)
+	// Eight connections that never send a request: the listener closes
+	// four, the client the others; then none is held.
+	var idle []net.Conn
+	for range 8 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range idle {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := l.Len(); n != 0 {
+		t.Fatalf("connections held after every client closed = %d, want 0", n)
 	}
 }

@@ -242,7 +242,7 @@ func maxConns() int {
 }
 
 // Listen listens on addr, which must be 127.0.0.1 with a port other than 80.
-func Listen(addr string) (net.Listener, error) {
+func Listen(addr string) (*net.TCPListener, error) {
 	hostPort, err := wire.CheckListen(addr)
 	if err != nil {
 		return nil, err
@@ -254,7 +254,7 @@ func Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return ln, nil
+	return ln.(*net.TCPListener), nil
 }
 
 // listenControl listens on the control socket, replacing a stale one; the
