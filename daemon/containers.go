@@ -241,16 +241,8 @@ func openExtras(cfg Config, log *zap.Logger) (*extras, error) {
 
 // wrap makes srv tell the audit of its connections.
 func (x *extras) wrap(srv *http.Server) {
-	if x.audit == nil {
-		return
-	}
-	srv.ConnContext = x.audit.ConnContext
-	track := srv.ConnState
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		if track != nil {
-			track(c, s)
-		}
-		x.audit.ConnState(c, s)
+	if x.audit != nil {
+		srv.ConnContext = x.audit.ConnContext
 	}
 }
 

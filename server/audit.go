@@ -55,13 +55,14 @@ type AuditConfig struct {
 // naming the client: for a loopback connection the local process, looked
 // up once, before the connection's first answer (a client may close the
 // connection as soon as it has read it); for a request through the relay
-// the container token and the container. Requests that are alike (same
-// client, profile, credentials and outcome) after the first are counted and
-// written as one line, when their connection closes, when the outcome
-// changes, or at the latest FlushEvery after the first, so that a cached
-// request on a known connection costs a lock and a comparison. It is safe for
-// concurrent use; set ConnContext and ConnState on the loopback endpoint's
-// http.Server, run Run, and call Flush once the servers have stopped.
+// the container token and the container. Requests from one client that are
+// alike (same profile, credentials and outcome) after the first are
+// counted, over all its connections, and written as one line when the
+// outcome changes or at the latest FlushEvery after the first, so that a
+// cached request costs two locks and a comparison, and a client that opens
+// a connection per request writes no line a request. It is safe for
+// concurrent use; set ConnContext on the loopback endpoint's http.Server,
+// run Run, and call Flush once the servers have stopped.
 type Audit struct {
 	log    *audit.Log
 	clock  clockwork.Clock
@@ -69,15 +70,12 @@ type Audit struct {
 	lookup func(local, remote net.Addr, s peer.Search) (peer.Process, error) // nil: none
 	budget *budget
 	slots  chan struct{} // one per lookup under way
-	due    chan struct{} // holds one when counts wait to be written
+	due    chan struct{} // holds one when lines wait to be written
 
 	issuedN, refusedN atomic.Uint64
-	pendingN          atomic.Int64 // len(pending), read without mu
 
 	mu      sync.Mutex
-	pending map[net.Conn]*connState // connections with repeats not written
-	anon    map[sig]*count          // requests of clients not looked up
-	relays  map[relayKey]*relayStream
+	streams map[who]*clientStream
 }
 
 // NewAudit returns an Audit that writes to l.
@@ -103,12 +101,10 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 	if cfg.Lookups <= 0 {
 		cfg.Lookups = 2
 	}
-	a := &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
+	return &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
 		budget: &budget{clock: cfg.Clock, at: cfg.Clock.Now(), rate: cfg.LookupRate, most: cfg.LookupRateBurst, lookups: cfg.LookupRateBurst,
 			share: cfg.LookupShare, burst: cfg.LookupBurst, cpu: cfg.LookupBurst},
-		lookup:  cfg.Lookup,
-		pending: map[net.Conn]*connState{}, anon: map[sig]*count{}, relays: map[relayKey]*relayStream{}}
-	return a
+		lookup: cfg.Lookup, streams: map[who]*clientStream{}}
 }
 
 // Counts returns how many credentials requests were answered with
@@ -124,36 +120,53 @@ type sig struct {
 	code    string
 }
 
-// stream is one client's last line and the requests alike that came
-// after it, not yet written.
-type stream struct {
-	last   sig
-	event  audit.Event // the last line written, the template of repeats
-	has    bool
-	repeat int
-	first  time.Time // of the repeats
+// who names a client: a loopback process (or why it has none), or a
+// container token at an address.
+type who struct {
+	pid, uid  int
+	exe, note string
+	token, ip string
 }
 
-// add takes a request: it counts it as a repeat and returns false, or
-// writes the repeats pending and the request's own line and returns true.
-// first is the time of the first repeat, read only when one starts.
-func (st *stream) add(a *Audit, s sig, e func() audit.Event) (repeated, started bool) {
+// clientStream is one client's last line and the requests alike that came
+// after it, not yet written.
+type clientStream struct {
+	mu        sync.Mutex
+	client    *audit.Client    // of a loopback client; nil when not found
+	container *audit.Container // of a relay client
+	note      string
+	last      sig
+	event     audit.Event // the last line written, the template of repeats
+	has       bool
+	repeat    int
+	first     time.Time // of the repeats
+	used      bool      // since the last flush
+	gone      bool      // dropped from Audit.streams: find it again
+}
+
+// add records a request like s: it counts it as a repeat, or writes the
+// repeats pending and the request's own line. It reports whether Run must
+// write the stream's lines later. Call with st.mu.
+func (st *clientStream) add(a *Audit, s sig, c *cache.Served) (due bool) {
+	st.used = true
 	if st.has && st.last == s {
 		st.repeat++
 		if st.repeat == 1 {
 			st.first = a.clock.Now()
-			return true, true
+			return true
 		}
-		return true, false
+		return false
 	}
 	st.flush(a)
-	st.last, st.event, st.has = s, e(), true
-	a.log.Record(st.event)
-	return false, false
+	e := event(s, c)
+	e.Client, e.Container, e.Note = st.client, st.container, st.note
+	st.last, st.event, st.has = s, e, true
+	a.log.Record(e)
+	return false
 }
 
-// flush writes the repeats pending as one line.
-func (st *stream) flush(a *Audit) {
+// flush writes the repeats pending as one line. Call with st.mu.
+func (st *clientStream) flush(a *Audit) {
 	if st.repeat == 0 {
 		return
 	}
@@ -166,17 +179,31 @@ func (st *stream) flush(a *Audit) {
 	st.repeat = 0
 }
 
+// stream returns the stream of k, made with init when new. Run drops it
+// once unused for FlushEvery, so it is woken for a new one too.
+func (a *Audit) stream(k who, init func(*clientStream)) *clientStream {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.streams[k]
+	if st == nil {
+		st = &clientStream{}
+		init(st)
+		a.streams[k] = st
+		a.wake()
+	}
+	return st
+}
+
 // connState is what the Audit knows of one loopback connection.
 type connState struct {
-	conn          net.Conn
-	local, remote net.Addr
+	conn net.Conn
 
 	mu     sync.Mutex
 	looked bool
-	anon   bool          // not looked up: over the lookup budget
+	who    who
 	client *audit.Client // nil when not found
 	note   string
-	st     stream
+	stream *clientStream // its client's, once used
 }
 
 type connKey struct{}
@@ -184,28 +211,7 @@ type connKey struct{}
 // ConnContext fits http.Server.ConnContext: it attaches the connection's
 // record to ctx, without a lookup.
 func (a *Audit) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connState{conn: c, local: c.LocalAddr(), remote: c.RemoteAddr()})
-}
-
-// ConnState fits http.Server.ConnState: it writes the repeats pending on
-// a connection that closes. It writes them holding a.mu: net/http runs the
-// hook of a connection that Shutdown closed after Shutdown has returned,
-// so it may run with Flush, which must not return before they are written.
-func (a *Audit) ConnState(c net.Conn, s http.ConnState) {
-	if (s != http.StateClosed && s != http.StateHijacked) || a.pendingN.Load() == 0 {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cs := a.pending[c]
-	if cs == nil {
-		return
-	}
-	delete(a.pending, c)
-	a.pendingN.Store(int64(len(a.pending)))
-	cs.mu.Lock()
-	cs.st.flush(a)
-	cs.mu.Unlock()
+	return context.WithValue(ctx, connKey{}, &connState{conn: c})
 }
 
 // issued records credentials served to a loopback client.
@@ -245,30 +251,31 @@ func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
 		return
 	}
 	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	if !cs.looked {
 		a.identify(cs)
 	}
-	if cs.anon {
-		cs.mu.Unlock()
-		a.countAnon(s, c)
+	for {
+		if cs.stream == nil {
+			cs.stream = a.stream(cs.who, func(st *clientStream) { st.client, st.note = cs.client, cs.note })
+		}
+		st := cs.stream
+		st.mu.Lock()
+		if st.gone {
+			st.mu.Unlock()
+			cs.stream = nil
+			continue
+		}
+		due := st.add(a, s, c)
+		st.mu.Unlock()
+		if due {
+			a.wake()
+		}
 		return
-	}
-	_, started := cs.st.add(a, s, func() audit.Event {
-		e := event(s, c)
-		e.Client, e.Note = cs.client, cs.note
-		return e
-	})
-	cs.mu.Unlock()
-	if started {
-		a.mu.Lock()
-		a.pending[cs.conn] = cs
-		a.pendingN.Store(int64(len(a.pending)))
-		a.mu.Unlock()
-		a.wake()
 	}
 }
 
-// wake tells Run that counts wait to be written.
+// wake tells Run that lines wait to be written.
 func (a *Audit) wake() {
 	select {
 	case a.due <- struct{}{}:
@@ -296,17 +303,16 @@ func (a *Audit) identify(cs *connState) {
 		return
 	}
 	if !a.budget.take() {
-		cs.anon = true
+		cs.note = notLookedUp
+		cs.who.note = cs.note
 		return
 	}
 	a.slots <- struct{}{}
-	p, err := a.lookup(cs.local, cs.remote, a.budget)
+	p, err := a.lookup(cs.conn.LocalAddr(), cs.conn.RemoteAddr(), a.budget)
 	<-a.slots
-	if errors.Is(err, peer.ErrNotSearched) {
-		cs.anon = true
-		return
-	}
 	switch {
+	case errors.Is(err, peer.ErrNotSearched):
+		cs.note = notLookedUp
 	case err == nil:
 		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}
 		if p.Exe == "" {
@@ -320,37 +326,10 @@ func (a *Audit) identify(cs *connState) {
 	default:
 		cs.note = "client lookup failed: " + err.Error()
 	}
-}
-
-// count is requests alike from clients not looked up.
-type count struct {
-	event audit.Event
-	n     int
-}
-
-func (a *Audit) countAnon(s sig, c *cache.Served) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if n := a.anon[s]; n != nil {
-		n.n++
-		return
+	cs.who.note = cs.note
+	if cs.client != nil {
+		cs.who.pid, cs.who.uid, cs.who.exe = cs.client.PID, cs.client.UID, cs.client.Exe
 	}
-	e := event(s, c)
-	e.Time, e.Note = a.clock.Now(), notLookedUp
-	a.anon[s] = &count{event: e, n: 1}
-	a.wake()
-}
-
-// relayKey names the client of a relay request: its token and address.
-type relayKey struct {
-	token, ip string
-}
-
-type relayStream struct {
-	mu        sync.Mutex
-	container *audit.Container
-	st        stream
-	used      bool // since the last flush
 }
 
 // RelayClient is who a request through the relay came from.
@@ -359,39 +338,37 @@ type RelayClient struct {
 }
 
 // relayed records the answer to a request through the relay.
-func (a *Audit) relayed(who RelayClient, s sig, c *cache.Served) {
+func (a *Audit) relayed(rc RelayClient, s sig, c *cache.Served) {
 	if s.kind == audit.Issued {
 		a.issuedN.Add(1)
 	} else {
 		a.refusedN.Add(1)
 	}
-	k := relayKey{who.TokenID, who.IP}
-	a.mu.Lock()
-	rs := a.relays[k]
-	if rs == nil {
-		rs = &relayStream{}
-		a.relays[k] = rs
-	}
-	a.mu.Unlock()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	rs.used = true
-	if c := rs.container; c == nil || c.ID != who.ContainerID || c.Label != who.Label {
-		rs.st.flush(a)
-		rs.st.has = false
-		rs.container = &audit.Container{ID: who.ContainerID, Label: who.Label, IP: who.IP}
-	}
-	if _, started := rs.st.add(a, s, func() audit.Event {
-		e := event(s, c)
-		e.Container = rs.container
-		return e
-	}); started {
-		a.wake()
+	k := who{token: rc.TokenID, ip: rc.IP}
+	for {
+		st := a.stream(k, func(*clientStream) {})
+		st.mu.Lock()
+		if st.gone {
+			st.mu.Unlock()
+			continue
+		}
+		if ct := st.container; ct == nil || ct.ID != rc.ContainerID || ct.Label != rc.Label {
+			st.flush(a)
+			st.has = false
+			st.container = &audit.Container{ID: rc.ContainerID, Label: rc.Label, IP: rc.IP}
+		}
+		due := st.add(a, s, c)
+		st.mu.Unlock()
+		if due {
+			a.wake()
+		}
+		return
 	}
 }
 
 // Run writes the counts of repeated requests FlushEvery after the first of
-// them, until ctx ends. While nothing waits to be written it sleeps.
+// them, and forgets clients unused for FlushEvery, until ctx ends. While
+// nothing waits it sleeps.
 func (a *Audit) Run(ctx context.Context) {
 	for {
 		select {
@@ -405,51 +382,29 @@ func (a *Audit) Run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.Chan():
-			a.Flush()
+			if a.Flush() > 0 {
+				a.wake()
+			}
 		}
 	}
 }
 
-// Flush writes every count of repeated requests now.
-func (a *Audit) Flush() {
+// Flush writes every count of repeated requests now, forgets the clients
+// unused since the last flush, and returns how many it keeps.
+func (a *Audit) Flush() int {
 	a.mu.Lock()
-	conns := make([]*connState, 0, len(a.pending))
-	for c, cs := range a.pending {
-		conns = append(conns, cs)
-		delete(a.pending, c)
-	}
-	a.pendingN.Store(0)
-	anon := a.anon
-	a.anon = map[sig]*count{}
-	relays := make([]*relayStream, 0, len(a.relays))
-	for k, rs := range a.relays {
-		relays = append(relays, rs)
-		rs.mu.Lock()
-		if !rs.used && rs.st.repeat == 0 {
-			delete(a.relays, k) // idle since the last flush
+	defer a.mu.Unlock()
+	for k, st := range a.streams {
+		st.mu.Lock()
+		st.flush(a)
+		if !st.used {
+			delete(a.streams, k)
+			st.gone = true
 		}
-		rs.used = false
-		rs.mu.Unlock()
+		st.used = false
+		st.mu.Unlock()
 	}
-	a.mu.Unlock()
-	for _, cs := range conns {
-		cs.mu.Lock()
-		cs.st.flush(a)
-		cs.mu.Unlock()
-	}
-	for _, rs := range relays {
-		rs.mu.Lock()
-		rs.st.flush(a)
-		rs.mu.Unlock()
-	}
-	now := a.clock.Now()
-	for _, n := range anon {
-		e := n.event
-		if n.n > 1 {
-			e.Count, e.Until = n.n, now
-		}
-		a.log.Record(e)
-	}
+	return len(a.streams)
 }
 
 // budget limits lookups: a bucket of lookups, filled at rate a second up

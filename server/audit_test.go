@@ -99,7 +99,6 @@ func auditedServer(t *testing.T, a *server.Audit) *httptest.Server {
 	srv.Config.Handler = server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srv.Listener.Addr().String()},
 		DefaultProfile: "prod", Audit: a})
 	srv.Config.ConnContext = a.ConnContext
-	srv.Config.ConnState = a.ConnState
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
@@ -121,8 +120,8 @@ func get(t *testing.T, c *http.Client, url, token string) int {
 }
 
 // A loopback client is named by its process, looked up once per
-// connection; requests alike on a connection are one line with a count,
-// written when the connection closes.
+// connection; requests alike from it are one line with a count, written
+// when the outcome changes or the Audit flushes.
 func TestAudit_LoopbackClients(t *testing.T) {
 	clock := clockwork.NewRealClock()
 	l, events := newAuditLog(t, clock)
@@ -141,7 +140,7 @@ func TestAudit_LoopbackClients(t *testing.T) {
 		t.Fatalf("GET with a wrong token = %d, want 403", code)
 	}
 	client.CloseIdleConnections()
-	srv.Close() // waits for the connections' ConnState(StateClosed)
+	srv.Close()
 	a.Flush()
 	if issued, refused := a.Counts(); issued != 6 || refused != 1 {
 		t.Errorf("Counts = %d, %d; want 6, 1", issued, refused)
@@ -193,7 +192,7 @@ func TestAudit_NoConnContext(t *testing.T) {
 }
 
 // Run writes the counts of repeats every FlushEvery, while the connection
-// stays open.
+// stays open, and flushes again while it holds a client.
 func TestAudit_RunFlushes(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	out := &lines{}
@@ -222,7 +221,50 @@ func TestAudit_RunFlushes(t *testing.T) {
 	}
 	got := out.events(t)
 	if len(got) != 2 || got[0].N() != 1 || got[1].N() != 2 || !got[1].Until.Equal(clock.Now()) {
-		t.Errorf("events = %+v, want the first request, then a line for its 2 repeats until now", got)
+		t.Fatalf("events = %+v, want the first request, then a line for its 2 repeats until now", got)
+	}
+	// The client is held until a flush finds it unused: Run flushes again.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := clock.BlockUntilContext(ctx2, 1); err != nil {
+		t.Errorf("Run armed no timer after a flush that kept a client: %v", err)
+	}
+}
+
+// A client that opens a connection per request (the aws CLI's retries, an
+// SDK without keep-alive) is looked up each time, and its requests alike
+// are counted as one line: the log does not grow by a line a request.
+func TestAudit_ClientsNotConnections(t *testing.T) {
+	clock := clockwork.NewRealClock()
+	l, events := newAuditLog(t, clock)
+	a := server.NewAudit(l, server.AuditConfig{Lookup: peer.New(peer.Config{}).LookupLimited, Clock: clock})
+	srv := auditedServer(t, a)
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	for range 10 {
+		if code := get(t, client, srv.URL+"/v1/credentials/prod", benchToken); code != 200 {
+			t.Fatalf("GET prod = %d", code)
+		}
+	}
+	if kept := a.Flush(); kept != 1 {
+		t.Errorf("Flush kept %d clients, want 1", kept)
+	}
+	if kept := a.Flush(); kept != 0 {
+		t.Errorf("Flush kept %d clients unused since the last, want 0", kept)
+	}
+	// Forgotten: its next request is a line of its own.
+	if code := get(t, client, srv.URL+"/v1/credentials/prod", benchToken); code != 200 {
+		t.Fatalf("GET prod = %d", code)
+	}
+	srv.Close()
+	a.Flush()
+	got := events()
+	if len(got) != 3 || got[0].N() != 1 || got[1].N() != 9 || got[2].N() != 1 {
+		t.Fatalf("events = %+v, want a line for the first request, one counting the 9 others, and one for the request after the client was forgotten", got)
+	}
+	for _, e := range got {
+		if e.Client == nil || e.Client.PID != os.Getpid() {
+			t.Errorf("event %+v names client %+v, want pid %d", e, e.Client, os.Getpid())
+		}
 	}
 }
 
@@ -313,9 +355,8 @@ func TestAudit_BadNamesCoalesce(t *testing.T) {
 	}
 }
 
-// Repeats on a keep-alive connection that Shutdown closes reach the log:
-// net/http runs the connection's StateClosed hook after Shutdown has
-// returned, as the daemon flushes and closes the log.
+// Repeats pending when the server shuts down reach the log: the daemon's
+// Shutdown, Flush, Close.
 func TestAudit_ShutdownKeepsRepeats(t *testing.T) {
 	for i := range 200 {
 		l, events := newAuditLog(t, clockwork.NewRealClock())
