@@ -272,16 +272,19 @@ func (f *Finder) findRecent(inode uint64, hints []int) int {
 		}
 	}
 	for _, pid := range hints {
-		socks, err := socketsOf(f.proc, strconv.Itoa(pid))
+		f.mu.Lock()
+		known := f.socks[pid]
+		f.mu.Unlock()
+		seen, found, err := scanFor(f.proc, strconv.Itoa(pid), inode, known)
 		if err != nil {
 			continue
 		}
 		f.mu.Lock()
 		if slices.Contains(f.recent, pid) {
-			f.socks[pid] = socks
+			f.socks[pid] = merge(known, seen)
 		}
 		f.mu.Unlock()
-		if _, ok := socks[inode]; ok {
+		if found {
 			return pid
 		}
 	}

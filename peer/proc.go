@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -190,25 +191,63 @@ func readDir(proc fs.FS, dir string) ([]fs.DirEntry, error) {
 	return d.ReadDir(-1)
 }
 
-// socketsOf returns the inodes of the sockets the process named pid holds,
-// each with its fd.
-func socketsOf(proc fs.FS, pid string) (map[uint64]string, error) {
+// scanFor reads the fd links of the process named pid until one is linked
+// to the socket inode, and returns the sockets it read on the way (inode
+// to fd) and whether it found it. known is what an earlier scan returned:
+// the fds that were sockets then are read first, since a client that
+// opens a connection per request gets the number of the one it closed.
+func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string) (seen map[uint64]string, found bool, err error) {
 	dir := pid + "/fd"
 	ents, err := readDir(proc, dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	socks := make(map[uint64]string, len(ents))
+	wasSocket := make(map[string]bool, len(known))
+	for _, fd := range known {
+		wasSocket[fd] = true
+	}
+	slices.SortStableFunc(ents, func(a, b fs.DirEntry) int {
+		switch wa, wb := wasSocket[a.Name()], wasSocket[b.Name()]; {
+		case wa && !wb:
+			return -1
+		case wb && !wa:
+			return 1
+		}
+		return 0
+	})
+	seen = make(map[uint64]string)
 	for _, e := range ents {
 		n, ok := strings.CutPrefix(readLink(proc, dir+"/"+e.Name()), "socket:[")
 		if !ok {
 			continue
 		}
-		if inode, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
-			socks[inode] = e.Name()
+		if in, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
+			seen[in] = e.Name()
+			if in == inode {
+				return seen, true, nil
+			}
 		}
 	}
-	return socks, nil
+	return seen, false, nil
+}
+
+// merge is what is known of a process's sockets after a scan: what it saw,
+// and what was known of the fds it did not read (one inode per fd, so it
+// stays as small as the process's fd table).
+func merge(known, seen map[uint64]string) map[uint64]string {
+	read := make(map[string]bool, len(seen))
+	for _, fd := range seen {
+		read[fd] = true
+	}
+	out := maps.Clone(seen)
+	for in, fd := range known {
+		if !read[fd] {
+			if _, dup := out[in]; !dup {
+				out[in] = fd
+			}
+		}
+	}
+	return out
 }
 
 // socketLink is what an fd linked to the socket inode reads.

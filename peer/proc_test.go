@@ -77,10 +77,10 @@ func stat(pid int, comm string, start int) string {
 
 // proc wraps a fake /proc: it refuses what a process of another user
 // would be refused (pid 77's fds) and counts listings of the process list
-// and of fd directories.
+// and of fd directories, and reads of pid 42's fd links.
 type proc struct {
 	fstest.MapFS
-	listings, fdListings atomic.Int32
+	listings, fdListings, links42 atomic.Int32
 }
 
 var (
@@ -108,6 +108,9 @@ func (p *proc) ReadDir(name string) ([]fs.DirEntry, error) {
 func (p *proc) ReadLink(name string) (string, error) {
 	if strings.HasPrefix(name, "77/fd") {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrPermission}
+	}
+	if strings.HasPrefix(name, "42/fd/") {
+		p.links42.Add(1)
 	}
 	return p.MapFS.ReadLink(name)
 }
@@ -258,6 +261,31 @@ func TestFinder_BurstReadsFdsOnce(t *testing.T) {
 	f.Lookup(local, tcpAddr("127.0.0.1:54325")) // evicts 54321 again
 	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); !errors.Is(err, peer.ErrNoProcess) {
 		t.Errorf("Lookup of a socket whose fd is gone = %+v, %v; want ErrNoProcess", got, err)
+	}
+}
+
+// A client that opens a connection per request gets the fd number of the
+// one it closed: its fds that were sockets are read first, and the reading
+// stops at the client's socket.
+func TestFinder_ReconnectReadsFormerSocketsFirst(t *testing.T) {
+	f, p := newFinder(t, 1)
+	local := tcpAddr("127.0.0.1:8080")
+	for _, port := range []string{"54321", "54325"} { // the second reads pid 42's fds
+		if got, err := f.Lookup(local, tcpAddr("127.0.0.1:"+port)); err != nil || got.PID != 42 {
+			t.Fatalf("Lookup of :%s = %+v, %v; want pid 42", port, got, err)
+		}
+	}
+	// Port 54326 (D436), inode 600, on fd 5, which held inode 200.
+	row := "   5: 0100007F:D436 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 600 1 0000000000000000 20 4 30 10 -1\n"
+	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + row)}
+	p.MapFS["42/fd/5"] = &fstest.MapFile{Data: []byte("socket:[600]"), Mode: fs.ModeSymlink}
+	before := p.links42.Load()
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54326")); err != nil || got.PID != 42 {
+		t.Fatalf("Lookup of the reconnected client = %+v, %v; want pid 42", got, err)
+	}
+	// fd 5 (a socket before) is read first, not fd 0; fd 6 is not read.
+	if n := p.links42.Load() - before; n != 1 {
+		t.Errorf("the lookup read %d of pid 42's fd links, want 1", n)
 	}
 }
 
