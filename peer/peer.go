@@ -107,8 +107,10 @@ type Finder struct {
 	recent []int // pids last found, most recent first
 	procs  map[int]described
 	// socks holds the socket inodes that each recent process held when
-	// its fds were last read, and the fd of each: a burst of connections
-	// from one client costs one read of its fds, then one fd link each.
+	// its fds were read, and the fd of each (one inode per fd): a burst of
+	// connections from one client costs one fd link each once its fds are
+	// read, and a client that reconnects has its former socket fds read
+	// first.
 	socks map[int]map[uint64]string
 	// diag asks the kernel for the socket (Linux sock_diag) rather than
 	// reading proc's socket tables; set for the running system.
