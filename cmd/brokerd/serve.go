@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -49,6 +50,15 @@ func (e *env) serveCmd() *cobra.Command {
 			// GC cycles per 1,000 requests). GOGC in the environment wins.
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(150)
+			}
+			// scripts/pgo profiles the daemon under load for the build's
+			// profile-guided optimisation (cmd/brokerd/default.pgo).
+			if path := os.Getenv("BROKERD_CPUPROFILE"); path != "" {
+				stop, err := startCPUProfile(path)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			// Only the daemon drains on SIGINT and SIGTERM; the other
 			// commands end at once, in the middle of a prompt too.
@@ -125,4 +135,17 @@ func launchctlSetenv(log *zap.Logger, ep state.Endpoint, dir state.Dir) {
 		}
 	}
 	launchctlSetenvProfile(log, dir)
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("BROKERD_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("BROKERD_CPUPROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
