@@ -165,7 +165,7 @@ func findHolder(proc fs.FS, s socket, skip []int) (int, error) {
 // holds reports whether the process named pid has an fd linked to target.
 func holds(proc fs.FS, pid, target string) (bool, error) {
 	dir := pid + "/fd"
-	ents, err := readDir(proc, dir)
+	ents, err := fs.ReadDir(proc, dir)
 	if err != nil {
 		return false, err
 	}
@@ -177,20 +177,6 @@ func holds(proc fs.FS, pid, target string) (bool, error) {
 	return false, nil
 }
 
-// readDir lists dir unsorted, unlike fs.ReadDir.
-func readDir(proc fs.FS, dir string) ([]fs.DirEntry, error) {
-	f, err := proc.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	d, ok := f.(fs.ReadDirFile)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a directory", dir)
-	}
-	return d.ReadDir(-1)
-}
-
 // scanFor reads the fd links of the process named pid until one is linked
 // to the socket inode, and returns the sockets it read on the way (inode
 // to fd) and whether it found it. known is what an earlier scan returned:
@@ -198,7 +184,7 @@ func readDir(proc fs.FS, dir string) ([]fs.DirEntry, error) {
 // opens a connection per request gets the number of the one it closed.
 func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string) (seen map[uint64]string, found bool, err error) {
 	dir := pid + "/fd"
-	ents, err := readDir(proc, dir)
+	ents, err := fs.ReadDir(proc, dir)
 	if err != nil {
 		return nil, false, err
 	}

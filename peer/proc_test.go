@@ -92,15 +92,17 @@ func (p *proc) Open(name string) (fs.File, error) {
 	if strings.HasPrefix(name, "77/fd") {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 	}
-	if strings.HasSuffix(name, "/fd") {
-		p.fdListings.Add(1)
-	}
 	return p.MapFS.Open(name)
 }
 
 func (p *proc) ReadDir(name string) ([]fs.DirEntry, error) {
-	if name == "." {
+	switch {
+	case name == ".":
 		p.listings.Add(1)
+	case strings.HasPrefix(name, "77/fd"):
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	case strings.HasSuffix(name, "/fd"):
+		p.fdListings.Add(1)
 	}
 	return p.MapFS.ReadDir(name)
 }
