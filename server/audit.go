@@ -179,17 +179,31 @@ func (st *clientStream) flush(a *Audit) {
 	st.repeat = 0
 }
 
-// stream returns the stream of k, made with init when new. Run drops it
-// once unused for FlushEvery, so it is woken for a new one too.
+// maxStreams bounds the clients an Audit holds between flushes.
+const maxStreams = 1024
+
+// stream returns the stream of k, made with init when new. A flush drops
+// the streams unused since the last; when maxStreams are held, those with
+// no repeats pending go at once (no timer runs for them: an idle daemon
+// sleeps).
 func (a *Audit) stream(k who, init func(*clientStream)) *clientStream {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st := a.streams[k]
 	if st == nil {
+		if len(a.streams) >= maxStreams {
+			for k, old := range a.streams {
+				old.mu.Lock()
+				if old.repeat == 0 {
+					delete(a.streams, k)
+					old.gone = true
+				}
+				old.mu.Unlock()
+			}
+		}
 		st = &clientStream{}
 		init(st)
 		a.streams[k] = st
-		a.wake()
 	}
 	return st
 }
@@ -367,8 +381,7 @@ func (a *Audit) relayed(rc RelayClient, s sig, c *cache.Served) {
 }
 
 // Run writes the counts of repeated requests FlushEvery after the first of
-// them, and forgets clients unused for FlushEvery, until ctx ends. While
-// nothing waits it sleeps.
+// them, until ctx ends. While nothing waits it sleeps.
 func (a *Audit) Run(ctx context.Context) {
 	for {
 		select {
@@ -382,9 +395,7 @@ func (a *Audit) Run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.Chan():
-			if a.Flush() > 0 {
-				a.wake()
-			}
+			a.Flush()
 		}
 	}
 }

@@ -144,3 +144,26 @@ func issueOnNewConn(a *Audit, c *cache.Served) {
 	r = r.WithContext(a.ConnContext(context.Background(), c1))
 	a.issued(r, "prod", c)
 }
+
+// Clients with nothing pending are forgotten when maxStreams are held, so
+// single requests of many processes (one aws command each) do not pile up
+// between flushes.
+func TestAudit_BoundsClients(t *testing.T) {
+	l := audit.New(&memLog{}, audit.Config{})
+	defer l.Close()
+	a := NewAudit(l, AuditConfig{LookupRate: 1e6, LookupRateBurst: 1e6})
+	pid := 0
+	a.lookup = func(local, remote net.Addr, s peer.Search) (peer.Process, error) {
+		pid++
+		return peer.Process{PID: pid, UID: 1000, Exe: "/usr/bin/aws"}, nil
+	}
+	for range 3 * maxStreams {
+		issueOnNewConn(a, &cache.Served{})
+	}
+	a.mu.Lock()
+	n := len(a.streams)
+	a.mu.Unlock()
+	if n > maxStreams {
+		t.Errorf("%d clients held, want at most %d", n, maxStreams)
+	}
+}
