@@ -33,18 +33,25 @@ func serve(t *testing.T, max int) (*conns.Listener, string) {
 	return l, ln.Addr().String()
 }
 
-func TestListener_ClosesOldestWaiting(t *testing.T) {
-	l, addr := serve(t, 4)
-	// Eight connections that never send a request.
+// dialIdle opens n connections to addr that never send a request, closed
+// when the test ends.
+func dialIdle(t *testing.T, addr string, n int) []net.Conn {
+	t.Helper()
 	var idle []net.Conn
-	for range 8 {
+	for range n {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		idle = append(idle, c)
 	}
+	return idle
+}
+
+func TestListener_ClosesOldestWaiting(t *testing.T) {
+	l, addr := serve(t, 4)
+	idle := dialIdle(t, addr, 8)
 	// A real client still gets its answer at once.
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
@@ -82,16 +89,8 @@ func TestListener_KeepsBusyConnections(t *testing.T) {
 
 func TestListener_ForgetsClosedConnections(t *testing.T) {
 	l, addr := serve(t, 4)
-	// Eight connections that never send a request: the listener closes
-	// four, the client the others; then none is held.
-	var idle []net.Conn
-	for range 8 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idle = append(idle, c)
-	}
+	// The listener closes four, the client the others; then none is held.
+	idle := dialIdle(t, addr, 8)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
 	resp, err := client.Get("http://" + addr + "/")
 	if err != nil {
