@@ -195,8 +195,7 @@ func (a *Audit) stream(k who, init func(*clientStream)) *clientStream {
 			for k, old := range a.streams {
 				old.mu.Lock()
 				if old.repeat == 0 {
-					delete(a.streams, k)
-					old.gone = true
+					a.forget(k, old)
 				}
 				old.mu.Unlock()
 			}
@@ -208,16 +207,56 @@ func (a *Audit) stream(k who, init func(*clientStream)) *clientStream {
 	return st
 }
 
+// forget drops the stream of k. Call with a.mu and st.mu.
+func (a *Audit) forget(k who, st *clientStream) {
+	delete(a.streams, k)
+	st.gone = true
+}
+
+// lockedStream returns the stream of k locked: *held when it is still
+// held, else the one stream returns, kept in *held.
+func (a *Audit) lockedStream(k who, held **clientStream, init func(*clientStream)) *clientStream {
+	for {
+		if *held == nil {
+			*held = a.stream(k, init)
+		}
+		st := *held
+		st.mu.Lock()
+		if !st.gone {
+			return st
+		}
+		st.mu.Unlock()
+		*held = nil
+	}
+}
+
+// record adds a request like s to st, which it unlocks.
+func (a *Audit) record(st *clientStream, s sig, c *cache.Served) {
+	due := st.add(a, s, c)
+	st.mu.Unlock()
+	if due {
+		a.wake()
+	}
+}
+
 // connState is what the Audit knows of one loopback connection.
 type connState struct {
 	conn net.Conn
 
 	mu     sync.Mutex
 	looked bool
-	who    who
 	client *audit.Client // nil when not found
 	note   string
 	stream *clientStream // its client's, once used
+}
+
+// who names the client of cs, once looked up.
+func (cs *connState) who() who {
+	k := who{note: cs.note}
+	if cs.client != nil {
+		k.pid, k.uid, k.exe = cs.client.PID, cs.client.UID, cs.client.Exe
+	}
+	return k
 }
 
 type connKey struct{}
@@ -269,24 +308,8 @@ func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
 	if !cs.looked {
 		a.identify(cs)
 	}
-	for {
-		if cs.stream == nil {
-			cs.stream = a.stream(cs.who, func(st *clientStream) { st.client, st.note = cs.client, cs.note })
-		}
-		st := cs.stream
-		st.mu.Lock()
-		if st.gone {
-			st.mu.Unlock()
-			cs.stream = nil
-			continue
-		}
-		due := st.add(a, s, c)
-		st.mu.Unlock()
-		if due {
-			a.wake()
-		}
-		return
-	}
+	st := a.lockedStream(cs.who(), &cs.stream, func(st *clientStream) { st.client, st.note = cs.client, cs.note })
+	a.record(st, s, c)
 }
 
 // wake tells Run that lines wait to be written.
@@ -318,7 +341,6 @@ func (a *Audit) identify(cs *connState) {
 	}
 	if !a.budget.take() {
 		cs.note = notLookedUp
-		cs.who.note = cs.note
 		return
 	}
 	a.slots <- struct{}{}
@@ -340,10 +362,6 @@ func (a *Audit) identify(cs *connState) {
 	default:
 		cs.note = "client lookup failed: " + err.Error()
 	}
-	cs.who.note = cs.note
-	if cs.client != nil {
-		cs.who.pid, cs.who.uid, cs.who.exe = cs.client.PID, cs.client.UID, cs.client.Exe
-	}
 }
 
 // RelayClient is who a request through the relay came from.
@@ -358,26 +376,14 @@ func (a *Audit) relayed(rc RelayClient, s sig, c *cache.Served) {
 	} else {
 		a.refusedN.Add(1)
 	}
-	k := who{token: rc.TokenID, ip: rc.IP}
-	for {
-		st := a.stream(k, func(*clientStream) {})
-		st.mu.Lock()
-		if st.gone {
-			st.mu.Unlock()
-			continue
-		}
-		if ct := st.container; ct == nil || ct.ID != rc.ContainerID || ct.Label != rc.Label {
-			st.flush(a)
-			st.has = false
-			st.container = &audit.Container{ID: rc.ContainerID, Label: rc.Label, IP: rc.IP}
-		}
-		due := st.add(a, s, c)
-		st.mu.Unlock()
-		if due {
-			a.wake()
-		}
-		return
+	var held *clientStream
+	st := a.lockedStream(who{token: rc.TokenID, ip: rc.IP}, &held, func(*clientStream) {})
+	if ct := st.container; ct == nil || ct.ID != rc.ContainerID || ct.Label != rc.Label {
+		st.flush(a)
+		st.has = false
+		st.container = &audit.Container{ID: rc.ContainerID, Label: rc.Label, IP: rc.IP}
 	}
+	a.record(st, s, c)
 }
 
 // Run writes the counts of repeated requests FlushEvery after the first of
@@ -409,8 +415,7 @@ func (a *Audit) Flush() int {
 		st.mu.Lock()
 		st.flush(a)
 		if !st.used {
-			delete(a.streams, k)
-			st.gone = true
+			a.forget(k, st)
 		}
 		st.used = false
 		st.mu.Unlock()
