@@ -69,9 +69,9 @@ type Config struct {
 	// FederationURL is the AWS sign-in federation endpoint that console
 	// URLs use; empty means the one of the region's partition.
 	FederationURL string
-	// TrimAfter is how long after start-up and after each fetch the
-	// daemon drops its executable's resident pages (trim.Idle); 0 never.
-	TrimAfter time.Duration
+	// TrimGap is the least time between two drops of the executable's
+	// resident pages after start-up and fetches (trim.Idle); 0 never.
+	TrimGap time.Duration
 }
 
 // drain is how long a stopping daemon waits for requests in flight.
@@ -120,8 +120,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// SDKs' own timeouts; the fetch goes on for the next request.
 	fetch := cache.FetchFunc(b.Fetch)
 	var idle *trim.Idle
-	if cfg.TrimAfter > 0 {
-		idle = trim.NewIdle(cfg.Clock, cfg.TrimAfter, log.Named("trim"))
+	if cfg.TrimGap > 0 {
+		idle = trim.NewIdle(cfg.Clock, cfg.TrimGap, log.Named("trim"))
 		defer idle.Stop()
 		fetch = func(ctx context.Context, name string) (creds.Credentials, error) {
 			defer idle.Busy()
@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Ready(endpoint)
 	}
 	if idle != nil {
-		idle.Busy()
+		idle.Started()
 	}
 	err = g.Wait()
 	x.close(log) // before the last line, "stopped"

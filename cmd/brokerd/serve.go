@@ -89,7 +89,7 @@ func (e *env) serveCmd() *cobra.Command {
 				LoopbackRelay:  relayOnLoopback,
 				// What only start-up and fetches run need not stay resident
 				// all day (scripts/idle: RSS of an idle daemon).
-				TrimAfter: 10 * time.Second,
+				TrimGap: 10 * time.Second,
 				Ready: func(ep state.Endpoint) {
 					daemon.SdNotify(false, daemon.SdNotifyReady)
 					if runtime.GOOS == "darwin" && os.Getenv("BROKERD_LAUNCHD") == "1" {
