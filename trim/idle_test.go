@@ -55,7 +55,7 @@ func TestIdle(t *testing.T) {
 					i.Busy()
 				}
 				waitFor(t, func() bool { return trims.Load() >= s.trims })
-				settle(i)
+				settle()
 				if got := trims.Load(); got != s.trims {
 					t.Fatalf("step %d: %d trims, want %d", n, got, s.trims)
 				}
@@ -86,19 +86,16 @@ func TestIdle_Stop(t *testing.T) {
 	i.Busy()
 	i.Started()
 	clock.Advance(time.Hour)
-	settle(i)
+	settle()
 	if n := trims.Load(); n != 1 {
 		t.Errorf("%d trims, want 1 (none after Stop)", n)
 	}
 }
 
 // settle gives a timer's callback, which the fake clock runs in a
-// goroutine of its own, time to start a trim it should not, and waits for
-// the trims started.
-func settle(i *Idle) {
-	time.Sleep(5 * time.Millisecond)
-	i.wg.Wait()
-}
+// goroutine of its own, time to make a trim it should not. It does not
+// wait on i.wg: the callback may add to it meanwhile.
+func settle() { time.Sleep(10 * time.Millisecond) }
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
