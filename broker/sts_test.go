@@ -108,6 +108,9 @@ func TestSTSClients_RetryOnlyAResetWhileReading(t *testing.T) {
 					io.WriteString(w, identity)
 					return
 				}
+				// The whole request first, so that the reset comes while
+				// the client reads, not while it still writes the body.
+				io.Copy(io.Discard, r.Body)
 				conn, _, err := http.NewResponseController(w).Hijack()
 				if err != nil {
 					t.Error(err)
