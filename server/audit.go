@@ -28,8 +28,7 @@ type AuditConfig struct {
 	// and refills the lookup budget; nil means the real clock.
 	Clock clockwork.Clock
 	// FlushEvery is how long counts of repeated requests may wait to be
-	// written (default 10s); they are written too when their connection
-	// closes.
+	// written (default 10s); Flush writes them at once.
 	FlushEvery time.Duration
 	// LookupRate is how many connections a second may be looked up
 	// (default 100), with LookupRateBurst saved up (default 500). Most
@@ -192,10 +191,10 @@ func (a *Audit) stream(k who, init func(*clientStream)) *clientStream {
 	st := a.streams[k]
 	if st == nil {
 		if len(a.streams) >= maxStreams {
-			for k, old := range a.streams {
+			for oldKey, old := range a.streams {
 				old.mu.Lock()
 				if old.repeat == 0 {
-					a.forget(k, old)
+					a.forget(oldKey, old)
 				}
 				old.mu.Unlock()
 			}
