@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/brokerd/brokerd/iamkeys"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/rotate"
 )
@@ -76,14 +75,6 @@ func (f *fakeAWS) call(ctx context.Context, op string, p aws.CredentialsProvider
 	return nil
 }
 
-func iamSigner(opts []func(*iam.Options)) aws.CredentialsProvider {
-	var o iam.Options
-	for _, fn := range opts {
-		fn(&o)
-	}
-	return o.Credentials
-}
-
 func (f *fakeAWS) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdentityInput, opts ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -97,47 +88,42 @@ func (f *fakeAWS) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdentit
 	return &sts.GetCallerIdentityOutput{Arn: aws.String(f.arn), Account: aws.String("123456789012")}, nil
 }
 
-func (f *fakeAWS) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, opts ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
+func (f *fakeAWS) ListAccessKeys(ctx context.Context, p aws.CredentialsProvider, _ string) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call(ctx, "ListAccessKeys", iamSigner(opts), ""); err != nil {
+	if err := f.call(ctx, "ListAccessKeys", p, ""); err != nil {
 		return nil, err
 	}
-	out := &iam.ListAccessKeysOutput{}
-	for _, id := range f.ids {
-		out.AccessKeyMetadata = append(out.AccessKeyMetadata, types.AccessKeyMetadata{AccessKeyId: aws.String(id), UserName: in.UserName})
-	}
-	return out, nil
+	return slices.Clone(f.ids), nil
 }
 
-func (f *fakeAWS) CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, opts ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
+func (f *fakeAWS) CreateAccessKey(ctx context.Context, p aws.CredentialsProvider, _ string) (iamkeys.Key, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call(ctx, "CreateAccessKey", iamSigner(opts), ""); err != nil {
-		return nil, err
+	if err := f.call(ctx, "CreateAccessKey", p, ""); err != nil {
+		return iamkeys.Key{}, err
 	}
 	if len(f.ids) >= 2 {
-		return nil, &types.LimitExceededException{Message: aws.String("two keys")}
+		return iamkeys.Key{}, apiError("LimitExceeded")
 	}
 	f.created++
 	id, secret := fmt.Sprintf("AKIANEWNEWNEWNEW%04d", f.created), fmt.Sprintf("newsecret%031d", f.created)
 	f.keys[id], f.ids, f.unknown[id] = secret, append(f.ids, id), f.settle
-	return &iam.CreateAccessKeyOutput{AccessKey: &types.AccessKey{AccessKeyId: &id, SecretAccessKey: &secret, UserName: in.UserName}}, nil
+	return iamkeys.Key{AccessKeyID: id, SecretAccessKey: secret}, nil
 }
 
-func (f *fakeAWS) DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, opts ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
+func (f *fakeAWS) DeleteAccessKey(ctx context.Context, p aws.CredentialsProvider, _, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id := aws.ToString(in.AccessKeyId)
-	if err := f.call(ctx, "DeleteAccessKey", iamSigner(opts), id); err != nil {
-		return nil, err
+	if err := f.call(ctx, "DeleteAccessKey", p, id); err != nil {
+		return err
 	}
 	if _, ok := f.keys[id]; !ok {
-		return nil, &types.NoSuchEntityException{Message: aws.String("no such key")}
+		return apiError(iamkeys.CodeNoSuchEntity)
 	}
 	delete(f.keys, id)
 	f.ids = slices.DeleteFunc(f.ids, func(s string) bool { return s == id })
-	return &iam.DeleteAccessKeyOutput{}, nil
+	return nil
 }
 
 // works reports whether k is one of the user's keys.

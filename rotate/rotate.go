@@ -10,19 +10,21 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/brokerd/brokerd/iamkeys"
 	"github.com/brokerd/brokerd/keychain"
 )
 
-// IAM is the part of the IAM client that rotation uses. The credentials
-// that sign each call come in its options.
+// IAM is the part of IAM that rotation uses; each call takes the
+// credentials that sign it.
 type IAM interface {
-	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
-	CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error)
-	DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
+	ListAccessKeys(ctx context.Context, creds aws.CredentialsProvider, user string) ([]string, error)
+	CreateAccessKey(ctx context.Context, creds aws.CredentialsProvider, user string) (iamkeys.Key, error)
+	DeleteAccessKey(ctx context.Context, creds aws.CredentialsProvider, user, id string) error
 }
+
+var _ IAM = (*iamkeys.Client)(nil)
 
 // STS is the part of the STS client that rotation uses.
 type STS interface {
@@ -125,14 +127,11 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) (Result, error) {
 	if err := r.checkKeys(ctx, signer, user, old.AccessKeyID); err != nil {
 		return res, err
 	}
-	out, err := r.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &user}, withIAM(signer))
+	key, err := r.iam.CreateAccessKey(ctx, signer, user)
 	if err != nil {
 		return res, fmt.Errorf("create a new access key for IAM user %s: %w (nothing changed)", user, err)
 	}
-	if out.AccessKey == nil || out.AccessKey.AccessKeyId == nil || out.AccessKey.SecretAccessKey == nil {
-		return res, fmt.Errorf("create a new access key for IAM user %s: IAM answered without the key (nothing changed)", user)
-	}
-	fresh := keychain.Keys{AccessKeyID: *out.AccessKey.AccessKeyId, SecretAccessKey: *out.AccessKey.SecretAccessKey}
+	fresh := keychain.Keys{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
 	res.NewKeyID = fresh.AccessKeyID
 	u := undo{r: r, ctx: ctx, req: req, signer: signer, user: user, fresh: fresh}
 	if err := r.store.SetKeys(ctx, req.Profile, fresh); err != nil {
@@ -153,10 +152,6 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) (Result, error) {
 
 func static(k keychain.Keys) aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")
-}
-
-func withIAM(p aws.CredentialsProvider) func(*iam.Options) {
-	return func(o *iam.Options) { o.Credentials = p }
 }
 
 func withSTS(p aws.CredentialsProvider) func(*sts.Options) {

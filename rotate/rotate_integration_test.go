@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/brokerd/brokerd/iamkeys"
 	"github.com/brokerd/brokerd/internal/motoserver"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/rotate"
@@ -32,18 +33,18 @@ type faultyIAM struct {
 	fail, old string
 }
 
-func (f faultyIAM) CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, opts ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
+func (f faultyIAM) CreateAccessKey(ctx context.Context, p aws.CredentialsProvider, user string) (iamkeys.Key, error) {
 	if f.fail == "create" {
-		return nil, errFault
+		return iamkeys.Key{}, errFault
 	}
-	return f.IAM.CreateAccessKey(ctx, in, opts...)
+	return f.IAM.CreateAccessKey(ctx, p, user)
 }
 
-func (f faultyIAM) DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, opts ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
-	if f.fail == "delete" && aws.ToString(in.AccessKeyId) == f.old {
-		return nil, errFault
+func (f faultyIAM) DeleteAccessKey(ctx context.Context, p aws.CredentialsProvider, user, id string) error {
+	if f.fail == "delete" && id == f.old {
+		return errFault
 	}
-	return f.IAM.DeleteAccessKey(ctx, in, opts...)
+	return f.IAM.DeleteAccessKey(ctx, p, user, id)
 }
 
 // faultySTS is STS refusing every key but old, when fail is set.
@@ -70,7 +71,13 @@ func TestRotate_moto(t *testing.T) {
 		BaseEndpoint: aws.String(motoserver.Run(t)),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAADMINADMINADMIN1", "admin", ""),
 	}
+	// The SDK's IAM client sets up users; rotation calls IAM through
+	// iamkeys, the client under test.
 	iamClient, stsClient := iam.NewFromConfig(cfg), sts.NewFromConfig(cfg)
+	keysClient, err := iamkeys.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 
 	// newUser creates an IAM user with one key, and returns the key.
@@ -129,7 +136,7 @@ func TestRotate_moto(t *testing.T) {
 			}
 			store := &fakeStore{keys: map[string]keychain.Keys{"dev": old}}
 			r := rotate.New(
-				faultyIAM{IAM: iamClient, fail: tt.fail, old: old.AccessKeyID},
+				faultyIAM{IAM: keysClient, fail: tt.fail, old: old.AccessKeyID},
 				faultySTS{STS: stsClient, fail: tt.fail == "verify", old: old.AccessKeyID},
 				store, rotate.Config{Settle: 3 * time.Second})
 			res, err := r.Rotate(ctx, rotate.Request{Profile: "dev", Old: old})

@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/brokerd/brokerd/iamkeys"
 	"github.com/brokerd/brokerd/keychain"
 )
 
@@ -47,13 +46,9 @@ func userName(arn string) (string, error) {
 // checkKeys makes sure that old is a key of user, and that IAM lets the
 // user have one more.
 func (r *Rotator) checkKeys(ctx context.Context, p aws.CredentialsProvider, user, old string) error {
-	out, err := r.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &user}, withIAM(p))
+	ids, err := r.iam.ListAccessKeys(ctx, p, user)
 	if err != nil {
 		return fmt.Errorf("list the access keys of IAM user %s: %w (nothing changed)", user, err)
-	}
-	var ids []string
-	for _, k := range out.AccessKeyMetadata {
-		ids = append(ids, aws.ToString(k.AccessKeyId))
 	}
 	if !slices.Contains(ids, old) {
 		return fmt.Errorf("IAM user %s has no access key %s, the stored one: the stored keys and those signing IAM calls are not the same user's (nothing changed)", user, keychain.Mask(old))
@@ -86,8 +81,8 @@ func (r *Rotator) verify(ctx context.Context, k keychain.Keys, arn string) error
 // counts as deleted.
 func (r *Rotator) deleteOld(ctx context.Context, p aws.CredentialsProvider, user, id string) error {
 	return r.retry(ctx, func() error {
-		_, err := r.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &user, AccessKeyId: &id}, withIAM(p))
-		if _, gone := errors.AsType[*types.NoSuchEntityException](err); gone {
+		err := r.iam.DeleteAccessKey(ctx, p, user, id)
+		if api, ok := errors.AsType[smithy.APIError](err); ok && api.ErrorCode() == iamkeys.CodeNoSuchEntity {
 			return nil
 		}
 		return err

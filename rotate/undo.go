@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/brokerd/brokerd/keychain"
 )
@@ -32,9 +31,7 @@ func (u undo) do(cause error) error {
 	if err := u.r.store.SetKeys(ctx, u.req.Profile, u.req.Old); err != nil {
 		return fmt.Errorf("%w; putting the old key %s back failed too (%w), so both keys are left active: once the store works, see which one profile %s holds and delete the other with aws iam delete-access-key --user-name %s --access-key-id ID", cause, old, err, u.req.Profile, u.user)
 	}
-	id := u.fresh.AccessKeyID
-	_, err := u.r.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.user, AccessKeyId: &id}, withIAM(u.signer))
-	if err != nil {
+	if err := u.r.iam.DeleteAccessKey(ctx, u.signer, u.user, u.fresh.AccessKeyID); err != nil {
 		return fmt.Errorf("%w; the old key %s is stored again, but deleting the new key %s failed (%w): delete it with aws iam delete-access-key --user-name %s --access-key-id ID", cause, old, fresh, err, u.user)
 	}
 	return fmt.Errorf("%w; the old key %s is stored again and the new key deleted", cause, old)

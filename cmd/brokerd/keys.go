@@ -14,13 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/credfile"
+	"github.com/brokerd/brokerd/iamkeys"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/keyid"
 	"github.com/brokerd/brokerd/rotate"
@@ -220,7 +220,11 @@ func (e *env) rotateKeys(ctx context.Context, name string) error {
 		req.NewSigner = func(keychain.Keys) aws.CredentialsProvider { return mfa }
 		fmt.Fprintf(e.stderr, "signing the IAM calls with the MFA session of profile %s\n", name)
 	}
-	r := rotate.New(iam.NewFromConfig(cfg), sts.NewFromConfig(cfg), rotate.StoreFunc(e.keys.AddKeys), rotate.Config{})
+	iamClient, err := iamkeys.New(cfg)
+	if err != nil {
+		return err
+	}
+	r := rotate.New(iamClient, sts.NewFromConfig(cfg), rotate.StoreFunc(e.keys.AddKeys), rotate.Config{})
 	res, err := r.Rotate(ctx, req)
 	var oldKey *rotate.OldKeyError
 	if err != nil && !errors.As(err, &oldKey) {
