@@ -89,7 +89,9 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg}
 }
 
-var validName = regexp.MustCompile(`^[\w+=,.@-]{2,32}$`)
+// validName is checked with a length (2 to 32) apart: a counted
+// repetition compiles to a program of that many copies.
+var validName = regexp.MustCompile(`^[\w+=,.@-]+$`)
 
 // URL returns a URL that signs in to the console with creds: role
 // credentials (with a session token) as they are, long-term IAM user keys
@@ -131,7 +133,7 @@ func (c *Client) federate(ctx context.Context, creds aws.Credentials, r Request)
 	if d < 15*time.Minute || d > 36*time.Hour {
 		return aws.Credentials{}, fmt.Errorf("a federated console session lasts from 15 minutes to 36 hours, not %s", d)
 	}
-	if !validName.MatchString(c.cfg.Name) {
+	if n := len(c.cfg.Name); n < 2 || n > 32 || !validName.MatchString(c.cfg.Name) {
 		return aws.Credentials{}, fmt.Errorf("federated user name %q is not 2 to 32 letters, digits and _+=,.@-", c.cfg.Name)
 	}
 	client, err := c.cfg.NewSTS(ctx, creds, r.Region)

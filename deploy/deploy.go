@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/brokerd/brokerd/keychain"
@@ -36,14 +37,22 @@ const (
 //go:embed systemd/brokerd.service.tmpl systemd/environment.conf.tmpl launchd/agent.plist.tmpl
 var templates embed.FS
 
+// The templates are parsed on first use: only install and uninstall need
+// them, not the daemon.
 var (
-	unitTemplate = template.Must(template.ParseFS(templates, "systemd/brokerd.service.tmpl"))
-	envTemplate  = template.Must(template.ParseFS(templates, "systemd/environment.conf.tmpl"))
+	unitTemplate = sync.OnceValue(func() *template.Template {
+		return template.Must(template.ParseFS(templates, "systemd/brokerd.service.tmpl"))
+	})
+	envTemplate = sync.OnceValue(func() *template.Template {
+		return template.Must(template.ParseFS(templates, "systemd/environment.conf.tmpl"))
+	})
 	// Every value put in the plist goes through xml, so a path holding & or
 	// < stays one string.
-	plistTemplate = template.Must(template.New("agent.plist.tmpl").
+	plistTemplate = sync.OnceValue(func() *template.Template {
+		return template.Must(template.New("agent.plist.tmpl").
 			Funcs(template.FuncMap{"xml": xmlEscape}).
 			ParseFS(templates, "launchd/agent.plist.tmpl"))
+	})
 )
 
 // Options say what to install, and where. Install needs every field but
@@ -211,7 +220,7 @@ func SystemdUnit(o Options) ([]byte, error) {
 	for _, a := range o.serveArgs() {
 		words = append(words, systemdQuote(a))
 	}
-	return render(unitTemplate, struct{ ExecStart, StateDirEnv string }{
+	return render(unitTemplate(), struct{ ExecStart, StateDirEnv string }{
 		ExecStart:   strings.Join(words, " "),
 		StateDirEnv: systemdQuote("BROKERD_STATE_DIR=" + o.StateDir),
 	})
@@ -239,7 +248,7 @@ func EnvironmentFile(o Options) ([]byte, error) {
 			fmt.Sprintf("%s=${%s:-${%s:-%s}}", wire.VarRegion, wire.VarRegion, wire.VarDefRegion, o.Region),
 			fmt.Sprintf("%s=${%s:-$%s}", wire.VarDefRegion, wire.VarDefRegion, wire.VarRegion))
 	}
-	return render(envTemplate, lines)
+	return render(envTemplate(), lines)
 }
 
 // LaunchdPlist renders the LaunchAgent's property list.
@@ -247,7 +256,7 @@ func LaunchdPlist(o Options) ([]byte, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	return render(plistTemplate, struct {
+	return render(plistTemplate(), struct {
 		Label, StateDir, Log string
 		Args                 []string
 	}{Label: Label, StateDir: o.StateDir, Log: filepath.Join(o.logDir(), LogFile), Args: o.serveArgs()})

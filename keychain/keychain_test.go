@@ -635,3 +635,31 @@ func TestAddKeys_ConcurrentKeepsEveryProfile(t *testing.T) {
 		t.Errorf("Profiles() = %v, %v; want all 20 profiles", names, err)
 	}
 }
+
+func TestKeys_Validate(t *testing.T) {
+	const id, secret = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	tests := []struct {
+		id, secret string
+		ok         bool
+	}{
+		{id, secret, true},
+		{id[:19], secret, false},
+		{id + "A", secret, false},
+		{"ASIA" + id[4:], secret, false},
+		{"AKIAiosfodnn7example", secret, false},
+		{id, secret[:39], false},
+		{id, secret + "A", false},
+		{id, secret[:39] + "!", false},
+		{"", secret, false},
+		{id, "", false},
+	}
+	for _, tt := range tests {
+		err := keychain.Keys{AccessKeyID: tt.id, SecretAccessKey: tt.secret}.Validate()
+		if (err == nil) != tt.ok {
+			t.Errorf("Keys{%q, %d characters}.Validate() = %v, want ok %v", tt.id, len(tt.secret), err, tt.ok)
+		}
+		if err != nil && tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("Validate() = %v, quotes the secret", err)
+		}
+	}
+}

@@ -141,7 +141,9 @@ func sectionProfile(section string) (string, bool) {
 	return name, ok && name != ""
 }
 
-var sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+// sessionName is checked with a length (2 to 64) apart: a counted
+// repetition compiles to a program of that many copies.
+var sessionName = regexp.MustCompile(`^[\w+=,.@-]+$`)
 
 func parseProfile(name string, s *section) (Profile, error) {
 	// The section's own keys, as raw values: the SDKs expand no %(name)s
@@ -172,7 +174,7 @@ func parseProfile(name string, s *section) (Profile, error) {
 		}
 		p.Duration = time.Duration(n) * time.Second
 	}
-	if p.RoleSessionName != "" && !sessionName.MatchString(p.RoleSessionName) {
+	if n := len(p.RoleSessionName); n > 0 && (n < 2 || n > 64 || !sessionName.MatchString(p.RoleSessionName)) {
 		return Profile{}, fmt.Errorf("role_session_name = %q: want 2 to 64 characters of letters, digits and +=,.@_-", p.RoleSessionName)
 	}
 	if p.RoleARN != "" && !strings.HasPrefix(p.RoleARN, "arn:") {

@@ -110,6 +110,7 @@ func TestStore_IssueRefuses(t *testing.T) {
 		want string
 	}{
 		{"bad label", tokens.Request{Label: "a b", Profiles: []string{"p"}}, "label"},
+		{"label too long", tokens.Request{Label: strings.Repeat("a", 65), Profiles: []string{"p"}}, "label"},
 		{"no profile", tokens.Request{Label: "a", Profiles: nil}, "name the profiles"},
 		{"bad profile", tokens.Request{Label: "a", Profiles: []string{"a\x00b"}}, ""},
 		{"too long", tokens.Request{Label: "a", Profiles: []string{"p"}, TTL: 8 * 24 * time.Hour}, "--ttl"},
