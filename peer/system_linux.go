@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,6 +64,11 @@ func (p procFS) ReadFile(name string) ([]byte, error) {
 	}
 }
 
+// direntBufs holds ReadDir's buffers. On the stack, 8 KiB would grow the
+// goroutine of the connection being looked up to 16 KiB, copying it twice
+// (scripts/load, a new connection per request: runtime.copystack).
+var direntBufs = sync.Pool{New: func() any { return new([8192]byte) }}
+
 // ReadDir lists a /proc directory, sorted by name as fs.ReadDirFS asks.
 func (p procFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	fd, err := p.open(name, unix.O_DIRECTORY)
@@ -71,9 +77,10 @@ func (p procFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	}
 	defer unix.Close(fd)
 	var names []string
-	buf := make([]byte, 8192)
+	buf := direntBufs.Get().(*[8192]byte)
+	defer direntBufs.Put(buf)
 	for {
-		n, err := unix.ReadDirent(fd, buf)
+		n, err := unix.ReadDirent(fd, buf[:])
 		if err != nil {
 			return nil, &fs.PathError{Op: "readdirent", Path: name, Err: err}
 		}
