@@ -42,15 +42,16 @@ func (e *env) serveCmd() *cobra.Command {
 			// cgroup CPU limit every few seconds (scripts/idle: wakeups
 			// of an idle daemon); a loopback daemon needs no more.
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-			// The daemon's live heap (about 1.2 MiB, most of it the
+			// The daemon's live heap (about 1.1 MiB, most of it the
 			// SDK's endpoint tables and schemas) would leave the default
 			// GC goal of 4 MiB less room than a bare server's 0.4 MiB
 			// heap has, so under load it would collect more often per
-			// request. 130 raises the goal to 5.2 MiB: GC cycles per
-			// 1,000 requests 0.64 against bare's 0.65, where 120 gave
-			// 0.71 and 150 cost 1 MiB more RSS under load (wrk keep-alive,
-			// pinned as scripts/load runs it). GOGC in the environment
-			// wins.
+			// request. 130 raises the goal to 5.2 MiB. GC cycles per
+			// 1,000 requests against bare's (wrk, pinned as scripts/load
+			// runs it): keep-alive 0.60-0.62 against 0.64-0.66, a new
+			// connection per request 0.99-1.00 against 0.95-0.97; 120
+			// gave 1.09 against 0.97 there, and 150 cost 1 MiB more RSS
+			// under load. GOGC in the environment wins.
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(130)
 			}
