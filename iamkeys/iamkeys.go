@@ -1,9 +1,10 @@
 // Package iamkeys provides the three IAM calls that key rotation makes
 // (ListAccessKeys, CreateAccessKey and DeleteAccessKey) over IAM's Query
-// API, signed with the SDK's SigV4 signer and retried by its standard
-// retryer. It stands in for the SDK's service/iam, whose package
-// initialisation builds 0.7 MB of operation schemas in every brokerd
-// process, the daemon's included, and adds 3.7 ms to every command.
+// API, signed with the SDK's SigV4 signer and retried by the configured
+// retryer (the SDK's standard one by default). It stands in for the SDK's
+// service/iam, whose package initialisation builds 0.7 MB of operation
+// schemas in every brokerd process, the daemon's included, and adds 3.7 ms
+// to every command.
 package iamkeys
 
 import (
@@ -61,8 +62,12 @@ func New(cfg aws.Config) (*Client, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	var retryer aws.Retryer = retry.NewStandard()
+	if cfg.Retryer != nil { // AWS_MAX_ATTEMPTS, AWS_RETRY_MODE
+		retryer = cfg.Retryer()
+	}
 	return &Client{http: hc, endpoint: endpoint, region: region, signer: v4.NewSigner(),
-		retryer: retry.NewStandard(), now: time.Now}, nil
+		retryer: retryer, now: time.Now}, nil
 }
 
 // serviceEndpoint is what the SDK's config sources implement to give a

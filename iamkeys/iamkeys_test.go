@@ -177,3 +177,26 @@ func TestResolve(t *testing.T) {
 		})
 	}
 }
+
+// A retryer in the config (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) replaces
+// the standard one, as in the SDK's clients.
+func TestNew_ConfiguredRetryer(t *testing.T) {
+	f := &fakeIAM{answer: func(url.Values, int) (int, string) { return 503, "unavailable" }}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	cfg := aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), Retryer: func() aws.Retryer {
+		return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		}), 5)
+	}}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteAccessKey(context.Background(), signer, "alice", "AKIAAAAAAAAAAAAAAAA1"); err == nil {
+		t.Fatal("DeleteAccessKey() = nil, want the 503")
+	}
+	if got := f.calls.Load(); got != 5 {
+		t.Errorf("attempts = %d, want the configured 5", got)
+	}
+}
