@@ -18,7 +18,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -70,21 +69,45 @@ func New(cfg aws.Config) (*Client, error) {
 		retryer: retryer, now: time.Now}, nil
 }
 
-// serviceEndpoint is what the SDK's config sources implement to give a
-// service's own endpoint (config.EnvConfig reads AWS_ENDPOINT_URL_IAM).
-type serviceEndpoint interface {
-	GetServiceBaseEndpoint(ctx context.Context, sdkID string) (string, bool, error)
+// serviceEndpoint and ignoreEndpoints are what the SDK's config sources
+// implement to give a service's own endpoint (config.EnvConfig reads
+// AWS_ENDPOINT_URL_IAM) and to say that configured endpoints are ignored
+// (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS).
+type (
+	serviceEndpoint interface {
+		GetServiceBaseEndpoint(ctx context.Context, sdkID string) (string, bool, error)
+	}
+	ignoreEndpoints interface {
+		GetIgnoreConfiguredEndpoints(ctx context.Context) (bool, bool, error)
+	}
+)
+
+// configured is the IAM endpoint that cfg's sources name, as the SDK's
+// clients read it: the first source that says.
+func configured(cfg aws.Config) (string, bool) {
+	for _, src := range cfg.ConfigSources {
+		if p, ok := src.(ignoreEndpoints); ok {
+			if ignore, found, _ := p.GetIgnoreConfiguredEndpoints(context.Background()); found {
+				if ignore {
+					return "", false
+				}
+				break
+			}
+		}
+	}
+	for _, src := range cfg.ConfigSources {
+		if p, ok := src.(serviceEndpoint); ok {
+			if v, found, err := p.GetServiceBaseEndpoint(context.Background(), "IAM"); err != nil || found {
+				return v, err == nil && found
+			}
+		}
+	}
+	return "", false
 }
 
 func resolve(cfg aws.Config) (endpoint, region string, err error) {
-	if v, _ := os.LookupEnv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"); !strings.EqualFold(v, "true") {
-		for _, src := range cfg.ConfigSources {
-			if p, ok := src.(serviceEndpoint); ok {
-				if v, found, err := p.GetServiceBaseEndpoint(context.Background(), "IAM"); err == nil && found {
-					return v, signingRegion(cfg.Region), nil
-				}
-			}
-		}
+	if v, ok := configured(cfg); ok {
+		return v, signingRegion(cfg.Region), nil
 	}
 	if cfg.BaseEndpoint != nil {
 		return *cfg.BaseEndpoint, signingRegion(cfg.Region), nil
@@ -138,29 +161,33 @@ func (c *Client) DeleteAccessKey(ctx context.Context, creds aws.CredentialsProvi
 	return c.call(ctx, creds, "DeleteAccessKey", url.Values{"UserName": {user}, "AccessKeyId": {id}}, nil)
 }
 
-// call makes one Query API call, retried as the SDK's standard retryer
-// says, and decodes its XML answer into out. Errors are
-// *smithy.OperationError values around a smithy.APIError for IAM's own.
+// call makes one Query API call, retried as the client's retryer says,
+// and decodes its XML answer into out. Errors are *smithy.OperationError
+// values around a smithy.APIError for IAM's own.
 func (c *Client) call(ctx context.Context, creds aws.CredentialsProvider, action string, params url.Values, out any) error {
 	params.Set("Action", action)
 	params.Set("Version", "2010-05-08")
-	body := []byte(params.Encode())
+	if err := c.retried(ctx, creds, []byte(params.Encode()), out); err != nil {
+		return &smithy.OperationError{ServiceID: "IAM", OperationName: action, Err: err}
+	}
+	return nil
+}
+
+// retried makes the call until it succeeds or the retryer gives up.
+func (c *Client) retried(ctx context.Context, creds aws.CredentialsProvider, body []byte, out any) error {
 	for attempt := 1; ; attempt++ {
 		err := c.once(ctx, creds, body, out)
-		if err == nil {
-			return nil
-		}
-		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) {
-			return &smithy.OperationError{ServiceID: "IAM", OperationName: action, Err: err}
+		if err == nil || attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) {
+			return err
 		}
 		delay, derr := c.retryer.RetryDelay(attempt, err)
 		if derr != nil {
-			return &smithy.OperationError{ServiceID: "IAM", OperationName: action, Err: err}
+			return err
 		}
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return &smithy.OperationError{ServiceID: "IAM", OperationName: action, Err: errors.Join(err, ctx.Err())}
+			return errors.Join(err, ctx.Err())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package iamkeys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,11 +60,13 @@ func newClient(t *testing.T, f *fakeIAM) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No waits between attempts in tests.
-	c.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
-		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-	})
+	c.retryer = retry.NewStandard(noBackoff)
 	return c
+}
+
+// noBackoff makes a retryer retry at once, so that tests do not wait.
+func noBackoff(o *retry.StandardOptions) {
+	o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
 }
 
 func TestClient_Calls(t *testing.T) {
@@ -151,6 +154,7 @@ func TestClient_MalformedAnswer(t *testing.T) {
 func TestResolve(t *testing.T) {
 	tests := []struct {
 		env, region          string
+		ignore               bool // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true
 		base                 *string
 		wantURL, wantSigning string
 		wantErr              bool
@@ -162,10 +166,12 @@ func TestResolve(t *testing.T) {
 		{region: "us-iso-east-1", wantErr: true},
 		{region: "eu-west-1", base: aws.String("http://127.0.0.1:5000"), wantURL: "http://127.0.0.1:5000", wantSigning: "eu-west-1"},
 		{env: "http://127.0.0.1:6000", region: "eu-west-1", base: aws.String("http://127.0.0.1:5000"), wantURL: "http://127.0.0.1:6000", wantSigning: "eu-west-1"},
+		{env: "http://127.0.0.1:6000", ignore: true, region: "eu-west-1", wantURL: "https://iam.amazonaws.com", wantSigning: "us-east-1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.region+tt.env, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %s ignore=%v", tt.region, tt.env, tt.ignore), func(t *testing.T) {
 			t.Setenv("AWS_ENDPOINT_URL_IAM", tt.env)
+			t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", fmt.Sprint(tt.ignore))
 			env, err := config.NewEnvConfig()
 			if err != nil {
 				t.Fatal(err)
@@ -185,9 +191,7 @@ func TestNew_ConfiguredRetryer(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	cfg := aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), Retryer: func() aws.Retryer {
-		return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-		}), 5)
+		return retry.AddWithMaxAttempts(retry.NewStandard(noBackoff), 5)
 	}}
 	c, err := New(cfg)
 	if err != nil {
