@@ -74,6 +74,7 @@ func (d *diagConn) query(client, server netip.AddrPort) (socket, error) {
 	if err := unix.Sendto(d.fd, msg[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return socket{}, fmt.Errorf("sock_diag: %w", err)
 	}
+	notFound := func() error { return fmt.Errorf("client %v of %v: %w", client, server, ErrNotFound) }
 	for {
 		// One inet_diag_msg (72 bytes) and its header, or an error.
 		n, _, err := unix.Recvfrom(d.fd, d.buf[:], 0)
@@ -93,13 +94,11 @@ func (d *diagConn) query(client, server netip.AddrPort) (socket, error) {
 			switch m.Header.Type {
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
-					if errno := unix.Errno(-int32(ne.Uint32(m.Data))); errno == unix.ENOENT {
-						return socket{}, fmt.Errorf("client %v of %v: %w", client, server, ErrNotFound)
-					} else if errno != 0 {
+					if errno := unix.Errno(-int32(ne.Uint32(m.Data))); errno != 0 && errno != unix.ENOENT {
 						return socket{}, fmt.Errorf("sock_diag: %w", errno)
 					}
 				}
-				return socket{}, fmt.Errorf("client %v of %v: %w", client, server, ErrNotFound)
+				return socket{}, notFound()
 			case unix.SOCK_DIAG_BY_FAMILY:
 				// struct inet_diag_msg: uid at 64, inode at 68.
 				if len(m.Data) < 72 {
@@ -109,7 +108,7 @@ func (d *diagConn) query(client, server netip.AddrPort) (socket, error) {
 			}
 		}
 		if mine {
-			return socket{}, fmt.Errorf("client %v of %v: %w", client, server, ErrNotFound)
+			return socket{}, notFound()
 		}
 	}
 }
