@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -93,6 +94,25 @@ func Write(w http.ResponseWriter, err error) (status int, code, message string) 
 	w.Write(wire.EncodeError(code, message))
 	return status, code, message
 }
+
+// WithBody returns the answer to r when it carries a body, which no
+// brokerd endpoint reads, and nil otherwise. net/http reads an unread body
+// to its end after the handler, before the answer or the close, for as
+// long as a client takes to send it: so the connection is closed after
+// the answer, and its reads end now.
+func WithBody(w http.ResponseWriter, r *http.Request) error {
+	if r.ContentLength == 0 { // -1 when chunked
+		return nil
+	}
+	w.Header()["Connection"] = closeConnection
+	// Not supported by test recorders, which read nothing.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	return Errorf(http.StatusBadRequest, "RequestBody", "brokerd's requests carry no body: send a GET without one")
+}
+
+// closeConnection is the Connection header's value that closes the
+// connection after the answer (net/http does not modify it).
+var closeConnection = []string{"close"}
 
 // Recover answers a request whose handler panicked with a JSON 500, and
 // logs the panic with its stack, instead of dropping the connection.

@@ -90,6 +90,10 @@ func Handler(cfg Config) (http.Handler, error) {
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httperr.WithBody(w, r); err != nil {
+			httperr.Write(w, err)
+			return
+		}
 		if !credentialsPath(r.URL.Path) {
 			httperr.Write(w, httperr.Errorf(http.StatusNotFound, "NotFound", "no such path %q: the relay serves /v1/credentials/PROFILE only", r.URL.Path))
 			return

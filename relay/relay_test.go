@@ -1,8 +1,10 @@
 package relay_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -114,6 +117,43 @@ func TestHandler_OtherPaths(t *testing.T) {
 		if w.Code != 404 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Code != "NotFound" {
 			t.Errorf("GET %s = %d %s, want 404 NotFound", path, w.Code, w.Body)
 		}
+	}
+	if len(d.reqs) != 0 {
+		t.Errorf("the daemon received %d requests, want none", len(d.reqs))
+	}
+}
+
+// A request with a body is answered at once, its connection closed, and
+// not forwarded: a body that never ends would hold the relay's connection
+// past every timeout.
+func TestHandler_Bodies(t *testing.T) {
+	d := &seen{}
+	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second)) // ends a failing test only
+	fmt.Fprintf(c, "GET /v1/credentials/prod HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n", wire.RelayAddr)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is unfinished: %v", err)
+	}
+	var body wire.Error
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || body.Code != "RequestBody" || !resp.Close {
+		t.Errorf("answer %d %+v (close %v), want 400 RequestBody and the connection closed", resp.StatusCode, body, resp.Close)
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after the answer: read %d, %v; want the connection closed (EOF)", n, err)
 	}
 	if len(d.reqs) != 0 {
 		t.Errorf("the daemon received %d requests, want none", len(d.reqs))

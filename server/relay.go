@@ -84,8 +84,13 @@ func (h *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.ClientHeader {
 		q.who.IP = relayClientIP(r)
 	}
+	if err := httperr.WithBody(w, r); err != nil {
+		h.refuse(w, r, &q, err)
+		return
+	}
+	// The audit keeps the name only once the token is checked: a client
+	// without one could fill the log with a new name per request.
 	name, isCreds := credentialsPath(r.URL)
-	q.name = name
 	switch {
 	case !h.hostAllowed(r.Host):
 		h.refuse(w, r, &q, httperr.Errorf(http.StatusForbidden, "InvalidHost", "Host header %q is not the relay's address: use http://%s/v1/credentials/PROFILE", r.Host, wire.RelayAddr))
@@ -108,6 +113,7 @@ func (h *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, &q, h.tokenError(secret, err))
 		return
 	}
+	q.name = name
 	if q.name == "" {
 		q.name = tok.Default()
 	}

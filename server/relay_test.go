@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -167,5 +171,51 @@ func TestServer_RelayOnLoopback(t *testing.T) {
 		if e.Kind == audit.Issued && (e.Container == nil || e.Container.Label != "web" || e.Container.IP != "") {
 			t.Errorf("issuance through loopback names %+v, want token web and no address", e.Container)
 		}
+	}
+}
+
+// A request whose body never ends is answered, and its connection closed,
+// by the endpoint and by the relay's handler: net/http would otherwise
+// wait for the body before it answers, past every timeout, with the
+// connection held active where the connection cap cannot close it.
+func TestServer_UnendingBody(t *testing.T) {
+	store, err := tokens.Open(tokens.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := []struct {
+		name, host string
+		h          http.Handler
+	}{
+		{"endpoint", srvHost, newHandler(newStub(), nil)},
+		{"relay", wire.RelayAddr, server.NewRelay(testCreds(), server.RelayConfig{Tokens: store})},
+	}
+	for _, tt := range handlers {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.h)
+			defer srv.Close()
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// The bound only ends a failing test; a passing one is answered
+			// at once.
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "GET /v1/credentials/prod HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n", tt.host)
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer while the body is unfinished: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "RequestBody") || !resp.Close {
+				t.Errorf("answer %d %s (close %v), want 400 RequestBody and the connection closed", resp.StatusCode, body, resp.Close)
+			}
+			if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("after the answer: read %d, %v; want the connection closed (EOF)", n, err)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -148,6 +149,13 @@ func withoutHeader(k string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Del(k) }
 }
 
+// withBody gives the request a body of n bytes, or a chunked one for -1.
+func withBody(n int64) func(*http.Request) {
+	return func(r *http.Request) {
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("xxxxx")), n
+	}
+}
+
 func withHost(h string) func(*http.Request) {
 	return func(r *http.Request) { r.Host = h }
 }
@@ -249,6 +257,12 @@ func TestServer_Errors(t *testing.T) {
 		{"no default profile", request("GET", "/v1/credentials"), "", 404, "NoDefaultProfile", ""},
 		{"post", request("POST", "/v1/credentials/dev"), "default", 405, "MethodNotAllowed", ""},
 		{"put default", request("PUT", "/v1/credentials"), "default", 405, "MethodNotAllowed", ""},
+		// A body is never read, whatever the request: net/http would wait
+		// for it, with no deadline, before the connection's next request.
+		{"get with a body", request("GET", "/v1/credentials/dev", withBody(5)), "default", 400, "RequestBody", ""},
+		{"get with a chunked body", request("GET", "/v1/credentials/dev", withBody(-1)), "default", 400, "RequestBody", ""},
+		{"body on healthz", request("GET", "/healthz", withBody(5)), "default", 400, "RequestBody", ""},
+		{"body with a foreign host", request("POST", "/v1/credentials/dev", withBody(5), withHost("evil.example")), "default", 400, "RequestBody", ""},
 		// Names no profile can have are refused before the cache is asked.
 		{"name not UTF-8", request("GET", "/v1/credentials/%FF"), "default", 400, "InvalidProfileName", ""},
 		{"name with NUL", request("GET", "/v1/credentials/%00"), "default", 400, "InvalidProfileName", ""},
@@ -291,6 +305,9 @@ func TestServer_Errors(t *testing.T) {
 				if strings.Contains(w.Body.String(), secret) {
 					t.Errorf("%s body = %s, which holds a secret", what, w.Body)
 				}
+			}
+			if tt.req.ContentLength != 0 && w.Header().Get("Connection") != "close" {
+				t.Errorf("%s Connection = %q, want close", what, w.Header().Get("Connection"))
 			}
 			var want []string
 			if tt.wantAsked != "" {
