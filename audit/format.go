@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // Format writes events to w as a table for people, times in local time,
@@ -31,7 +33,7 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 			kind += fmt.Sprintf(" x%d", e.Count)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
-			kind, dash(e.Profile), who(e), dash(e.Code))
+			kind, dash(shown(e.Profile)), who(e), dash(shown(e.Code)))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write audit events: %w", err)
@@ -44,25 +46,25 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 func who(e Event) string {
 	var parts []string
 	if c := e.Container; c != nil {
-		s := "container " + short(c.ID)
+		s := "container " + shown(short(c.ID))
 		if c.ID == "" && c.IP != "" {
 			s = "container at " + c.IP
 		}
 		if c.Label != "" {
-			s += " (" + c.Label + ")"
+			s += " (" + shown(c.Label) + ")"
 		}
 		parts = append(parts, s)
 	}
 	if c := e.Client; c != nil {
 		if c.PID > 0 {
-			parts = append(parts, strings.TrimSpace(fmt.Sprintf("pid %d %s", c.PID, c.Exe)))
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("pid %d %s", c.PID, shown(c.Exe))))
 		} else {
 			parts = append(parts, fmt.Sprintf("uid %d", c.UID))
 		}
 	}
 	if len(parts) == 0 {
 		if e.Note != "" {
-			return "? (" + e.Note + ")"
+			return "? (" + shown(e.Note) + ")"
 		}
 		return "-"
 	}
@@ -82,4 +84,15 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// shown is s as a terminal can show it: quoted, with escapes, when it holds
+// a character that is not printable (a newline, a tab, an escape sequence),
+// which could forge a line or a column. Names reach the log from clients:
+// an executable's path, say.
+func shown(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }

@@ -68,6 +68,33 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+// Names from clients (a requested profile, an executable's path, a token's
+// label) are shown quoted when they hold characters a terminal would act
+// on, so that none can forge a line, a column or colours.
+func TestFormat_Unprintable(t *testing.T) {
+	forged := "x\n2026-12-02 06:00:00  issued  prod  pid 1 /usr/bin/aws  -"
+	events := []audit.Event{
+		{Time: time.Unix(0, 0), Kind: audit.Refused, Profile: forged, Code: "Missing\tToken",
+			Client: &audit.Client{PID: 7, Exe: "/tmp/a\x1b[31mred\x1b[0m"}},
+		{Time: time.Unix(0, 0), Kind: audit.Issued, Profile: "prod",
+			Container: &audit.Container{ID: "abc\r", Label: "web\nfake"}},
+		{Time: time.Unix(0, 0), Kind: audit.Refused, Note: "lookup\afailed"},
+	}
+	var b bytes.Buffer
+	if err := audit.Format(&b, events, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if n := strings.Count(out, "\n"); n != 4 || strings.ContainsAny(out, "\x1b\t\r\a") {
+		t.Errorf("Format wrote %d lines, or a control character:\n%q", n, out)
+	}
+	for _, want := range []string{`"x\n2026-12-02`, `"/tmp/a\x1b[31mred\x1b[0m"`, `"Missing\tToken"`, `"web\nfake"`, `"abc\r"`, `"lookup\afailed"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Format output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
 // The JSON lines that Format writes are the log's own: Read takes them.
 func TestFormat_JSONReads(t *testing.T) {
 	dir := t.TempDir()

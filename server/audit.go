@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/brokerd/brokerd/audit"
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/peer"
+	"github.com/brokerd/brokerd/profile"
 )
 
 // AuditConfig configures an Audit; a zero field takes the default named.
@@ -282,19 +282,14 @@ func (a *Audit) refused(r *http.Request, name string, status int, code string) {
 // refusal is the sig of a refused request for name. A name that cannot be
 // a profile's is not kept, so that a client asking for a new one each time
 // (random bytes, 5,000 characters) makes one line with a count rather than
-// a line each, which would rotate the log's history away; other names are
-// cut to maxName bytes.
+// a line each, which would rotate the log's history away, and so that no
+// line holds control characters.
 func refusal(name string, status int, code string) sig {
-	if code == codeBadName {
+	if code == codeBadName || profile.CheckName(name) != nil {
 		name = ""
-	} else if len(name) > maxName {
-		name = strings.ToValidUTF8(name[:maxName], "") + "…"
 	}
 	return sig{kind: audit.Refused, profile: name, status: status, code: code}
 }
-
-// maxName bounds a profile name in the audit log.
-const maxName = 128
 
 func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
 	cs, _ := r.Context().Value(connKey{}).(*connState)

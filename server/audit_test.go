@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,8 @@ import (
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/peer"
 	"github.com/brokerd/brokerd/server"
+	"github.com/brokerd/brokerd/tokens"
+	"github.com/brokerd/brokerd/wire"
 )
 
 // fixedCreds serves fixed credentials for the profiles it has.
@@ -160,7 +164,8 @@ func TestAudit_LoopbackClients(t *testing.T) {
 		}
 		summary = append(summary, strings.Join([]string{string(e.Kind), e.Profile, e.KeyID, e.Code}, " ")+" x"+string(rune('0'+e.N())))
 	}
-	want := []string{"issued prod ASIA…0001  x1", "issued prod ASIA…0001  x4", "issued dev ASIA…0002  x1", "refused prod  InvalidToken x1"}
+	// A refusal without the token keeps no name (TestAudit_NamesNeedTheToken).
+	want := []string{"issued prod ASIA…0001  x1", "issued prod ASIA…0001  x4", "issued dev ASIA…0002  x1", "refused   InvalidToken x1"}
 	if strings.Join(summary, "; ") != strings.Join(want, "; ") {
 		t.Errorf("events:\n%s\nwant\n%s", strings.Join(summary, "\n"), strings.Join(want, "\n"))
 	}
@@ -310,7 +315,7 @@ func BenchmarkCredentials_Audited(b *testing.B) {
 }
 
 // A client asking for a new impossible name each time makes one line with
-// a count, not a line a request; other names are cut.
+// a count, not a line a request.
 func TestAudit_BadNamesCoalesce(t *testing.T) {
 	l, events := newAuditLog(t, clockwork.NewRealClock())
 	a := server.NewAudit(l, server.AuditConfig{})
@@ -328,8 +333,6 @@ func TestAudit_BadNamesCoalesce(t *testing.T) {
 		r.Header.Set("Authorization", benchToken)
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
-	r := httptest.NewRequest(http.MethodGet, "http://evil.example/v1/credentials/"+strings.Repeat("b", 300), nil).WithContext(ctx)
-	h.ServeHTTP(httptest.NewRecorder(), r)
 	a.Flush()
 	got := events()
 	n := 0
@@ -341,11 +344,56 @@ func TestAudit_BadNamesCoalesce(t *testing.T) {
 			}
 		}
 	}
-	if n != 100 || len(got) != 3 {
-		t.Errorf("%d lines counting %d refusals of impossible names, and the host's; want 3 lines, 100 refusals: %+v", len(got), n, got)
+	if n != 100 || len(got) != 2 {
+		t.Errorf("%d lines counting %d refusals of impossible names; want 2 lines, 100 refusals: %+v", len(got), n, got)
 	}
-	if last := got[len(got)-1]; last.Code != "InvalidHost" || len(last.Profile) > 140 || !strings.HasSuffix(last.Profile, "…") {
-		t.Errorf("the refusal of a foreign host keeps profile %q, want it cut", last.Profile)
+}
+
+// A refusal keeps the name asked for only when the request carries the
+// token: a client without it, asking for a new name each time, makes one
+// line with a count, so it cannot rotate the log's history away, nor write
+// lines of its choosing.
+func TestAudit_NamesNeedTheToken(t *testing.T) {
+	l, events := newAuditLog(t, clockwork.NewRealClock())
+	a := server.NewAudit(l, server.AuditConfig{})
+	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	ctx := a.ConnContext(context.Background(), c1)
+	send := func(host, name, token string) {
+		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/v1/credentials/"+url.PathEscape(name), nil).WithContext(ctx)
+		if token != "" {
+			r.Header.Set("Authorization", token)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	for _, refusal := range []struct{ host, token string }{{srvHost, ""}, {srvHost, "wrong"}, {"evil.example", ""}} {
+		for i := range 50 {
+			send(refusal.host, "forged-"+strconv.Itoa(i), refusal.token)
+		}
+	}
+	send(srvHost, "missing", benchToken)
+	// The relay's handler too, before it checks the container token.
+	store, err := tokens.Open(tokens.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = server.NewRelay(testCreds(), server.RelayConfig{Tokens: store, Audit: a})
+	for i := range 50 {
+		send(wire.RelayAddr, "forged-"+strconv.Itoa(i), "")
+	}
+	a.Flush()
+	var lines []string
+	for _, e := range events() {
+		lines = append(lines, fmt.Sprintf("%s %q %s x%d", e.Kind, e.Profile, e.Code, e.N()))
+	}
+	// The first of a run is written at once, its repeats as one line.
+	want := []string{`refused "" MissingToken x1`, `refused "" MissingToken x49`, `refused "" InvalidToken x1`, `refused "" InvalidToken x49`,
+		`refused "" InvalidHost x1`, `refused "" InvalidHost x49`, `refused "missing" ProfileNotFound x1`,
+		`refused "" MissingToken x1`, `refused "" MissingToken x49`}
+	if !slices.Equal(lines, want) {
+		t.Errorf("audit lines:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
 
