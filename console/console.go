@@ -175,10 +175,18 @@ func (c *Client) signinToken(ctx context.Context, federation string, creds aws.C
 	if duration != "" {
 		q.Set("SessionDuration", duration)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, federation+"?"+q.Encode(), nil)
+	// The URL is parsed before the credentials join it, so that no error
+	// can quote them.
+	u, err := url.Parse(federation)
 	if err != nil {
-		return "", fmt.Errorf("federation endpoint %q: %w", federation, err)
+		return "", fmt.Errorf("the federation endpoint is not a URL: %w", err)
 	}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
+	if err != nil {
+		return "", err
+	}
+	req.URL, req.Host = u, u.Host
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		// The URL holds the credentials: keep only the cause.

@@ -137,14 +137,18 @@ func TestClient_URL(t *testing.T) {
 	}
 }
 
+// An endpoint that is down, or that is not a URL at all (a typo in
+// BROKERD_FEDERATION_URL), is an error that quotes no credentials.
 func TestClient_URLUnreachable(t *testing.T) {
 	fed := federationfake.New(federationfake.Config{})
 	fed.Close()
-	_, err := console.New(console.Config{FederationURL: fed.URL}).URL(context.Background(), roleCreds, console.Request{})
-	if err == nil {
-		t.Fatal("URL() with the endpoint down = nil error, want one")
+	for _, endpoint := range []string{fed.URL, "http://127.0.0.1:1x/federation", "http://[::1/federation", "ftp://127.0.0.1/federation"} {
+		_, err := console.New(console.Config{FederationURL: endpoint}).URL(context.Background(), roleCreds, console.Request{})
+		if err == nil {
+			t.Fatalf("URL() with the endpoint %s = nil error, want one", endpoint)
+		}
+		checkNoSecrets(t, err.Error(), roleCreds)
 	}
-	checkNoSecrets(t, err.Error(), roleCreds)
 }
 
 func checkNoSecrets(t *testing.T, s string, creds ...aws.Credentials) {
