@@ -28,7 +28,10 @@ func (s *service) Console(ctx context.Context, r control.Console) (control.Conso
 	if err != nil {
 		return control.ConsoleURL{}, err
 	}
-	d := time.Duration(r.DurationSeconds) * time.Second
+	d, err := seconds("duration_seconds", r.DurationSeconds)
+	if err != nil {
+		return control.ConsoleURL{}, err
+	}
 	federated := len(p.Chain) == 0 && p.Kind != profile.KindSSO
 	longest := 12 * time.Hour
 	if federated {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -87,6 +86,10 @@ func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (
 			region = cmp.Or(p.Region, p.Source.Region)
 		}
 	}
+	ttl, err := seconds("ttl_seconds", req.TTLSeconds)
+	if err != nil {
+		return control.IssuedToken{}, err
+	}
 	c.removeForgotten()
 	dir := c.state.Join(ContainersDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -103,7 +106,7 @@ func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (
 		cidfile = filepath.Join(tdir, "cid")
 	}
 	secret, tok, err := c.tokens.Issue(tokens.Request{Label: req.Label, Profiles: req.Profiles,
-		TTL: time.Duration(req.TTLSeconds) * time.Second, CIDFile: cidfile})
+		TTL: ttl, CIDFile: cidfile})
 	if err != nil {
 		os.RemoveAll(tdir)
 		return control.IssuedToken{}, err

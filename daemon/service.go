@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -209,7 +210,11 @@ func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResu
 	if p.Kind == profile.KindSSO {
 		return control.LoginResult{}, fault.New(fault.InvalidInput, "profile %q signs in to IAM Identity Center, not with an MFA code: run brokerd login %s", p.Name, p.LoginName())
 	}
-	sess, warning, err := s.broker.Login(ctx, p, l.Code, time.Duration(l.DurationSeconds)*time.Second)
+	d, err := seconds("duration_seconds", l.DurationSeconds)
+	if err != nil {
+		return control.LoginResult{}, err
+	}
+	sess, warning, err := s.broker.Login(ctx, p, l.Code, d)
 	if err != nil {
 		return control.LoginResult{}, err
 	}
@@ -295,3 +300,14 @@ func (s *service) watchSessions(ctx context.Context) {
 
 // maxSleep bounds a timer's wait, since timers stop while a laptop sleeps.
 const maxSleep = 5 * time.Minute
+
+// seconds is n seconds of a control request's field as a Duration; an
+// error when n is beyond a Duration's range, where the product would wrap
+// around into one that passes the range checks.
+func seconds(field string, n int) (time.Duration, error) {
+	const most = int(math.MaxInt64 / int64(time.Second))
+	if n > most || n < -most {
+		return 0, fault.New(fault.InvalidInput, "%s %d is out of range: give a number of seconds, such as 3600", field, n)
+	}
+	return time.Duration(n) * time.Second, nil
+}

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/cache"
+	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/profile"
 )
 
@@ -39,5 +42,31 @@ func TestService_SettleGathersABurst(t *testing.T) {
 	clock.Advance(100 * time.Millisecond)
 	if !<-done {
 		t.Error("settle() = false, want true after the burst")
+	}
+}
+
+// Seconds from a control request are refused, not wrapped around, beyond
+// a Duration's range: 2^55 + 3600 seconds would otherwise be an hour.
+func TestSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want time.Duration
+		ok   bool
+	}{
+		{0, 0, true},
+		{3600, time.Hour, true},
+		{-1, -time.Second, true}, // each field's own range check refuses it
+		{1<<55 + 3600, 0, false},
+		{-(1<<55 + 3600), 0, false},
+		{math.MaxInt64, 0, false},
+		{math.MaxInt64 / int(time.Second), math.MaxInt64 / time.Second * time.Second, true},
+	} {
+		got, err := seconds("ttl_seconds", tt.n)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("seconds(%d) = %v, %v; want %v, ok %v", tt.n, got, err, tt.want, tt.ok)
+		}
+		if err != nil && (fault.KindOf(err) != fault.InvalidInput || !strings.Contains(err.Error(), "ttl_seconds")) {
+			t.Errorf("seconds(%d) error = %v, want InvalidInput naming the field", tt.n, err)
+		}
 	}
 }
