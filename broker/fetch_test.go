@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -413,6 +415,44 @@ func TestBroker_FetchKeychainErrors(t *testing.T) {
 			}
 			if n := len(f.Calls()); n != 0 {
 				t.Errorf("Fetch(%q) made %d STS calls, want none", tt.profile, n)
+			}
+		})
+	}
+}
+
+// staleBus is a keychain backend whose every call fails as go-keyring's
+// does when DBUS_SESSION_BUS_ADDRESS names a socket that is gone.
+type staleBus struct{}
+
+var _ keychain.Backend = staleBus{}
+
+func (staleBus) Get(string, string) (string, error) { return "", staleBus{}.err() }
+func (staleBus) Set(string, string, string) error   { return staleBus{}.err() }
+func (staleBus) Delete(string, string) error        { return staleBus{}.err() }
+
+// err is godbus's error for a missing socket, from net.DialUnix.
+func (staleBus) err() error {
+	return &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: "/nonexistent", Net: "unix"},
+		Err: os.NewSyscallError("connect", syscall.ENOENT)}
+}
+
+func TestBroker_FetchStaleSessionBus(t *testing.T) {
+	for _, name := range []string{"dev", "keychainonly"} {
+		t.Run(name, func(t *testing.T) {
+			f := stsWorld(t)
+			b := broker.New(keychain.New(staleBus{}), broker.Config{})
+			_, err := b.Fetch(t.Context(), name)
+			status, code, msg := httperr.Answer(err)
+			if status != 503 || code != "KeychainUnavailable" || !errors.Is(err, keychain.ErrUnavailable) {
+				t.Errorf("Fetch(%q) with a stale session bus = %v (%d %s), want ErrUnavailable answered 503 KeychainUnavailable", name, err, status, code)
+			}
+			for _, want := range []string{"DBUS_SESSION_BUS_ADDRESS", "no Secret Service is reachable", "dial unix /nonexistent"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("Fetch(%q) with a stale session bus answered %q, want %q in it", name, msg, want)
+				}
+			}
+			if n := len(f.Calls()); n != 0 {
+				t.Errorf("Fetch(%q) made %d STS calls, want none", name, n)
 			}
 		})
 	}

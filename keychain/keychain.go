@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,8 @@ var (
 	ErrNotFound = errors.New("not found in keychain")
 	// ErrLocked means the keychain exists but is locked.
 	ErrLocked = errors.New("keychain is locked: unlock your login keychain (log in to the desktop session) and try again")
-	// ErrUnavailable means no keychain service answered.
+	// ErrUnavailable means no keychain service answered, or no session
+	// bus did (then the message names DBUS_SESSION_BUS_ADDRESS).
 	ErrUnavailable = errors.New("no keychain service is reachable: on Linux start a Secret Service (gnome-keyring or KeePassXC) in your session")
 	// ErrTimeout means the keychain did not answer in time, for example
 	// while an unlock prompt is open.
@@ -333,6 +335,13 @@ func classify(err error) error {
 			return fmt.Errorf("%w (security: %s, %v)", ErrLocked, name, err)
 		}
 	}
+	// go-keyring returns godbus's dial error as it is: a *net.OpError
+	// from net.DialUnix (or net.Dial for a tcp: address) when
+	// DBUS_SESSION_BUS_ADDRESS names a bus that does not answer.
+	var dial *net.OpError
+	if errors.As(err, &dial) && dial.Op == "dial" {
+		return &busError{err: err}
+	}
 	msg := strings.ToLower(err.Error())
 	switch {
 	case strings.Contains(msg, "unlock"), strings.Contains(msg, "locked"),
@@ -344,6 +353,20 @@ func classify(err error) error {
 	}
 	return err
 }
+
+// busError is a session bus that cannot be dialled: a stale or wrong
+// DBUS_SESSION_BUS_ADDRESS, as an ssh session often inherits. It is
+// ErrUnavailable, with the fix for its cause. It quotes the dial error but
+// does not unwrap to it, so that no caller takes it for the network.
+type busError struct{ err error }
+
+func (e *busError) Error() string {
+	return fmt.Sprintf("no Secret Service is reachable: the session bus does not answer (%v): "+
+		"DBUS_SESSION_BUS_ADDRESS is stale or wrong (common over ssh): unset it, or set it to your desktop session's bus "+
+		"(export DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$(id -u)/bus), and try again", e.err)
+}
+
+func (e *busError) Is(target error) bool { return target == ErrUnavailable }
 
 // securityStatus names the exit statuses of /usr/bin/security that mean
 // the keychain is locked or its unlock prompt was refused.
