@@ -136,6 +136,9 @@ func Run(ctx context.Context, cfg Config) error {
 		endpoint: endpoint, defaultProfile: cfg.DefaultProfile,
 		sso: ssoClient, logins: newSSOLogins(), federationURL: cfg.FederationURL}
 	defer svc.logins.close()
+	// What an edit of the config file is compared with (nil: any edit
+	// drops every cached profile).
+	svc.applied, _ = b.Profiles()
 	// ReadHeaderTimeout stops clients that never finish a request, and
 	// IdleTimeout frees connections that clients keep idle. There is no
 	// WriteTimeout: a response is under 1 KiB and never waits on the
@@ -189,6 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { c.Run(gctx); return nil })
 	g.Go(func() error { svc.watchSessions(gctx); return nil })
 	g.Go(func() error { svc.reloads(gctx, cfg.Reload); return nil })
+	g.Go(func() error { svc.watchConfig(gctx, cfg.ConfigPath); return nil })
 	g.Go(func() error { <-gctx.Done(); svc.logins.close(); return nil })
 	g.Go(func() error {
 		<-gctx.Done()

@@ -288,6 +288,60 @@ func TestRun_KeysRemovedDropsDerivedCredentials(t *testing.T) {
 	}
 }
 
+// An edit of the config file takes effect without a SIGHUP: a profile
+// whose plan changed is fetched anew at its next request, never served
+// from the old plan, and the others keep their credentials.
+func TestRun_ConfigEditDropsChangedProfiles(t *testing.T) {
+	w := newWorld(t)
+	const roles = `[profile dev]
+[profile prod]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = dev
+[profile deploy]
+role_arn = arn:aws:iam::999999999999:role/Deploy
+source_profile = dev
+`
+	edit := func(config string) {
+		// A new file renamed over the old, as editors save.
+		tmp := w.config + ".tmp"
+		if err := os.WriteFile(tmp, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, w.config); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(roles)
+	d := w.run(t)
+	_, prod := d.get(t, "prod")
+	_, deploy := d.get(t, "deploy")
+	if !strings.HasPrefix(prod, "ASIA") || !strings.HasPrefix(deploy, "ASIA") {
+		t.Fatalf("GET prod, deploy = %s, %s; want credentials", prod, deploy)
+	}
+
+	edit(strings.Replace(roles, "role/UpdateApp", "role/Other", 1))
+	waitFor(t, "prod to follow its new role", func() bool {
+		_, key := d.get(t, "prod")
+		return key != prod
+	})
+	if _, key := d.get(t, "deploy"); key != deploy {
+		t.Errorf("GET deploy after an edit of prod = %s, want its credentials kept (%s)", key, deploy)
+	}
+	if got := w.sts.count("AssumeRole"); got != 3 {
+		t.Errorf("AssumeRole calls = %d, want 3: prod, deploy, prod's new role", got)
+	}
+
+	// MFA now required: nothing fetched without it is served.
+	edit(strings.Replace(roles, "[profile dev]\n", "[profile dev]\nmfa_serial = arn:aws:iam::111111111111:mfa/dev\n", 1))
+	waitFor(t, "the profiles to need a login", func() bool {
+		status, code := d.get(t, "deploy")
+		return status == 401 && code == "LoginRequired"
+	})
+	if status, code := d.get(t, "prod"); status != 401 || code != "LoginRequired" {
+		t.Errorf("GET prod once dev needs MFA = %d %s, want 401 LoginRequired", status, code)
+	}
+}
+
 func TestService_LoginResolvesProfileOnce(t *testing.T) {
 	w := newWorld(t)
 	var loads atomic.Int64

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -35,6 +36,11 @@ type service struct {
 	sso           *sso.Client
 	logins        *ssoLogins
 	federationURL string
+	// applied is the config file that the cached credentials follow
+	// (nil when none loaded): an edit drops the profiles whose plan
+	// changed.
+	configMu sync.Mutex
+	applied  *profile.Config
 }
 
 var _ control.Service = (*service)(nil)
@@ -121,74 +127,6 @@ func (s *service) Refresh(ctx context.Context, profile string) error {
 	}
 	_, err := s.cache.Refresh(ctx, profile)
 	return err
-}
-
-// Reload applies the config file as it is now: profiles it no longer has
-// (and whose keys are not in the keychain) are dropped, and every other
-// cached profile is refreshed at once in the background, its credentials
-// served meanwhile. A config file that does not load changes nothing.
-func (s *service) Reload(ctx context.Context) error {
-	cfg, err := s.broker.Reload()
-	if err != nil {
-		return err
-	}
-	keys, kerr := s.keys.Profiles(ctx)
-	s.cache.Forget(func(name string) bool {
-		_, err := cfg.Get(name)
-		return err != nil && kerr == nil && !slices.Contains(keys, name)
-	})
-	s.cache.RefreshAll()
-	return nil
-}
-
-// reloadSettle is how long reload requests are gathered before one reload.
-const reloadSettle = 200 * time.Millisecond
-
-// reloads reloads the config file for requests on ch, one reload for each
-// burst of requests, until ctx ends.
-func (s *service) reloads(ctx context.Context, ch <-chan struct{}) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ch:
-		}
-		if !s.settle(ctx, ch) {
-			return
-		}
-		if err := s.Reload(ctx); err != nil {
-			s.log.Warn("config file not reloaded: fix it and send SIGHUP again", zap.Error(err))
-		} else {
-			s.log.Info("reloaded the config file")
-		}
-	}
-}
-
-// reloadGather bounds how long a burst of reload requests is gathered: twice
-// the second in which 100 SIGHUPs must make one reload, so that one sent
-// late does not start a second.
-const reloadGather = 2 * time.Second
-
-// settle waits until no request came on ch for reloadSettle, or at most
-// reloadGather; false when ctx ended.
-func (s *service) settle(ctx context.Context, ch <-chan struct{}) bool {
-	deadline := s.clock.NewTimer(reloadGather)
-	defer deadline.Stop()
-	for {
-		quiet := s.clock.NewTimer(reloadSettle)
-		select {
-		case <-ctx.Done():
-			quiet.Stop()
-			return false
-		case <-ch:
-			quiet.Stop()
-		case <-quiet.Chan():
-			return true
-		case <-deadline.Chan():
-			quiet.Stop()
-			return true
-		}
-	}
 }
 
 func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNeeds, error) {

@@ -70,3 +70,32 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanChanged(t *testing.T) {
+	const base = "[profile dev]\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n"
+	parse := func(text string) *profile.Config { return profile.Parse("config", []byte(text)) }
+	tests := []struct {
+		name      string
+		old, cfg  *profile.Config
+		profile   string
+		isChanged bool
+	}{
+		{"nothing applied before", nil, parse(base), "prod", true},
+		{"same file", parse(base), parse(base), "prod", false},
+		{"a comment added", parse(base), parse("# work\n" + base), "prod", false},
+		{"another profile added", parse(base), parse(base + "[profile ops]\nregion = eu-west-1\n"), "prod", false},
+		{"another role", parse(base), parse(strings.Replace(base, "UpdateApp", "ReadOnly", 1)), "prod", true},
+		{"MFA on the source", parse(base), parse(strings.Replace(base, "[profile dev]\n", "[profile dev]\nmfa_serial = arn:aws:iam::111111111111:mfa/dev\n", 1)), "prod", true},
+		{"another region", parse(base), parse(base + "region = eu-west-1\n"), "prod", true},
+		{"the profile removed", parse(base), parse("[profile dev]\n"), "prod", true},
+		{"a keychain-only name, still absent", parse(base), parse(base + "[profile ops]\n"), "ci", false},
+		{"the source made invalid", parse(base), parse(strings.Replace(base, "source_profile = dev", "source_profile = prod", 1)), "prod", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := planChanged(tt.old, tt.cfg, tt.profile); got != tt.isChanged {
+				t.Errorf("planChanged(%s) = %v, want %v", tt.profile, got, tt.isChanged)
+			}
+		})
+	}
+}

@@ -1,0 +1,150 @@
+package watch_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/brokerd/brokerd/watch"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// watching starts File on path; the channel receives a value for each
+// call of changed.
+func watching(t *testing.T, path string) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 100)
+	done := make(chan error, 1)
+	go func() { done <- watch.File(ctx, path, func() { calls <- struct{}{} }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("File = %v, want nil once ctx ends", err)
+		}
+	})
+	// File has its watches once it is waiting for events; a change made
+	// before that could be missed, so make changes until one is seen.
+	write(t, path, "[profile dev]\n")
+	for {
+		select {
+		case <-calls:
+			drain(calls)
+			return calls
+		case <-time.After(10 * time.Millisecond):
+			write(t, path, "[profile dev]\n")
+		}
+	}
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drain empties calls of what is already there and what follows within a
+// short while: the events of one change.
+func drain(calls <-chan struct{}) {
+	for {
+		select {
+		case <-calls:
+		case <-time.After(100 * time.Millisecond):
+			return
+		}
+	}
+}
+
+// seen waits for a call of changed; the bound only ends a failing test.
+func seen(t *testing.T, calls <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-calls:
+		drain(calls)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: changed was not called", what)
+	}
+}
+
+func TestFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, path string)
+	}{
+		{"written in place", func(t *testing.T, path string) { write(t, path, "[profile prod]\n") }},
+		{"replaced by a rename", func(t *testing.T, path string) {
+			tmp := path + ".swp"
+			write(t, tmp, "[profile prod]\n")
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"removed", func(t *testing.T, path string) { os.Remove(path) }},
+		{"made unreadable", func(t *testing.T, path string) { os.Chmod(path, 0) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config")
+			calls := watching(t, path)
+			tt.change(t, path)
+			seen(t, calls, tt.name)
+			// And again: the watch outlives a rename or a removal.
+			write(t, path, "[profile again]\n")
+			seen(t, calls, tt.name+", then written again")
+		})
+	}
+}
+
+// A config file that is a link (dotfiles kept in a repository) is watched
+// where it points, and where it points after the link changes.
+func TestFile_Symlink(t *testing.T) {
+	home, dotfiles, other := t.TempDir(), t.TempDir(), t.TempDir()
+	target := filepath.Join(dotfiles, "aws-config")
+	write(t, target, "[profile dev]\n")
+	path := filepath.Join(home, "config")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	calls := watching(t, path)
+	write(t, target, "[profile prod]\n")
+	seen(t, calls, "the link's target written")
+
+	moved := filepath.Join(other, "aws-config")
+	write(t, moved, "[profile staging]\n")
+	tmp := path + ".new"
+	if err := os.Symlink(moved, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	seen(t, calls, "the link pointed elsewhere")
+	write(t, moved, "[profile ops]\n")
+	seen(t, calls, "the new target written")
+}
+
+// Other files in the directory, such as the CLI's credentials file, do
+// not count.
+func TestFile_OtherFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	calls := watching(t, path)
+	write(t, filepath.Join(filepath.Dir(path), "credentials"), "[dev]\n")
+	select {
+	case <-calls:
+		t.Error("a write of another file in the directory called changed")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestFile_NoDirectory(t *testing.T) {
+	err := watch.File(t.Context(), filepath.Join(t.TempDir(), "missing", "config"), func() {})
+	if err == nil {
+		t.Error("File(a path whose directory does not exist) = nil, want an error")
+	}
+}
