@@ -84,13 +84,32 @@ func classify(name string, err error) *fault.Error {
 		// An answer that does not parse (a proxy's page, a cut-off body)
 		// is STS failing, not the network.
 		e.Kind = fault.STSUnavailable
-		e.Message = fmt.Sprintf("STS answered for profile %q with something brokerd cannot read (%v): brokerd retries; if this lasts, check that AWS_ENDPOINT_URL_STS or endpoint_url names STS", name, cmp.Or(errors.Unwrap(se.err), se.err))
+		e.Message = fmt.Sprintf("STS answered %s with something brokerd cannot read (%v): %s; if this lasts, check that AWS_ENDPOINT_URL_STS or endpoint_url names STS", subject(name, se), cmp.Or(errors.Unwrap(se.err), se.err), again(se))
 	case errors.As(err, &se):
 		e.Kind = fault.STSUnavailable
 		// The SDK's operation error wraps the cause; show the cause alone.
-		e.Message = fmt.Sprintf("cannot reach STS for profile %q (%v): check the network; brokerd retries", name, cmp.Or(errors.Unwrap(se.err), se.err))
+		e.Message = fmt.Sprintf("cannot reach STS %s (%v): check the network; %s", subject(name, se), cmp.Or(errors.Unwrap(se.err), se.err), again(se))
 	}
 	return e
+}
+
+// subject says what the failed STS call se was for: profile name, or, for
+// a login, the MFA session of the source profile, whichever profile the
+// user named.
+func subject(name string, se *stsError) string {
+	if se.mfa {
+		return fmt.Sprintf("for the MFA login of profile %q", se.profile.Name)
+	}
+	return fmt.Sprintf("for profile %q", name)
+}
+
+// again says who tries the failed STS call se again: brokerd, or, for a
+// login, which nothing retries, the user.
+func again(se *stsError) string {
+	if se.mfa {
+		return fmt.Sprintf("once STS is reachable, run `brokerd login %s` again", se.profile.Name)
+	}
+	return "brokerd retries"
 }
 
 // classifySTS sets the kind, code and message of an error STS answered.
@@ -131,6 +150,8 @@ func hint(se *stsError, api smithy.APIError, kind fault.Kind) string {
 	switch code := api.ErrorCode(); {
 	case kind == fault.Throttled:
 		return " (STS is throttling requests: try again in a moment)"
+	case kind == fault.STSUnavailable && se.mfa:
+		return fmt.Sprintf(" (STS is failing: run `brokerd login %s` again in a moment)", se.profile.Name)
 	case kind == fault.STSUnavailable:
 		return " (STS is failing: brokerd retries)"
 	case kind == fault.InvalidConfig:

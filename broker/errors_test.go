@@ -302,3 +302,55 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestClassify_Login checks that an MFA login STS did not answer names the
+// source profile whose session it opens, not the role the user named, and
+// tells the user to run it again: nothing retries a login.
+func TestClassify_Login(t *testing.T) {
+	unreadable := &smithy.OperationError{ServiceID: "STS", OperationName: "GetSessionToken",
+		Err: &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 200}},
+			Err:      &smithy.DeserializationError{Err: errors.New("XML syntax error on line 1: unexpected EOF")},
+		}}}
+	tests := []struct {
+		name   string
+		err    error
+		wantIn []string
+	}{
+		{"no such host", netErr(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "sts.amazonaws.com", IsNotFound: true}}),
+			[]string{"cannot reach STS", "no such host", "check the network", "once STS is reachable, run `brokerd login base` again"}},
+		{"connection refused", netErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}),
+			[]string{"cannot reach STS", "connection refused", "once STS is reachable, run `brokerd login base` again"}},
+		{"timeout", netErr(context.DeadlineExceeded),
+			[]string{"deadline exceeded", "run `brokerd login base` again"}},
+		{"unwrapped", errors.New("dial tcp: i/o timeout"),
+			[]string{"i/o timeout", "run `brokerd login base` again"}},
+		{"STS 503", apiErr(503, "ServiceUnavailable", "Service is unavailable."),
+			[]string{"STS GetSessionToken", "ServiceUnavailable", "run `brokerd login base` again"}},
+		{"unreadable answer", unreadable,
+			[]string{"cannot read", "unexpected EOF", "run `brokerd login base` again", "AWS_ENDPOINT_URL_STS"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// brokerd login prod opens the MFA session of prod's source, base.
+			err := &stsError{op: "GetSessionToken", profile: base, signer: "base", mfa: true, err: tt.err}
+			got := classify("prod", err)
+			if status, code, _ := httperr.Answer(got); got.Kind != fault.STSUnavailable || status != 503 || code != "STSUnavailable" {
+				t.Errorf("classify(%q, %v) = %v %d %s, want STSUnavailable 503 STSUnavailable", "prod", err, got.Kind, status, code)
+			}
+			for _, want := range append(tt.wantIn, `profile "base"`) {
+				if !strings.Contains(got.Message, want) {
+					t.Errorf("classify(%q, %v) = %q, want %q in it", "prod", err, got.Message, want)
+				}
+			}
+			for _, bad := range []string{`"prod"`, "brokerd retries"} {
+				if strings.Contains(got.Message, bad) {
+					t.Errorf("classify(%q, %v) = %q, want no %q in it", "prod", err, got.Message, bad)
+				}
+			}
+			if !errors.Is(got, err) {
+				t.Errorf("classify(%q, %v) does not wrap the error it classified", "prod", err)
+			}
+		})
+	}
+}

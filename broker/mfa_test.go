@@ -188,6 +188,35 @@ func TestLogin_WrongCode(t *testing.T) {
 	}
 }
 
+// TestLogin_STSUnreachable checks that a login to a role STS cannot be
+// reached for names the source whose MFA session it opens, and says to run
+// it again: nothing retries a login.
+func TestLogin_STSUnreachable(t *testing.T) {
+	w := newMFAWorld(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	t.Setenv("AWS_ENDPOINT_URL_STS", gone.URL)
+	b := w.broker()
+	_, _, err := b.Login(t.Context(), plan(t, b, "prod"), "123456", time.Hour)
+	status, code, msg := httperr.Answer(err)
+	if status != http.StatusServiceUnavailable || code != "STSUnavailable" {
+		t.Errorf("Login(%q) with STS unreachable = %v (%d %s), want 503 STSUnavailable", "prod", err, status, code)
+	}
+	for _, want := range []string{"cannot reach STS", `profile "dev"`, "once STS is reachable, run `brokerd login dev` again"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Login(%q) with STS unreachable = %q, want %q in it", "prod", msg, want)
+		}
+	}
+	for _, bad := range []string{`"prod"`, "brokerd retries"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("Login(%q) with STS unreachable = %q, want no %q in it", "prod", msg, bad)
+		}
+	}
+	if len(w.store.sessions) != 0 {
+		t.Errorf("a failed login stored a session")
+	}
+}
+
 func TestLogin_Duration(t *testing.T) {
 	w := newMFAWorld(t)
 	b := w.broker()
