@@ -183,7 +183,8 @@ func TestApply_stops(t *testing.T) {
 // gives up at once on another status, or after 15s with what to do.
 func TestApply_bootstrapRetry(t *testing.T) {
 	home := t.TempDir()
-	o := Options{GOOS: "darwin", Binary: "/usr/local/bin/brokerd", Home: home, UID: 501, StateDir: "/Users/ana/Library/Application Support/brokerd"}
+	o := Options{GOOS: "darwin", Binary: "/usr/local/bin/brokerd", Home: home, UID: 501, StateDir: "/Users/ana/Library/Application Support/brokerd",
+		Listen: "127.0.0.1:9922", DefaultProfile: "prod"}
 	p, err := Install(o)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ func TestApply_bootstrapRetry(t *testing.T) {
 	}{
 		{"succeeds after two status 5", []int{5, 5, 0}, 3, nil, false},
 		{"another status", []int{37}, 1, []string{bootstrap, "Bootstrap failed: 37", "(exit status 37)"}, false},
-		{"keeps failing", []int{5}, 31, []string{bootstrap, "(exit status 5)", "after 15s", "run `brokerd install` again, or `" + bootstrap + "` yourself"}, true},
+		{"keeps failing", []int{5}, 31, []string{bootstrap, "(exit status 5)", "after 15s", "run `/usr/local/bin/brokerd install --listen 127.0.0.1:9922 --default-profile prod` again, or `" + bootstrap + "` yourself"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &fakeRunner{exits: map[string][]int{bootstrap: tc.exits}}
@@ -371,7 +372,8 @@ func TestApply_noUserManager(t *testing.T) {
 	} {
 		t.Run(tc.goos, func(t *testing.T) {
 			home := t.TempDir()
-			p, err := Install(Options{GOOS: tc.goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
+			o := Options{GOOS: tc.goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd", BinaryOnPath: true}
+			p, err := Install(o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -393,11 +395,11 @@ func TestApply_noUserManager(t *testing.T) {
 			}
 			// The same check, on its own, for install to run before it
 			// asks anything else.
-			perr := Preflight(context.Background(), Options{GOOS: tc.goos, Home: home, UID: 1000}, &fakeRunner{fail: r.fail})
+			perr := Preflight(context.Background(), o, &fakeRunner{fail: r.fail})
 			if perr == nil || perr.Error() != err.Error() {
 				t.Errorf("Preflight = %v, want the plan's own error %q", perr, err)
 			}
-			if err := Preflight(context.Background(), Options{GOOS: tc.goos, Home: home, UID: 1000}, &fakeRunner{}); err != nil {
+			if err := Preflight(context.Background(), o, &fakeRunner{}); err != nil {
 				t.Errorf("Preflight with a manager = %v, want nil", err)
 			}
 		})

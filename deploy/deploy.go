@@ -201,7 +201,15 @@ func (o Options) Vars() ([][2]string, error) {
 
 // serveArgs is the daemon's command line.
 func (o Options) serveArgs() []string {
-	args := []string{o.Binary, "serve"}
+	return append([]string{o.Binary, "serve"}, o.flags()...)
+}
+
+// flags are the flags that install passes through to serve, and that
+// advice to run serve or install again repeats: --listen and
+// --default-profile, each only when set (install and serve alike take
+// "default" when --default-profile is not given).
+func (o Options) flags() []string {
+	var args []string
 	if o.Listen != "" {
 		args = append(args, "--listen", o.Listen)
 	}
@@ -209,6 +217,23 @@ func (o Options) serveArgs() []string {
 		args = append(args, "--default-profile", o.DefaultProfile)
 	}
 	return args
+}
+
+// bin is how a shell line names Binary: brokerd when that is the brokerd on
+// $PATH, else its path, quoted.
+func (o Options) bin() string {
+	if o.BinaryOnPath || o.Binary == "" {
+		return "brokerd"
+	}
+	return wire.ShellQuote(o.Binary)
+}
+
+// Command is the shell command line that runs brokerd's sub (serve or
+// install) with the flags install was given (see flags), for messages
+// that tell the user what to run: advice to run `brokerd serve` without
+// them would serve another profile, or listen elsewhere, than was asked.
+func (o Options) Command(sub string) string {
+	return o.bin() + " " + wire.ShellJoin(append([]string{sub}, o.flags()...))
 }
 
 // SystemdUnit renders the systemd user unit.

@@ -175,7 +175,7 @@ func Install(o Options) (Plan, error) {
 			retry(Retry{
 				Status: 5, Every: 500 * time.Millisecond, For: 15 * time.Second,
 				Why:  "the agent booted out is still stopping",
-				Hint: "run `brokerd install` again, or `" + wire.ShellJoin(bootstrap) + "` yourself",
+				Hint: "run `" + o.Command("install") + "` again, or `" + wire.ShellJoin(bootstrap) + "` yourself",
 			}, bootstrap...),
 		}
 		p.Notes = []string{
@@ -193,16 +193,18 @@ func Install(o Options) (Plan, error) {
 // preflight is the command that finds out, before anything is written,
 // whether there is a service manager to install into: without a user
 // manager every systemctl --user fails, and over ssh without a desktop
-// login there is no launchd GUI domain to bootstrap into.
+// login there is no launchd GUI domain to bootstrap into. What it advises
+// running carries the options install was given (see Options.Command).
 func preflight(o Options) *Command {
+	serve, install := o.Command("serve"), o.Command("install")
 	if o.GOOS == "darwin" {
 		return &Command{Argv: []string{"launchctl", "print", o.launchdDomain()},
 			Fail: "no launchd GUI session (" + o.launchdDomain() + ") for this login, so nothing was installed: " +
-				"log in to the desktop and run `brokerd install` there, or run `brokerd serve` in a terminal instead"}
+				"log in to the desktop and run `" + install + "` there, or run `" + serve + "` in a terminal instead"}
 	}
 	return &Command{Argv: []string{"systemctl", "--user", "show-environment"},
-		Fail: "no systemd user manager runs for this login, so nothing was installed: run `brokerd serve` in a terminal instead, " +
-			"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `brokerd install` again"}
+		Fail: "no systemd user manager runs for this login, so nothing was installed: run `" + serve + "` in a terminal instead, " +
+			"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `" + install + "` again"}
 }
 
 // Preflight runs with r the check that install's plan starts with (see
@@ -258,11 +260,7 @@ func Uninstall(o Options) (Plan, error) {
 
 // rcLine is the line for shell rc files.
 func rcLine(o Options) string {
-	bin := "brokerd"
-	if !o.BinaryOnPath {
-		bin = wire.ShellQuote(o.Binary)
-	}
-	return `eval "$(` + bin + ` env)"`
+	return `eval "$(` + o.bin() + ` env)"`
 }
 
 // Format writes the plan as --dry-run shows it: each file with its path,

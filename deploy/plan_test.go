@@ -2,6 +2,9 @@ package deploy
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -146,4 +149,85 @@ func TestUninstall_undoesInstall(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPreflight_advice checks that what install advises running when there
+// is no service manager carries the options install was given, quoted for
+// a shell: `brokerd serve` alone would serve another profile, or listen
+// elsewhere, than was asked.
+func TestPreflight_advice(t *testing.T) {
+	base := Options{GOOS: "linux", Binary: "/home/ana/.local/bin/brokerd", Home: "/home/ana", UID: 1000, BinaryOnPath: true}
+	with := func(f func(*Options)) Options { o := base; f(&o); return o }
+	for _, tc := range []struct {
+		name         string
+		o            Options
+		serve, again string // the commands advised
+		fail         string // the whole message; empty: not checked
+	}{
+		{"no options", base, "brokerd serve", "brokerd install",
+			"no systemd user manager runs for this login, so nothing was installed: run `brokerd serve` in a terminal instead, " +
+				"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `brokerd install` again"},
+		{"default profile", with(func(o *Options) { o.DefaultProfile = "prod" }),
+			"brokerd serve --default-profile prod", "brokerd install --default-profile prod",
+			"no systemd user manager runs for this login, so nothing was installed: run `brokerd serve --default-profile prod` in a terminal instead, " +
+				"or start a user manager with `loginctl enable-linger $USER` (then log in again) and run `brokerd install --default-profile prod` again"},
+		{"serve's own default profile", with(func(o *Options) { o.DefaultProfile = "default" }), "brokerd serve", "brokerd install", ""},
+		{"listen and profile", with(func(o *Options) { o.Listen, o.DefaultProfile = "localhost:9922", "dev.eu@corp" }),
+			"brokerd serve --listen localhost:9922 --default-profile dev.eu@corp",
+			"brokerd install --listen localhost:9922 --default-profile dev.eu@corp", ""},
+		{"IPv6 listen, quoted", with(func(o *Options) { o.Listen = "[::1]:9911" }),
+			"brokerd serve --listen '[::1]:9911'", "brokerd install --listen '[::1]:9911'", ""},
+		{"binary not on PATH", with(func(o *Options) {
+			o.Binary, o.BinaryOnPath, o.DefaultProfile = "/home/ana/R&D tools/it's brokerd", false, "prod"
+		}),
+			`'/home/ana/R&D tools/it'\''s brokerd' serve --default-profile prod`,
+			`'/home/ana/R&D tools/it'\''s brokerd' install --default-profile prod`, ""},
+		{"macOS", with(func(o *Options) { o.GOOS, o.UID, o.DefaultProfile = "darwin", 501, "prod" }),
+			"brokerd serve --default-profile prod", "brokerd install --default-profile prod",
+			"no launchd GUI session (gui/501) for this login, so nothing was installed: " +
+				"log in to the desktop and run `brokerd install --default-profile prod` there, or run `brokerd serve --default-profile prod` in a terminal instead"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.o.Command("serve"); got != tc.serve {
+				t.Errorf("Command(%q) = %q, want %q", "serve", got, tc.serve)
+			}
+			if got := tc.o.Command("install"); got != tc.again {
+				t.Errorf("Command(%q) = %q, want %q", "install", got, tc.again)
+			}
+			err := Preflight(context.Background(), tc.o, &fakeRunner{failAll: true})
+			if err == nil {
+				t.Fatalf("Preflight(%+v) without a manager = nil, want an error", tc.o)
+			}
+			var cerr *CommandError
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Preflight(%+v) = %v, want a *CommandError", tc.o, err)
+			}
+			for _, cmd := range []string{tc.serve, tc.again} {
+				if !strings.Contains(cerr.Fail, "`"+cmd+"`") {
+					t.Errorf("Preflight(%+v) = %q, want it to advise `%s`", tc.o, cerr.Fail, cmd)
+				}
+			}
+			if tc.fail != "" && cerr.Fail != tc.fail {
+				t.Errorf("Preflight(%+v) = %q, want %q", tc.o, cerr.Fail, tc.fail)
+			}
+			// A shell takes the advice as the command line of the service.
+			want := tc.o.serveArgs()
+			if tc.o.BinaryOnPath {
+				want[0] = "brokerd"
+			}
+			if got := shellWords(t, tc.serve); !reflect.DeepEqual(got, want) {
+				t.Errorf("sh takes %q as %q, want %q", tc.serve, got, want)
+			}
+		})
+	}
+}
+
+// shellWords is how sh splits line into words.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", `for w in `+line+`; do printf '%s\0' "$w"; done`).Output()
+	if err != nil {
+		t.Fatalf("sh -c %q: %v", line, err)
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
 }

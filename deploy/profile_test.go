@@ -39,7 +39,7 @@ source_profile = dev
 			if err := os.WriteFile(path, []byte(tt.config), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ChooseProfile(path, tt.keychain, tt.asked)
+			got, err := ChooseProfile(path, tt.keychain, Options{DefaultProfile: tt.asked, BinaryOnPath: true})
 			if tt.err == nil {
 				if err != nil || got != tt.want {
 					t.Errorf("ChooseProfile(%q) = %+v, %v, want %+v", tt.asked, got, err, tt.want)
@@ -55,5 +55,26 @@ source_profile = dev
 				}
 			}
 		})
+	}
+}
+
+// TestChooseProfile_adviceRepeatsFlags checks that the install advised when
+// there is no profile "default" repeats install's other flags.
+func TestChooseProfile_adviceRepeatsFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte("[profile dev]\nregion = eu-west-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Listen: "127.0.0.1:9922", BinaryOnPath: true}, "run `brokerd install --listen 127.0.0.1:9922 --default-profile NAME` with one of: dev"},
+		{Options{Binary: "/opt/my tools/brokerd"}, "run `'/opt/my tools/brokerd' install --default-profile NAME` with one of: dev"},
+	} {
+		_, err := ChooseProfile(path, nil, tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ChooseProfile(%+v) = %v, want it to say %q", tc.o, err, tc.want)
+		}
 	}
 }

@@ -283,6 +283,7 @@ func installedBrokerd(t *testing.T, home string) string {
 // TestInstallWithoutUserManager runs `brokerd install` where no systemd
 // user manager runs (XDG_RUNTIME_DIR has none, as in a container or a
 // login without lingering): it refuses in one line that says what to do,
+// with the options given (brokerd not being on PATH here, by its path),
 // before anything else, and leaves no file behind.
 func TestInstallWithoutUserManager(t *testing.T) {
 	t.Parallel()
@@ -291,11 +292,20 @@ func TestInstallWithoutUserManager(t *testing.T) {
 	bin := installedBrokerd(t, home)
 	runtime := t.TempDir()
 	before := files(t, home)
-	for _, args := range [][]string{{"install"}, {"install", "--default-profile", "prod"}} {
+	for _, tc := range []struct {
+		args         []string
+		serve, again string // the commands advised
+	}{
+		{[]string{"install"}, bin + " serve", bin + " install"},
+		{[]string{"install", "--default-profile", "prod"}, bin + " serve --default-profile prod", bin + " install --default-profile prod"},
+		{[]string{"install", "--listen", "localhost:9922", "--default-profile", "prod"},
+			bin + " serve --listen localhost:9922 --default-profile prod", bin + " install --listen localhost:9922 --default-profile prod"},
+	} {
+		args := tc.args
 		r := e.exec(t, map[string]string{"HOME": home, "XDG_RUNTIME_DIR": runtime, "DBUS_SESSION_BUS_ADDRESS": ""}, "", bin, args...)
-		wantOneLineError(t, r, "no systemd user manager runs for this login, so nothing was installed: run `brokerd serve` in a terminal instead")
-		if !strings.Contains(r.stderr, "loginctl enable-linger") {
-			t.Errorf("brokerd %s: %q, want it to say how to enable lingering", strings.Join(args, " "), r.stderr)
+		wantOneLineError(t, r, "no systemd user manager runs for this login, so nothing was installed: run `"+tc.serve+"` in a terminal instead")
+		if !strings.Contains(r.stderr, "loginctl enable-linger $USER` (then log in again) and run `"+tc.again+"` again") {
+			t.Errorf("brokerd %s: %q, want it to say how to enable lingering, then to run %s again", strings.Join(args, " "), r.stderr, tc.again)
 		}
 		if after := files(t, home); !slices.Equal(after, before) {
 			t.Errorf("brokerd %s left %q in HOME, want only %q", strings.Join(args, " "), after, before)
@@ -340,7 +350,7 @@ func testInstallUserService(t *testing.T) {
 
 	t.Run("no default profile", func(t *testing.T) {
 		r := m.sh(t, "", "brokerd install --listen "+listen)
-		wantOneLineError(t, r, `has no profile "default" (nor has the keychain) for new sessions to use: run `+"`brokerd install --default-profile NAME`"+` with one of: dev, prod`)
+		wantOneLineError(t, r, `has no profile "default" (nor has the keychain) for new sessions to use: run `+"`brokerd install --listen "+listen+" --default-profile NAME`"+` with one of: dev, prod`)
 		if got := files(t, home); !slices.Equal(got, clean) {
 			t.Errorf("a refused install left %q, want %q", got, clean)
 		}

@@ -63,7 +63,7 @@ func (e *env) installCmd() *cobra.Command {
 			if err != nil {
 				fmt.Fprintf(e.stderr, "brokerd: warning: the keychain cannot list its profiles (%v): only those of %s are known\n", err, config)
 			}
-			choice, err := deploy.ChooseProfile(config, keys, o.DefaultProfile)
+			choice, err := deploy.ChooseProfile(config, keys, o)
 			if err != nil {
 				return err
 			}
