@@ -702,6 +702,14 @@ func TestCache_FailureKinds(t *testing.T) {
 				if got := f.Calls("dev"); got != want {
 					t.Errorf("fetches after two Get(%q) 1s apart = %d, want %d", "dev", got, want)
 				}
+				// Once something changed that may fix it (a login, new
+				// keys), the error is no longer shown as the profile's.
+				if tt.wantKept {
+					c.Retry()
+					if st := c.Statuses(); st[0].Failures != 0 || st[0].LastError != "" {
+						t.Errorf("Statuses()[0] after Retry = %+v, want no failures and no error", st[0])
+					}
+				}
 			})
 		})
 	}

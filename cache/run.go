@@ -163,8 +163,11 @@ type Status struct {
 	Failures    int
 }
 
-// Statuses lists every profile in the cache, sorted by name.
+// Statuses lists every profile in the cache, sorted by name. An error met
+// before something changed that may fix it (Retry: a login, new keys; an
+// edit of the config file) is not shown: the next request fetches anew.
 func (c *Cache) Statuses() []Status {
+	epochs := c.epochs()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make([]Status, 0, len(c.entries))
@@ -177,8 +180,10 @@ func (c *Cache) Statuses() []Status {
 				s.NextRefresh = e.retryAt
 			}
 		}
-		if e.lastErr != nil {
+		if e.lastErr != nil && e.errEpoch == epochs {
 			s.LastError = e.lastErr.Error()
+		} else {
+			s.Failures = 0
 		}
 		e.mu.Unlock()
 		out = append(out, s)
