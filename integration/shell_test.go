@@ -66,6 +66,26 @@ func TestEnvWithoutDaemon(t *testing.T) {
 	}
 }
 
+// TestEnvInvalidConfig: a running daemon that cannot resolve a profile
+// (role_arn without source_profile) says why, rather than `brokerd env`
+// saying the daemon is down and to start it.
+func TestEnvInvalidConfig(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.writeConfig(t, "[profile {dev}]\n[profile {prod}]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\n")
+	e.addKeys(t, dev, randomKeys(t))
+	e.startDaemon(t, "--default-profile", prod)
+	r := e.run(t, "", "env")
+	if r.code != 0 || strings.Contains(r.stderr, "does not answer") || !strings.Contains(r.stderr, "no source_profile") {
+		t.Errorf("brokerd env with the default profile invalid: %v, want exit 0 and the config's error, not that brokerd is down", r)
+	}
+	if vars := parseExports(t, r.stdout); vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "" {
+		t.Errorf("brokerd env printed %q, want the endpoint's lines", r.stdout)
+	}
+	wantOneLineError(t, e.run(t, "", "env", prod), "no source_profile")
+}
+
 // TestShellOutlivesDaemon sets a shell up before the daemon starts, from
 // the installed service's settings, then starts, stops, crashes and
 // restarts the daemon: the shell works whenever the daemon runs, with no

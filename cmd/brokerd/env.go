@@ -82,6 +82,7 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 	client := control.NewClient(dir)
 	defer client.Close()
 	profile, reg := name, ""
+	var answered *control.Error // the daemon runs and refused
 	res, err := client.Resolve(ctx, name)
 	switch {
 	case err == nil:
@@ -93,6 +94,13 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 		// ProfileNotFound until it is there, but the lines are right.
 		profile = ""
 		warnings = append(warnings, err.Error()+"; or name a profile: brokerd env PROFILE (brokerd install --default-profile NAME changes the default)")
+	case errors.As(err, &answered) && name != "":
+		return nil, nil, err
+	case errors.As(err, &answered):
+		// The daemon runs but cannot resolve its default profile (an
+		// invalid config, say): the lines are right once it can.
+		profile = ""
+		warnings = append(warnings, err.Error()+" (brokerd doctor checks the config file)")
 	default:
 		if name == "" || name == installed.DefaultProfile {
 			profile, reg = installed.DefaultProfile, installed.Region
