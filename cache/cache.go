@@ -369,7 +369,11 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	}
 	e.served, e.has = s, true
 	e.refreshAt = cr.Expires.Add(-min(margin, lifetime/2))
-	e.minLeft = min(c.cfg.MinRemaining, lifetime/3)
+	// A third of the lifetime, for short-lived credentials, measured
+	// from this fetch: refreshing an MFA session served as it is makes it
+	// shorter each time, but never below MinValid, which nothing is served
+	// with.
+	e.minLeft = max(min(c.cfg.MinRemaining, lifetime/3), c.cfg.MinValid)
 	e.lastRefresh, e.lastErr, e.failures, e.retryAt = now, nil, 0, time.Time{}
 	refreshAt, minLeft := e.refreshAt, e.minLeft
 	tellShort := minLeft < c.cfg.MinRemaining && !e.toldShort

@@ -1311,3 +1311,37 @@ func TestCache_RefreshAllSetsAsideRequestFetch(t *testing.T) {
 		})
 	}
 }
+
+// An MFA session served as it is (a source profile with mfa_serial) comes
+// back the same from every fetch, its lifetime shorter each time, until the
+// broker answers LoginRequired near its end: it is never served with
+// MinValid (a minute) or less left.
+func TestCache_SameSessionNeverServedBelowMinValid(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		end := time.Now().Add(12 * time.Hour)
+		fetch := func(ctx context.Context, profile string) (creds.Credentials, error) {
+			if time.Until(end) < time.Minute {
+				return creds.Credentials{}, fault.New(fault.LoginRequired, "run brokerd login dev")
+			}
+			return creds.Credentials{Credentials: aws.Credentials{AccessKeyID: keyID(1), SecretAccessKey: "s", SessionToken: "t",
+				CanExpire: true, Expires: end}}, nil
+		}
+		c := cache.New(fetch, cache.Config{Clock: clockwork.NewRealClock()})
+		defer c.Close()
+		ctx, stop := context.WithCancel(t.Context())
+		defer stop()
+		go c.Run(ctx)
+		least := 12 * time.Hour
+		for time.Now().Before(end) {
+			if s, err := c.Get(t.Context(), "dev"); err == nil {
+				least = min(least, time.Until(s.Expires))
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		if least <= time.Minute {
+			t.Errorf("served the session with %v left, want never a minute or less", least)
+		}
+		stop()
+	})
+}
