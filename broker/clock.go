@@ -18,9 +18,9 @@ import (
 // STSTime returns the time in the Date header of the STS endpoint that
 // the SDK resolves, from an unsigned request, to measure clock skew.
 func STSTime(ctx context.Context) (time.Time, error) {
-	// The shared files are left out: doctor runs this to diagnose them.
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithCredentialsProvider(aws.AnonymousCredentials{}),
-		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}),
+	// The shared files are left out, and with them AWS_PROFILE: doctor
+	// runs this to diagnose them.
+	cfg, err := loadEnvConfig(ctx, config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithRetryMaxAttempts(1), config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(3*time.Second)))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("load AWS config: %w", err)

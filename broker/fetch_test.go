@@ -673,6 +673,25 @@ endpoint_url = %[1]s
 	}
 }
 
+// TestBroker_FetchIgnoresAWSProfile checks that a daemon started in a
+// shell with AWS_PROFILE set serves every profile as it would without:
+// the SDK would refuse to load the environment's configuration.
+func TestBroker_FetchIgnoresAWSProfile(t *testing.T) {
+	for _, name := range []string{"dev", "base", "nosuch"} {
+		t.Run(name, func(t *testing.T) {
+			f := stsWorld(t)
+			t.Setenv("AWS_PROFILE", name)
+			if _, err := broker.New(testKeys, broker.Config{}).Fetch(t.Context(), "dev"); err != nil {
+				t.Fatalf("Fetch(%q) with AWS_PROFILE=%s = %v", "dev", name, err)
+			}
+			// The region is the source's, as without AWS_PROFILE.
+			if calls := f.Calls(); len(calls) != 1 || calls[0].region != "eu-west-1" {
+				t.Errorf("Fetch(%q) with AWS_PROFILE=%s called STS %+v, want once in eu-west-1", "dev", name, calls)
+			}
+		})
+	}
+}
+
 func TestBroker_HeldKeysForgotten(t *testing.T) {
 	stsWorld(t)
 	keys := &countingKeys{keys: testKeys}

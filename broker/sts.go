@@ -88,18 +88,18 @@ func (s *stsClients) get(ctx context.Context, p, source profile.Profile) (*sts.C
 }
 
 // load reads the environment's configuration once. The shared files are
-// left out: the SDK refuses to load a role profile whose source_profile
-// has no keys in them, and a brokerd source profile never has.
+// left out, and with them AWS_PROFILE: the SDK refuses to load a role
+// profile whose source_profile has no keys in them, and a brokerd source
+// profile never has.
 func (s *stsClients) load(ctx context.Context) error {
-	cfg, err := config.LoadDefaultConfig(ctx,
+	cfg, err := loadEnvConfig(ctx,
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
 		config.WithAppID("brokerd"),
 		// One attempt, but for a reset mid-response: the cache retries
 		// with backoff, and a request's client gives up after a second
 		// or two.
-		config.WithRetryer(readRetryer),
-		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}))
+		config.WithRetryer(readRetryer))
 	if err != nil {
 		return fmt.Errorf("load AWS configuration from the environment: %w", err)
 	}
