@@ -19,8 +19,9 @@ var (
 	// ErrNotFound means the config file has no such profile.
 	ErrNotFound = errors.New("profile not found")
 	// ErrInvalid means the profile asked for, or one it depends on, holds a
-	// setting brokerd cannot use (the file itself always reads, as the SDKs
-	// read it).
+	// setting brokerd cannot use, or the file cannot be read at all (a
+	// directory, no permission); what it holds always parses, as the SDKs
+	// read it.
 	ErrInvalid = errors.New("invalid AWS config")
 	// ErrUnsupported means the profile gets its credentials in a way
 	// brokerd does not serve.
@@ -95,7 +96,8 @@ func Load(path string) (*Config, error) {
 		return &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read AWS config: %w", err)
+		// A directory, say, or a file made unreadable.
+		return nil, fmt.Errorf("%w: %v: make %s a file you can read", ErrInvalid, err, path)
 	}
 	return Parse(path, b), nil
 }
@@ -225,6 +227,13 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 			return Profile{}, nil, fmt.Errorf("%w: profile %q: source_profile loops back to %q: fix %s", ErrInvalid, name, p.Name, c.Path)
 		}
 		seen[p.Name] = true
+		if slices.Contains(p.Unsupported, "credential_source") {
+			// The SDKs take credential_source only without source_profile.
+			if p.SourceProfile != "" {
+				return Profile{}, nil, fmt.Errorf("%w: profile %q sets both source_profile and credential_source, which the SDKs refuse: keep source_profile", ErrInvalid, p.Name)
+			}
+			return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with credential_source, which brokerd does not serve: set source_profile = NAME of a profile whose keys brokerd holds instead", ErrUnsupported, p.Name)
+		}
 		if p.SourceProfile == "" {
 			return Profile{}, nil, fmt.Errorf("%w: profile %q has role_arn but no source_profile: add source_profile = NAME of the profile whose keys brokerd holds", ErrInvalid, p.Name)
 		}

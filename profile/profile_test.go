@@ -177,11 +177,12 @@ func TestConfig_Source(t *testing.T) {
 
 func TestConfig_SourceErrors(t *testing.T) {
 	tests := []struct {
-		name     string
-		text     string
-		profile  string
-		wantIn   []string
-		notFound bool
+		name        string
+		text        string
+		profile     string
+		wantIn      []string
+		notFound    bool
+		unsupported bool // ErrUnsupported, else ErrInvalid (or ErrNotFound)
 	}{
 		{
 			name: "loop of two", profile: "a",
@@ -203,8 +204,20 @@ func TestConfig_SourceErrors(t *testing.T) {
 		},
 		{
 			name: "role with credential_source only", profile: "ec2",
-			text:   "[profile ec2]\nrole_arn = arn:aws:iam::1:role/R\ncredential_source = Ec2InstanceMetadata\n",
-			wantIn: []string{`"ec2"`, "no source_profile"},
+			text:        "[profile ec2]\nrole_arn = arn:aws:iam::1:role/R\ncredential_source = Ec2InstanceMetadata\n",
+			wantIn:      []string{`"ec2"`, "credential_source", "set source_profile"},
+			unsupported: true,
+		},
+		{
+			name: "role with credential_source and source_profile", profile: "env",
+			text:   "[profile dev]\n[profile env]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = dev\ncredential_source = Environment\n",
+			wantIn: []string{`"env"`, "both source_profile and credential_source"},
+		},
+		{
+			name: "credential_source on a role down the chain", profile: "top",
+			text:        "[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = ec2\n[profile ec2]\nrole_arn = arn:aws:iam::1:role/R\ncredential_source = Ec2InstanceMetadata\n",
+			wantIn:      []string{`"ec2"`, "credential_source"},
+			unsupported: true,
 		},
 		{
 			name: "no such profile", profile: "nope",
@@ -227,6 +240,12 @@ func TestConfig_SourceErrors(t *testing.T) {
 			}
 			if got := errors.Is(err, profile.ErrNotFound); got != tt.notFound {
 				t.Errorf("errors.Is(Source(%q), ErrNotFound) = %v, want %v", tt.profile, got, tt.notFound)
+			}
+			if got := errors.Is(err, profile.ErrUnsupported); got != tt.unsupported {
+				t.Errorf("errors.Is(Source(%q), ErrUnsupported) = %v, want %v", tt.profile, got, tt.unsupported)
+			}
+			if got := errors.Is(err, profile.ErrInvalid); got != (!tt.notFound && !tt.unsupported) {
+				t.Errorf("errors.Is(Source(%q), ErrInvalid) = %v, want %v", tt.profile, got, !got)
 			}
 		})
 	}
@@ -442,8 +461,8 @@ func TestLoad(t *testing.T) {
 	if _, err := c.Get("dev"); err != nil {
 		t.Errorf("Load(%q).Get(dev) = %v", path, err)
 	}
-	if _, err := profile.Load(dir); err == nil || !strings.Contains(err.Error(), dir) {
-		t.Errorf("Load(%q) of a directory = %v, want an error naming it", dir, err)
+	if _, err := profile.Load(dir); err == nil || !strings.Contains(err.Error(), dir) || !errors.Is(err, profile.ErrInvalid) {
+		t.Errorf("Load(%q) of a directory = %v, want ErrInvalid naming it", dir, err)
 	}
 }
 
