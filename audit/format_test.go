@@ -124,6 +124,7 @@ func TestParseSince(t *testing.T) {
 		{" 90s ", now.Add(-90 * time.Second)},
 		{"7d", time.Date(2026, 11, 25, 10, 30, 0, 0, cet)},
 		{"2026-12-01", time.Date(2026, 12, 1, 0, 0, 0, 0, cet)},
+		{"2026-12-01 19:54:12", time.Date(2026, 12, 1, 19, 54, 12, 0, cet)}, // as the table shows it
 		{"2026-12-01T18:54:12Z", time.Date(2026, 12, 1, 18, 54, 12, 0, time.UTC)},
 		{"2026-12-01T19:54:12.5+01:00", time.Date(2026, 12, 1, 18, 54, 12, 5e8, time.UTC)},
 	}

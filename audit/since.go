@@ -9,7 +9,8 @@ import (
 
 // ParseSince reads a --since value relative to now: a duration back from
 // now ("90s", "30m", "1h", "2h30m", "7d"), a date meaning its midnight in
-// now's location ("2026-12-01"), or a time in RFC 3339
+// now's location ("2026-12-01"), a time in now's location as the audit's
+// table shows it ("2026-12-01 19:54:12"), or a time in RFC 3339
 // ("2026-12-01T18:54:12Z", "2026-12-01T19:54:12+01:00").
 func ParseSince(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
@@ -20,11 +21,14 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
-	if t, err := time.ParseInLocation(time.DateOnly, s, now.Location()); err == nil {
-		return t, nil
+	// A date, or a local time as `brokerd audit` prints it.
+	for _, layout := range []string{time.DateOnly, time.DateTime} {
+		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
+			return t, nil
+		}
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("since %q: write a time ago (30m, 1h, 7d), a date (2026-12-01) or a time (2026-12-01T18:54:12Z)", s)
+	return time.Time{}, fmt.Errorf("since %q: write a time ago (30m, 1h, 7d), a date (2026-12-01) or a time (2026-12-01 19:54:12, 2026-12-01T18:54:12Z)", s)
 }
