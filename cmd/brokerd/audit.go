@@ -52,7 +52,7 @@ func (e *env) auditCmd() *cobra.Command {
 			return audit.Format(e.stdout, events, asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "show events from then on: 30m, 2h, 7d, 2026-12-01 or 2026-12-01T18:54:12Z")
+	cmd.Flags().StringVar(&since, "since", "", "show events from then on: 30m, 2h, 7d, 2026-12-01, \"2026-12-01 19:54:12\" or 2026-12-01T18:54:12Z")
 	cmd.Flags().StringVar(&profile, "profile", "", "show the events of this profile only")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	cmd.Flags().StringVar(&dir, "dir", "", "read the audit log in this directory")
