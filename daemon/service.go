@@ -67,7 +67,9 @@ func (s *service) plan(name string) (profile.Plan, error) {
 }
 
 func (s *service) Status(ctx context.Context) (control.Status, error) {
-	st := control.Status{Endpoint: s.endpoint.URL, PID: s.endpoint.PID, Started: s.started, DefaultProfile: s.defaultProfile}
+	// Empty lists, not null, in status --json.
+	st := control.Status{Endpoint: s.endpoint.URL, PID: s.endpoint.PID, Started: s.started, DefaultProfile: s.defaultProfile,
+		Profiles: []control.Profile{}, Sessions: []control.Session{}}
 	byName := map[string]*control.Profile{}
 	add := func(name string) *control.Profile {
 		if p := byName[name]; p != nil {

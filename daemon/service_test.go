@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,23 @@ func TestPlanChanged(t *testing.T) {
 				t.Errorf("planChanged(%s) = %v, want %v", tt.profile, got, tt.isChanged)
 			}
 		})
+	}
+}
+
+// status --json shows empty lists as [], not null, for scripts that
+// iterate over them.
+func TestService_StatusEmptyLists(t *testing.T) {
+	w := newWorld(t)
+	os.WriteFile(w.config, nil, 0o600)
+	w.keys.remove("dev")
+	st, err := newTestService(t, w, nil).Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(st)
+	for _, want := range []string{`"profiles":[]`, `"sessions":[]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Status() as JSON = %s, want %s in it", b, want)
+		}
 	}
 }
