@@ -37,7 +37,11 @@ func (e *stsError) Unwrap() error { return e.err }
 type keysError struct {
 	profile string
 	listed  bool // the profile asked for is in the config file
-	err     error
+	// near, when set, is the profile that the source_profile of role
+	// likely meant, in the config file config: profile is neither in it
+	// nor in the keychain.
+	near, role, config string
+	err                error
 }
 
 func (e *keysError) Error() string { return e.err.Error() }
@@ -66,6 +70,10 @@ func classify(name string, err error) *fault.Error {
 	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && !ke.listed:
 		e.Kind = fault.NotFound
 		e.Message = fmt.Sprintf("profile %q is not in the AWS config file and has no keys in the keychain: add a [profile %s] section with role_arn and source_profile, or run `brokerd keys add %s`", name, name, name)
+	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && ke.near != "":
+		e.Kind = fault.InvalidConfig
+		e.Message = fmt.Sprintf("source_profile %q of profile %q is neither in the config nor in the keychain (did you mean %s?): set source_profile = %s in %s of %s, or run `brokerd keys add %s`",
+			ke.profile, ke.role, ke.near, ke.near, section(ke.role), ke.config, ke.profile)
 	case errors.Is(err, keychain.ErrNotFound):
 		e.Kind = fault.NoKeys
 		src := name
@@ -91,6 +99,14 @@ func classify(name string, err error) *fault.Error {
 		e.Message = fmt.Sprintf("cannot reach STS %s (%v): check the network; %s", subject(name, se), cmp.Or(errors.Unwrap(se.err), se.err), again(se))
 	}
 	return e
+}
+
+// section names the config file's section of profile name.
+func section(name string) string {
+	if name == "default" {
+		return "[default]"
+	}
+	return "[profile " + name + "]"
 }
 
 // subject says what the failed STS call se was for: profile name, or, for

@@ -93,6 +93,14 @@ func TestClassify(t *testing.T) {
 			wantIn: []string{`"base"`, "`brokerd keys add base`"},
 		},
 		{
+			name: "mistyped source_profile", profile: "prod",
+			err: &keysError{profile: "deev", listed: true, near: "dev", role: "prod", config: "/c",
+				err: fmt.Errorf("read keys of profile %q: %w", "deev", keychain.ErrNotFound)},
+			wantStatus: 400, wantCode: "InvalidConfig",
+			wantIn: []string{`source_profile "deev" of profile "prod" is neither in the config nor in the keychain (did you mean dev?)`,
+				"set source_profile = dev in [profile prod] of /c", "`brokerd keys add deev`"},
+		},
+		{
 			name: "no keys, bare", profile: "dev",
 			err:        keychain.ErrNotFound,
 			wantStatus: 404, wantCode: "NoKeys",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -373,6 +375,81 @@ func TestBroker_FetchErrors(t *testing.T) {
 			}
 			if n := len(f.Calls()); n != tt.wantCalls {
 				t.Errorf("Fetch(%q) made %d STS calls, want %d", tt.profile, n, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// listingKeys is a keychain that lists its profiles, as *keychain.Store does.
+type listingKeys struct{ fakeKeys }
+
+func (k listingKeys) Profiles(context.Context) ([]string, error) {
+	return slices.Sorted(maps.Keys(k.fakeKeys)), nil
+}
+
+// TestBroker_FetchMistypedSource checks that a source_profile that names
+// neither a profile nor keys, but is near one that does, is answered as
+// the config's typo, not as keys to add.
+func TestBroker_FetchMistypedSource(t *testing.T) {
+	const typos = `
+[profile prod]
+role_arn = arn:aws:iam::999999999999:role/Prod
+source_profile = bsae
+
+[profile chained2]
+role_arn = arn:aws:iam::999999999999:role/Chained2
+source_profile = prod
+
+[profile ops]
+role_arn = arn:aws:iam::999999999999:role/Ops
+source_profile = keychainonyl
+
+[profile fresh]
+role_arn = arn:aws:iam::999999999999:role/Fresh
+source_profile = bas
+
+[profile bas]
+region = eu-west-1
+`
+	tests := []struct {
+		profile  string
+		keys     broker.Keys
+		wantCode string
+		wantIn   []string
+	}{
+		{"prod", testKeys, "InvalidConfig", []string{`source_profile "bsae" of profile "prod"`, "neither in the config nor in the keychain", "did you mean base?",
+			"set source_profile = base in [profile prod] of ", "`brokerd keys add bsae`"}},
+		// The role that names the source is named, not the one asked for.
+		{"chained2", testKeys, "InvalidConfig", []string{`source_profile "bsae" of profile "prod"`, "did you mean base?"}},
+		// A source with keys and no section is found through the keychain's list.
+		{"ops", listingKeys{testKeys}, "InvalidConfig", []string{`source_profile "keychainonyl" of profile "ops"`, "did you mean keychainonly?"}},
+		{"ops", testKeys, "NoKeys", []string{"`brokerd keys add keychainonyl`"}},
+		// A source with a section of its own only lacks its keys.
+		{"fresh", listingKeys{testKeys}, "NoKeys", []string{`"bas"`, "`brokerd keys add bas`"}},
+		{"nokeys", listingKeys{testKeys}, "NoKeys", []string{`"missing"`, "`brokerd keys add missing`"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %T", tt.profile, tt.keys), func(t *testing.T) {
+			f := stsWorld(t)
+			config := os.Getenv("AWS_CONFIG_FILE")
+			if err := os.WriteFile(config, []byte(fetchConfig+typos), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := broker.New(tt.keys, broker.Config{}).Fetch(t.Context(), tt.profile)
+			_, code, msg := httperr.Answer(err)
+			if code != tt.wantCode {
+				t.Errorf("Fetch(%q) = %v (%s), want %s", tt.profile, err, code, tt.wantCode)
+			}
+			for _, want := range tt.wantIn {
+				if !strings.Contains(msg, want) {
+					t.Errorf("Fetch(%q) answered %q, want %q in it", tt.profile, msg, want)
+				}
+			}
+			if tt.wantCode == "InvalidConfig" && !strings.Contains(msg, config) {
+				t.Errorf("Fetch(%q) answered %q, want the config file %s in it", tt.profile, msg, config)
+			}
+			if n := len(f.Calls()); n != 0 {
+				t.Errorf("Fetch(%q) made %d STS calls, want none", tt.profile, n)
 			}
 		})
 	}

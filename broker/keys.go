@@ -3,12 +3,15 @@ package broker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/suggest"
 )
 
 // keysSource starts from the long-term keys kept in the keychain. They
@@ -58,7 +61,11 @@ func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials,
 	}
 	k, err := b.keys.Keys(ctx, name)
 	if err != nil {
-		return aws.Credentials{}, &keysError{profile: name, listed: p.Listed, err: err}
+		ke := &keysError{profile: name, listed: p.Listed, err: err}
+		if errors.Is(err, keychain.ErrNotFound) {
+			b.mistypedSource(ctx, p, ke)
+		}
+		return aws.Credentials{}, ke
 	}
 	c := aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Source: "brokerd keychain"}
 	b.keysMu.Lock()
@@ -68,6 +75,42 @@ func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials,
 	b.held[name] = heldKeys{c, now}
 	b.keysMu.Unlock()
 	return c, nil
+}
+
+// keyLister lists the profiles with keys in the keychain; *keychain.Store
+// implements it. A Keys without it has mistyped source_profile names
+// looked for among the config file's profiles alone.
+type keyLister interface {
+	Profiles(ctx context.Context) ([]string, error)
+}
+
+var _ keyLister = (*keychain.Store)(nil)
+
+// mistypedSource fills in ke for a plan p whose source has no keys, when
+// that source is a source_profile that names neither a profile of the
+// config file nor one with keys, yet is near one that does: the role that
+// names it, the name it likely meant and the config file.
+func (b *Broker) mistypedSource(ctx context.Context, p profile.Plan, ke *keysError) {
+	if len(p.Chain) == 0 {
+		return
+	}
+	cfg, err := b.Profiles()
+	if err != nil {
+		return
+	}
+	if _, err := cfg.Get(p.Source.Name); !errors.Is(err, profile.ErrNotFound) {
+		return // a profile of its own, whose keys were not added yet
+	}
+	candidates := cfg.Names()
+	if l, ok := b.keys.(keyLister); ok {
+		if names, err := l.Profiles(ctx); err == nil {
+			candidates = append(candidates, names...)
+		}
+	}
+	if near := suggest.Closest(p.Source.Name, candidates); near != "" {
+		// The innermost role is the one whose source_profile names it.
+		ke.role, ke.near, ke.config = p.Chain[0].Name, near, cfg.Path
+	}
 }
 
 // ForgetKeys drops the long-term keys held in memory for the named source
