@@ -96,6 +96,9 @@ func TestExec(t *testing.T) {
 		if !strings.Contains(r.stderr, "brokerd-no-such-command") {
 			t.Errorf("stderr = %q, want it to name the command", r.stderr)
 		}
+		if r.code != 127 {
+			t.Errorf("exit status %d, want 127 as a shell's for a command not found", r.code)
+		}
 	})
 	t.Run("without --", func(t *testing.T) {
 		// As aws-vault exec: what follows the profile is the command.

@@ -49,12 +49,13 @@ func (e *env) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Exit codes as a shell's: 127 not found, 126 not runnable.
 			path, err := exec.LookPath(argv[0])
 			if errors.Is(err, exec.ErrNotFound) {
-				return fmt.Errorf("%s: command not found (PATH=%s)", argv[0], os.Getenv("PATH"))
+				return exitCode{127, fmt.Errorf("%s: command not found (PATH=%s)", argv[0], os.Getenv("PATH"))}
 			}
 			if err != nil {
-				return err
+				return exitCode{126, err}
 			}
 			// Replacing brokerd's process passes signals, the terminal and
 			// the exit code straight through.

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,9 +22,23 @@ func main() {
 			os.Exit(int(code))
 		}
 		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)
+		var c exitCode
+		if errors.As(err, &c) {
+			os.Exit(c.code)
+		}
 		os.Exit(1)
 	}
 }
+
+// exitCode is an error that brokerd exits with code for, as a shell
+// would: 127 for a command not found, say.
+type exitCode struct {
+	code int
+	err  error
+}
+
+func (e exitCode) Error() string { return e.err.Error() }
+func (e exitCode) Unwrap() error { return e.err }
 
 // env is what the commands share: streams, and how to reach the keychain
 // and the state directory.
