@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/brokerd/brokerd/sdkenv"
 )
 
 // STSTime returns the time in the Date header of the STS endpoint that
@@ -20,7 +22,7 @@ import (
 func STSTime(ctx context.Context) (time.Time, error) {
 	// The shared files are left out, and with them AWS_PROFILE: doctor
 	// runs this to diagnose them.
-	cfg, err := loadEnvConfig(ctx, config.WithCredentialsProvider(aws.AnonymousCredentials{}),
+	cfg, err := sdkenv.Load(ctx, config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithRetryMaxAttempts(1), config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(3*time.Second)))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("load AWS config: %w", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/sdkenv"
 )
 
 // stsClients keeps one STS client per region and endpoint, all on one
@@ -92,7 +93,7 @@ func (s *stsClients) get(ctx context.Context, p, source profile.Profile) (*sts.C
 // profile whose source_profile has no keys in them, and a brokerd source
 // profile never has.
 func (s *stsClients) load(ctx context.Context) error {
-	cfg, err := loadEnvConfig(ctx,
+	cfg, err := sdkenv.Load(ctx,
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
 		config.WithAppID("brokerd"),

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/brokerd/brokerd/sdkenv"
 )
 
 // newSTS returns the SDK's STS client, configured from the environment as
@@ -19,8 +21,6 @@ import (
 func newSTS(ctx context.Context, creds aws.Credentials, region string) (STS, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithCredentialsProvider(credentials.StaticCredentialsProvider{Value: creds}),
-		// The shared files are left out: the credentials are resolved.
-		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(5 * time.Second).
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 3 * time.Second })),
 		config.WithRetryMaxAttempts(2), config.WithAppID("brokerd"),
@@ -28,7 +28,8 @@ func newSTS(ctx context.Context, creds aws.Credentials, region string) (STS, err
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	// The shared files are left out: the credentials are resolved.
+	cfg, err := sdkenv.Load(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config for STS: %w", err)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/brokerd/brokerd/sdkenv"
 )
 
 var (
@@ -151,9 +153,8 @@ func (c *Client) services(ctx context.Context, region string) (*services, error)
 	}
 	// The shared files are left out: the session is resolved already, and
 	// AWS_PROFILE names some other profile.
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region),
+	cfg, err := sdkenv.Load(ctx, config.WithRegion(region),
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
-		config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(10*time.Second).
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 3 * time.Second })),
 		config.WithRetryMaxAttempts(2), config.WithAppID("brokerd"))

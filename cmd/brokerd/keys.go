@@ -24,6 +24,7 @@ import (
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/keyid"
 	"github.com/brokerd/brokerd/rotate"
+	"github.com/brokerd/brokerd/sdkenv"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -198,8 +199,7 @@ func (e *env) rotateKeys(ctx context.Context, name string) error {
 	}
 	// The region only picks STS's regional endpoint; IAM is global. The
 	// shared files are left out: the CLI does not read the AWS config.
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}),
-		config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	cfg, err := sdkenv.Load(ctx, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
 	if err != nil {
 		return fmt.Errorf("set up the IAM and STS clients: %w", err)
 	}

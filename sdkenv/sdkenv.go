@@ -1,4 +1,7 @@
-package broker
+// Package sdkenv provides the AWS SDK's configuration from the environment
+// alone (AWS_REGION, AWS_ENDPOINT_URL_*, AWS_CA_BUNDLE, retry settings), the
+// shared files left out: brokerd resolves profiles itself.
+package sdkenv
 
 import (
 	"context"
@@ -9,8 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
-// loadEnvConfig loads the SDK's configuration from the environment alone,
-// leaving the shared files out, whatever profile AWS_PROFILE names.
+// Load loads the SDK's configuration from the environment alone, leaving
+// the shared files out, whatever profile AWS_PROFILE names: brokerd serve
+// may start in a shell that set it, and the CLI runs in one.
 //
 // The SDK insists that a profile AWS_PROFILE (or WithSharedConfigProfile)
 // names is in a shared file, even when it is told to read none, and fails
@@ -18,7 +22,7 @@ import (
 // So while AWS_PROFILE is set, the SDK is given one shared file of
 // brokerd's own, holding nothing but an empty [default] profile, and told
 // to read that profile: the same configuration as no files at all.
-func loadEnvConfig(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
 	opts = append(opts, config.WithSharedConfigFiles([]string{}), config.WithSharedCredentialsFiles([]string{}))
 	if os.Getenv("AWS_PROFILE") == "" {
 		return config.LoadDefaultConfig(ctx, opts...)
