@@ -326,7 +326,9 @@ func TestSystemdUserManager(t *testing.T) {
 
 // testInstallUserService installs brokerd into a real systemd user manager
 // and follows it through its life: the default profile is refused when the
-// config has none; a failed start is undone; the service runs (Type=notify),
+// config has none; an install whose service could not start, for another
+// program on its port or a `brokerd serve` in a terminal, is refused before
+// anything is written; a failed start is undone; the service runs (Type=notify),
 // reads the keys the CLI stored, and exports the endpoint, the profile and
 // its region to the manager (a region of the user's is kept); a shell set up
 // before survives a crash and a stop; uninstall removes it all.
@@ -355,14 +357,44 @@ func testInstallUserService(t *testing.T) {
 			t.Errorf("a refused install left %q, want %q", got, clean)
 		}
 	})
-	t.Run("failed start undone", func(t *testing.T) {
-		// Another program holds the port: the service cannot start.
+	again := "run `brokerd install --listen " + listen + " --default-profile prod` again"
+	t.Run("port taken", func(t *testing.T) {
+		// Another program holds the port: the service could not start,
+		// so install refuses before it writes anything.
 		ln, err := net.Listen("tcp", listen)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := m.sh(t, "", "brokerd install --default-profile prod --listen "+listen)
 		ln.Close()
+		wantOneLineError(t, r, listen+", where the service would listen, is in use by another program: stop that program and "+again)
+		if got := files(t, home); !slices.Equal(got, clean) {
+			t.Errorf("a refused install left %q, want %q", got, clean)
+		}
+	})
+	t.Run("brokerd serve in a terminal", func(t *testing.T) {
+		// The README's quick start: `brokerd serve` first, then install.
+		// Same state directory, same port: the service could not start.
+		pid := strings.TrimSpace(m.mustSh(t, "", "brokerd serve --listen "+listen+" --default-profile prod >/dev/null 2>&1 & echo $!"))
+		defer m.sh(t, "", "kill "+pid+"; wait "+pid)
+		m.mustSh(t, "", "for i in $(seq 300); do brokerd status >/dev/null 2>&1 && break; sleep 0.1; done; brokerd status")
+		before := files(t, home) // with the daemon's audit log
+		r := m.sh(t, "", "brokerd install --default-profile prod --listen "+listen)
+		wantOneLineError(t, r, "brokerd pid "+pid+" (not the service) already serves "+listen+": stop it (Ctrl-C in its terminal, or kill "+pid+"), then "+again)
+		if got := files(t, home); !slices.Equal(got, before) {
+			t.Errorf("a refused install left %q, want %q", got, before)
+		}
+		if r := m.sh(t, "", "systemctl --user is-enabled brokerd.service"); r.code == 0 {
+			t.Errorf("after a refused install, brokerd.service is enabled: %v", r)
+		}
+	})
+	clean = files(t, home) // and the audit log of the daemon that ran
+	t.Run("failed start undone", func(t *testing.T) {
+		// A file where the state directory goes: the service cannot start,
+		// and nothing install checks beforehand could tell.
+		m.mustSh(t, "", `rm -rf "$XDG_RUNTIME_DIR/brokerd" && touch "$XDG_RUNTIME_DIR/brokerd"`)
+		r := m.sh(t, "", "brokerd install --default-profile prod --listen "+listen)
+		m.mustSh(t, "", `rm "$XDG_RUNTIME_DIR/brokerd"`)
 		// install reports each step on standard error, then the error.
 		wantOneLineError(t, lastLine(r), "brokerd.service did not start, so the install was undone: see why with `journalctl --user -u brokerd -n 20`")
 		for _, undone := range []string{"undo: run systemctl --user disable --now brokerd.service", "undo: remove " + home + "/.config/systemd/user/brokerd.service"} {

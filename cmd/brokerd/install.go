@@ -25,8 +25,9 @@ func (e *env) installCmd() *cobra.Command {
 			"profile (BROKERD_PROFILE) and that profile's region (AWS_REGION, AWS_DEFAULT_REGION, where no region\n" +
 			"is set) to the programs of later sessions. The default profile is --default-profile, else the\n" +
 			"profile \"default\" when there is one. Nothing is installed when there is no user manager (or GUI\n" +
-			"session) to run the service, and a failed install is undone. Run it again after replacing the binary\n" +
-			"or to change the flags. With --dry-run it prints every file and command instead.",
+			"session) to run the service, or when a brokerd other than the service (`brokerd serve` in a terminal)\n" +
+			"or another program holds its port, and a failed install is undone. Run it again after replacing the\n" +
+			"binary or to change the flags. With --dry-run it prints every file and command instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := notUnderSudo("install"); err != nil {
@@ -54,6 +55,14 @@ func (e *env) installCmd() *cobra.Command {
 				return err
 			}
 			o.Reinstall = installed.Present
+			// A brokerd serving in a terminal, or another program on the
+			// port, would stop the service from starting, and only its
+			// log would say why; the installed service itself is fine.
+			if !dryRun {
+				if err := deploy.CheckServing(cmd.Context(), o, installed, deploy.ExecRunner{}); err != nil {
+					return err
+				}
+			}
 			// The daemon may not run yet to ask: deploy reads the config.
 			config, err := profile.Path()
 			if err != nil {
