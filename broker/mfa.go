@@ -148,17 +148,38 @@ func (b *Broker) Login(ctx context.Context, p profile.Plan, code string, d time.
 	return s, b.mfa.keep(ctx, p.Source.Name, s), nil
 }
 
-func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.Duration) (keychain.Session, error) {
+// LoginSerial checks, before anyone types a code, that a login to p can be
+// made: its source's keys are in the keychain (read, and held as a fetch
+// holds them) and an MFA device is named. It returns the device: p's own,
+// else that of a role that uses p's source. Errors are *fault.Error.
+func (b *Broker) LoginSerial(ctx context.Context, p profile.Plan) (string, error) {
+	_, serial, err := b.loginTarget(ctx, p)
+	if err != nil {
+		return "", classify(p.Name, err)
+	}
+	return serial, nil
+}
+
+// loginTarget returns the keys that sign a login to p and the MFA device.
+func (b *Broker) loginTarget(ctx context.Context, p profile.Plan) (aws.Credentials, string, error) {
 	// The keys first: a profile that does not exist has none.
 	long, err := b.longTerm(ctx, p)
 	if err != nil {
-		return keychain.Session{}, err
+		return aws.Credentials{}, "", err
 	}
 	serial := p.MFASerial
 	if serial == "" {
 		if serial, err = b.anyMFASerial(p.Source.Name); err != nil {
-			return keychain.Session{}, err
+			return aws.Credentials{}, "", err
 		}
+	}
+	return long, serial, nil
+}
+
+func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.Duration) (keychain.Session, error) {
+	long, serial, err := b.loginTarget(ctx, p)
+	if err != nil {
+		return keychain.Session{}, err
 	}
 	client, err := b.sts.get(ctx, p.Source, p.Source)
 	if err != nil {

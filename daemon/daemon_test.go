@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/state"
@@ -387,4 +388,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// What a login would refuse is refused before anyone types a code: a name
+// in neither the config file nor the keychain, a source without an MFA
+// device. Logging out of a name that does not exist says so.
+func TestService_LoginNeedsRefusesEarly(t *testing.T) {
+	w := newWorld(t)
+	os.WriteFile(w.config, []byte("[profile dev]\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n"), 0o600)
+	svc := newTestService(t, w, nil)
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name string
+		kind fault.Kind
+		says string
+	}{
+		{"prd", fault.NotFound, "not in the AWS config file"},
+		{"prod", fault.InvalidConfig, "has no mfa_serial"},
+	} {
+		if _, err := svc.LoginNeeds(ctx, tt.name); fault.KindOf(err) != tt.kind || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("LoginNeeds(%q) = %v (kind %v), want kind %v saying %q", tt.name, err, fault.KindOf(err), tt.kind, tt.says)
+		}
+	}
+	if _, err := svc.Logout(ctx, "prd"); fault.KindOf(err) != fault.NotFound {
+		t.Errorf("Logout(%q) = %v, want NotFound", "prd", err)
+	}
+	// With a device on the role, LoginNeeds names it for the prompt.
+	os.WriteFile(w.config, []byte("[profile dev]\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nmfa_serial = arn:aws:iam::111111111111:mfa/dev\n"), 0o600)
+	if needs, err := svc.LoginNeeds(ctx, "dev"); err != nil || needs.MFASerial != "arn:aws:iam::111111111111:mfa/dev" {
+		t.Errorf("LoginNeeds(dev) = %+v, %v; want the device of the role that uses dev", needs, err)
+	}
 }

@@ -139,7 +139,13 @@ func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNee
 	if err != nil {
 		return control.LoginNeeds{}, err
 	}
-	return control.LoginNeeds{Profile: p.Source.Name, Kind: "mfa", MFASerial: p.MFASerial, MFAProcess: p.MFAProcess}, nil
+	// What Login would refuse (no such profile, no keys, no MFA device)
+	// is refused before anyone types a code.
+	serial, err := s.broker.LoginSerial(ctx, p)
+	if err != nil {
+		return control.LoginNeeds{}, err
+	}
+	return control.LoginNeeds{Profile: p.Source.Name, Kind: "mfa", MFASerial: serial, MFAProcess: p.MFAProcess}, nil
 }
 
 func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResult, error) {
@@ -175,6 +181,11 @@ func (s *service) Logout(ctx context.Context, name string) (string, error) {
 	}
 	p, err := s.plan(name)
 	if err != nil {
+		return "", err
+	}
+	// A name that is neither in the config file nor in the keychain (a
+	// typo) has no session to close: say so rather than that it closed.
+	if _, err := s.broker.LoginSerial(ctx, p); fault.KindOf(err) == fault.NotFound {
 		return "", err
 	}
 	// Derived credentials go even when the keychain item could not be

@@ -347,6 +347,10 @@ mfa_process = echo your code is 123456
 	dev, plain := e.profile("dev"), e.profile("plain")
 	e.addKeys(t, dev, randomKeys(t))
 	e.addKeys(t, plain, randomKeys(t))
+	// Keys, so that a login gets as far as their mfa_process: a login
+	// without keys is refused before a code is asked for.
+	e.addKeys(t, e.profile("failing"), randomKeys(t))
+	e.addKeys(t, e.profile("chatty"), randomKeys(t))
 
 	notRunning := "brokerd is not running: start it with `brokerd serve`"
 	for _, args := range [][]string{{"login", dev, "--code", mfaTestCode}, {"login"}, {"logout", dev}} {

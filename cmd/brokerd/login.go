@@ -93,8 +93,11 @@ func (e *env) logoutCmd() *cobra.Command {
 			}
 			name := firstArg(args)
 			client := control.NewClient(dir)
+			// A session stays closable when a login could no longer be
+			// made (mfa_serial removed since): only the kind is needed.
 			needs, err := client.LoginNeeds(cmd.Context(), name)
-			if err != nil {
+			var answered *control.Error
+			if err != nil && (!errors.As(err, &answered) || answered.Code == "ProfileNotFound") {
 				return err
 			}
 			src, err := client.Logout(cmd.Context(), name)
