@@ -170,6 +170,11 @@ func hint(se *stsError, api smithy.APIError, kind fault.Kind) string {
 		return fmt.Sprintf(" (STS is failing: run `brokerd login %s` again in a moment)", se.profile.Name)
 	case kind == fault.STSUnavailable:
 		return " (STS is failing: brokerd retries)"
+	case kind == fault.InvalidConfig && strings.Contains(api.ErrorMessage(), "role chaining"):
+		// A role assumed with another role's credentials, or an IAM
+		// Identity Center profile's, lasts an hour at most, whatever
+		// the role allows.
+		return fmt.Sprintf(" (a role assumed from another role or from IAM Identity Center lasts 1h at most: set duration_seconds = 3600 or less for profile %q)", se.profile.Name)
 	case kind == fault.InvalidConfig:
 		return fmt.Sprintf(" (lower duration_seconds of profile %q to the role's maximum session duration)", se.profile.Name)
 	case se.mfa && code == "AccessDenied":

@@ -186,7 +186,8 @@ func TestClassify(t *testing.T) {
 			name: "STS duration too long for a chained role", profile: "admin",
 			err:        &stsError{op: "AssumeRole", profile: adminRole, err: apiErr(400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")},
 			wantStatus: 400, wantCode: "ValidationError",
-			wantIn: []string{"duration_seconds", `"admin"`},
+			wantIn: []string{"duration_seconds = 3600 or less", `"admin"`},
+			notIn:  []string{"maximum session duration"},
 		},
 		{
 			name: "STS throttled", profile: "dev",
