@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -25,6 +26,9 @@ func Import(path, profile string, store func(Keys) error) error {
 		path = target // replace the file, not the link
 	}
 	text, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no credentials file to import from (%w): store the keys with `brokerd keys add %s`", err, profile)
+	}
 	if err != nil {
 		return fmt.Errorf("read credentials file: %w", err)
 	}

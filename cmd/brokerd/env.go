@@ -38,7 +38,7 @@ func (e *env) envCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := firstArg(args)
 			if err := checkShell(shell); err != nil {
-				return err
+				return usageError{err, cmd}
 			}
 			vars, warnings, err := e.shellVars(cmd.Context(), name, os.Getenv)
 			if err != nil {

@@ -31,7 +31,7 @@ func (e *env) serveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(level)
 			if err != nil {
-				return err
+				return usageError{err, cmd}
 			}
 			defer log.Sync()
 			dir, err := stateDir()

@@ -36,6 +36,9 @@ func strict(root *cobra.Command) {
 			check := c.Args
 			c.Args = func(c *cobra.Command, args []string) error {
 				if err := check(c, args); err != nil {
+					if strings.Contains(err.Error(), "arg(s)") { // cobra's counts
+						err = fmt.Errorf("wrong number of arguments (%d given)", len(args))
+					}
 					return usageError{err, c}
 				}
 				return nil
@@ -58,16 +61,28 @@ func needsSubcommand(c *cobra.Command, args []string) error {
 	}
 	list := strings.Join(names, ", ")
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("%s needs a command: one of %s", c.CommandPath(), list), c}
+		if !c.HasParent() {
+			return usageError{fmt.Errorf("give a command: one of %s", list), c}
+		}
+		return usageError{fmt.Errorf("%s needs a command: one of %s", subPath(c), list), c}
 	}
 	if c.SuggestionsMinimumDistance <= 0 {
 		c.SuggestionsMinimumDistance = 2 // as cobra's own unknown-command check
 	}
-	msg := fmt.Sprintf("unknown command %q for %s", args[0], c.CommandPath())
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if c.HasParent() {
+		msg += " for " + subPath(c)
+	}
 	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += fmt.Sprintf(": did you mean %s?", s[0])
 	} else {
 		msg += " (commands: " + list + ")"
 	}
 	return usageError{errors.New(msg), c}
+}
+
+// subPath is c's command path without the program's name, which the
+// error's "brokerd: " prefix says already: "keys", "docker token".
+func subPath(c *cobra.Command) string {
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
 }

@@ -15,16 +15,18 @@ func TestRun_usage(t *testing.T) {
 		args []string
 		want []string // in the error
 	}{
-		{nil, []string{"brokerd needs a command: one of", "usage: brokerd [flags]"}},
-		{[]string{"frob"}, []string{`unknown command "frob" for brokerd`, "usage: brokerd [flags]"}},
-		{[]string{"keys"}, []string{"brokerd keys needs a command: one of add, import, list, remove, rotate", "usage: brokerd keys [flags]"}},
-		{[]string{"keys", "lst"}, []string{`unknown command "lst" for brokerd keys: did you mean list?`}},
-		{[]string{"keys", "add"}, []string{"accepts 1 arg(s), received 0", "usage: brokerd keys add PROFILE [flags]"}},
+		{nil, []string{"give a command: one of", "usage: brokerd [flags]"}},
+		{[]string{"frob"}, []string{`unknown command "frob"`, "usage: brokerd [flags]"}},
+		{[]string{"keys"}, []string{"keys needs a command: one of add, import, list, remove, rotate", "usage: brokerd keys [flags]"}},
+		{[]string{"keys", "lst"}, []string{`unknown command "lst" for keys: did you mean list?`}},
+		{[]string{"keys", "add"}, []string{"wrong number of arguments (0 given)", "usage: brokerd keys add PROFILE [flags]"}},
 		{[]string{"keys", "rotate", "a", "b"}, []string{"usage: brokerd keys rotate PROFILE [flags]"}},
 		{[]string{"completion", "tcsh"}, []string{"brokerd has completions for bash, zsh, fish, powershell, not tcsh", "usage: brokerd completion"}},
 		{[]string{"completion"}, []string{"name one shell"}},
 		{[]string{"status", "--bogus"}, []string{"unknown flag: --bogus", "usage: brokerd status [flags]"}},
-		{[]string{"env", "a", "b"}, []string{"accepts at most 1 arg(s), received 2", "usage: brokerd env [PROFILE] [flags]"}},
+		{[]string{"env", "a", "b"}, []string{"wrong number of arguments (2 given)", "usage: brokerd env [PROFILE] [flags]"}},
+		{[]string{"env", "--shell", "tcsh"}, []string{"want bash, zsh, fish or powershell", "usage: brokerd env [PROFILE] [flags]"}},
+		{[]string{"serve", "--log-level", "loud"}, []string{"want debug, info, warn or error", "usage: brokerd serve [flags]"}},
 		{[]string{"exec"}, []string{"usage: brokerd exec PROFILE [-- COMMAND [ARGS...]]"}},
 	}
 	for _, tt := range tests {
