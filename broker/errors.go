@@ -41,7 +41,12 @@ type keysError struct {
 	// likely meant, in the config file config: profile is neither in it
 	// nor in the keychain.
 	near, role, config string
-	err                error
+	// typo, when set, is a setting of profile, in the config file config,
+	// that likely misspells meant, a credential setting it lacks; elsewhere
+	// means meant gets credentials from elsewhere than keys.
+	typo, meant string
+	elsewhere   bool
+	err         error
 }
 
 func (e *keysError) Error() string { return e.err.Error() }
@@ -73,7 +78,15 @@ func classify(name string, err error) *fault.Error {
 	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && ke.near != "":
 		e.Kind = fault.InvalidConfig
 		e.Message = fmt.Sprintf("source_profile %q of profile %q is neither in the config nor in the keychain (did you mean %s?): set source_profile = %s in %s of %s, or run `brokerd keys add %s`",
-			ke.profile, ke.role, ke.near, ke.near, section(ke.role), ke.config, ke.profile)
+			ke.profile, ke.role, ke.near, ke.near, profile.Header(ke.role), ke.config, ke.profile)
+	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && ke.typo != "" && ke.elsewhere:
+		e.Kind = fault.InvalidConfig
+		e.Message = fmt.Sprintf("profile %q has no %s but sets %s (did you mean %s?): fix %s in %s",
+			ke.profile, ke.meant, ke.typo, ke.meant, profile.Header(ke.profile), ke.config)
+	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && ke.typo != "":
+		e.Kind = fault.InvalidConfig
+		e.Message = fmt.Sprintf("no keys for profile %q in the keychain, and it has no %s but sets %s (did you mean %s?): fix %s in %s and run `brokerd keys add %s`",
+			ke.profile, ke.meant, ke.typo, ke.meant, profile.Header(ke.profile), ke.config, ke.profile)
 	case errors.Is(err, keychain.ErrNotFound):
 		e.Kind = fault.NoKeys
 		src := name
@@ -99,14 +112,6 @@ func classify(name string, err error) *fault.Error {
 		e.Message = fmt.Sprintf("cannot reach STS %s (%v): check the network; %s", subject(name, se), cmp.Or(errors.Unwrap(se.err), se.err), again(se))
 	}
 	return e
-}
-
-// section names the config file's section of profile name.
-func section(name string) string {
-	if name == "default" {
-		return "[default]"
-	}
-	return "[profile " + name + "]"
 }
 
 // subject says what the failed STS call se was for: profile name, or, for

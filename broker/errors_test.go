@@ -101,6 +101,22 @@ func TestClassify(t *testing.T) {
 				"set source_profile = dev in [profile prod] of /c", "`brokerd keys add deev`"},
 		},
 		{
+			name: "misspelt role_arn", profile: "prod",
+			err: &keysError{profile: "prod", listed: true, typo: "role_arm", meant: "role_arn", elsewhere: true, config: "/c",
+				err: fmt.Errorf("read keys of profile %q: %w", "prod", keychain.ErrNotFound)},
+			wantStatus: 400, wantCode: "InvalidConfig",
+			wantIn: []string{`profile "prod" has no role_arn but sets role_arm (did you mean role_arn?): fix [profile prod] in /c`},
+			notIn:  []string{"keys add"},
+		},
+		{
+			name: "misspelt mfa_serial", profile: "admin",
+			err: &keysError{profile: "default", listed: true, typo: "mfa_serail", meant: "mfa_serial", config: "/c",
+				err: fmt.Errorf("read keys of profile %q: %w", "default", keychain.ErrNotFound)},
+			wantStatus: 400, wantCode: "InvalidConfig",
+			wantIn: []string{`no keys for profile "default" in the keychain, and it has no mfa_serial but sets mfa_serail (did you mean mfa_serial?)`,
+				"fix [default] in /c and run `brokerd keys add default`"},
+		},
+		{
 			name: "no keys, bare", profile: "dev",
 			err:        keychain.ErrNotFound,
 			wantStatus: 404, wantCode: "NoKeys",

@@ -455,6 +455,105 @@ region = eu-west-1
 	}
 }
 
+// TestBroker_FetchMisspeltSetting checks that a profile without keys that
+// sets a close misspelling of a credential setting brokerd reads is
+// answered as the config's typo, not as keys to add; with keys, the typo
+// changes nothing.
+func TestBroker_FetchMisspeltSetting(t *testing.T) {
+	const typos = `
+[profile prod]
+role_arm = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = base
+
+[profile app]
+role_arn = arn:aws:iam::999999999999:role/App
+source_profile = corp
+
+[profile corp]
+sso_sesion = corp
+
+[profile mfauser]
+mfa_serail = arn:aws:iam::111111111111:mfa/me
+
+[profile both]
+role_session_name = me
+role_sesion_name = me
+
+[profile colours]
+colour = blue
+regoin = eu-west-1
+
+[profile loose]
+role_arn = arn:aws:iam::999999999999:role/Loose
+sorce_profile = base
+`
+	withProd := fakeKeys{"prod": {AccessKeyID: "AKIAPROD000000000003", SecretAccessKey: strings.Repeat("p", 40)}}
+	maps.Copy(withProd, testKeys)
+	tests := []struct {
+		name      string
+		profile   string
+		keys      broker.Keys
+		wantCode  string // "" for credentials served
+		wantIn    []string
+		notIn     []string
+		wantCalls int
+	}{
+		{"role_arn", "prod", testKeys, "InvalidConfig",
+			[]string{`profile "prod" has no role_arn but sets role_arm (did you mean role_arn?): fix [profile prod] in `},
+			[]string{"brokerd keys add"}, 0},
+		// An unknown setting of a profile whose keys are there is harmless.
+		{"role_arn, keys there", "prod", withProd, "", nil, nil, 1},
+		// The source of the role asked for is the one named.
+		{"sso_session of the source", "app", testKeys, "InvalidConfig",
+			[]string{`profile "corp" has no sso_session but sets sso_sesion (did you mean sso_session?): fix [profile corp] in `}, nil, 0},
+		{"mfa_serial", "mfauser", testKeys, "InvalidConfig",
+			[]string{`no keys for profile "mfauser" in the keychain, and it has no mfa_serial but sets mfa_serail (did you mean mfa_serial?)`,
+				"fix [profile mfauser] in ", "and run `brokerd keys add mfauser`"}, nil, 0},
+		// The setting is there as well: the typo is harmless, the keys are missing.
+		{"role_session_name set too", "both", testKeys, "NoKeys", []string{"`brokerd keys add both`"}, []string{"role_sesion_name"}, 0},
+		// Typos of other settings do not explain missing keys.
+		{"no credential setting", "colours", testKeys, "NoKeys", []string{"`brokerd keys add colours`"}, []string{"regoin", "did you mean"}, 0},
+		{"source_profile of a role", "loose", testKeys, "InvalidConfig",
+			[]string{`profile "loose" has role_arn but no source_profile, and sets sorce_profile (did you mean source_profile?): fix [profile loose] in `}, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := stsWorld(t)
+			config := os.Getenv("AWS_CONFIG_FILE")
+			if err := os.WriteFile(config, []byte(fetchConfig+typos), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := broker.New(tt.keys, broker.Config{}).Fetch(t.Context(), tt.profile)
+			if tt.wantCode == "" {
+				if err != nil {
+					t.Errorf("Fetch(%q) = %v, want credentials", tt.profile, err)
+				}
+			} else {
+				_, code, msg := httperr.Answer(err)
+				if code != tt.wantCode {
+					t.Errorf("Fetch(%q) = %v (%s), want %s", tt.profile, err, code, tt.wantCode)
+				}
+				for _, want := range tt.wantIn {
+					if !strings.Contains(msg, want) {
+						t.Errorf("Fetch(%q) answered %q, want %q in it", tt.profile, msg, want)
+					}
+				}
+				for _, not := range tt.notIn {
+					if strings.Contains(msg, not) {
+						t.Errorf("Fetch(%q) answered %q, want no %q in it", tt.profile, msg, not)
+					}
+				}
+				if tt.wantCode == "InvalidConfig" && !strings.Contains(msg, config) {
+					t.Errorf("Fetch(%q) answered %q, want the config file %s in it", tt.profile, msg, config)
+				}
+			}
+			if n := len(f.Calls()); n != tt.wantCalls {
+				t.Errorf("Fetch(%q) made %d STS calls, want %d", tt.profile, n, tt.wantCalls)
+			}
+		})
+	}
+}
+
 // failingKeys is a keychain that fails every read with err.
 type failingKeys struct{ err error }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +65,7 @@ func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials,
 		ke := &keysError{profile: name, listed: p.Listed, err: err}
 		if errors.Is(err, keychain.ErrNotFound) {
 			b.mistypedSource(ctx, p, ke)
+			b.misspeltSetting(p, ke)
 		}
 		return aws.Credentials{}, ke
 	}
@@ -110,6 +112,70 @@ func (b *Broker) mistypedSource(ctx context.Context, p profile.Plan, ke *keysErr
 	if near := suggest.Closest(p.Source.Name, candidates); near != "" {
 		// The innermost role is the one whose source_profile names it.
 		ke.role, ke.near, ke.config = p.Chain[0].Name, near, cfg.Path
+	}
+}
+
+// credentialSettings are the settings brokerd reads for credentials, with
+// the value a profile holds: a source profile that lacks keys and one of
+// these, yet sets a close misspelling of it, likely meant it. Settings
+// marked elsewhere get the credentials from elsewhere than keys: fixing
+// such a typo is all it takes.
+var credentialSettings = []struct {
+	name      string
+	elsewhere bool
+	value     func(profile.Profile) string
+}{
+	{"role_arn", true, func(p profile.Profile) string { return p.RoleARN }},
+	{"sso_session", true, func(p profile.Profile) string { return p.SSOSession }},
+	{"sso_start_url", true, func(p profile.Profile) string { return p.SSOStartURL }},
+	{"sso_region", true, func(p profile.Profile) string { return p.SSORegion }},
+	{"sso_account_id", true, func(p profile.Profile) string { return p.SSOAccountID }},
+	{"sso_role_name", true, func(p profile.Profile) string { return p.SSORoleName }},
+	{"credential_process", true, func(p profile.Profile) string { return p.CredentialProcess }},
+	{"credential_source", true, func(p profile.Profile) string { return unsupported(p, "credential_source") }},
+	{"web_identity_token_file", true, func(p profile.Profile) string { return unsupported(p, "web_identity_token_file") }},
+	{"source_profile", false, func(p profile.Profile) string { return p.SourceProfile }},
+	{"mfa_serial", false, func(p profile.Profile) string { return p.MFASerial }},
+	{"mfa_process", false, func(p profile.Profile) string { return p.MFAProcess }},
+	{"external_id", false, func(p profile.Profile) string { return p.ExternalID }},
+	{"role_session_name", false, func(p profile.Profile) string { return p.RoleSessionName }},
+	{"duration_seconds", false, func(p profile.Profile) string {
+		if p.Duration == 0 {
+			return ""
+		}
+		return p.Duration.String()
+	}},
+}
+
+// unsupported returns key when p sets that unsupported credential setting.
+func unsupported(p profile.Profile, key string) string {
+	if slices.Contains(p.Unsupported, key) {
+		return key
+	}
+	return ""
+}
+
+// misspeltSetting fills in ke for a plan p whose source, a profile of the
+// config file, has no keys, when that profile sets a close misspelling of
+// a credential setting it lacks: the typo, the setting it likely meant and
+// the config file. Keys in the keychain make such a typo harmless, so it
+// is looked for only once they are missing.
+func (b *Broker) misspeltSetting(p profile.Plan, ke *keysError) {
+	if len(p.Source.Unknown) == 0 || ke.near != "" {
+		return
+	}
+	for _, s := range credentialSettings {
+		if s.value(p.Source) != "" {
+			continue
+		}
+		if typo := p.Source.Misspelling(s.name); typo != "" {
+			cfg, err := b.Profiles()
+			if err != nil {
+				return
+			}
+			ke.typo, ke.meant, ke.elsewhere, ke.config = typo, s.name, s.elsewhere, cfg.Path
+			return
+		}
 	}
 }
 

@@ -107,23 +107,9 @@ func botocoreProblems(text []byte) []problem {
 }
 
 // knownKeys are the settings of a profile that the AWS SDKs, the aws CLI
-// and brokerd read (the AWS SDKs and Tools reference guide's settings
-// list); cli_* settings and nested service settings (s3 = …) are known too.
-var knownKeys = []string{
-	"region", "output", "role_arn", "source_profile", "credential_source", "external_id", "mfa_serial",
-	"role_session_name", "duration_seconds", "web_identity_token_file", "credential_process",
-	"sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name", "sso_registration_scopes",
-	"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token", "aws_account_id",
-	"ca_bundle", "endpoint_url", "ignore_configured_endpoint_urls", "services", "use_fips_endpoint",
-	"use_dualstack_endpoint", "retry_mode", "max_attempts", "sts_regional_endpoints", "s3_use_arn_region",
-	"parameter_validation", "tcp_keepalive", "defaults_mode", "metadata_service_timeout",
-	"metadata_service_num_attempts", "ec2_metadata_service_endpoint", "ec2_metadata_service_endpoint_mode",
-	"ec2_metadata_v1_disabled", "api_versions", "account_id_endpoint_mode", "request_min_compression_size_bytes",
-	"disable_request_compression", "sigv4a_signing_region_set", "auth_scheme_preference",
-	"request_checksum_calculation", "response_checksum_validation", "endpoint_discovery_enabled",
-	"disable_host_prefix_injection", "sdk_ua_app_id", "s3_disable_multiregion_access_points",
-	"mfa_process", // brokerd's own
-}
+// and brokerd read; cli_* settings and nested service settings (s3 = …)
+// are known too.
+var knownKeys = profile.Settings()
 
 // mfaDevice is an MFA device's ARN (virtual, U2F or hardware device of a
 // user), or a hardware token's serial number.
@@ -162,7 +148,7 @@ func checkConfig(env Env, keys []string, keysKnown bool) []Check {
 		s := profiles[name]
 		for _, k := range s.Keys() {
 			key := k.Name()
-			if slices.Contains(knownKeys, key) || strings.HasPrefix(key, "cli_") || len(k.NestedValues()) > 0 {
+			if profile.IsSetting(key) || len(k.NestedValues()) > 0 {
 				continue
 			}
 			if near := suggest.Closest(key, knownKeys); near != "" {
@@ -285,12 +271,7 @@ func profileOf(section string) (string, bool) {
 }
 
 // sectionName is the config file header of profile name.
-func sectionName(name string) string {
-	if name == "default" {
-		return "[default]"
-	}
-	return "[profile " + name + "]"
-}
+func sectionName(name string) string { return profile.Header(name) }
 
 // iniSections lists the sections of an ini file.
 func iniSections(file string) (*ini.File, []string) {

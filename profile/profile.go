@@ -49,6 +49,9 @@ type Profile struct {
 	SSOAccountID, SSORoleName          string
 	// Other credential settings brokerd does not serve from, by key name.
 	Unsupported []string
+	// Unknown lists the settings of the profile that neither brokerd nor
+	// the AWS SDKs read (see IsSetting), by key name, sorted: typos, often.
+	Unknown []string
 }
 
 // IsRole reports whether the profile assumes a role.
@@ -130,6 +133,14 @@ func Parse(path string, text []byte) *Config {
 	return c
 }
 
+// Header is the config file's section header of profile name.
+func Header(name string) string {
+	if name == "default" {
+		return "[default]"
+	}
+	return "[profile " + name + "]"
+}
+
 // isDefault reports whether s is a [default] section, not [profile default].
 func isDefault(s *section) bool { return s.name == "default" }
 
@@ -168,6 +179,7 @@ func parseProfile(name string, s *section) (Profile, error) {
 		SSORegion:         get("sso_region"),
 		SSOAccountID:      get("sso_account_id"),
 		SSORoleName:       get("sso_role_name"),
+		Unknown:           unknown(s),
 	}
 	if d := get("duration_seconds"); d != "" {
 		n, err := strconv.Atoi(d)
@@ -235,6 +247,10 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 			return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with credential_source, which brokerd does not serve: set source_profile = NAME of a profile whose keys brokerd holds instead", ErrUnsupported, p.Name)
 		}
 		if p.SourceProfile == "" {
+			if typo := p.Misspelling("source_profile"); typo != "" {
+				return Profile{}, nil, fmt.Errorf("%w: profile %q has role_arn but no source_profile, and sets %s (did you mean source_profile?): fix %s in %s",
+					ErrInvalid, p.Name, typo, Header(p.Name), c.Path)
+			}
 			return Profile{}, nil, fmt.Errorf("%w: profile %q has role_arn but no source_profile: add source_profile = NAME of the profile whose keys brokerd holds", ErrInvalid, p.Name)
 		}
 		chain = append([]Profile{p}, chain...)
