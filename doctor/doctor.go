@@ -83,6 +83,7 @@ func Run(ctx context.Context, env Env) []Check {
 	out = append(out, checkSyntax(env)...)
 	out = append(out, checkConfig(env, keys, keychain.Level == OK)...)
 	out = append(out, checkDurations(env)...)
+	out = append(out, checkChaining(env)...)
 	out = append(out, keychain, checkClock(ctx, env))
 	return out
 }

@@ -178,6 +178,10 @@ func TestRun_Problems(t *testing.T) {
 		{"clock a bit off", func(w *world) {
 			w.env.STSTime = func(context.Context) (time.Time, error) { return now.Add(2 * time.Minute), nil }
 		}, "clock", Warn, "network time"},
+		{"chained role over an hour", func(w *world) {
+			os.WriteFile(w.env.ConfigFile, []byte("[profile mid]\nrole_arn = arn:aws:iam::1:role/Mid\nsource_profile = dev\n"+
+				"[profile prod]\nrole_arn = arn:aws:iam::1:role/Prod\nsource_profile = mid\nduration_seconds = 7200\n"), 0o600)
+		}, "profile prod", Fail, "set duration_seconds = 3600 or less for profile prod"},
 		{"session ending", func(w *world) {
 			w.env.Status = func(context.Context) (control.Status, error) {
 				return control.Status{Sessions: []control.Session{{Profile: "dev", Expires: now.Add(10 * time.Minute)}}}, nil
