@@ -7,6 +7,7 @@ package cache
 import (
 	"cmp"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -172,6 +173,18 @@ func (c *Cache) epochs() [2]uint64 {
 // credentials as long as they have MinValid left, and never expired ones;
 // without those, it answers the stored error until the retry is due.
 func (c *Cache) Get(ctx context.Context, profile string) (Served, error) {
+	return c.get(ctx, profile, false)
+}
+
+// errSetAside is the outcome of a fetch that Forget or RefreshAll set
+// aside while it ran: it may have used what changed (the plan of an
+// edited config file, say), so its credentials are neither kept nor
+// served, and a request that waited on it asks once more.
+var errSetAside = &fault.Error{Kind: fault.STSUnavailable, Code: "Cancelled",
+	Message: "the credentials were being fetched when what they depend on changed: try again"}
+
+// get is Get; retried is true when a fetch it waited on was set aside.
+func (c *Cache) get(ctx context.Context, profile string, retried bool) (Served, error) {
 	e := c.entry(profile)
 	now := c.now()
 	e.lastUsed.Store(now.UnixNano())
@@ -197,6 +210,9 @@ func (c *Cache) Get(ctx context.Context, profile string) (Served, error) {
 		return Served{}, lastErr
 	}
 	fresh, err := c.wait(ctx, profile, e, true, c.cfg.Patience)
+	if errors.Is(err, errSetAside) && !retried {
+		return c.get(ctx, profile, true)
+	}
 	if err == nil {
 		return fresh, nil
 	}
@@ -365,7 +381,7 @@ func (c *Cache) refresh(profile string, e *entry) (any, error) {
 	e.mu.Lock()
 	if e.gen != gen {
 		e.mu.Unlock()
-		return s, nil
+		return nil, errSetAside
 	}
 	e.served, e.has = s, true
 	e.refreshAt = cr.Expires.Add(-min(margin, lifetime/2))

@@ -1345,3 +1345,37 @@ func TestCache_SameSessionNeverServedBelowMinValid(t *testing.T) {
 		stop()
 	})
 }
+
+// A request waiting on a fetch that Forget set aside (the profile's plan
+// changed meanwhile) is not answered with that fetch's credentials: it
+// waits for a fetch of its own.
+func TestCache_ForgetSetsAsideFetchUnderWay(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var calls atomic.Int64
+		fetch := func(ctx context.Context, profile string) (creds.Credentials, error) {
+			n := calls.Add(1)
+			if n == 1 {
+				<-release // the fetch of the old plan, under way
+			}
+			return creds.Credentials{Credentials: aws.Credentials{AccessKeyID: keyID(int(n)), SecretAccessKey: "s", SessionToken: "t",
+				CanExpire: true, Expires: time.Now().Add(time.Hour)}}, nil
+		}
+		c := cache.New(fetch, cache.Config{Clock: clockwork.NewRealClock(), Patience: time.Minute})
+		defer c.Close()
+		got := make(chan string, 1)
+		go func() {
+			s, err := c.Get(t.Context(), "prod")
+			if err != nil {
+				t.Errorf("Get(prod) = %v", err)
+			}
+			got <- s.AccessKeyID
+		}()
+		synctest.Wait()
+		c.Forget(func(string) bool { return true })
+		close(release)
+		if key := <-got; key != keyID(2) {
+			t.Errorf("Get(prod) = %s, want %s from a fetch after Forget, not the set-aside %s", key, keyID(2), keyID(1))
+		}
+	})
+}

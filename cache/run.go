@@ -173,17 +173,16 @@ func (c *Cache) Statuses() []Status {
 	out := make([]Status, 0, len(c.entries))
 	for name, e := range c.entries {
 		e.mu.Lock()
-		s := Status{Profile: name, LastRefresh: e.lastRefresh, Failures: e.failures}
+		s := Status{Profile: name, LastRefresh: e.lastRefresh}
+		failing := e.lastErr != nil && e.errEpoch == epochs
+		if failing {
+			s.LastError, s.Failures = e.lastErr.Error(), e.failures
+		}
 		if e.has {
 			s.RoleARN, s.Expires, s.NextRefresh = e.served.RoleARN, e.served.Expires, e.refreshAt
-			if e.failures > 0 {
+			if failing {
 				s.NextRefresh = e.retryAt
 			}
-		}
-		if e.lastErr != nil && e.errEpoch == epochs {
-			s.LastError = e.lastErr.Error()
-		} else {
-			s.Failures = 0
 		}
 		e.mu.Unlock()
 		out = append(out, s)
