@@ -117,6 +117,9 @@ type sig struct {
 	keyID   string // unmasked; the event masks it
 	status  int
 	code    string
+	// anon marks a refusal of a request without the token, counted apart
+	// (clientStream.anon).
+	anon bool
 }
 
 // who names a client: a loopback process (or why it has none), or a
@@ -141,6 +144,21 @@ type clientStream struct {
 	first     time.Time // of the repeats
 	used      bool      // since the last flush
 	gone      bool      // dropped from Audit.streams: find it again
+	// anon counts the refusals of requests without the token by their
+	// sig, whatever their order: alternating two of them (no token, a
+	// wrong one) would otherwise end a run, and write a line, each time.
+	// The first of each is written at once, the rest as one line at each
+	// flush, in the order first seen. Such a sig has no profile name, so
+	// there are few.
+	anon []*repeats
+}
+
+// repeats are requests like sig counted since the line of the first.
+type repeats struct {
+	sig   sig
+	event audit.Event
+	n     int
+	first time.Time
 }
 
 // add records a request like s: it counts it as a repeat, or writes the
@@ -148,6 +166,9 @@ type clientStream struct {
 // write the stream's lines later. Call with st.mu.
 func (st *clientStream) add(a *Audit, s sig, c *cache.Served) (due bool) {
 	st.used = true
+	if s.anon {
+		return st.addAnon(a, s)
+	}
 	if st.has && st.last == s {
 		st.repeat++
 		if st.repeat == 1 {
@@ -164,18 +185,50 @@ func (st *clientStream) add(a *Audit, s sig, c *cache.Served) (due bool) {
 	return false
 }
 
-// flush writes the repeats pending as one line. Call with st.mu.
+// addAnon records a refusal of a request without the token. Call with
+// st.mu.
+func (st *clientStream) addAnon(a *Audit, s sig) (due bool) {
+	for _, r := range st.anon {
+		if r.sig != s {
+			continue
+		}
+		r.n++
+		if r.n == 1 {
+			r.first = a.clock.Now()
+			return true
+		}
+		return false
+	}
+	e := event(s, nil)
+	e.Client, e.Container, e.Note = st.client, st.container, st.note
+	st.anon = append(st.anon, &repeats{sig: s, event: e})
+	a.log.Record(e)
+	return false
+}
+
+// flush writes the repeats pending, each sig's as one line. Call with
+// st.mu.
 func (st *clientStream) flush(a *Audit) {
+	for _, r := range st.anon {
+		if r.n > 0 {
+			a.log.Record(repeated(r.event, r.first, a.clock.Now(), r.n))
+			r.n = 0
+		}
+	}
 	if st.repeat == 0 {
 		return
 	}
-	e := st.event
-	e.Time, e.Until, e.Count = st.first, a.clock.Now(), st.repeat
-	if st.repeat == 1 {
+	a.log.Record(repeated(st.event, st.first, a.clock.Now(), st.repeat))
+	st.repeat = 0
+}
+
+// repeated is the line of n requests like e, from first until now.
+func repeated(e audit.Event, first, now time.Time, n int) audit.Event {
+	e.Time, e.Until, e.Count = first, now, n
+	if n == 1 {
 		e.Until, e.Count = time.Time{}, 0
 	}
-	a.log.Record(e)
-	st.repeat = 0
+	return e
 }
 
 // maxStreams bounds the clients an Audit holds between flushes.
@@ -274,21 +327,22 @@ func (a *Audit) issued(r *http.Request, name string, c *cache.Served) {
 
 // refused records an error answered to a loopback client, before it is
 // written.
-func (a *Audit) refused(r *http.Request, name string, status int, code string) {
+func (a *Audit) refused(r *http.Request, name string, status int, code string, authorized bool) {
 	a.refusedN.Add(1)
-	a.loopback(r, refusal(name, status, code), nil)
+	a.loopback(r, refusal(name, status, code, authorized), nil)
 }
 
-// refusal is the sig of a refused request for name. A name that cannot be
-// a profile's is not kept, so that a client asking for a new one each time
-// (random bytes, 5,000 characters) makes one line with a count rather than
-// a line each, which would rotate the log's history away, and so that no
-// line holds control characters.
-func refusal(name string, status int, code string) sig {
-	if code == codeBadName || profile.CheckName(name) != nil {
+// refusal is the sig of a refused request for name. Only a request that
+// carried the token (authorized) keeps the name, and only a name that can
+// be a profile's: a client without the token, or asking for a new
+// impossible name each time (random bytes, 5,000 characters), makes one
+// line with a count rather than a line each, which would rotate the log's
+// history away; and no line holds control characters.
+func refusal(name string, status int, code string, authorized bool) sig {
+	if !authorized || code == codeBadName || profile.CheckName(name) != nil {
 		name = ""
 	}
-	return sig{kind: audit.Refused, profile: name, status: status, code: code}
+	return sig{kind: audit.Refused, profile: name, status: status, code: code, anon: !authorized}
 }
 
 func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
@@ -374,7 +428,7 @@ func (a *Audit) relayed(rc RelayClient, s sig, c *cache.Served) {
 	st := a.lockedStream(who{token: rc.TokenID, ip: rc.IP}, &held, func(*clientStream) {})
 	if ct := st.container; ct == nil || ct.ID != rc.ContainerID || ct.Label != rc.Label {
 		st.flush(a)
-		st.has = false
+		st.has, st.anon = false, nil // their lines name the container before
 		st.container = &audit.Container{ID: rc.ContainerID, Label: rc.Label, IP: rc.IP}
 	}
 	a.record(st, s, c)

@@ -388,10 +388,13 @@ func TestAudit_NamesNeedTheToken(t *testing.T) {
 	for _, e := range events() {
 		lines = append(lines, fmt.Sprintf("%s %q %s x%d", e.Kind, e.Profile, e.Code, e.N()))
 	}
-	// The first of a run is written at once, its repeats as one line.
-	want := []string{`refused "" MissingToken x1`, `refused "" MissingToken x49`, `refused "" InvalidToken x1`, `refused "" InvalidToken x49`,
-		`refused "" InvalidHost x1`, `refused "" InvalidHost x49`, `refused "missing" ProfileNotFound x1`,
-		`refused "" MissingToken x1`, `refused "" MissingToken x49`}
+	// The first refusal of each kind without the token is written at
+	// once, its repeats as one line at the flush.
+	// An outcome other than those (the authorised request) writes what is
+	// pending first.
+	want := []string{`refused "" MissingToken x1`, `refused "" InvalidToken x1`, `refused "" InvalidHost x1`,
+		`refused "" MissingToken x49`, `refused "" InvalidToken x49`, `refused "" InvalidHost x49`,
+		`refused "missing" ProfileNotFound x1`, `refused "" MissingToken x1`, `refused "" MissingToken x49`}
 	if !slices.Equal(lines, want) {
 		t.Errorf("audit lines:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
@@ -421,5 +424,37 @@ func TestAudit_ShutdownKeepsRepeats(t *testing.T) {
 		if n != 3 {
 			t.Fatalf("run %d: the log holds %d of 3 issuances", i, n)
 		}
+	}
+}
+
+// A client without the token that alternates between refusals (no token,
+// a wrong one, a foreign Host) still makes one line per kind with a count,
+// not a line per request.
+func TestAudit_AlternatingRefusalsCoalesce(t *testing.T) {
+	l, events := newAuditLog(t, clockwork.NewRealClock())
+	a := server.NewAudit(l, server.AuditConfig{})
+	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	ctx := a.ConnContext(context.Background(), c1)
+	for i := range 999 {
+		r := httptest.NewRequest(http.MethodGet, "http://"+srvHost+"/v1/credentials/prod", nil).WithContext(ctx)
+		switch i % 3 {
+		case 1:
+			r.Header.Set("Authorization", "wrong")
+		case 2:
+			r.Host = "evil.example"
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	a.Flush()
+	got := events()
+	n := 0
+	for _, e := range got {
+		n += e.N()
+	}
+	if len(got) != 6 || n != 999 {
+		t.Errorf("999 alternating refusals made %d lines counting %d, want 6 lines (the first of each kind, then its repeats) counting 999", len(got), n)
 	}
 }

@@ -15,7 +15,8 @@ import (
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if s.cfg.Audit != nil {
 		status, code, _ := httperr.Answer(err)
-		s.cfg.Audit.refused(r, s.auditedProfile(r), status, code)
+		authorized := s.tokenMatches(header(r.Header, "Authorization"))
+		s.cfg.Audit.refused(r, s.pathProfile(r), status, code, authorized)
 	}
 	status, code, message := httperr.Write(w, err)
 	if !s.refused.sample() {
@@ -25,14 +26,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		zap.Int("status", status), zap.String("code", code), zap.String("message", message))
 }
 
-// auditedProfile is the profile a refused request asked for, as far as its
-// path tells: "" when it is not a credentials path, and when the request
-// does not carry the token, so that a client without it cannot fill the
-// audit log with a new name per request.
-func (s *server) auditedProfile(r *http.Request) string {
-	if !s.tokenMatches(header(r.Header, "Authorization")) {
-		return ""
-	}
+// pathProfile is the profile a refused request asked for, as far as its
+// path tells: "" when it is not a credentials path.
+func (s *server) pathProfile(r *http.Request) string {
 	name, ok := credentialsPath(r.URL)
 	if ok && name == "" && r.URL.Path == wire.CredentialsPath {
 		name = s.cfg.DefaultProfile

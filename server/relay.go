@@ -75,8 +75,9 @@ func NewRelay(creds Credentials, cfg RelayConfig) http.Handler {
 
 // relayRequest is what the handler has learnt of a request so far.
 type relayRequest struct {
-	who  RelayClient
-	name string
+	who     RelayClient
+	name    string
+	tokenOK bool // the container token was checked
 }
 
 func (h *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +114,7 @@ func (h *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, &q, h.tokenError(secret, err))
 		return
 	}
-	q.name = name
+	q.name, q.tokenOK = name, true
 	if q.name == "" {
 		q.name = tok.Default()
 	}
@@ -181,7 +182,7 @@ func (h *relay) hostAllowed(host string) bool {
 func (h *relay) refuse(w http.ResponseWriter, r *http.Request, q *relayRequest, err error) {
 	status, code, message := httperr.Answer(err)
 	if h.cfg.Audit != nil {
-		h.cfg.Audit.relayed(q.who, refusal(q.name, status, code), nil)
+		h.cfg.Audit.relayed(q.who, refusal(q.name, status, code, q.tokenOK), nil)
 	}
 	httperr.Write(w, err)
 	if h.refused.sample() {
