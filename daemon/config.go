@@ -18,12 +18,15 @@ import (
 // background, its credentials served meanwhile. A config file that does
 // not load changes nothing.
 func (s *service) Reload(ctx context.Context) error {
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
 	cfg, err := s.broker.Reload()
 	if err != nil {
 		return err
 	}
 	keys, kerr := s.keys.Profiles(ctx)
-	old := s.swapApplied(cfg)
+	old := s.applied
+	s.applied = cfg
 	s.cache.Forget(func(name string) bool {
 		_, err := cfg.Get(name)
 		gone := err != nil && kerr == nil && !slices.Contains(keys, name)
@@ -40,12 +43,15 @@ func (s *service) Reload(ctx context.Context) error {
 // keep theirs. A config file that does not load changes nothing: the
 // edit is likely under way.
 func (s *service) applyConfig() {
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
 	cfg, err := s.broker.Profiles()
 	if err != nil {
 		s.log.Warn("config file changed but does not load: brokerd serves what it has until it does", zap.Error(err))
 		return
 	}
-	old := s.swapApplied(cfg)
+	old := s.applied
+	s.applied = cfg
 	var dropped []string
 	s.cache.Forget(func(name string) bool {
 		if planChanged(old, cfg, name) {
@@ -55,16 +61,6 @@ func (s *service) applyConfig() {
 		return false
 	})
 	s.log.Info("applied the changed config file", zap.Strings("profiles_changed", dropped))
-}
-
-// swapApplied records cfg as the config file applied, and returns the one
-// applied before (nil if none loaded).
-func (s *service) swapApplied(cfg *profile.Config) *profile.Config {
-	s.configMu.Lock()
-	defer s.configMu.Unlock()
-	old := s.applied
-	s.applied = cfg
-	return old
 }
 
 // planChanged reports whether name resolves otherwise in cfg than in old,

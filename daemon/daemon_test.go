@@ -320,8 +320,10 @@ source_profile = dev
 		t.Fatalf("GET prod, deploy = %s, %s; want credentials", prod, deploy)
 	}
 
-	edit(strings.Replace(roles, "role/UpdateApp", "role/Other", 1))
+	// Edited again until seen: the daemon's watch may not be in place yet.
+	other := strings.Replace(roles, "role/UpdateApp", "role/Other", 1)
 	waitFor(t, "prod to follow its new role", func() bool {
+		edit(other)
 		_, key := d.get(t, "prod")
 		return key != prod
 	})
@@ -333,8 +335,9 @@ source_profile = dev
 	}
 
 	// MFA now required: nothing fetched without it is served.
-	edit(strings.Replace(roles, "[profile dev]\n", "[profile dev]\nmfa_serial = arn:aws:iam::111111111111:mfa/dev\n", 1))
+	withMFA := strings.Replace(roles, "[profile dev]\n", "[profile dev]\nmfa_serial = arn:aws:iam::111111111111:mfa/dev\n", 1)
 	waitFor(t, "the profiles to need a login", func() bool {
+		edit(withMFA)
 		status, code := d.get(t, "deploy")
 		return status == 401 && code == "LoginRequired"
 	})

@@ -38,7 +38,8 @@ type service struct {
 	federationURL string
 	// applied is the config file that the cached credentials follow
 	// (nil when none loaded): an edit drops the profiles whose plan
-	// changed.
+	// changed. configMu makes a reload or an edit's load, comparison and
+	// drop one step, so that two cannot interleave.
 	configMu sync.Mutex
 	applied  *profile.Config
 }

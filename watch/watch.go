@@ -6,7 +6,9 @@ package watch
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -14,10 +16,10 @@ import (
 // File calls changed after changes to the file at path, until ctx ends.
 // It watches the directories of path and of the file path links to, since
 // an editor that saves by a rename replaces the file a watch on it would
-// follow. A burst of events calls changed as often: the caller gathers
-// them. It fails when neither directory can be watched (it does not
-// exist, say); a directory that cannot be watched later, once the link
-// moves, is left out.
+// follow. While such a directory does not exist (no ~/.aws yet, or it was
+// removed), it watches the nearest one above it that does, until the
+// directory is there again. A burst of events calls changed as often: the
+// caller gathers them. It fails when nothing can be watched.
 func File(ctx context.Context, path string, changed func()) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -28,23 +30,10 @@ func File(ctx context.Context, path string, changed func()) error {
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", path, err)
 	}
-	var names []string // path and the file it links to
-	watched := map[string]bool{}
-	follow := func() {
-		names = []string{path}
-		if target, err := filepath.EvalSymlinks(path); err == nil && target != path {
-			names = append(names, target)
-		}
-		for _, name := range names {
-			dir := filepath.Dir(name)
-			if !watched[dir] && w.Add(dir) == nil {
-				watched[dir] = true
-			}
-		}
-	}
-	follow()
-	if len(watched) == 0 {
-		return fmt.Errorf("watch %s: its directory cannot be watched", path)
+	f := &files{w: w, path: path, watched: map[string]bool{}}
+	f.follow()
+	if len(f.watched) == 0 {
+		return fmt.Errorf("watch %s: no directory above it can be watched", path)
 	}
 	for {
 		select {
@@ -54,12 +43,9 @@ func File(ctx context.Context, path string, changed func()) error {
 			if !ok {
 				return nil
 			}
-			for _, name := range names {
-				if filepath.Clean(ev.Name) == name {
-					changed()
-					follow()
-					break
-				}
+			if f.concerns(filepath.Clean(ev.Name)) {
+				changed()
+				f.follow()
 			}
 		case _, ok := <-w.Errors:
 			if !ok {
@@ -68,6 +54,76 @@ func File(ctx context.Context, path string, changed func()) error {
 			// Events were lost (the kernel's queue overflowed): one of
 			// them may have been the file's.
 			changed()
+			f.follow()
 		}
 	}
+}
+
+// files is what File watches: path, the file it links to, and the
+// directories that hold them.
+type files struct {
+	w       *fsnotify.Watcher
+	path    string
+	names   []string        // path, and the file it links to
+	watched map[string]bool // directories
+}
+
+// follow resolves the link anew and watches the directory of each name,
+// or the nearest existing one above it, and no other.
+func (f *files) follow() {
+	f.names = []string{f.path}
+	if target, err := filepath.EvalSymlinks(f.path); err == nil && target != f.path {
+		f.names = append(f.names, target)
+	}
+	want := map[string]bool{}
+	for _, name := range f.names {
+		for dir := filepath.Dir(name); ; dir = filepath.Dir(dir) {
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+				want[dir] = true
+				break
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
+	for dir := range f.watched {
+		if !want[dir] {
+			f.w.Remove(dir)
+			delete(f.watched, dir)
+		}
+	}
+	for dir := range want {
+		// A directory removed and made again needs a new watch: the
+		// kernel dropped the old one with it.
+		if !f.watched[dir] || !f.alive(dir) {
+			f.w.Remove(dir)
+			f.watched[dir] = f.w.Add(dir) == nil
+			if !f.watched[dir] {
+				delete(f.watched, dir)
+			}
+		}
+	}
+}
+
+// alive reports whether the watcher still watches dir.
+func (f *files) alive(dir string) bool {
+	for _, d := range f.w.WatchList() {
+		if d == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// concerns reports whether an event on name may change what path reads:
+// an event on path or the file it links to, or on a directory above
+// either (made, removed, renamed).
+func (f *files) concerns(name string) bool {
+	for _, n := range f.names {
+		if name == n || strings.HasPrefix(n, name+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }

@@ -142,9 +142,45 @@ func TestFile_OtherFiles(t *testing.T) {
 	}
 }
 
-func TestFile_NoDirectory(t *testing.T) {
-	err := watch.File(t.Context(), filepath.Join(t.TempDir(), "missing", "config"), func() {})
-	if err == nil {
-		t.Error("File(a path whose directory does not exist) = nil, want an error")
+// A directory that does not exist yet (no ~/.aws), or that is removed and
+// made again, is watched from the nearest directory above it until it is
+// there.
+func TestFile_DirectoryComesAndGoes(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".aws")
+	path := filepath.Join(dir, "config")
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 100)
+	done := make(chan error, 1)
+	go func() { done <- watch.File(ctx, path, func() { calls <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("File = %v, want nil once ctx ends", err)
+		}
+	}()
+	// Made until seen: the watch may not be in place at first.
+	for seenOne := false; !seenOne; {
+		os.MkdirAll(dir, 0o700)
+		write(t, path, "[profile dev]\n")
+		select {
+		case <-calls:
+			seenOne = true
+			drain(calls)
+		case <-time.After(10 * time.Millisecond):
+			os.RemoveAll(dir)
+		}
 	}
+	write(t, path, "[profile prod]\n")
+	seen(t, calls, "the file written in the directory made since")
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	seen(t, calls, "the directory removed")
+	os.MkdirAll(dir, 0o700)
+	write(t, path, "[profile again]\n")
+	seen(t, calls, "the file written in the directory made again")
+	write(t, path, "[profile once more]\n")
+	seen(t, calls, "the file written again in the directory made again")
 }
