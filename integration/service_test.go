@@ -99,6 +99,11 @@ func TestExec(t *testing.T) {
 		if r.code != 127 {
 			t.Errorf("exit status %d, want 127 as a shell's for a command not found", r.code)
 		}
+		for _, path := range []string{"./brokerd-no-such-command", "/nonexistent/brokerd-no-such-command"} {
+			if r := e.run(t, "", "exec", prod, "--", path); r.code != 127 {
+				t.Errorf("brokerd exec %s -- %s: %v, want exit status 127", prod, path, r)
+			}
+		}
 	})
 	t.Run("without --", func(t *testing.T) {
 		// As aws-vault exec: what follows the profile is the command.

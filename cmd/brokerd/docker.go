@@ -43,12 +43,6 @@ func (e *env) dockerCmd() *cobra.Command {
 	return cmd
 }
 
-// exitStatus is an exit code to pass through, such as docker's; main exits
-// with it and prints nothing.
-type exitStatus int
-
-func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
-
 func (e *env) dockerSetupCmd() *cobra.Command {
 	var binary, upstream string
 	cmd := &cobra.Command{
@@ -370,7 +364,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 	revoke()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		return exitStatus(exit.ExitCode())
+		return exitCode{code: exit.ExitCode()} // docker said why
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -51,15 +52,22 @@ func (e *env) execCmd() *cobra.Command {
 			}
 			// Exit codes as a shell's: 127 not found, 126 not runnable.
 			path, err := exec.LookPath(argv[0])
-			if errors.Is(err, exec.ErrNotFound) {
+			switch {
+			case errors.Is(err, exec.ErrNotFound) && !strings.Contains(argv[0], "/"):
 				return exitCode{127, fmt.Errorf("%s: command not found (PATH=%s)", argv[0], os.Getenv("PATH"))}
-			}
-			if err != nil {
+			case errors.Is(err, fs.ErrNotExist):
+				return exitCode{127, fmt.Errorf("%s: no such file", argv[0])}
+			case err != nil:
 				return exitCode{126, err}
 			}
 			// Replacing brokerd's process passes signals, the terminal and
-			// the exit code straight through.
-			return syscall.Exec(path, argv, execEnv(os.Environ(), vars))
+			// the exit code straight through; it returns only on failure
+			// (an interpreter line naming a program that is not there).
+			err = syscall.Exec(path, argv, execEnv(os.Environ(), vars))
+			if errors.Is(err, fs.ErrNotExist) {
+				return exitCode{127, fmt.Errorf("run %s: %w", path, err)}
+			}
+			return exitCode{126, fmt.Errorf("run %s: %w", path, err)}
 		},
 	}
 	// Everything after PROFILE is the command's, its flags included.

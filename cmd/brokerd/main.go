@@ -18,26 +18,32 @@ import (
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if code, ok := err.(exitStatus); ok { // a command's, such as docker's
-			os.Exit(int(code))
-		}
-		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)
 		var c exitCode
-		if errors.As(err, &c) {
-			os.Exit(c.code)
+		if !errors.As(err, &c) {
+			c = exitCode{1, err}
 		}
-		os.Exit(1)
+		if c.err != nil {
+			fmt.Fprintf(os.Stderr, "brokerd: %v\n", c.err)
+		}
+		os.Exit(c.code)
 	}
 }
 
-// exitCode is an error that brokerd exits with code for, as a shell
-// would: 127 for a command not found, say.
+// exitCode is an error that brokerd exits with code for: 127 for a
+// command not found, as a shell; or a command's own, such as docker's,
+// with err nil: the command said why, and brokerd prints nothing.
 type exitCode struct {
 	code int
 	err  error
 }
 
-func (e exitCode) Error() string { return e.err.Error() }
+func (e exitCode) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
 func (e exitCode) Unwrap() error { return e.err }
 
 // env is what the commands share: streams, and how to reach the keychain
