@@ -52,6 +52,12 @@ type keysError struct {
 func (e *keysError) Error() string { return e.err.Error() }
 func (e *keysError) Unwrap() error { return e.err }
 
+// NotFound is the error of a profile name that is neither in the config
+// file nor in the keychain.
+func NotFound(name string) *fault.Error {
+	return fault.New(fault.NotFound, "profile %q is not in the AWS config file and has no keys in the keychain: add a [profile %s] section with role_arn and source_profile, or run `brokerd keys add %s`", name, name, name)
+}
+
 // classify turns err into a *fault.Error for profile name, with a message
 // that says what to do.
 func classify(name string, err error) *fault.Error {
@@ -73,8 +79,7 @@ func classify(name string, err error) *fault.Error {
 		e.Kind = fault.LoginRequired
 		e.Message = fmt.Sprintf("profile %q needs an MFA login (%s): run: brokerd login %s", name, le.Error(), le.source)
 	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && !ke.listed:
-		e.Kind = fault.NotFound
-		e.Message = fmt.Sprintf("profile %q is not in the AWS config file and has no keys in the keychain: add a [profile %s] section with role_arn and source_profile, or run `brokerd keys add %s`", name, name, name)
+		e.Kind, e.Message = fault.NotFound, NotFound(name).Message
 	case errors.Is(err, keychain.ErrNotFound) && errors.As(err, &ke) && ke.near != "":
 		e.Kind = fault.InvalidConfig
 		e.Message = fmt.Sprintf("source_profile %q of profile %q is neither in the config nor in the keychain (did you mean %s?): set source_profile = %s in %s of %s, or run `brokerd keys add %s`",

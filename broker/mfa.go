@@ -148,12 +148,15 @@ func (b *Broker) Login(ctx context.Context, p profile.Plan, code string, d time.
 	return s, b.mfa.keep(ctx, p.Source.Name, s), nil
 }
 
-// LoginSerial checks, before anyone types a code, that a login to p can be
-// made: its source's keys are in the keychain (read, and held as a fetch
-// holds them) and an MFA device is named. It returns the device: p's own,
-// else that of a role that uses p's source. Errors are *fault.Error.
-func (b *Broker) LoginSerial(ctx context.Context, p profile.Plan) (string, error) {
-	_, serial, err := b.loginTarget(ctx, p)
+// MFADevice is the MFA device that signs a login to p: p's own, else that
+// of a role that uses p's source. It reads the config file only, so that
+// what a login would refuse for want of a device is refused before anyone
+// types a code. Errors are *fault.Error.
+func (b *Broker) MFADevice(p profile.Plan) (string, error) {
+	if p.MFASerial != "" {
+		return p.MFASerial, nil
+	}
+	serial, err := b.anyMFASerial(p.Source.Name)
 	if err != nil {
 		return "", classify(p.Name, err)
 	}

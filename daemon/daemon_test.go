@@ -416,6 +416,14 @@ func TestService_LoginNeedsRefusesEarly(t *testing.T) {
 	if _, err := svc.Logout(ctx, "prd"); fault.KindOf(err) != fault.NotFound {
 		t.Errorf("Logout(%q) = %v, want NotFound", "prd", err)
 	}
+	if got := w.keys.reads.Load(); got != 0 {
+		t.Errorf("keychain key reads = %d, want none: these checks need no secret", got)
+	}
+	// A session whose keys went while the daemon was down still closes.
+	w.keys.SetSession(ctx, "ci", keychain.Session{AccessKeyID: "ASIA0000000000000009", Expires: time.Now().Add(time.Hour)})
+	if src, err := svc.Logout(ctx, "ci"); err != nil || src != "ci" {
+		t.Errorf("Logout(ci) with a session and no keys = %q, %v; want it closed", src, err)
+	}
 	// With a device on the role, LoginNeeds names it for the prompt.
 	os.WriteFile(w.config, []byte("[profile dev]\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nmfa_serial = arn:aws:iam::111111111111:mfa/dev\n"), 0o600)
 	if needs, err := svc.LoginNeeds(ctx, "dev"); err != nil || needs.MFASerial != "arn:aws:iam::111111111111:mfa/dev" {

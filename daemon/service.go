@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/brokerd/brokerd/cache"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/fault"
+	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/sso"
 	"github.com/brokerd/brokerd/state"
@@ -140,9 +142,12 @@ func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNee
 	if err != nil {
 		return control.LoginNeeds{}, err
 	}
-	// What Login would refuse (no such profile, no keys, no MFA device)
-	// is refused before anyone types a code.
-	serial, err := s.broker.LoginSerial(ctx, p)
+	// What Login would refuse (no such profile, no MFA device) is refused
+	// before anyone types a code, without reading a secret.
+	if !s.known(ctx, p, false) {
+		return control.LoginNeeds{}, broker.NotFound(p.Name)
+	}
+	serial, err := s.broker.MFADevice(p)
 	if err != nil {
 		return control.LoginNeeds{}, err
 	}
@@ -184,16 +189,36 @@ func (s *service) Logout(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// A name that is neither in the config file nor in the keychain (a
-	// typo) has no session to close: say so rather than that it closed.
-	if _, err := s.broker.LoginSerial(ctx, p); fault.KindOf(err) == fault.NotFound {
-		return "", err
+	// A name that is neither in the config file nor in the keychain, and
+	// has no session (a typo), has no session to close: say so rather than
+	// that it closed.
+	if !s.known(ctx, p, true) {
+		return "", broker.NotFound(p.Name)
 	}
 	// Derived credentials go even when the keychain item could not be
 	// deleted: the session is gone from memory either way.
 	lerr := s.broker.Logout(ctx, p.Source.Name)
 	s.forgetDerived(p.Source.Name)
 	return p.Source.Name, lerr
+}
+
+// known reports whether p's source is a profile brokerd knows: in the
+// config file, or with keys in the keychain, or (withSession) with an MFA
+// session stored. It reads no secret; when the keychain cannot say, it
+// reports true and leaves the refusal to what follows.
+func (s *service) known(ctx context.Context, p profile.Plan, withSession bool) bool {
+	if p.Listed {
+		return true
+	}
+	names, err := s.keys.Profiles(ctx)
+	if err != nil || slices.Contains(names, p.Source.Name) {
+		return true
+	}
+	if !withSession {
+		return false
+	}
+	_, err = s.keys.Session(ctx, p.Source.Name)
+	return !errors.Is(err, keychain.ErrNotFound)
 }
 
 // KeysChanged drops what removed keys signed, their MFA session included,

@@ -94,10 +94,11 @@ func (e *env) logoutCmd() *cobra.Command {
 			name := firstArg(args)
 			client := control.NewClient(dir)
 			// A session stays closable when a login could no longer be
-			// made (mfa_serial removed since): only the kind is needed.
+			// made (mfa_serial or the keys removed since): only the kind
+			// is needed, and Logout says whether the name exists.
 			needs, err := client.LoginNeeds(cmd.Context(), name)
 			var answered *control.Error
-			if err != nil && (!errors.As(err, &answered) || answered.Code == "ProfileNotFound") {
+			if err != nil && !errors.As(err, &answered) {
 				return err
 			}
 			src, err := client.Logout(cmd.Context(), name)
