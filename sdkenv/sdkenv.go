@@ -29,7 +29,7 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 	}
 	f, err := os.CreateTemp("", "brokerd-aws-config-*")
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("ignore AWS_PROFILE: %w", err)
+		return aws.Config{}, fmt.Errorf("ignore AWS_PROFILE=%s, which brokerd does with a file of its own in TMPDIR (make TMPDIR writable, or unset AWS_PROFILE): %w", os.Getenv("AWS_PROFILE"), err)
 	}
 	defer os.Remove(f.Name())
 	_, err = f.WriteString("[default]\n")
@@ -37,7 +37,7 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 		err = cerr
 	}
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("ignore AWS_PROFILE: %w", err)
+		return aws.Config{}, fmt.Errorf("ignore AWS_PROFILE=%s, which brokerd does with a file of its own in TMPDIR (make TMPDIR writable, or unset AWS_PROFILE): %w", os.Getenv("AWS_PROFILE"), err)
 	}
 	opts = append(opts, config.WithSharedConfigFiles([]string{f.Name()}), config.WithSharedConfigProfile("default"))
 	return config.LoadDefaultConfig(ctx, opts...)
