@@ -27,18 +27,27 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 	if os.Getenv("AWS_PROFILE") == "" {
 		return config.LoadDefaultConfig(ctx, opts...)
 	}
-	f, err := os.CreateTemp("", "brokerd-aws-config-*")
+	name, err := defaultOnly()
+	if name != "" {
+		defer os.Remove(name)
+	}
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("ignore AWS_PROFILE=%s, which brokerd does with a file of its own in TMPDIR (make TMPDIR writable, or unset AWS_PROFILE): %w", os.Getenv("AWS_PROFILE"), err)
 	}
-	defer os.Remove(f.Name())
+	opts = append(opts, config.WithSharedConfigFiles([]string{name}), config.WithSharedConfigProfile("default"))
+	return config.LoadDefaultConfig(ctx, opts...)
+}
+
+// defaultOnly writes a config file that holds an empty [default] profile
+// and returns its name ("" when none was made); the caller removes it.
+func defaultOnly() (string, error) {
+	f, err := os.CreateTemp("", "brokerd-aws-config-*")
+	if err != nil {
+		return "", err
+	}
 	_, err = f.WriteString("[default]\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("ignore AWS_PROFILE=%s, which brokerd does with a file of its own in TMPDIR (make TMPDIR writable, or unset AWS_PROFILE): %w", os.Getenv("AWS_PROFILE"), err)
-	}
-	opts = append(opts, config.WithSharedConfigFiles([]string{f.Name()}), config.WithSharedConfigProfile("default"))
-	return config.LoadDefaultConfig(ctx, opts...)
+	return f.Name(), err
 }
