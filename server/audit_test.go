@@ -297,9 +297,7 @@ func auditedBench(tb testing.TB, clock clockwork.Clock) (http.Handler, *http.Req
 	tb.Cleanup(func() { l.Close() })
 	a := server.NewAudit(l, server.AuditConfig{Clock: clock})
 	h := server.New(c, server.Config{Token: benchToken, Hosts: []string{srvHost}, DefaultProfile: "prod", Clock: clock, Audit: a})
-	c1, c2 := net.Pipe()
-	tb.Cleanup(func() { c1.Close(); c2.Close() })
-	r := benchRequest().WithContext(a.ConnContext(context.Background(), c1))
+	r := benchRequest().WithContext(connContext(tb, a))
 	return h, r, &discard{h: http.Header{}}
 }
 
@@ -320,10 +318,7 @@ func TestAudit_BadNamesCoalesce(t *testing.T) {
 	l, events := newAuditLog(t, clockwork.NewRealClock())
 	a := server.NewAudit(l, server.AuditConfig{})
 	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
-	c1, c2 := net.Pipe()
-	defer c1.Close()
-	defer c2.Close()
-	ctx := a.ConnContext(context.Background(), c1)
+	ctx := connContext(t, a)
 	for i := range 100 {
 		name := strings.Repeat("a", 5000) + strconv.Itoa(i)
 		if i%2 == 0 {
@@ -357,10 +352,7 @@ func TestAudit_NamesNeedTheToken(t *testing.T) {
 	l, events := newAuditLog(t, clockwork.NewRealClock())
 	a := server.NewAudit(l, server.AuditConfig{})
 	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
-	c1, c2 := net.Pipe()
-	defer c1.Close()
-	defer c2.Close()
-	ctx := a.ConnContext(context.Background(), c1)
+	ctx := connContext(t, a)
 	send := func(host, name, token string) {
 		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/v1/credentials/"+url.PathEscape(name), nil).WithContext(ctx)
 		if token != "" {
@@ -434,10 +426,7 @@ func TestAudit_AlternatingRefusalsCoalesce(t *testing.T) {
 	l, events := newAuditLog(t, clockwork.NewRealClock())
 	a := server.NewAudit(l, server.AuditConfig{})
 	h := server.New(testCreds(), server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
-	c1, c2 := net.Pipe()
-	defer c1.Close()
-	defer c2.Close()
-	ctx := a.ConnContext(context.Background(), c1)
+	ctx := connContext(t, a)
 	for i := range 999 {
 		r := httptest.NewRequest(http.MethodGet, "http://"+srvHost+"/v1/credentials/prod", nil).WithContext(ctx)
 		switch i % 3 {
@@ -457,4 +446,12 @@ func TestAudit_AlternatingRefusalsCoalesce(t *testing.T) {
 	if len(got) != 6 || n != 999 {
 		t.Errorf("999 alternating refusals made %d lines counting %d, want 6 lines (the first of each kind, then its repeats) counting 999", len(got), n)
 	}
+}
+
+// connContext is the context a's ConnContext gives a connection's
+// requests, for a connection with no process at its other end.
+func connContext(tb testing.TB, a *server.Audit) context.Context {
+	c1, c2 := net.Pipe()
+	tb.Cleanup(func() { c1.Close(); c2.Close() })
+	return a.ConnContext(context.Background(), c1)
 }
