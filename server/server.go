@@ -108,9 +108,8 @@ func newServer(creds Credentials, cfg Config) *server {
 
 // ServeHTTP refuses requests with a body, requests with a foreign Host
 // header, which defeats DNS rebinding from web pages, and requests from
-// browsers; it serves GET on
-// the credentials paths without the router, the path every SDK request
-// takes.
+// browsers; it serves GET on the credentials paths without the router, the
+// path every SDK request takes.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := httperr.WithBody(w, r); err != nil {
 		s.writeError(w, r, err)
