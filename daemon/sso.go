@@ -141,7 +141,23 @@ func (s *service) SSOWait(ctx context.Context, w control.SSOWait) (control.SSOWa
 	if err != nil || l == nil {
 		return control.SSOWaitResult{}, err
 	}
-	return control.SSOWaitResult{Done: true, Session: s.ssoSessionStatus(ctx, l.target, nil)}, nil
+	return control.SSOWaitResult{Done: true, Session: s.ssoSessionStatus(ctx, l.target, s.ssoProfiles(l.target))}, nil
+}
+
+// ssoProfiles lists the profiles that sign in through t's session, as
+// status lists them; none when the config file does not load.
+func (s *service) ssoProfiles(t ssoTarget) []string {
+	cfg, err := s.broker.Profiles()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, name := range cfg.Names() {
+		if p, err := cfg.Plan(name); err == nil && p.Kind == profile.KindSSO && broker.SSOSession(p).Key() == t.session.Key() {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // ssoLogout signs out of t's session and drops the credentials of its
@@ -212,10 +228,10 @@ const ssoStatusWait = 2 * time.Second
 
 // ssoSessionStatus says how t's token stands, without the token.
 func (s *service) ssoSessionStatus(ctx context.Context, t ssoTarget, profiles []string) control.SSOSession {
-	st := control.SSOSession{Name: t.name, StartURL: t.session.StartURL, Region: t.session.Region, Profiles: profiles,
-		// The service gives a refresh token to clients that registered
-		// scopes, which a named session does.
-		Refreshable: t.session.Name != "" || len(t.session.Scopes) > 0}
+	// Refreshable comes from the stored token: the service gives a refresh
+	// token to clients that registered scopes (a named session does), and
+	// takes it back when it ends the session.
+	st := control.SSOSession{Name: t.name, StartURL: t.session.StartURL, Region: t.session.Region, Profiles: profiles}
 	if s.sso == nil || t.session.StartURL == "" || t.session.Region == "" {
 		return st
 	}
@@ -224,7 +240,7 @@ func (s *service) ssoSessionStatus(ctx context.Context, t ssoTarget, profiles []
 	tok, err := s.sso.Token(ctx, t.session)
 	switch {
 	case err == nil:
-		st.SignedIn, st.Expires = true, &tok.Expires
+		st.SignedIn, st.Expires, st.Refreshable = true, &tok.Expires, tok.Refreshable
 	case !errors.Is(err, sso.ErrLoginRequired):
 		st.Error = ssoFault(t.name, err).Error()
 	}

@@ -370,3 +370,29 @@ func isCode(err error, status int, code string) bool {
 	var e *control.Error
 	return errors.As(err, &e) && e.Status == status && e.Code == code
 }
+
+// Once the portal has refused both the access token and the refresh token
+// (an administrator ended the session), status says the session is not
+// signed in, as its profiles' requests say; and a sign-in lists the
+// profiles it serves.
+func TestRun_SSORevokedSessionIsSignedOut(t *testing.T) {
+	w, fake := ssoWorld(t, ssofake.Config{})
+	d := w.runWith(t, func(*Config) {})
+	if s := signIn(t, d, fake, "my-sso"); !slices.Equal(s.Profiles, []string{"sso-admin", "sso-dev"}) {
+		t.Errorf("the sign-in's session lists profiles %q, want sso-admin, sso-dev", s.Profiles)
+	}
+	fake.RevokeAccessTokens()
+	fake.RevokeRefreshTokens()
+	if status, code := d.get(t, "sso-dev"); status != 401 || code != "LoginRequired" {
+		t.Fatalf("GET sso-dev after the session was revoked = %d %s, want 401 LoginRequired", status, code)
+	}
+	st, err := d.client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ss := range st.SSOSessions {
+		if ss.Name == "my-sso" && (ss.SignedIn || ss.Refreshable) {
+			t.Errorf("Status() says my-sso is signed in (%v) and refreshable (%v) while its profiles answer LoginRequired", ss.SignedIn, ss.Refreshable)
+		}
+	}
+}

@@ -75,6 +75,9 @@ func (s Session) scopes() []string {
 type Token struct {
 	AccessToken string
 	Expires     time.Time
+	// Refreshable is true while a refresh token is stored: brokerd renews
+	// the access token before it expires, without a person.
+	Refreshable bool
 }
 
 func (t Token) String() string {

@@ -26,7 +26,9 @@ type record struct {
 	RegistrationExpiresAt time.Time `json:"registrationExpiresAt"` // zero: unknown
 }
 
-func (r record) token() Token { return Token{AccessToken: r.AccessToken, Expires: r.ExpiresAt} }
+func (r record) token() Token {
+	return Token{AccessToken: r.AccessToken, Expires: r.ExpiresAt, Refreshable: r.RefreshToken != ""}
+}
 
 // load returns the record of s, or an error wrapping ErrLoginRequired when
 // there is none for its start URL and region.
@@ -134,7 +136,12 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 		}
 		state := "expired"
 		if r.AccessToken == rejected {
-			state = "was refused by the portal"
+			// Signed out: status must not show it signed in until the
+			// refused token expires.
+			r.AccessToken, r.ExpiresAt = "", time.Time{}
+			if err := c.save(ctx, s, r); err != nil {
+				return Token{}, err
+			}
 		}
 		return Token{}, fmt.Errorf("sso session %q: the token %s and %s: %w", s.Key(), state, why, ErrLoginRequired)
 	}
@@ -155,8 +162,12 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 	if err != nil {
 		refused := refusedRefresh(err)
 		if refused {
-			// Do not try the spent refresh token again.
+			// Do not try the spent refresh token again, nor keep an
+			// access token the portal refused: the session is signed out.
 			r.RefreshToken = ""
+			if r.AccessToken == rejected {
+				r.AccessToken, r.ExpiresAt = "", time.Time{}
+			}
 			if serr := c.save(ctx, s, r); serr != nil {
 				return Token{}, serr
 			}
