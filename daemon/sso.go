@@ -369,6 +369,10 @@ func (ls *ssoLogins) wait(ctx context.Context, id string, d time.Duration, clock
 	case <-t.Chan():
 		return nil, nil
 	case <-ctx.Done():
+		// The one waiting went away (Ctrl-C on brokerd login, which
+		// always waits): the sign-in ends with it, so that approving its
+		// code later signs nobody in, as with the aws CLI.
+		lg.cancel()
 		return nil, fault.Wrap(fault.Cancelled, ctx.Err())
 	}
 	if lg.err != nil {

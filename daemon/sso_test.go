@@ -396,3 +396,32 @@ func TestRun_SSORevokedSessionIsSignedOut(t *testing.T) {
 		}
 	}
 }
+
+// A sign-in whose `brokerd login` was interrupted while it waited ends: a
+// later approval of its code signs nobody in.
+func TestRun_SSOSignInEndsWithItsWaiter(t *testing.T) {
+	w, fake := ssoWorld(t, ssofake.Config{})
+	d := w.runWith(t, func(*Config) {})
+	l, err := d.client.SSOLogin(t.Context(), "my-sso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond) // Ctrl-C
+	defer cancel()
+	if _, err := d.client.SSOWait(ctx, l.ID); err == nil {
+		t.Fatal("SSOWait() with its context ended = nil error, want one")
+	}
+	if err := fake.Approve(l.UserCode); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // a poll or two of the device flow, were it still going
+	st, err := d.client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ss := range st.SSOSessions {
+		if ss.Name == "my-sso" && ss.SignedIn {
+			t.Error("my-sso is signed in by a sign-in whose brokerd login was interrupted")
+		}
+	}
+}
