@@ -1,7 +1,9 @@
 package doctor
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/brokerd/brokerd/control"
@@ -18,8 +20,12 @@ func checkSSO(env Env, st control.Status, daemonUp bool) []Check {
 		return nil // the config file's own check says why
 	}
 	var out []Check
-	sessions := map[string]bool{} // login names, in the order first used
-	var order []string
+	// The sessions used, in the order first used, by key: legacy profiles
+	// that share a start URL share one session, which the daemon names
+	// after the first of them.
+	type used struct{ login, profile string }
+	sessions := map[string]bool{}
+	var order []used
 	for _, name := range cfg.Names() {
 		p, _ := cfg.Get(name)
 		if !p.IsSSO() {
@@ -30,18 +36,20 @@ func checkSSO(env Env, st control.Status, daemonUp bool) []Check {
 			out = append(out, Check{"SSO profile " + name, Fail, err.Error(), "fix the profile as the message says, or run: aws configure sso"})
 			continue
 		}
-		if login := plan.LoginName(); !sessions[login] {
-			sessions[login] = true
-			order = append(order, login)
+		key := cmp.Or(plan.SSO.Name, plan.SSO.StartURL)
+		if !sessions[key] {
+			sessions[key] = true
+			order = append(order, used{plan.LoginName(), name})
 		}
 	}
 	if !daemonUp {
 		return out
 	}
 	now := env.Now()
-	for _, login := range order {
+	for _, u := range order {
+		login := u.login
 		name := "SSO session " + login
-		s, ok := findSSOSession(st, login)
+		s, ok := findSSOSession(st, login, u.profile)
 		switch {
 		case !ok:
 			out = append(out, Check{name, Warn, "the running brokerd does not list it", "restart brokerd after an upgrade, or reload it: systemctl --user reload brokerd"})
@@ -60,9 +68,9 @@ func checkSSO(env Env, st control.Status, daemonUp bool) []Check {
 	return out
 }
 
-func findSSOSession(st control.Status, name string) (control.SSOSession, bool) {
+func findSSOSession(st control.Status, name, profile string) (control.SSOSession, bool) {
 	for _, s := range st.SSOSessions {
-		if s.Name == name {
+		if s.Name == name || slices.Contains(s.Profiles, profile) {
 			return s, true
 		}
 	}

@@ -43,12 +43,18 @@ sso_start_url = https://legacy.awsapps.com/start
 sso_region = us-east-1
 sso_account_id = 1
 sso_role_name = R
+
+[profile legacy-too]
+sso_start_url = https://legacy.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 2
+sso_role_name = R
 `)
 	expires := now.Add(time.Hour)
 	w.env.Status = func(context.Context) (control.Status, error) {
 		return control.Status{PID: 42, SSOSessions: []control.SSOSession{
 			{Name: "corp", SignedIn: true, Expires: &expires, Refreshable: true},
-			{Name: "legacy"},
+			{Name: "legacy", Profiles: []string{"legacy", "legacy-too"}}, // one session for one start URL
 		}}, nil
 	}
 	checks := Run(t.Context(), w.env)
@@ -65,6 +71,7 @@ sso_role_name = R
 		{name: "SSO session legacy", level: Warn, msg: "not signed in", fix: "brokerd login legacy"},
 		{name: "SSO profile sso-dev", absent: true},
 		{name: "SSO session broken", absent: true},
+		{name: "SSO session legacy-too", absent: true}, // it is legacy's session
 	}
 	for _, tt := range tests {
 		c, ok := find(checks, tt.name)
