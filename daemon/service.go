@@ -193,6 +193,12 @@ func (s *service) Logout(ctx context.Context, name string) (string, error) {
 	// has no session (a typo), has no session to close: say so rather than
 	// that it closed.
 	if !s.known(ctx, p, true) {
+		// Or the tokens of an sso-session renamed or removed since.
+		if s.sso != nil {
+			if found, err := s.sso.Forget(ctx, p.Name); found || err != nil {
+				return p.Name, err
+			}
+		}
 		return "", broker.NotFound(p.Name)
 	}
 	// Derived credentials go even when the keychain item could not be

@@ -425,3 +425,19 @@ func TestRun_SSOSignInEndsWithItsWaiter(t *testing.T) {
 		}
 	}
 }
+
+// The tokens of an sso-session that the config file no longer names
+// (renamed) can still be removed with logout, and only once.
+func TestRun_SSOLogoutOfRenamedSession(t *testing.T) {
+	w, fake := ssoWorld(t, ssofake.Config{})
+	d := w.runWith(t, func(*Config) {})
+	signIn(t, d, fake, "my-sso")
+	os.WriteFile(w.config, []byte(strings.ReplaceAll(ssoTestConfig, "my-sso", "corp")), 0o600)
+	ctx := t.Context()
+	if src, err := d.client.Logout(ctx, "my-sso"); err != nil || src != "my-sso" {
+		t.Errorf("Logout(my-sso) after the session was renamed = %q, %v; want its tokens removed", src, err)
+	}
+	if _, err := d.client.Logout(ctx, "my-sso"); err == nil || !strings.Contains(err.Error(), "not in the AWS config file") {
+		t.Errorf("a second Logout(my-sso) = %v, want the name not found", err)
+	}
+}

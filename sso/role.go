@@ -70,6 +70,23 @@ func (c *Client) roleCredentials(ctx context.Context, s Session, tok Token, acco
 	}, nil
 }
 
+// Forget removes the tokens stored under key, if any, without asking the
+// portal: those of a session the config file no longer names (renamed or
+// removed), whose region is not known any more. It reports whether there
+// were any.
+func (c *Client) Forget(ctx context.Context, key string) (bool, error) {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	blob, err := c.store.Get(ctx, key)
+	if err != nil || blob == nil {
+		return false, err
+	}
+	if err := c.store.Delete(ctx, key); err != nil {
+		return false, fmt.Errorf("remove the token of sso session %q: %w", key, err)
+	}
+	return true, nil
+}
+
 // Logout removes the tokens of s from the Store, then asks the portal to
 // end the sign-in so that the tokens stop working everywhere. An error of
 // the portal is returned after the tokens are removed.

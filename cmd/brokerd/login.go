@@ -105,11 +105,14 @@ func (e *env) logoutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if needs.Kind == "sso" {
+			switch needs.Kind {
+			case "sso":
 				fmt.Fprintf(e.stdout, "signed out of IAM Identity Center session %s\n", src)
-				return nil
+			case "mfa":
+				fmt.Fprintf(e.stdout, "closed the MFA session of profile %s\n", src)
+			default: // a name the config file no longer has
+				fmt.Fprintf(e.stdout, "removed the stored session %s\n", src)
 			}
-			fmt.Fprintf(e.stdout, "closed the MFA session of profile %s\n", src)
 			return nil
 		},
 	}
