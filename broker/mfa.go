@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.uber.org/zap"
 
+	"github.com/brokerd/brokerd/creds"
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
@@ -32,8 +33,11 @@ const (
 	MaxSessionDuration = 36 * time.Hour
 )
 
-// sessionMinLeft is the least time left for a session to be used.
-const sessionMinLeft = time.Minute
+// sessionMinLeft is the least time left for a session to be used: more
+// than the cache serves credentials with, by a margin for the fetch that
+// serves it, so that a session near its end is a login to make, not
+// credentials the cache refuses as expired.
+const sessionMinLeft = creds.MinValid + 10*time.Second
 
 // ErrLoginRequired means a profile needs an MFA session and has no valid one.
 var ErrLoginRequired = errors.New("MFA login required")

@@ -131,7 +131,7 @@ func New(fetch FetchFunc, cfg Config) *Cache {
 	def(&cfg.RefreshBefore, 25*time.Minute)
 	def(&cfg.Jitter, 5*time.Minute)
 	def(&cfg.MinRemaining, 15*time.Minute)
-	def(&cfg.MinValid, time.Minute)
+	def(&cfg.MinValid, creds.MinValid)
 	def(&cfg.RetryMin, 5*time.Second)
 	def(&cfg.RetryMax, time.Minute)
 	def(&cfg.FetchTimeout, 30*time.Second)
