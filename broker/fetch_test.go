@@ -430,28 +430,48 @@ region = eu-west-1
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %T", tt.profile, tt.keys), func(t *testing.T) {
-			f := stsWorld(t)
-			config := os.Getenv("AWS_CONFIG_FILE")
-			if err := os.WriteFile(config, []byte(fetchConfig+typos), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := broker.New(tt.keys, broker.Config{}).Fetch(t.Context(), tt.profile)
-			_, code, msg := httperr.Answer(err)
-			if code != tt.wantCode {
-				t.Errorf("Fetch(%q) = %v (%s), want %s", tt.profile, err, code, tt.wantCode)
-			}
-			for _, want := range tt.wantIn {
-				if !strings.Contains(msg, want) {
-					t.Errorf("Fetch(%q) answered %q, want %q in it", tt.profile, msg, want)
-				}
-			}
-			if tt.wantCode == "InvalidConfig" && !strings.Contains(msg, config) {
-				t.Errorf("Fetch(%q) answered %q, want the config file %s in it", tt.profile, msg, config)
-			}
-			if n := len(f.Calls()); n != 0 {
-				t.Errorf("Fetch(%q) made %d STS calls, want none", tt.profile, n)
-			}
+			fetchTypo(t, tt.keys, typos, tt.profile, tt.wantCode, tt.wantIn, nil, 0)
 		})
+	}
+}
+
+// fetchTypo fetches profile with keys, from fetchConfig followed by typos,
+// and checks the answer: the code (none: credentials served), phrases in
+// the message and not, and the STS calls made. An InvalidConfig answer
+// names the config file.
+func fetchTypo(t *testing.T, keys broker.Keys, typos, profile, wantCode string, wantIn, notIn []string, wantCalls int) {
+	t.Helper()
+	f := stsWorld(t)
+	config := os.Getenv("AWS_CONFIG_FILE")
+	if err := os.WriteFile(config, []byte(fetchConfig+typos), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := broker.New(keys, broker.Config{}).Fetch(t.Context(), profile)
+	if n := len(f.Calls()); n != wantCalls {
+		t.Errorf("Fetch(%q) made %d STS calls, want %d", profile, n, wantCalls)
+	}
+	if wantCode == "" {
+		if err != nil {
+			t.Errorf("Fetch(%q) = %v, want credentials", profile, err)
+		}
+		return
+	}
+	_, code, msg := httperr.Answer(err)
+	if code != wantCode {
+		t.Errorf("Fetch(%q) = %v (%s), want %s", profile, err, code, wantCode)
+	}
+	for _, want := range wantIn {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Fetch(%q) answered %q, want %q in it", profile, msg, want)
+		}
+	}
+	for _, not := range notIn {
+		if strings.Contains(msg, not) {
+			t.Errorf("Fetch(%q) answered %q, want no %q in it", profile, msg, not)
+		}
+	}
+	if wantCode == "InvalidConfig" && !strings.Contains(msg, config) {
+		t.Errorf("Fetch(%q) answered %q, want the config file %s in it", profile, msg, config)
 	}
 }
 
@@ -518,38 +538,7 @@ sorce_profile = base
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := stsWorld(t)
-			config := os.Getenv("AWS_CONFIG_FILE")
-			if err := os.WriteFile(config, []byte(fetchConfig+typos), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := broker.New(tt.keys, broker.Config{}).Fetch(t.Context(), tt.profile)
-			if tt.wantCode == "" {
-				if err != nil {
-					t.Errorf("Fetch(%q) = %v, want credentials", tt.profile, err)
-				}
-			} else {
-				_, code, msg := httperr.Answer(err)
-				if code != tt.wantCode {
-					t.Errorf("Fetch(%q) = %v (%s), want %s", tt.profile, err, code, tt.wantCode)
-				}
-				for _, want := range tt.wantIn {
-					if !strings.Contains(msg, want) {
-						t.Errorf("Fetch(%q) answered %q, want %q in it", tt.profile, msg, want)
-					}
-				}
-				for _, not := range tt.notIn {
-					if strings.Contains(msg, not) {
-						t.Errorf("Fetch(%q) answered %q, want no %q in it", tt.profile, msg, not)
-					}
-				}
-				if tt.wantCode == "InvalidConfig" && !strings.Contains(msg, config) {
-					t.Errorf("Fetch(%q) answered %q, want the config file %s in it", tt.profile, msg, config)
-				}
-			}
-			if n := len(f.Calls()); n != tt.wantCalls {
-				t.Errorf("Fetch(%q) made %d STS calls, want %d", tt.profile, n, tt.wantCalls)
-			}
+			fetchTypo(t, tt.keys, typos, tt.profile, tt.wantCode, tt.wantIn, tt.notIn, tt.wantCalls)
 		})
 	}
 }
