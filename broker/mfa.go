@@ -157,34 +157,28 @@ func (b *Broker) Login(ctx context.Context, p profile.Plan, code string, d time.
 // what a login would refuse for want of a device is refused before anyone
 // types a code. Errors are *fault.Error.
 func (b *Broker) MFADevice(p profile.Plan) (string, error) {
-	if p.MFASerial != "" {
-		return p.MFASerial, nil
-	}
-	serial, err := b.anyMFASerial(p.Source.Name)
+	serial, err := b.mfaDevice(p)
 	if err != nil {
 		return "", classify(p.Name, err)
 	}
 	return serial, nil
 }
 
-// loginTarget returns the keys that sign a login to p and the MFA device.
-func (b *Broker) loginTarget(ctx context.Context, p profile.Plan) (aws.Credentials, string, error) {
-	// The keys first: a profile that does not exist has none.
-	long, err := b.longTerm(ctx, p)
-	if err != nil {
-		return aws.Credentials{}, "", err
+// mfaDevice is MFADevice, its error unclassified.
+func (b *Broker) mfaDevice(p profile.Plan) (string, error) {
+	if p.MFASerial != "" {
+		return p.MFASerial, nil
 	}
-	serial := p.MFASerial
-	if serial == "" {
-		if serial, err = b.anyMFASerial(p.Source.Name); err != nil {
-			return aws.Credentials{}, "", err
-		}
-	}
-	return long, serial, nil
+	return b.anyMFASerial(p.Source.Name)
 }
 
 func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.Duration) (keychain.Session, error) {
-	long, serial, err := b.loginTarget(ctx, p)
+	// The keys first: a profile that does not exist has none.
+	long, err := b.longTerm(ctx, p)
+	if err != nil {
+		return keychain.Session{}, err
+	}
+	serial, err := b.mfaDevice(p)
 	if err != nil {
 		return keychain.Session{}, err
 	}
