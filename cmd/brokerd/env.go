@@ -82,7 +82,6 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 	client := control.NewClient(dir)
 	defer client.Close()
 	profile, reg := name, ""
-	var answered *control.Error // the daemon runs and refused
 	res, err := client.Resolve(ctx, name)
 	switch {
 	case err == nil:
@@ -94,9 +93,9 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 		// ProfileNotFound until it is there, but the lines are right.
 		profile = ""
 		warnings = append(warnings, err.Error()+"; or name a profile: brokerd env PROFILE (brokerd install --default-profile NAME changes the default)")
-	case errors.As(err, &answered) && name != "":
+	case answered(err) && name != "":
 		return nil, nil, err
-	case errors.As(err, &answered):
+	case answered(err):
 		// The daemon runs but cannot resolve its default profile (an
 		// invalid config, say): the lines are right once it can.
 		profile = ""
@@ -190,6 +189,13 @@ func endpointVars(args []string) ([][2]string, error) {
 func isCode(err error, code string) bool {
 	var ce *control.Error
 	return errors.As(err, &ce) && ce.Code == code
+}
+
+// answered reports whether err is the daemon's own answer (it runs, and
+// refused), not a failure to reach it.
+func answered(err error) bool {
+	var ce *control.Error
+	return errors.As(err, &ce)
 }
 
 func checkShell(shell string) error {

@@ -97,8 +97,7 @@ func (e *env) logoutCmd() *cobra.Command {
 			// made (mfa_serial or the keys removed since): only the kind
 			// is needed, and Logout says whether the name exists.
 			needs, err := client.LoginNeeds(cmd.Context(), name)
-			var answered *control.Error
-			if err != nil && !errors.As(err, &answered) {
+			if err != nil && !answered(err) {
 				return err
 			}
 			src, err := client.Logout(cmd.Context(), name)
