@@ -153,11 +153,17 @@ func (s *service) ssoProfiles(t ssoTarget) []string {
 	}
 	var names []string
 	for _, name := range cfg.Names() {
-		if p, err := cfg.Plan(name); err == nil && p.Kind == profile.KindSSO && broker.SSOSession(p).Key() == t.session.Key() {
+		if t.serves(cfg, name) {
 			names = append(names, name)
 		}
 	}
 	return names
+}
+
+// serves reports whether profile name of cfg signs in through t's session.
+func (t ssoTarget) serves(cfg *profile.Config, name string) bool {
+	p, err := cfg.Plan(name)
+	return err == nil && p.Kind == profile.KindSSO && broker.SSOSession(p).Key() == t.session.Key()
 }
 
 // ssoLogout signs out of t's session and drops the credentials of its
@@ -173,8 +179,7 @@ func (s *service) ssoLogout(ctx context.Context, t ssoTarget) (string, error) {
 		if cerr != nil {
 			return true
 		}
-		p, perr := cfg.Plan(name)
-		return perr == nil && p.Kind == profile.KindSSO && broker.SSOSession(p).Key() == t.session.Key()
+		return t.serves(cfg, name)
 	})
 	if err != nil {
 		return t.name, ssoFault(t.name, err)
