@@ -237,9 +237,10 @@ func TestEnvShells(t *testing.T) {
 }
 
 // TestReloadOnSIGHUP changes a profile's role_arn under a running daemon:
-// the cached credentials stay until SIGHUP (as `systemctl --user reload
-// brokerd` sends), after which the next request assumes the new role; the
-// daemon keeps its process, endpoint and token.
+// the edit applies when saved (the config file is watched), so the next
+// request assumes the new role without a signal; SIGHUP (as `systemctl
+// --user reload brokerd` sends) then refreshes the profile in use once
+// more. The daemon keeps its process, endpoint and token.
 func TestReloadOnSIGHUP(t *testing.T) {
 	t.Parallel()
 	proxy := newSTSProxy(openSTS.URL)
@@ -256,26 +257,32 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("RoleArn = %q before the edit, want role/UpdateApp", before.RoleArn)
 	}
 
-	e.writeConfig(t, strings.Replace(roleConfig, "role/UpdateApp", "role/Deploy", 1))
-	if got := d.credentials(t, prod); got != before {
-		t.Errorf("credentials changed from %s (%s) to %s (%s) without SIGHUP, want the cached ones", before.AccessKeyID, before.RoleArn, got.AccessKeyID, got.RoleArn)
+	// Written again until seen: the daemon's watch may not be in place at
+	// the first write.
+	var edited served
+	waitFor(t, "the edit to assume the new role", func() bool {
+		e.writeConfig(t, strings.Replace(roleConfig, "role/UpdateApp", "role/Deploy", 1))
+		edited = d.credentials(t, prod)
+		return edited != before
+	})
+	if edited.RoleArn != "arn:aws:iam::999999999999:role/Deploy" {
+		t.Errorf("RoleArn = %q after the edit, want role/Deploy", edited.RoleArn)
+	}
+	if arn := e.callerARN(t, prodEnv); !strings.HasPrefix(arn, "arn:aws:sts::999999999999:assumed-role/Deploy/") {
+		t.Errorf("aws sts get-caller-identity after the edit, with the variables from before: Arn = %q, want assumed-role/Deploy/…", arn)
 	}
 
 	d.signal(t, syscall.SIGHUP)
-	var after served
-	waitFor(t, "the reload after SIGHUP to assume the new role", func() bool {
-		after = d.credentials(t, prod)
-		return after != before
+	waitFor(t, "the reload after SIGHUP to refresh the profile", func() bool {
+		return d.credentials(t, prod) != edited
 	})
-	if after.RoleArn != "arn:aws:iam::999999999999:role/Deploy" {
+	if after := d.credentials(t, prod); after.RoleArn != "arn:aws:iam::999999999999:role/Deploy" {
 		t.Errorf("RoleArn = %q after SIGHUP, want role/Deploy", after.RoleArn)
 	}
-	if arn := e.callerARN(t, prodEnv); !strings.HasPrefix(arn, "arn:aws:sts::999999999999:assumed-role/Deploy/") {
-		t.Errorf("aws sts get-caller-identity after SIGHUP, with the variables from before: Arn = %q, want assumed-role/Deploy/…", arn)
-	}
 	calls := proxy.callsOf("AssumeRole")
-	if len(calls) != 2 || calls[1].Get("RoleArn") != "arn:aws:iam::999999999999:role/Deploy" {
-		t.Errorf("AssumeRole calls %v, want one for UpdateApp, then one for Deploy", calls)
+	if len(calls) != 3 || calls[0].Get("RoleArn") != "arn:aws:iam::999999999999:role/UpdateApp" ||
+		calls[1].Get("RoleArn") != "arn:aws:iam::999999999999:role/Deploy" || calls[2].Get("RoleArn") != "arn:aws:iam::999999999999:role/Deploy" {
+		t.Errorf("AssumeRole calls %v, want one for UpdateApp, one for Deploy after the edit, one for Deploy after SIGHUP", calls)
 	}
 
 	// Still the same daemon, endpoint and token.
