@@ -123,6 +123,7 @@ func TestParseSince(t *testing.T) {
 		{"2h30m", now.Add(-150 * time.Minute)},
 		{" 90s ", now.Add(-90 * time.Second)},
 		{"7d", time.Date(2026, 11, 25, 10, 30, 0, 0, cet)},
+		{"36500d", time.Date(1926, 12, 27, 10, 30, 0, 0, cet)},
 		{"2026-12-01", time.Date(2026, 12, 1, 0, 0, 0, 0, cet)},
 		{"2026-12-01 19:54:12", time.Date(2026, 12, 1, 19, 54, 12, 0, cet)}, // as the table shows it
 		{"2026-12-01T18:54:12Z", time.Date(2026, 12, 1, 18, 54, 12, 0, time.UTC)},
@@ -140,10 +141,17 @@ func TestParseSince(t *testing.T) {
 			t.Errorf("ParseSince(%q) = %v, want a one-line error saying what to write", in, err)
 		}
 	}
+	// AddDate wraps around past this many days, to a time after now.
+	for _, in := range []string{"36501d", "110000000000000d"} {
+		_, err := audit.ParseSince(in, now)
+		if err == nil || !strings.Contains(err.Error(), "at most 36500d") {
+			t.Errorf("ParseSince(%q) = %v, want an error naming the limit", in, err)
+		}
+	}
 }
 
 func FuzzParseSince(f *testing.F) {
-	for _, s := range []string{"1h", "7d", "2026-12-01", "2026-12-01T18:54:12Z", "d", "-0d"} {
+	for _, s := range []string{"1h", "7d", "2026-12-01", "2026-12-01T18:54:12Z", "d", "-0d", "110000000000000d", "36501d"} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 12, 2, 10, 30, 0, 0, time.UTC)

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxDays bounds a --since in days; the audit log keeps far less.
+const maxDays = 36500
+
 // ParseSince reads a --since value relative to now: a duration back from
 // now ("90s", "30m", "1h", "2h30m", "7d"), a date meaning its midnight in
 // now's location ("2026-12-01"), a time in now's location as the audit's
@@ -16,6 +19,10 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			if n > maxDays {
+				// AddDate wraps around far past this, into the future.
+				return time.Time{}, fmt.Errorf("since %q: write at most %dd, or leave --since out for the whole log", s, maxDays)
+			}
 			return now.AddDate(0, 0, -n), nil
 		}
 	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
