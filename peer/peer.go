@@ -295,14 +295,16 @@ func (f *Finder) findRecent(inode uint64, hints []int) int {
 
 // describe reads what describe does of pid, once per process: a client
 // that opens a connection per request is read once, and then only its
-// start time, which tells it from a later process with its pid.
+// start time, which tells it from a later process with its pid, and its
+// executable, which tells it from what it ran before an exec.
 func (f *Finder) describe(pid, uid int) Process {
 	start, ok := startTime(f.proc, pid)
 	if ok {
+		exe := readLink(f.proc, strconv.Itoa(pid)+"/exe")
 		f.mu.Lock()
 		d, hit := f.procs[pid]
 		f.mu.Unlock()
-		if hit && d.start == start {
+		if hit && d.start == start && d.p.Exe == exe {
 			return d.p
 		}
 	}

@@ -222,21 +222,27 @@ func TestFinder_RecentFirst(t *testing.T) {
 	}
 }
 
-// A process is read once: a later socket of it costs its start time
-// alone, and a new process given the same pid is read anew.
+// A process is read once: a later socket of it costs its start time and
+// executable alone, and a process that has run another executable since
+// (an exec), or a new process given the same pid, is read anew.
 func TestFinder_ReadsProcessOnce(t *testing.T) {
 	f, p := newFinder(t, 1)
 	local := tcpAddr("127.0.0.1:8080")
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/aws" {
-		t.Fatalf("Lookup = %+v, %v; want /usr/bin/aws", got, err)
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Cmdline != "aws s3 ls" {
+		t.Fatalf("Lookup = %+v, %v; want aws s3 ls", got, err)
 	}
-	p.MapFS["42/exe"] = &fstest.MapFile{Data: []byte("/usr/bin/other"), Mode: fs.ModeSymlink}
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.Exe != "/usr/bin/aws" {
-		t.Errorf("Lookup of the same process's next socket = %+v, %v; want it remembered as /usr/bin/aws", got, err)
+	p.MapFS["42/cmdline"] = &fstest.MapFile{Data: []byte("aws\x00s3\x00cp\x00")}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.Cmdline != "aws s3 ls" {
+		t.Errorf("Lookup of the same process's next socket = %+v, %v; want it remembered as aws s3 ls", got, err)
+	}
+	p.MapFS["42/exe"] = &fstest.MapFile{Data: []byte("/usr/bin/curl"), Mode: fs.ModeSymlink}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/curl" || got.Cmdline != "aws s3 cp" {
+		t.Errorf("Lookup after pid 42 ran curl = %+v, %v; want /usr/bin/curl read anew", got, err)
 	}
 	p.MapFS["42/stat"] = &fstest.MapFile{Data: []byte(stat(42, "a) b", 9000))}
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/other" {
-		t.Errorf("Lookup after pid 42 was reused = %+v, %v; want /usr/bin/other read anew", got, err)
+	p.MapFS["42/cmdline"] = &fstest.MapFile{Data: []byte("curl\x00")}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.Cmdline != "curl" {
+		t.Errorf("Lookup after pid 42 was reused = %+v, %v; want curl read anew", got, err)
 	}
 }
 
