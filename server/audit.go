@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,6 +223,12 @@ func (st *clientStream) flush(a *Audit) {
 	st.repeat = 0
 }
 
+// pending reports whether st holds repeats not yet written. Call with
+// st.mu.
+func (st *clientStream) pending() bool {
+	return st.repeat > 0 || slices.ContainsFunc(st.anon, func(r *repeats) bool { return r.n > 0 })
+}
+
 // repeated is the line of n requests like e, from first until now.
 func repeated(e audit.Event, first, now time.Time, n int) audit.Event {
 	e.Time, e.Until, e.Count = first, now, n
@@ -246,7 +253,7 @@ func (a *Audit) stream(k who, init func(*clientStream)) *clientStream {
 		if len(a.streams) >= maxStreams {
 			for oldKey, old := range a.streams {
 				old.mu.Lock()
-				if old.repeat == 0 {
+				if !old.pending() {
 					a.forget(oldKey, old)
 				}
 				old.mu.Unlock()

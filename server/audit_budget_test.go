@@ -167,3 +167,45 @@ func TestAudit_BoundsClients(t *testing.T) {
 		t.Errorf("%d clients held, want at most %d", n, maxStreams)
 	}
 }
+
+// A client whose refusals without the token wait to be counted is kept
+// when maxStreams are held: forgetting it would lose them.
+func TestAudit_BoundsKeepPendingRefusals(t *testing.T) {
+	out := &memLog{}
+	l := audit.New(out, audit.Config{})
+	a := NewAudit(l, AuditConfig{LookupRate: 1e6, LookupRateBurst: 1e6})
+	pid := 0
+	a.lookup = func(local, remote net.Addr, s peer.Search) (peer.Process, error) {
+		pid++
+		return peer.Process{PID: pid, UID: 1000, Exe: "/usr/bin/curl"}, nil
+	}
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
+	r = r.WithContext(a.ConnContext(context.Background(), c1))
+	for range 3 {
+		a.refused(r, "prod", http.StatusUnauthorized, "MissingToken", false)
+	}
+	for range maxStreams {
+		issueOnNewConn(a, &cache.Served{})
+	}
+	a.Flush()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	dec := json.NewDecoder(&out.b)
+	for dec.More() {
+		var e audit.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == audit.Refused {
+			refused += e.N()
+		}
+	}
+	if refused != 3 {
+		t.Errorf("the audit log holds %d refusals, want 3", refused)
+	}
+}
