@@ -61,7 +61,7 @@ var (
 type Options struct {
 	GOOS   string // "linux" or "darwin"
 	Binary string // absolute path of the brokerd executable the service runs
-	Home   string // the user's home directory, absolute
+	Home   string // the user's home directory, absolute (as $HOME has it: clean or not)
 	UID    int    // the user's id, for launchd's gui/UID domain
 	// StateDir is the daemon's state directory, absolute, as state.DirPath
 	// finds it; the service is pinned to it with BROKERD_STATE_DIR so that
@@ -105,7 +105,8 @@ func (o Options) checkUninstall() error {
 	if o.GOOS != "linux" && o.GOOS != "darwin" {
 		return fmt.Errorf("brokerd installs as a user service on Linux (systemd) and macOS (launchd), not on %s: run `brokerd serve` instead", o.GOOS)
 	}
-	if err := checkPath("home directory", o.Home); err != nil {
+	// HOME may end in a slash, or hold "//": every path is joined from it.
+	if err := checkPath("home directory", filepath.Clean(o.Home)); err != nil {
 		return err
 	}
 	if o.UID < 0 {

@@ -231,3 +231,24 @@ func shellWords(t *testing.T, line string) []string {
 	}
 	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
 }
+
+// TestPlans_homeNotClean checks that a $HOME that ends in a slash, or
+// holds "//", plans what the clean one does, rather than being refused.
+func TestPlans_homeNotClean(t *testing.T) {
+	for _, o := range []Options{linuxPlain, darwinPlain} {
+		for _, home := range []string{o.Home + "/", strings.Replace(o.Home, "/", "//", 1)} {
+			unclean := o
+			unclean.Home = home
+			for name, plan := range map[string]func(Options) (Plan, error){"Install": Install, "Uninstall": Uninstall} {
+				want, err := plan(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := plan(unclean)
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("%s(%s, Home %q) = %+v, %v, want %+v", name, o.GOOS, home, got, err, want)
+				}
+			}
+		}
+	}
+}
