@@ -95,9 +95,11 @@ func CheckListen(addr string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
-// ShellQuote quotes s for POSIX shells and fish when it needs quoting.
+// ShellQuote quotes s for POSIX shells and fish when it needs quoting. A
+// leading = is quoted: zsh expands =ls to the path of ls, even after
+// export NAME=.
 func ShellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+,") == "" {
+	if s != "" && s[0] != '=' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+,") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

@@ -15,6 +15,8 @@ func TestShellQuote(t *testing.T) {
 		{"it's", `'it'\''s'`},
 		{"", "''"},
 		{"$(rm -rf /)", "'$(rm -rf /)'"},
+		{"=ls", "'=ls'"}, // zsh's = expansion
+		{"a=ls", "a=ls"},
 	}
 	for _, tt := range tests {
 		if got := wire.ShellQuote(tt.in); got != tt.want {

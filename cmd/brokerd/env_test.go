@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -38,6 +39,41 @@ func TestPrintVars(t *testing.T) {
 	}
 	if err := printVars(&strings.Builder{}, "csh", vars); err == nil {
 		t.Errorf("printVars(csh) = nil, want an error naming the shells")
+	}
+}
+
+// TestPrintVars_shells evaluates the lines in each shell installed here,
+// as eval "$(brokerd env)" and brokerd env --shell fish | source do, and
+// checks that odd but valid profile names come back whole.
+func TestPrintVars_shells(t *testing.T) {
+	names := []string{"it's", `a"b`, "$HOME", "a;b", "#x", "~root", "=ls", "a=b", "{a,b}", "*", "a!b", "`id`", "bob’s", "-dev", "ü"}
+	shells := []struct {
+		shell, prog string
+		args        []string
+	}{
+		{"bash", "bash", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"`}},
+		{"zsh", "zsh", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"`}},
+		{"sh", "dash", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"`}},
+		{"fish", "fish", []string{"-c", `source; printf %s "$BROKERD_PROFILE"`}},
+	}
+	for _, sh := range shells {
+		t.Run(sh.prog, func(t *testing.T) {
+			if _, err := exec.LookPath(sh.prog); err != nil {
+				t.Skipf("%s is not installed", sh.prog)
+			}
+			for _, name := range names {
+				var b strings.Builder
+				if err := printVars(&b, sh.shell, [][2]string{{"BROKERD_PROFILE", name}}); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command(sh.prog, sh.args...)
+				cmd.Stdin = strings.NewReader(b.String())
+				out, err := cmd.CombinedOutput()
+				if string(out) != name || err != nil {
+					t.Errorf("%s evaluating %q: BROKERD_PROFILE = %q (%v), want %q", sh.prog, b.String(), out, err, name)
+				}
+			}
+		})
 	}
 }
 
