@@ -21,30 +21,45 @@ type Filter struct {
 // backupTime is the layout of the time in a rotated file's name.
 const backupTime = "2006-01-02T15-04-05.000"
 
+// ErrBadLines is what Read's error wraps when it skipped lines that are
+// not events.
+var ErrBadLines = errors.New("not audit events")
+
 // Read returns the events in dir's audit log, rotated files and the
 // current one, that f chooses, in time order. A line that is not an event
-// is skipped: Read goes on and returns, with the events, an error naming
-// each such line (the first ten). A missing directory holds no events.
+// is skipped: Read goes on and returns, with the events, an error wrapping
+// ErrBadLines that names the first ten such lines. A missing directory
+// holds no events.
 func Read(dir string, f Filter) ([]Event, error) {
 	names, err := files(dir)
 	if err != nil {
 		return nil, err
 	}
 	var events []Event
-	var bad []error
+	var bad []string
 	for _, name := range names {
-		evs, errs, err := readFile(filepath.Join(dir, name), f)
+		evs, lines, err := readFile(filepath.Join(dir, name), f)
 		if err != nil {
 			return nil, err
 		}
 		events = append(events, evs...)
-		bad = append(bad, errs...)
+		bad = append(bad, lines...)
 	}
 	slices.SortStableFunc(events, func(a, b Event) int { return a.Time.Compare(b.Time) })
-	if len(bad) > 10 {
-		bad = append(bad[:10], fmt.Errorf("and %d more lines", len(bad)-10))
+	return events, badLines(bad)
+}
+
+// badLines is the one-line error naming the lines that are not events (the
+// first ten), nil when there are none.
+func badLines(bad []string) error {
+	if len(bad) == 0 {
+		return nil
 	}
-	return events, errors.Join(bad...)
+	named := strings.Join(bad[:min(len(bad), 10)], ", ")
+	if len(bad) > 10 {
+		named += fmt.Sprintf(" and %d more lines", len(bad)-10)
+	}
+	return fmt.Errorf("%s: %w", named, ErrBadLines)
 }
 
 // files names the audit log's files in dir, oldest first: rotated files
@@ -83,9 +98,9 @@ func files(dir string) ([]string, error) {
 	return names, nil
 }
 
-// readFile reads the events of one file that f chooses, and an error for
-// each line that is not an event.
-func readFile(name string, f Filter) (events []Event, bad []error, err error) {
+// readFile reads the events of one file that f chooses, and names each
+// line that is not an event ("audit.log line 3").
+func readFile(name string, f Filter) (events []Event, bad []string, err error) {
 	file, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil // rotated away meanwhile
@@ -103,7 +118,7 @@ func readFile(name string, f Filter) (events []Event, bad []error, err error) {
 		}
 		var e Event
 		if err := json.Unmarshal(line, &e); err != nil || e.Kind == "" || e.Time.IsZero() {
-			bad = append(bad, fmt.Errorf("%s line %d is not an audit event", filepath.Base(name), n))
+			bad = append(bad, fmt.Sprintf("%s line %d", filepath.Base(name), n))
 			continue
 		}
 		if e.Time.Before(f.Since) || (f.Profile != "" && e.Profile != f.Profile) {

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,21 +74,33 @@ func summary(events []audit.Event) string {
 	return strings.Join(s, ", ")
 }
 
-// A line that is not an event is named in the error; the others are read.
+// A line that is not an event is named in the error, one line that wraps
+// ErrBadLines; the others are read.
 func TestRead_BadLines(t *testing.T) {
-	dir := t.TempDir()
-	data := line(0, "issued", "dev") + "{not json\n" + `{"profile":"x"}` + "\n" + line(1, "issued", "dev") + `{"time":"2026-`
-	if err := os.WriteFile(filepath.Join(dir, audit.FileName), []byte(data), 0o600); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, data string
+		events     int
+		want       string
+	}{
+		{"some", line(0, "issued", "dev") + "{not json\n" + `{"profile":"x"}` + "\n" + line(1, "issued", "dev") + `{"time":"2026-`,
+			2, "audit.log line 2, audit.log line 3, audit.log line 5: not audit events"},
+		{"many", strings.Repeat("x\n", 12) + line(0, "issued", "dev"),
+			1, "audit.log line 1, audit.log line 2, audit.log line 3, audit.log line 4, audit.log line 5, audit.log line 6, audit.log line 7, audit.log line 8, audit.log line 9, audit.log line 10 and 2 more lines: not audit events"},
 	}
-	events, err := audit.Read(dir, audit.Filter{})
-	if len(events) != 2 {
-		t.Errorf("Read = %d events, want the 2 good ones", len(events))
-	}
-	for _, want := range []string{"audit.log line 2", "audit.log line 3", "audit.log line 5"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Read error = %v, want it to name %s", err, want)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, audit.FileName), []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			events, err := audit.Read(dir, audit.Filter{})
+			if len(events) != tt.events {
+				t.Errorf("Read = %d events, want the %d good ones", len(events), tt.events)
+			}
+			if !errors.Is(err, audit.ErrBadLines) || err.Error() != tt.want {
+				t.Errorf("Read error = %v, want %s", err, tt.want)
+			}
+		})
 	}
 }
 

@@ -176,3 +176,32 @@ func TestAuditNamesHostClients(t *testing.T) {
 		t.Errorf("the audit log holds a secret:\n%s", b)
 	}
 }
+
+// TestAuditSkipsBadLines: brokerd audit skips the lines of its log that
+// are not events (a write cut short by a full disk) with a one-line
+// warning, and shows the rest, or an empty table when none match.
+func TestAuditSkipsBadLines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := t.TempDir()
+	data := `{"time":"2026-12-01T10:00:00Z","event":"issued","profile":"dev","status":200}` + "\ngarbage\n" + `{"time":"2026-12-01T10:00:01Z","event":"iss`
+	if err := os.WriteFile(filepath.Join(dir, audit.FileName), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		profile, want string
+	}{
+		{"dev", "issued  dev"},
+		{"prod", ""},
+	}
+	for _, tt := range tests {
+		r := e.run(t, "", "audit", "--dir", dir, "--profile", tt.profile)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || !strings.HasPrefix(lines[0], "TIME") || (tt.want == "") != (len(lines) == 1) || !strings.Contains(r.stdout, tt.want) {
+			t.Errorf("brokerd audit --profile %s: %v; want the table, with %q", tt.profile, r, tt.want)
+		}
+		if warning := strings.TrimSuffix(r.stderr, "\n"); strings.Contains(warning, "\n") || !strings.Contains(warning, "audit.log line 2, audit.log line 3") {
+			t.Errorf("brokerd audit --profile %s warned %q, want one line naming lines 2 and 3", tt.profile, r.stderr)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func (e *env) auditCmd() *cobra.Command {
 				return errors.New("no audit log: the daemon was started without one (brokerd serve --audit-dir)")
 			}
 			events, err := audit.Read(dir, f)
-			if events == nil && err != nil {
+			if err != nil && !errors.Is(err, audit.ErrBadLines) {
 				return err
 			}
 			if err != nil {
