@@ -261,6 +261,10 @@ func runCommand(ctx context.Context, r Runner, c *Command, progress io.Writer) e
 			return nil
 		}
 		cerr := &CommandError{Argv: c.Argv, Stderr: oneLine(stderr), Err: err, Fail: c.Fail}
+		if ctx.Err() != nil { // killed for a Ctrl-C: not what Fail says
+			cerr.Fail = "interrupted"
+			return cerr
+		}
 		if c.Retry == nil || exitStatus(err) != c.Retry.Status {
 			return cerr
 		}

@@ -513,3 +513,44 @@ func TestReadInstalled(t *testing.T) {
 		})
 	}
 }
+
+// cancelRunner is a fakeRunner that cancels the plan's context when it
+// runs the command at, as a Ctrl-C does, and that command is killed.
+type cancelRunner struct {
+	fakeRunner
+	at     string
+	cancel context.CancelFunc
+}
+
+func (r *cancelRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
+	if strings.Join(argv, " ") == r.at {
+		r.ran = append(r.ran, argv)
+		r.cancel()
+		return nil, errors.New("signal: killed")
+	}
+	return r.fakeRunner.Run(ctx, argv)
+}
+
+// TestApply_interrupted checks that an install interrupted during a step
+// is undone, and that its error says it was interrupted, not what a
+// failure of that step would mean (the service did not start).
+func TestApply_interrupted(t *testing.T) {
+	home := t.TempDir()
+	p, err := Install(Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &cancelRunner{at: "systemctl --user restart brokerd.service", cancel: cancel}
+	err = Apply(ctx, p, r, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "interrupted [systemctl --user restart brokerd.service: ") || strings.Contains(err.Error(), "did not start") {
+		t.Errorf("Apply interrupted at restart = %v, want it to say interrupted", err)
+	}
+	if got := tree(t, home); len(got) != 0 {
+		t.Errorf("after the interrupted install, home holds %q, want nothing", got)
+	}
+	if last := strings.Join(r.ran[len(r.ran)-1], " "); last != "systemctl --user daemon-reload" {
+		t.Errorf("ran %q, want the undoing to end with daemon-reload", r.ran)
+	}
+}

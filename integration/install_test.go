@@ -313,6 +313,72 @@ func TestInstallWithoutUserManager(t *testing.T) {
 	}
 }
 
+// fakeSystemctl is a systemctl that logs its arguments to $SYSTEMCTL_LOG,
+// answers as a user manager with nothing installed does, and takes a
+// minute to restart a unit, as a service slow to start or stop does.
+const fakeSystemctl = `#!/bin/sh
+echo "$*" >> "$SYSTEMCTL_LOG"
+case "$*" in
+*"show --property=MainPID"*) echo MainPID=0 ;;
+*restart*) exec sleep 60 ;;
+esac
+`
+
+// TestInstallInterrupted interrupts `brokerd install` (Ctrl-C) while it
+// restarts the service: what it did is undone, as when a step fails, and
+// it says it was interrupted, rather than dying with the unit written and
+// enabled. A fake systemctl stands in for the user manager, to make the
+// restart last.
+func TestInstallInterrupted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, "[default]\nregion = eu-west-1\n")
+	home := newHome(t)
+	bin := installedBrokerd(t, home)
+	fake := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fake, "systemctl"), []byte(fakeSystemctl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "systemctl.log")
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := files(t, home)
+	cmd := exec.Command(bin, "install", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	cmd.Env = e.environ(map[string]string{"HOME": home, "XDG_RUNTIME_DIR": t.TempDir(), "SYSTEMCTL_LOG": log,
+		"PATH": fake + string(os.PathListSeparator) + os.Getenv("PATH")})
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that what it leaves can be ended
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	restarting := func() bool {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "restart brokerd.service")
+	}
+	waitFor(t, "install to restart the service", restarting)
+	cmd.Process.Signal(os.Interrupt)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("brokerd install did not end within 30 s of Ctrl-C; stderr:\n%s", stderr.String())
+	}
+	r := lastLine(result{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()})
+	wantOneLineError(t, r, "install: interrupted [systemctl --user restart brokerd.service: ")
+	if after := files(t, home); !slices.Equal(after, before) {
+		t.Errorf("an interrupted install left %q in HOME, want only %q; stderr:\n%s", after, before, stderr.String())
+	}
+	b, _ := os.ReadFile(log)
+	if ran := string(b); !strings.HasSuffix(ran, "--user disable --now brokerd.service\n--user daemon-reload\n") {
+		t.Errorf("systemctl ran:\n%s\nwant the install undone: disable --now, then daemon-reload once the files are gone", ran)
+	}
+}
+
 // TestSystemdUserManager runs the tests that need a real systemd user
 // manager: the README's quick start and the life of an installed service.
 // They run beside each other, but not beside the other tests: a manager's

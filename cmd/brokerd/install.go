@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -81,7 +84,11 @@ func (e *env) installCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.carryOut(cmd, plan, dryRun)
+			// Ctrl-C ends the step under way, then what was done is
+			// undone, rather than the install being killed half done.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return e.carryOut(ctx, plan, dryRun)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the files and commands instead")
@@ -111,7 +118,7 @@ func (e *env) uninstallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.carryOut(cmd, plan, dryRun)
+			return e.carryOut(cmd.Context(), plan, dryRun)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the files and commands instead")
@@ -119,11 +126,11 @@ func (e *env) uninstallCmd() *cobra.Command {
 }
 
 // carryOut prints plan, or applies it and prints its notes.
-func (e *env) carryOut(cmd *cobra.Command, plan deploy.Plan, dryRun bool) error {
+func (e *env) carryOut(ctx context.Context, plan deploy.Plan, dryRun bool) error {
 	if dryRun {
 		return plan.Format(e.stdout)
 	}
-	if err := deploy.Apply(cmd.Context(), plan, deploy.ExecRunner{}, e.stderr); err != nil {
+	if err := deploy.Apply(ctx, plan, deploy.ExecRunner{}, e.stderr); err != nil {
 		return fmt.Errorf("%s: %w", plan.Name, err)
 	}
 	fmt.Fprintln(e.stdout)
