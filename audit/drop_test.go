@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,5 +96,48 @@ func TestLog_WriteFailure(t *testing.T) {
 	lost := logs.FilterMessage("audit events not written").All()
 	if len(lost) != 1 || lost[0].ContextMap()["events_lost"] != uint64(4) {
 		t.Errorf("lost events logs = %+v, want one with events_lost=4", lost)
+	}
+}
+
+// fullDisk keeps part of its first write and fails, as a write that runs
+// out of space does, then closes failed and keeps what it is given.
+type fullDisk struct {
+	mu     sync.Mutex
+	data   strings.Builder
+	failed chan struct{}
+}
+
+func (w *fullDisk) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.failed:
+		return w.data.Write(p)
+	default:
+		n, _ := w.data.Write(p[:len(p)/2])
+		close(w.failed)
+		return n, errors.New("no space left on device")
+	}
+}
+
+func (w *fullDisk) Close() error { return nil }
+
+// A write cut short leaves part of a line; the line written next starts on
+// a line of its own, rather than being lost with it.
+func TestLog_TornWrite(t *testing.T) {
+	w := &fullDisk{failed: make(chan struct{})}
+	l := start(w, Config{})
+	l.Record(Event{Kind: Issued, Profile: "lost"})
+	<-w.failed
+	l.Record(Event{Kind: Issued, Profile: "kept"})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole := func(s string) bool {
+		var e Event
+		return json.Unmarshal([]byte(s), &e) == nil && e.Profile == "kept"
+	}
+	if !slices.ContainsFunc(strings.Split(w.data.String(), "\n"), whole) {
+		t.Errorf("written after a torn write:\n%s\nwant kept's event on a line of its own", w.data.String())
 	}
 }

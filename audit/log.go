@@ -185,7 +185,11 @@ func (l *Log) run() {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	var reported, failed uint64
+	torn := false // the file ends in a line that a failed write cut short
 	for e := range l.ch {
+		if torn {
+			buf.WriteByte('\n') // lest the cut line swallow the next
+		}
 		n := 0
 		for {
 			if err := enc.Encode(e); err != nil { // cannot fail for an Event
@@ -197,7 +201,11 @@ func (l *Log) run() {
 			}
 			e = <-l.ch
 		}
-		if _, err := l.out.Write(buf.Bytes()); err != nil {
+		written, err := l.out.Write(buf.Bytes())
+		if written > 0 {
+			torn = buf.Bytes()[written-1] != '\n'
+		}
+		if err != nil {
 			if failed == 0 {
 				l.log.Error("write audit log", zap.Error(err))
 			}
