@@ -13,10 +13,16 @@ import (
 )
 
 // regionConfig gives dev a region, prod none of its own (its source's
-// counts), and staging one of its own.
+// counts), staging one of its own, and ci none at all.
 const regionConfig = `
 [profile {dev}]
 region = eu-west-1
+
+[profile {bare}]
+
+[profile {ci}]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = {bare}
 
 [profile {prod}]
 role_arn = arn:aws:iam::999999999999:role/UpdateApp
@@ -181,7 +187,7 @@ func TestExecShellAndRegion(t *testing.T) {
 	e := newEnv(t)
 	noRegion(e)
 	e.writeConfig(t, regionConfig)
-	dev, prod, staging := e.profile("dev"), e.profile("prod"), e.profile("staging")
+	dev, prod, staging, ci := e.profile("dev"), e.profile("prod"), e.profile("staging"), e.profile("ci")
 	e.addKeys(t, dev, randomKeys(t))
 	e.startDaemon(t, "--default-profile", prod)
 	show := `echo "$BROKERD_PROFILE $AWS_REGION $AWS_DEFAULT_REGION"`
@@ -204,6 +210,9 @@ func TestExecShellAndRegion(t *testing.T) {
 		{"user's region kept", map[string]string{"AWS_REGION": "ap-south-1"}, []string{"exec", prod, "--", "sh", "-c", show}, prod + " ap-south-1 ap-south-1"},
 		{"nested", map[string]string{"BROKERD_PROFILE": prod, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"},
 			[]string{"exec", staging, "--", "sh", "-c", show}, staging + " us-east-2 us-east-2"},
+		// The region brokerd gave staging is none of ci's, which has none.
+		{"nested, no region", map[string]string{"BROKERD_PROFILE": staging, "AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-east-2"},
+			[]string{"exec", ci, "--", "sh", "-c", show}, ci},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.exec(t, tc.extra, "", brokerdBin, tc.args...)
@@ -235,6 +244,11 @@ func TestExecShellAndRegion(t *testing.T) {
 			t.Errorf("brokerd env with the user's region set printed %q, want no region lines", r.stdout)
 		}
 		wantOneLineError(t, e.run(t, "", "env", e.profile("prdo")), `no profile "`+e.profile("prdo")+`"`)
+		// A shell set up for staging, then for ci, keeps no region of staging's.
+		out := e.mustExec(t, nil, "", "sh", "-c", `eval "$(brokerd env "$1")" && eval "$(brokerd env "$2")" && `+show, "sh", staging, ci)
+		if strings.TrimSpace(out) != ci {
+			t.Errorf("a shell set up for %s, then %s: %q, want %q and no region", staging, ci, out, ci)
+		}
 	})
 }
 

@@ -33,23 +33,42 @@ var Vars = []string{wire.VarRegion, wire.VarDefRegion}
 // the other (aws CLI v1 reads only AWS_DEFAULT_REGION). Nothing is set when
 // there is no region at all.
 func Exports(getenv func(string) string, want, ours string) [][2]string {
-	users := func(v string) string {
-		if got := getenv(v); got != "" && got != ours {
-			return got
-		}
-		return ""
-	}
-	region := cmp.Or(users(wire.VarRegion), users(wire.VarDefRegion), want)
+	region := cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours), want)
 	if region == "" {
 		return nil
 	}
 	var out [][2]string
 	for _, v := range Vars {
-		if got := getenv(v); got != region && users(v) == "" {
+		if got := getenv(v); got != region && users(getenv, v, ours) == "" {
 			out = append(out, [2]string{v, region})
 		}
 	}
 	return out
+}
+
+// Stale returns the region variables to unset: those holding ours when
+// Exports gives no region (want is "" and the user set none), since they
+// would give the SDKs of this profile the region of the one before.
+func Stale(getenv func(string) string, want, ours string) []string {
+	if ours == "" || cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours), want) != "" {
+		return nil
+	}
+	var out []string
+	for _, v := range Vars {
+		if getenv(v) == ours {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// users is the region the user set in variable v: its value unless
+// empty or ours (see Exports).
+func users(getenv func(string) string, v, ours string) string {
+	if got := getenv(v); got != ours {
+		return got
+	}
+	return ""
 }
 
 // SDK is how one family of AWS SDKs finds its region: the first of

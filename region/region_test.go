@@ -63,6 +63,29 @@ func TestExports(t *testing.T) {
 	}
 }
 
+func TestStale(t *testing.T) {
+	tests := []struct {
+		name      string
+		getenv    func(string) string
+		want, our string
+		stale     []string
+	}{
+		{"brokerd's, and no region to give", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "us-east-2"), "", "us-east-2", []string{"AWS_REGION", "AWS_DEFAULT_REGION"}},
+		{"brokerd's in one", env("AWS_REGION", "us-east-2"), "", "us-east-2", []string{"AWS_REGION"}},
+		{"a region to give replaces brokerd's", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "us-east-2"), "eu-west-1", "us-east-2", nil},
+		{"the user's replaces brokerd's", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "ap-south-1"), "", "us-east-2", nil},
+		{"the user's", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "us-east-2"), "", "", nil},
+		{"nothing set", env(), "", "us-east-2", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Stale(tt.getenv, tt.want, tt.our); !slices.Equal(got, tt.stale) {
+				t.Errorf("Stale(%q, ours %q) = %q, want %q", tt.want, tt.our, got, tt.stale)
+			}
+		})
+	}
+}
+
 func TestSDKFind(t *testing.T) {
 	regions := map[string]string{"default": "us-west-2", "dev": "eu-west-1"}
 	profileRegion := func(p string) string { return regions[p] }

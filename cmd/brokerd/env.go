@@ -116,8 +116,19 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 	if profile != "" {
 		vars = append(vars, [2]string{wire.VarProfile, profile})
 	}
-	vars = append(vars, region.Exports(getenv, reg, e.regionOf(ctx, client, getenv(wire.VarProfile), profile, reg))...)
+	vars = append(vars, regionVars(getenv, reg, e.regionOf(ctx, client, getenv(wire.VarProfile), profile, reg))...)
 	return vars, warnings, nil
+}
+
+// regionVars are the region variables to set to want (region.Exports),
+// and those to unset, with an empty value, that hold ours, the region of
+// the profile before, when there is none to give (region.Stale).
+func regionVars(getenv func(string) string, want, ours string) [][2]string {
+	vars := region.Exports(getenv, want, ours)
+	for _, v := range region.Stale(getenv, want, ours) {
+		vars = append(vars, [2]string{v, ""})
+	}
+	return vars
 }
 
 // regionOf is the region brokerd gave prev, the profile a shell used
@@ -206,23 +217,33 @@ func checkShell(shell string) error {
 	return fmt.Errorf("--shell %q: want bash, zsh, fish or powershell", shell)
 }
 
+// printVars prints the lines that set vars in shell; a variable with an
+// empty value is unset.
 func printVars(w io.Writer, shell string, vars [][2]string) error {
 	if err := checkShell(shell); err != nil {
 		return err
 	}
-	var format string
+	var format, unset string
 	switch shell {
 	case "fish":
-		format = "set -gx %s %s;\n"
+		format, unset = "set -gx %s %s;\n", "set -e %s;\n"
 	case "powershell", "pwsh":
 		for _, v := range vars {
+			if v[1] == "" {
+				fmt.Fprintf(w, "Remove-Item Env:%s\n", v[0])
+				continue
+			}
 			fmt.Fprintf(w, "$Env:%s = '%s'\n", v[0], strings.ReplaceAll(v[1], "'", "''"))
 		}
 		return nil
 	default:
-		format = "export %s=%s\n"
+		format, unset = "export %s=%s\n", "unset %s\n"
 	}
 	for _, v := range vars {
+		if v[1] == "" {
+			fmt.Fprintf(w, unset, v[0])
+			continue
+		}
 		fmt.Fprintf(w, format, v[0], wire.ShellQuote(v[1]))
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 var vars = [][2]string{
 	{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9911/v1/credentials/prod"},
 	{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/Users/a b/Library/Application Support/brokerd/token"},
+	{"AWS_REGION", ""},
 }
 
 func TestPrintVars(t *testing.T) {
@@ -20,11 +22,14 @@ func TestPrintVars(t *testing.T) {
 		shell, want string
 	}{
 		{"bash", "export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/v1/credentials/prod\n" +
-			"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/Users/a b/Library/Application Support/brokerd/token'\n"},
+			"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/Users/a b/Library/Application Support/brokerd/token'\n" +
+			"unset AWS_REGION\n"},
 		{"fish", "set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI http://127.0.0.1:9911/v1/credentials/prod;\n" +
-			"set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE '/Users/a b/Library/Application Support/brokerd/token';\n"},
+			"set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE '/Users/a b/Library/Application Support/brokerd/token';\n" +
+			"set -e AWS_REGION;\n"},
 		{"powershell", "$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = 'http://127.0.0.1:9911/v1/credentials/prod'\n" +
-			"$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = '/Users/a b/Library/Application Support/brokerd/token'\n"},
+			"$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = '/Users/a b/Library/Application Support/brokerd/token'\n" +
+			"Remove-Item Env:AWS_REGION\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.shell, func(t *testing.T) {
@@ -44,17 +49,18 @@ func TestPrintVars(t *testing.T) {
 
 // TestPrintVars_shells evaluates the lines in each shell installed here,
 // as eval "$(brokerd env)" and brokerd env --shell fish | source do, and
-// checks that odd but valid profile names come back whole.
+// checks that odd but valid profile names come back whole and that a
+// variable is unset.
 func TestPrintVars_shells(t *testing.T) {
 	names := []string{"it's", `a"b`, "$HOME", "a;b", "#x", "~root", "=ls", "a=b", "{a,b}", "*", "a!b", "`id`", "bob’s", "-dev", "ü"}
 	shells := []struct {
 		shell, prog string
 		args        []string
 	}{
-		{"bash", "bash", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"`}},
-		{"zsh", "zsh", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"`}},
-		{"sh", "dash", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"`}},
-		{"fish", "fish", []string{"-c", `source; printf %s "$BROKERD_PROFILE"`}},
+		{"bash", "bash", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"; printenv AWS_REGION; exit 0`}},
+		{"zsh", "zsh", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"; printenv AWS_REGION; exit 0`}},
+		{"sh", "dash", []string{"-c", `eval "$(cat)"; printf %s "$BROKERD_PROFILE"; printenv AWS_REGION; exit 0`}},
+		{"fish", "fish", []string{"-c", `source; printf %s "$BROKERD_PROFILE"; printenv AWS_REGION; exit 0`}},
 	}
 	for _, sh := range shells {
 		t.Run(sh.prog, func(t *testing.T) {
@@ -63,10 +69,12 @@ func TestPrintVars_shells(t *testing.T) {
 			}
 			for _, name := range names {
 				var b strings.Builder
-				if err := printVars(&b, sh.shell, [][2]string{{"BROKERD_PROFILE", name}}); err != nil {
+				// A region of the profile before is unset.
+				if err := printVars(&b, sh.shell, [][2]string{{"BROKERD_PROFILE", name}, {"AWS_REGION", ""}}); err != nil {
 					t.Fatal(err)
 				}
 				cmd := exec.Command(sh.prog, sh.args...)
+				cmd.Env = append(os.Environ(), "AWS_REGION=us-east-2")
 				cmd.Stdin = strings.NewReader(b.String())
 				out, err := cmd.CombinedOutput()
 				if string(out) != name || err != nil {
@@ -84,7 +92,7 @@ func TestExecEnv(t *testing.T) {
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/x",
 	}
 	got := execEnv(environ, vars)
-	want := []string{"PATH=/bin", "AWS_REGION=eu-west-1", vars[0][0] + "=" + vars[0][1], vars[1][0] + "=" + vars[1][1]}
+	want := []string{"PATH=/bin", vars[0][0] + "=" + vars[0][1], vars[1][0] + "=" + vars[1][1]}
 	if !slices.Equal(got, want) {
 		t.Errorf("execEnv() = %q, want %q", got, want)
 	}

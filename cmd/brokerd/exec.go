@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/control"
-	"github.com/brokerd/brokerd/region"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -100,10 +99,11 @@ func (e *env) execVars(ctx context.Context, name string, getenv func(string) str
 		{wire.VarProfile, name},
 	}
 	ours := e.regionOf(ctx, client, getenv(wire.VarProfile), name, res.Region)
-	return append(vars, region.Exports(getenv, res.Region, ours)...), nil
+	return append(vars, regionVars(getenv, res.Region, ours)...), nil
 }
 
-// execEnv is environ without the scrubbed variables, plus vars.
+// execEnv is environ without the scrubbed variables, plus vars but those
+// with an empty value, which are unset.
 func execEnv(environ []string, vars [][2]string) []string {
 	out := make([]string, 0, len(environ)+len(vars))
 	for _, kv := range environ {
@@ -120,7 +120,9 @@ func execEnv(environ []string, vars [][2]string) []string {
 		}
 	}
 	for _, v := range vars {
-		out = append(out, v[0]+"="+v[1])
+		if v[1] != "" {
+			out = append(out, v[0]+"="+v[1])
+		}
 	}
 	return out
 }

@@ -109,6 +109,11 @@ func TestShellVars_daemonAnswers(t *testing.T) {
 			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/ci"},
 			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
 			{"BROKERD_PROFILE", "ci"}}, ""},
+		// The region brokerd gave prod is no region of ci's.
+		{"ci", getenv("BROKERD_PROFILE", "prod", "AWS_REGION", "eu-west-1", "AWS_DEFAULT_REGION", "eu-west-1"), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/ci"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "ci"}, {"AWS_REGION", ""}, {"AWS_DEFAULT_REGION", ""}}, ""},
 		{"prdo", getenv(), nil, "no profile prdo"},
 	}
 	e := &env{}
@@ -131,6 +136,13 @@ func TestShellVars_daemonAnswers(t *testing.T) {
 		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
 		{"BROKERD_PROFILE", "dev"}, {"AWS_REGION", "us-east-1"}, {"AWS_DEFAULT_REGION", "us-east-1"}}; err != nil || !slices.Equal(vars, want) {
 		t.Errorf("execVars(dev) = %q, %v, want %q", vars, err, want)
+	}
+	vars, err = e.execVars(context.Background(), "ci", getenv("BROKERD_PROFILE", "dev", "AWS_REGION", "us-east-1"))
+	if want := [][2]string{
+		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/ci"},
+		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+		{"BROKERD_PROFILE", "ci"}, {"AWS_REGION", ""}}; err != nil || !slices.Equal(vars, want) {
+		t.Errorf("execVars(ci) in a shell of dev = %q, %v, want %q", vars, err, want)
 	}
 	if _, err := e.execVars(context.Background(), "nowhere", getenv()); err == nil || !strings.Contains(err.Error(), "no profile nowhere") {
 		t.Errorf("execVars(nowhere) = %v, want the daemon's refusal", err)
