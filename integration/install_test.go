@@ -397,7 +397,8 @@ func TestSystemdUserManager(t *testing.T) {
 // anything is written; a failed start is undone; the service runs (Type=notify),
 // reads the keys the CLI stored, and exports the endpoint, the profile and
 // its region to the manager (a region of the user's is kept); a shell set up
-// before survives a crash and a stop; uninstall removes it all.
+// before survives a crash and a stop; uninstall removes it all, and says
+// in one line that there is nothing to uninstall before and after.
 func testInstallUserService(t *testing.T) {
 	home := newHome(t)
 	installedBrokerd(t, home)
@@ -415,6 +416,14 @@ func testInstallUserService(t *testing.T) {
 	keys := randomKeys(t)
 	m.mustSh(t, keys.stdin(), "brokerd keys add dev")
 	clean := files(t, home)
+	notInstalled := func(when string) {
+		t.Helper()
+		r := m.sh(t, "", "brokerd uninstall")
+		if want := "brokerd is not installed as a user service: nothing to uninstall\n"; r.code != 0 || r.stdout != want || r.stderr != "" {
+			t.Errorf("brokerd uninstall %s = %v, want exit 0, only %q", when, r, want)
+		}
+	}
+	notInstalled("before any install")
 
 	t.Run("no default profile", func(t *testing.T) {
 		r := m.sh(t, "", "brokerd install --listen "+listen)
@@ -568,6 +577,7 @@ func testInstallUserService(t *testing.T) {
 	if got := slices.DeleteFunc(files(t, home), data); !slices.Equal(got, slices.DeleteFunc(clean, data)) {
 		t.Errorf("after uninstall HOME holds %q, want as before install %q", got, clean)
 	}
+	notInstalled("again")
 	env = m.managerEnvironment(t)
 	for _, k := range []string{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "BROKERD_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
 		if v, ok := env[k]; ok {

@@ -114,9 +114,20 @@ func (e *env) uninstallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := deploy.Uninstall(deploy.Options{GOOS: runtime.GOOS, Home: home, UID: os.Getuid()})
+			o := deploy.Options{GOOS: runtime.GOOS, Home: home, UID: os.Getuid()}
+			plan, err := deploy.Uninstall(o)
 			if err != nil {
 				return err
+			}
+			if in, err := deploy.ReadInstalled(o); err == nil && !in.Present && !dryRun {
+				// What a removal by hand may have left is cleared all the
+				// same, without reporting each step failing for want of
+				// a service.
+				if err := deploy.Apply(cmd.Context(), plan, deploy.ExecRunner{}, nil); err != nil {
+					return fmt.Errorf("%s: %w", plan.Name, err)
+				}
+				fmt.Fprintln(e.stdout, "brokerd is not installed as a user service: nothing to uninstall")
+				return nil
 			}
 			return e.carryOut(cmd.Context(), plan, dryRun)
 		},
