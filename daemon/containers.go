@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -41,6 +43,8 @@ type containers struct {
 	state    state.Dir
 	auditDir string
 	log      *zap.Logger
+	// dirs orders the making and removing of token directories.
+	dirs sync.Mutex
 }
 
 var _ control.Containers = (*containers)(nil)
@@ -90,36 +94,13 @@ func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (
 	if err != nil {
 		return control.IssuedToken{}, err
 	}
-	c.removeForgotten()
-	dir := c.state.Join(ContainersDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return control.IssuedToken{}, fmt.Errorf("create %s: %w", dir, err)
-	}
-	// The token's directory is named before the token exists: its id is
-	// not known yet, so a random name it is.
-	tdir, err := os.MkdirTemp(dir, "t")
+	secret, tok, final, err := c.issue(req, ttl)
 	if err != nil {
-		return control.IssuedToken{}, fmt.Errorf("create a token directory: %w", err)
+		return control.IssuedToken{}, err
 	}
 	cidfile := ""
 	if req.CIDFile {
-		cidfile = filepath.Join(tdir, "cid")
-	}
-	secret, tok, err := c.tokens.Issue(tokens.Request{Label: req.Label, Profiles: req.Profiles,
-		TTL: ttl, CIDFile: cidfile})
-	if err != nil {
-		os.RemoveAll(tdir)
-		return control.IssuedToken{}, err
-	}
-	final := filepath.Join(dir, tok.ID)
-	if err := os.Rename(tdir, final); err != nil {
-		os.RemoveAll(tdir)
-		c.tokens.Revoke(tok.ID)
-		return control.IssuedToken{}, fmt.Errorf("name the token directory: %w", err)
-	}
-	if cidfile != "" {
 		cidfile = filepath.Join(final, "cid")
-		c.tokens.SetCIDFile(tok.ID, cidfile)
 	}
 	res := control.IssuedToken{ContainerToken: tokenView(tok), TokenFile: filepath.Join(final, "token"), CIDFile: cidfile, Region: region}
 	res.Note, err = writeToken(res.TokenFile, secret, req.ReaderUID)
@@ -131,6 +112,45 @@ func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (
 	c.log.Info("container token issued", zap.String("id", tok.ID), zap.String("label", tok.Label),
 		zap.Strings("profiles", tok.Profiles), zap.Time("expires", tok.Expires))
 	return res, nil
+}
+
+// issue makes the token and its directory, named by its id. It holds
+// c.dirs from the removal of forgotten directories to the naming, so that
+// no other call removes this directory before its token names it.
+func (c *containers) issue(req control.TokenRequest, ttl time.Duration) (secret string, tok tokens.Token, final string, err error) {
+	c.dirs.Lock()
+	defer c.dirs.Unlock()
+	c.removeForgotten()
+	dir := c.state.Join(ContainersDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", tokens.Token{}, "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	// The token's directory is named before the token exists: its id is
+	// not known yet, so a random name it is.
+	tdir, err := os.MkdirTemp(dir, "t")
+	if err != nil {
+		return "", tokens.Token{}, "", fmt.Errorf("create a token directory: %w", err)
+	}
+	cidfile := ""
+	if req.CIDFile {
+		cidfile = filepath.Join(tdir, "cid")
+	}
+	secret, tok, err = c.tokens.Issue(tokens.Request{Label: req.Label, Profiles: req.Profiles,
+		TTL: ttl, CIDFile: cidfile})
+	if err != nil {
+		os.RemoveAll(tdir)
+		return "", tokens.Token{}, "", err
+	}
+	final = filepath.Join(dir, tok.ID)
+	if err := os.Rename(tdir, final); err != nil {
+		os.RemoveAll(tdir)
+		c.tokens.Revoke(tok.ID)
+		return "", tokens.Token{}, "", fmt.Errorf("name the token directory: %w", err)
+	}
+	if cidfile != "" {
+		c.tokens.SetCIDFile(tok.ID, filepath.Join(final, "cid"))
+	}
+	return secret, tok, final, nil
 }
 
 // writeToken writes the token file, with no newline (SDKs refuse one),
@@ -175,11 +195,14 @@ func (c *containers) RevokeTokens(ctx context.Context, req control.RevokeRequest
 		out = append(out, tokenView(t))
 		c.log.Info("container token revoked", zap.String("id", t.ID), zap.String("label", t.Label))
 	}
+	c.dirs.Lock()
 	c.removeForgotten()
+	c.dirs.Unlock()
 	return out, err
 }
 
 // removeForgotten removes the directories of tokens the store forgot.
+// Call with c.dirs held.
 func (c *containers) removeForgotten() {
 	ents, err := os.ReadDir(c.state.Join(ContainersDir))
 	if err != nil {

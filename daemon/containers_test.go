@@ -3,7 +3,13 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/tokens"
 )
 
 // The token file holds the token alone, readable as the container's user
@@ -38,5 +44,37 @@ func TestWriteToken(t *testing.T) {
 	}
 	if _, err := writeToken(path, "x", 0); err == nil {
 		t.Errorf("writeToken over an existing file succeeded")
+	}
+}
+
+// Tokens issued and revoked at once each get their directory: one call's
+// removal of forgotten directories does not take another's, not yet named.
+func TestContainers_IssueConcurrently(t *testing.T) {
+	w := newWorld(t)
+	store, err := tokens.Open(tokens.Config{File: w.state.Join(TokensFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &containers{svc: newTestService(t, w, nil), tokens: store, state: w.state, log: zap.NewNop()}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				tok, err := c.IssueToken(t.Context(), control.TokenRequest{Label: "race", Profiles: []string{"prod"}, CIDFile: true})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if _, err := c.RevokeTokens(t.Context(), control.RevokeRequest{Match: tok.ID}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("IssueToken or RevokeTokens alongside others: %v", err)
 	}
 }
