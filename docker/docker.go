@@ -52,6 +52,9 @@ type Runner interface {
 	Docker(ctx context.Context, args ...string) ([]byte, error)
 }
 
+// ErrNoDocker means the docker command is not on PATH.
+var ErrNoDocker = errors.New("the docker command is not on PATH: install Docker (Docker Engine on Linux, Docker Desktop on macOS)")
+
 // CLI is the docker command on PATH, run in this process's environment
 // (DOCKER_HOST, DOCKER_CONTEXT).
 type CLI struct{}
@@ -63,9 +66,9 @@ func (CLI) Docker(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, errors.New("the docker command is not on PATH: install Docker (Docker Engine on Linux, Docker Desktop on macOS)")
+			return nil, ErrNoDocker
 		}
-		msg := strings.TrimSpace(stderr.String())
+		msg := oneLine(stderr.String())
 		if msg == "" {
 			msg = err.Error()
 		}
@@ -74,15 +77,56 @@ func (CLI) Docker(ctx context.Context, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
+// oneLine is docker's standard error on one line, without the "exit
+// status N" that some versions add to it.
+func oneLine(stderr string) string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "exit status ") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
 // Error is a docker command that failed.
 type Error struct {
 	Args    []string
-	Message string // its standard error
+	Message string // its standard error, on one line
 }
 
 func (e *Error) Error() string {
+	if problem, fix := e.Unreachable(); problem != "" {
+		return problem + ": " + fix
+	}
 	n := min(len(e.Args), 2)
 	return fmt.Sprintf("docker %s: %s", strings.Join(e.Args[:n], " "), e.Message)
+}
+
+// Unreachable says, when docker could not reach its engine, what is wrong
+// and what to do; "", "" when docker said something else.
+func (e *Error) Unreachable() (problem, fix string) {
+	m := e.Message
+	if _, rest, ok := strings.Cut(m, "permission denied while trying to connect to the Docker daemon socket at "); ok {
+		addr, _, _ := strings.Cut(rest, ": ")
+		return "no permission to use the Docker engine at " + addr,
+			"add your user to the docker group (sudo usermod -aG docker $USER, then log in again), or set DOCKER_HOST to an engine of yours"
+	}
+	if _, rest, ok := strings.Cut(m, "Cannot connect to the Docker daemon at "); ok {
+		addr, _, _ := strings.Cut(rest, ". Is the docker daemon running?")
+		return "no Docker engine answers at " + addr,
+			"start Docker (sudo systemctl start docker; on macOS, open Docker Desktop), or set DOCKER_HOST or DOCKER_CONTEXT to an engine that runs"
+	}
+	if _, rest, ok := strings.Cut(m, "unable to resolve docker endpoint: "); ok {
+		return "docker cannot find its engine (" + rest + ")", "fix DOCKER_CONTEXT or DOCKER_HOST (docker context ls lists the contexts)"
+	}
+	return "", ""
+}
+
+func (e *Error) unreachable() bool {
+	problem, _ := e.Unreachable()
+	return problem != ""
 }
 
 // isNotFound reports whether err is docker's answer about a missing object.
@@ -92,7 +136,12 @@ func isNotFound(err error) bool {
 		return false
 	}
 	m := strings.ToLower(e.Message)
-	return strings.Contains(m, "no such") || strings.Contains(m, "not found")
+	for _, s := range []string{"no such container", "no such network", "no such image", "no such object", "network " + Network + " not found"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Engine is what setup needs to know of the Docker engine.
@@ -111,7 +160,7 @@ type Engine struct {
 func Inspect(ctx context.Context, r Runner) (Engine, error) {
 	out, err := r.Docker(ctx, "version", "--format", "{{.Server.Version}}|{{.Server.Arch}}")
 	if err != nil {
-		return Engine{}, fmt.Errorf("cannot reach a Docker engine: start Docker, or set DOCKER_HOST (%w)", err)
+		return Engine{}, engineError(err)
 	}
 	v, arch, _ := strings.Cut(strings.TrimSpace(string(out)), "|")
 	e := Engine{Version: v, Arch: arch}
@@ -121,6 +170,16 @@ func Inspect(ctx context.Context, r Runner) (Engine, error) {
 		e.Desktop = strings.Contains(s, "Docker Desktop")
 	}
 	return e, nil
+}
+
+// engineError is err, from docker version, as an error that says what to
+// do: docker's own when it says why it could not reach the engine.
+func engineError(err error) error {
+	var de *Error
+	if errors.Is(err, ErrNoDocker) || errors.As(err, &de) && de.unreachable() {
+		return err
+	}
+	return fmt.Errorf("cannot reach a Docker engine: start Docker, or set DOCKER_HOST (%w)", err)
 }
 
 // EnsureNetwork creates brokerd's network unless it exists, and checks the

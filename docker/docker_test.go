@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -200,4 +201,59 @@ func static(t *testing.T, path string) bool {
 		}
 	}
 	return true
+}
+
+// fakeCLI puts on PATH a docker command that prints stderr and fails.
+func fakeCLI(t *testing.T, stderr string) {
+	t.Helper()
+	dir := t.TempDir()
+	msg := filepath.Join(dir, "stderr")
+	if err := os.WriteFile(msg, []byte(stderr), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\n/bin/cat " + msg + " >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+}
+
+// A docker that cannot reach its engine says what to do in one line, and
+// is never taken for an answer that the relay or network is gone.
+func TestCLI_Errors(t *testing.T) {
+	tests := []struct {
+		name, stderr string
+		says         string // "" when Teardown succeeds
+	}{
+		{"stopped", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
+			"no Docker engine answers at unix:///var/run/docker.sock: start Docker"},
+		{"permission", `permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.50/version": dial unix /var/run/docker.sock: connect: permission denied` + "\n",
+			"no permission to use the Docker engine at unix:///var/run/docker.sock: add your user to the docker group"},
+		{"context", `Failed to initialize: unable to resolve docker endpoint: context "nope": context not found: open /home/a/.docker/contexts/meta/x/meta.json: no such file or directory` + "\n",
+			"fix DOCKER_CONTEXT"},
+		{"certificate", `could not read CA certificate "/x/ca.pem": open /x/ca.pem: no such file or directory` + "\n",
+			"could not read CA certificate"},
+		{"in use", "Error response from daemon: error while removing network: network brokerd id f98f has active endpoints\nexit status 1\n",
+			"has active endpoints"},
+		{"gone", "Error: No such container: brokerd-relay\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fakeCLI(t, tt.stderr)
+			err := docker.Teardown(context.Background(), docker.CLI{})
+			if tt.says == "" {
+				if err != nil {
+					t.Errorf("Teardown = %v, want nil: what it removes is gone", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.says) || strings.ContainsAny(err.Error(), "\r\n") || strings.Contains(err.Error(), "exit status") {
+				t.Errorf("Teardown = %v, want one line saying %q", err, tt.says)
+			}
+			_, err = docker.Inspect(context.Background(), docker.CLI{})
+			if err == nil || !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("Inspect = %v, want it to say %q", err, tt.says)
+			}
+		})
+	}
 }

@@ -32,10 +32,16 @@ type DockerEnv struct {
 func Docker(ctx context.Context, env DockerEnv) []Check {
 	const name = "docker"
 	eng, err := docker.Inspect(ctx, env.Docker)
-	if err != nil {
-		if strings.Contains(err.Error(), "not on PATH") {
-			return []Check{{name, OK, "no docker command: containers are not set up", ""}}
+	var de *docker.Error
+	switch {
+	case errors.Is(err, docker.ErrNoDocker):
+		return []Check{{name, OK, "no docker command: containers are not set up", ""}}
+	case errors.As(err, &de):
+		if problem, fix := de.Unreachable(); problem != "" {
+			return []Check{{name, Warn, problem, fix}}
 		}
+	}
+	if err != nil {
 		return []Check{{name, Warn, err.Error(), "start Docker, or set DOCKER_HOST"}}
 	}
 	out := []Check{{name, OK, fmt.Sprintf("engine %s (%s)", eng.Version, eng.Arch), ""}}

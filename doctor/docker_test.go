@@ -73,7 +73,9 @@ func TestDocker(t *testing.T) {
 		{"relay stopped", with("container inspect", strings.Replace(running, "|true|running|", "|false|exited|", 1)), Fail, "exited"},
 		{"other state dir", with("container inspect", strings.Replace(running, dir.Join("relay")+":", "/elsewhere:", 1)), Warn, "not this daemon's"},
 		{"probe fails", with("run --rm", "!the relay at http://169.254.170.2/v1/credentials answered 503"), Fail, "503"},
-		{"engine down", with("version", "!Cannot connect to the Docker daemon"), Warn, "cannot reach a Docker engine"},
+		{"engine down", with("version", "!Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"), Warn, "no Docker engine answers at unix:///var/run/docker.sock / start Docker"},
+		{"engine denied", with("version", "!permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get ..."), Warn, "/ add your user to the docker group"},
+		{"engine unknown", with("version", "!protocol not available"), Warn, "cannot reach a Docker engine"},
 	}
 	for _, tt := range tests {
 		checks := Docker(context.Background(), DockerEnv{Docker: tt.answers, State: dir})
