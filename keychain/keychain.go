@@ -3,6 +3,7 @@
 package keychain
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,8 +127,9 @@ func (s *Store) AddKeys(ctx context.Context, profile string, k Keys) error {
 	})
 }
 
-// RemoveKeys deletes the keys of profile. It returns an error wrapping
-// ErrNotFound when there were none.
+// RemoveKeys deletes the keys of profile, and the MFA session they
+// opened, which would otherwise serve on without them. It returns an error
+// wrapping ErrNotFound when there were no keys.
 func (s *Store) RemoveKeys(ctx context.Context, profile string) error {
 	if err := ValidProfile(profile); err != nil {
 		return err
@@ -139,10 +141,11 @@ func (s *Store) RemoveKeys(ctx context.Context, profile string) error {
 	ierr := s.updateIndex(ctx, func(names []string) []string {
 		return slices.DeleteFunc(names, func(n string) bool { return n == profile })
 	})
+	serr := s.DeleteSession(ctx, profile)
 	if err != nil {
 		return fmt.Errorf("remove keys of profile %q: %w", profile, err)
 	}
-	return ierr
+	return cmp.Or(ierr, serr)
 }
 
 // Profiles lists the profiles that have keys, sorted.

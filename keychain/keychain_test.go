@@ -229,6 +229,39 @@ func TestStore_Profiles(t *testing.T) {
 	}
 }
 
+// TestStore_RemoveKeysEndsSession checks that removing a profile's keys
+// removes the MFA session they opened too, found or not: a daemon started
+// later would otherwise serve that session without the keys.
+func TestStore_RemoveKeysEndsSession(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys bool
+		want error
+	}{
+		{"with keys", true, nil},
+		{"keys already gone", false, keychain.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := keychain.New(newBackend())
+			if tc.keys {
+				if err := s.AddKeys(t.Context(), "dev", testKeys); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sess := keychain.Session{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "s", SessionToken: "t", Expires: time.Now().Add(time.Hour)}
+			if err := s.SetSession(t.Context(), "dev", sess); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RemoveKeys(t.Context(), "dev"); !errors.Is(err, tc.want) {
+				t.Errorf("RemoveKeys(%q) = %v, want %v", "dev", err, tc.want)
+			}
+			if _, err := s.Session(t.Context(), "dev"); !errors.Is(err, keychain.ErrNotFound) {
+				t.Errorf("Session(%q) after RemoveKeys = %v, want ErrNotFound", "dev", err)
+			}
+		})
+	}
+}
+
 func TestStore_RemoveKeysMissing(t *testing.T) {
 	b := newBackend()
 	s := keychain.New(b)
