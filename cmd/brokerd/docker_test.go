@@ -54,6 +54,30 @@ func TestTokenFlags_TTL(t *testing.T) {
 	}
 }
 
+// A label left to its default is made of the profile, image or container
+// name, which may hold characters a label cannot, or be longer.
+func TestTokenFlags_DefaultLabel(t *testing.T) {
+	long := strings.Repeat("a", 80)
+	tests := []struct {
+		flag, name, want string
+	}{
+		{"", "prod", "prod"},
+		{"", "team@prod", "team-prod"},
+		{"", "ops,eu", "ops-eu"},
+		{"", ".hidden", "hidden"},
+		{"", "日本", "container"},
+		{"", long, long[:64]},
+		{"web", "team@prod", "web"},
+	}
+	for _, tt := range tests {
+		f := tokenFlags{label: tt.flag}
+		req, err := f.request("p", tt.name)
+		if err != nil || req.Label != tt.want {
+			t.Errorf("request(label %q, default %q) = %q, %v; want %q", tt.flag, tt.name, req.Label, err, tt.want)
+		}
+	}
+}
+
 func TestPrintContainers(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.Local)
 	used, revoked := now.Add(-5*time.Minute), now.Add(-time.Hour)
