@@ -95,6 +95,10 @@ func checkShadowing(env Env) []Check {
 		fail("AWS_ACCESS_KEY_ID", "keys in the environment come first in every SDK, so brokerd is not used",
 			"unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN")
 	}
+	if env.Getenv("AWS_ACCESS_KEY") != "" || env.Getenv("AWS_SECRET_KEY") != "" {
+		fail("AWS_ACCESS_KEY", "the Go SDK (and the Java SDK v1) read keys from AWS_ACCESS_KEY and AWS_SECRET_KEY too, before brokerd",
+			"unset AWS_ACCESS_KEY AWS_SECRET_KEY")
+	}
 	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"} {
 		if c := checkProfileVar(env, v); c != nil {
 			out = append(out, *c)

@@ -221,6 +221,18 @@ func TestExecShellAndRegion(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Go SDK, keys in AWS_ACCESS_KEY", func(t *testing.T) {
+		// The Go SDK reads keys from AWS_ACCESS_KEY and AWS_SECRET_KEY
+		// too, before the endpoint: exec removes them, doctor names them.
+		whoami := buildStatic(t, t.TempDir(), "./testdata/whoami", "whoami")
+		keys := map[string]string{"AWS_ACCESS_KEY": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_KEY": "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"}
+		if r := e.exec(t, keys, "", brokerdBin, "exec", prod, "--", whoami); r.code != 0 || !strings.HasPrefix(r.stdout, assumedUpdateApp) {
+			t.Errorf("brokerd exec %s -- whoami with AWS_ACCESS_KEY set: %v, want the role's ARN", prod, r)
+		}
+		if r := e.exec(t, keys, "", brokerdBin, "doctor"); r.code == 0 || !strings.Contains(r.stdout, "unset AWS_ACCESS_KEY AWS_SECRET_KEY") {
+			t.Errorf("brokerd doctor with AWS_ACCESS_KEY set: %v, want a failure with the fix unset AWS_ACCESS_KEY AWS_SECRET_KEY", r)
+		}
+	})
 	t.Run("unknown profile", func(t *testing.T) {
 		marker := filepath.Join(e.Dir, "ran")
 		r := e.run(t, "", "exec", e.profile("prdo"), "--", "touch", marker)

@@ -89,7 +89,7 @@ func TestExecEnv(t *testing.T) {
 	environ := []string{
 		"PATH=/bin", "AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t",
 		"AWS_PROFILE=dev", "AWS_REGION=eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://old",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/x",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/x", "AWS_ACCESS_KEY=AKIA", "AWS_SECRET_KEY=s",
 	}
 	got := execEnv(environ, vars)
 	want := []string{"PATH=/bin", vars[0][0] + "=" + vars[0][1], vars[1][0] + "=" + vars[1][1]}

@@ -20,8 +20,10 @@ import (
 
 // scrubbed are the variables that would shadow the endpoint in an SDK's
 // default credential chain, removed from the environment of `brokerd exec`.
+// The Go SDK (and Java's v1) read AWS_ACCESS_KEY and AWS_SECRET_KEY too.
 var scrubbed = []string{
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+	"AWS_ACCESS_KEY", "AWS_SECRET_KEY",
 	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", wire.VarRelativeURI,
 	wire.VarToken, "AWS_WEB_IDENTITY_TOKEN_FILE",
 }
