@@ -27,9 +27,10 @@ func (e *env) envCmd() *cobra.Command {
 		Short: "Print the shell lines that point AWS SDKs at brokerd, whether or not it runs yet",
 		Long: "Print the lines that point AWS SDKs and the aws CLI at brokerd: the endpoint, the token file,\n" +
 			"BROKERD_PROFILE and the profile's region (AWS_REGION and AWS_DEFAULT_REGION, unless this shell has\n" +
-			"a region of its own). The endpoint and token file do not change when the daemon restarts, so a shell\n" +
-			"set up before the daemon starts works as soon as it runs; when it does not answer, a warning goes to\n" +
-			"standard error and the exit status is still 0, so rc files never break a shell.\n\n" +
+			"a region of its own; a region brokerd gave the profile before is unset when this one has none). The\n" +
+			"endpoint and token file do not change when the daemon restarts, so a shell set up before the daemon\n" +
+			"starts works as soon as it runs; when it does not answer, a warning goes to standard error and the\n" +
+			"exit status is still 0, so rc files never break a shell.\n\n" +
 			"  eval \"$(brokerd env)\"                        # bash, zsh: the daemon's default profile\n" +
 			"  eval \"$(brokerd env prod)\"                   # profile prod\n" +
 			"  brokerd env --shell fish | source            # fish\n" +

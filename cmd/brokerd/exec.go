@@ -35,8 +35,9 @@ func (e *env) execCmd() *cobra.Command {
 		Long: "Run a command whose AWS SDKs and aws CLI get the credentials of PROFILE from the daemon; without a\n" +
 			"command, start $SHELL so (as aws-vault exec does). The environment gets the endpoint, the token file,\n" +
 			"BROKERD_PROFILE=PROFILE (for shell prompts) and the profile's region as AWS_REGION and\n" +
-			"AWS_DEFAULT_REGION (unless a region of your own is set); variables that would shadow the endpoint\n" +
-			"(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, ...) are removed. An\n" +
+			"AWS_DEFAULT_REGION (unless a region of your own is set; a region brokerd gave the profile before is\n" +
+			"removed when this one has none); variables that would shadow the endpoint (AWS_ACCESS_KEY_ID,\n" +
+			"AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ACCESS_KEY, AWS_PROFILE, ...) are removed. An\n" +
 			"unknown profile is refused before anything runs. The command's exit status is brokerd's.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
