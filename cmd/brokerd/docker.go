@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/daemon"
@@ -355,28 +356,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		}
 		run.Env = append(run.Env, wire.VarToken+"="+string(secret))
 	}
-	// docker run owns the terminal; signals sent to brokerd go to it, and
-	// brokerd stays to revoke the token when it ends.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := run.Start(); err != nil {
-		revoke()
-		return fmt.Errorf("start docker: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				run.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err = run.Wait()
-	close(done)
+	err = runForwarding(run)
 	if opts.Detach && err == nil {
 		fmt.Fprintf(e.stderr, "brokerd: container token %s (label %s) lasts until %s: brokerd docker revoke %s once the container is done\n",
 			tok.ID, tok.Label, tok.Expires.Local().Format(time.DateTime), tok.ID)
@@ -388,6 +368,53 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return exitCode{code: exit.ExitCode()} // docker said why
 	}
 	return err
+}
+
+// runForwarding runs docker, passing on to it the signals sent to brokerd,
+// once each: brokerd stays to revoke the token when docker ends. In the
+// terminal's foreground, docker shares brokerd's process group and gets the
+// terminal's Ctrl-C and hangup itself, so brokerd passes on SIGTERM only;
+// elsewhere docker gets a group of its own, so that a signal sent to
+// brokerd's group reaches it through brokerd alone.
+func runForwarding(run *exec.Cmd) error {
+	fromTerminal := foreground()
+	if !fromTerminal {
+		run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := run.Start(); err != nil {
+		return fmt.Errorf("start docker: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if !fromTerminal || s == syscall.SIGTERM {
+					run.Process.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := run.Wait()
+	close(done)
+	return err
+}
+
+// foreground reports whether brokerd's process group is the foreground one
+// of its terminal, whose Ctrl-C and hangup reach every process of it.
+func foreground() bool {
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return false
+	}
+	defer tty.Close()
+	pgrp, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
 }
 
 // readerUID is who must read the token file in the container: 0 for root

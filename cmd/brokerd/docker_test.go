@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +80,41 @@ func TestTokenFlags_DefaultLabel(t *testing.T) {
 			t.Errorf("request(label %q, default %q) = %q, %v; want %q", tt.flag, tt.name, req.Label, err, tt.want)
 		}
 	}
+}
+
+// Away from a terminal's foreground, docker runs in a process group of its
+// own: a signal sent to brokerd's group (timeout(1), a CI runner) reaches it
+// once, through brokerd, not twice. The test runs as brokerd in a group of
+// its own, and as docker, which says whether it shares brokerd's group.
+func TestRunForwarding_OwnGroup(t *testing.T) {
+	switch os.Getenv("BROKERD_TEST_FORWARD") {
+	case "docker":
+		fmt.Print(syscall.Getpgrp() == mustPgid(os.Getppid()))
+		os.Exit(0)
+	case "brokerd":
+		run := exec.Command(os.Args[0], "-test.run=^TestRunForwarding_OwnGroup$")
+		run.Env = append(os.Environ(), "BROKERD_TEST_FORWARD=docker")
+		run.Stdout = os.Stdout
+		if err := runForwarding(run); err != nil {
+			fmt.Print(err)
+		}
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunForwarding_OwnGroup$")
+	cmd.Env = append(os.Environ(), "BROKERD_TEST_FORWARD=brokerd")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.Output()
+	if err != nil || string(out) != "false" {
+		t.Errorf("docker in brokerd's process group: %q, %v; want false", out, err)
+	}
+}
+
+func mustPgid(pid int) int {
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		panic(err)
+	}
+	return pgid
 }
 
 func TestPrintContainers(t *testing.T) {
