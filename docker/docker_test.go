@@ -47,6 +47,30 @@ func TestParseRunArgs(t *testing.T) {
 	}
 }
 
+// An env file is docker's business unless it sets what brokerd sets.
+func TestParseRunArgs_EnvFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		file  string
+		given []string
+	}{
+		{"FOO=1\n# AWS_CONTAINER_X=comment\nBAR\n", nil},
+		{"FOO=1\n  AWS_CONTAINER_AUTHORIZATION_TOKEN=x\nAWS_CONTAINER_CREDENTIALS_RELATIVE_URI\n",
+			[]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN (in --env-file F)", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (in --env-file F)"}},
+	}
+	for i, tt := range tests {
+		path := filepath.Join(dir, fmt.Sprint(i))
+		os.WriteFile(path, []byte(tt.file), 0o600)
+		got, err := docker.ParseRunArgs([]string{"--env-file", path, "app"})
+		for j := range tt.given {
+			tt.given[j] = strings.ReplaceAll(tt.given[j], " F)", " "+path+")")
+		}
+		if err != nil || got.Image != "app" || !slices.Equal(got.Given, tt.given) {
+			t.Errorf("ParseRunArgs(--env-file %q) = %+v, %v; want given %q", tt.file, got, err, tt.given)
+		}
+	}
+}
+
 func TestClient_Args(t *testing.T) {
 	c := docker.Client{Profile: "a,b", HostTokenFile: "/s/containers/c1/token", CIDFile: "/s/containers/c1/cid", Region: "eu-west-1"}
 	want := "--network brokerd --cidfile /s/containers/c1/cid --env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/a%2Cb " +

@@ -3,6 +3,7 @@ package docker
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/brokerd/brokerd/wire"
@@ -110,7 +111,9 @@ func ParseRunArgs(args []string) (RunOptions, error) {
 				o.Given = append(o.Given, name+" "+k)
 			}
 		case "--env-file":
-			o.Given = append(o.Given, "--env-file (brokerd cannot see what it sets: set AWS_CONTAINER_* there at your own risk)")
+			for _, k := range envFileKeys(value) {
+				o.Given = append(o.Given, k+" (in --env-file "+value+")")
+			}
 		}
 		return nil
 	}
@@ -157,4 +160,22 @@ func ParseRunArgs(args []string) (RunOptions, error) {
 		}
 	}
 	return o, errors.New("name the image to run: brokerd docker run PROFILE -- [DOCKER RUN OPTIONS] IMAGE [COMMAND]")
+}
+
+// envFileKeys are the AWS_CONTAINER_* variables that docker's env file at
+// path sets; none when it cannot be read, which docker then reports.
+func envFileKeys(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimLeft(line, " \t")
+		k, _, _ := strings.Cut(line, "=")
+		if k = strings.TrimSpace(k); strings.HasPrefix(k, "AWS_CONTAINER_") {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
