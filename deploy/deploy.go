@@ -67,6 +67,11 @@ type Options struct {
 	// finds it; the service is pinned to it with BROKERD_STATE_DIR so that
 	// the token file the environment names is the one the daemon writes.
 	StateDir string
+	// ConfigFile is the AWS config file the service reads, absolute;
+	// empty means the daemon's default (~/.aws/config). Install sets it
+	// from AWS_CONFIG_FILE, which the service manager does not pass on,
+	// so that the service serves the profiles install chose from.
+	ConfigFile string
 	// Listen is serve's --listen; empty means the daemon's default
 	// (wire.DefaultListen) and no flag.
 	Listen string
@@ -126,10 +131,15 @@ func (o Options) check() error {
 	if err := checkPath("state directory", o.StateDir); err != nil {
 		return err
 	}
+	if o.ConfigFile != "" {
+		if err := checkPath("AWS config file", o.ConfigFile); err != nil {
+			return err
+		}
+	}
 	if o.GOOS == "linux" {
 		// systemd refuses an executable path holding quotes or a backslash,
 		// and environment.d expands $; no escaping gets these through both.
-		for _, p := range []struct{ what, path string }{{"brokerd binary", o.Binary}, {"state directory", o.StateDir}} {
+		for _, p := range []struct{ what, path string }{{"brokerd binary", o.Binary}, {"state directory", o.StateDir}, {"AWS config file", o.ConfigFile}} {
 			if i := strings.IndexAny(p.path, "\"'\\$`"); i >= 0 {
 				return fmt.Errorf("the %s path %q holds %q, which systemd unit and environment files cannot: move it to a plainer path", p.what, p.path, p.path[i])
 			}
@@ -246,10 +256,14 @@ func SystemdUnit(o Options) ([]byte, error) {
 	for _, a := range o.serveArgs() {
 		words = append(words, systemdQuote(a))
 	}
-	return render(unitTemplate(), struct{ ExecStart, StateDirEnv string }{
+	data := struct{ ExecStart, StateDirEnv, ConfigEnv string }{
 		ExecStart:   strings.Join(words, " "),
 		StateDirEnv: systemdQuote("BROKERD_STATE_DIR=" + o.StateDir),
-	})
+	}
+	if o.ConfigFile != "" {
+		data.ConfigEnv = systemdQuote("AWS_CONFIG_FILE=" + o.ConfigFile)
+	}
+	return render(unitTemplate(), data)
 }
 
 // EnvironmentFile renders the environment.d file that exports Vars, the
@@ -283,9 +297,9 @@ func LaunchdPlist(o Options) ([]byte, error) {
 		return nil, err
 	}
 	return render(plistTemplate(), struct {
-		Label, StateDir, Log string
-		Args                 []string
-	}{Label: Label, StateDir: o.StateDir, Log: filepath.Join(o.logDir(), LogFile), Args: o.serveArgs()})
+		Label, StateDir, ConfigFile, Log string
+		Args                             []string
+	}{Label: Label, StateDir: o.StateDir, ConfigFile: o.ConfigFile, Log: filepath.Join(o.logDir(), LogFile), Args: o.serveArgs()})
 }
 
 func render(t *template.Template, data any) ([]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"github.com/brokerd/brokerd/wire"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,11 +42,11 @@ var (
 	linuxPlain = Options{GOOS: "linux", Binary: "/home/ana/.local/bin/brokerd", Home: "/home/ana", UID: 1000,
 		StateDir: "/run/user/1000/brokerd", BinaryOnPath: true}
 	linuxFlags = Options{GOOS: "linux", Binary: "/home/ana/R&D <tools>/100% brokerd", Home: "/home/ana", UID: 1000,
-		StateDir: "/home/ana/brokerd state", Listen: "localhost:9922", DefaultProfile: "prod", Region: "eu-west-1"}
+		StateDir: "/home/ana/brokerd state", ConfigFile: "/home/ana/work/aws config 100%", Listen: "localhost:9922", DefaultProfile: "prod", Region: "eu-west-1"}
 	darwinPlain = Options{GOOS: "darwin", Binary: "/Users/ana/go/bin/brokerd", Home: "/Users/ana", UID: 501,
 		StateDir: "/Users/ana/Library/Application Support/brokerd", BinaryOnPath: true}
 	darwinFlags = Options{GOOS: "darwin", Binary: `/Users/ana/R&D <tools>/"it's" brokerd`, Home: "/Users/a&b", UID: 501,
-		StateDir: "/Users/a&b/Library/Application Support/brokerd", Listen: "127.0.0.1:9922", DefaultProfile: "prod"}
+		StateDir: "/Users/a&b/Library/Application Support/brokerd", ConfigFile: "/Users/a&b/work/<aws>", Listen: "127.0.0.1:9922", DefaultProfile: "prod"}
 )
 
 var goldenCases = []struct {
@@ -100,9 +101,11 @@ func TestLaunchdPlist_parses(t *testing.T) {
 		name string
 		o    Options
 		args []string
+		env  map[string]any // beside BROKERD_LAUNCHD and BROKERD_STATE_DIR
 	}{
-		{"darwin", darwinPlain, []string{darwinPlain.Binary, "serve"}},
-		{"darwin-flags", darwinFlags, []string{darwinFlags.Binary, "serve", "--listen", "127.0.0.1:9922", "--default-profile", "prod"}},
+		{"darwin", darwinPlain, []string{darwinPlain.Binary, "serve"}, nil},
+		{"darwin-flags", darwinFlags, []string{darwinFlags.Binary, "serve", "--listen", "127.0.0.1:9922", "--default-profile", "prod"},
+			map[string]any{"AWS_CONFIG_FILE": darwinFlags.ConfigFile}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := LaunchdPlist(tc.o)
@@ -131,6 +134,7 @@ func TestLaunchdPlist_parses(t *testing.T) {
 					"BROKERD_STATE_DIR": tc.o.StateDir,
 				},
 			}
+			maps.Copy(want["EnvironmentVariables"].(map[string]any), tc.env)
 			for k, v := range want {
 				if !reflect.DeepEqual(p[k], v) {
 					t.Errorf("%s = %#v, want %#v", k, p[k], v)
@@ -303,6 +307,8 @@ func TestOptions_check(t *testing.T) {
 		{"newline", with(darwinPlain, func(o *Options) { o.Binary = "/Users/ana/a\nb" }), "control character"},
 		{"quote on linux", with(linuxPlain, func(o *Options) { o.Binary = `/home/ana/"x"/brokerd` }), "systemd"},
 		{"dollar on linux", with(linuxPlain, func(o *Options) { o.StateDir = "/home/ana/$x" }), "systemd"},
+		{"quote in the config file on linux", with(linuxPlain, func(o *Options) { o.ConfigFile = `/home/ana/"aws"` }), "systemd"},
+		{"relative config file", with(linuxPlain, func(o *Options) { o.ConfigFile = "aws/config" }), "not absolute"},
 		{"backslash on linux", with(linuxPlain, func(o *Options) { o.Binary = `/home/ana/a\b` }), "systemd"},
 		{"port 0", with(linuxPlain, func(o *Options) { o.Listen = "127.0.0.1:0" }), "fixed port"},
 		{"no port", with(linuxPlain, func(o *Options) { o.Listen = "127.0.0.1" }), "want 127.0.0.1:PORT"},

@@ -566,6 +566,17 @@ func testInstallUserService(t *testing.T) {
 			t.Errorf("brokerd.service is %s after a second install, want active", got)
 		}
 	})
+	t.Run("config file named by AWS_CONFIG_FILE", func(t *testing.T) {
+		// install chooses the default profile from the file this shell
+		// names; the service, which the user manager starts without that
+		// variable, must serve from the same file.
+		m.mustSh(t, "", `mkdir ~/work && mv ~/.aws/config ~/work/aws-config && export AWS_CONFIG_FILE=~/work/aws-config`)
+		defer m.mustSh(t, "", `mv ~/work/aws-config ~/.aws/config && rmdir ~/work && unset AWS_CONFIG_FILE`)
+		m.mustSh(t, "", "brokerd install --default-profile prod --listen "+listen)
+		if r := arn(); r.code != 0 || !strings.HasPrefix(strings.TrimSpace(r.stdout), assumedUpdateApp) {
+			t.Errorf("aws sts get-caller-identity through the service installed with AWS_CONFIG_FILE: %v, want %s…", r, assumedUpdateApp)
+		}
+	})
 
 	m.mustSh(t, "", "brokerd uninstall")
 	if got := m.show(t, "ActiveState"); got == "active" {

@@ -71,6 +71,11 @@ func (e *env) installCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if os.Getenv("AWS_CONFIG_FILE") != "" { // the service is to read it too
+				if o.ConfigFile, err = filepath.Abs(config); err != nil {
+					return err
+				}
+			}
 			keys, err := e.keys.Profiles(cmd.Context())
 			if err != nil {
 				fmt.Fprintf(e.stderr, "brokerd: warning: the keychain cannot list its profiles (%v): only those of %s are known\n", err, config)
