@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -70,9 +69,10 @@ func tokenView(t tokens.Token) control.ContainerToken {
 		Revoked: timePtr(t.Revoked), LastUsed: timePtr(t.LastUsed), ContainerID: t.ContainerID}
 }
 
-// IssueToken checks that every profile resolves, then makes the token and
-// writes its file: 0600 in a 0700 directory of its own, or made readable
-// to the container's user as ReaderUID says.
+// IssueToken checks that every profile resolves and is known (in the
+// config file or the keychain), then makes the token and writes its file:
+// 0600 in a 0700 directory of its own, or made readable to the container's
+// user as ReaderUID says.
 func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (control.IssuedToken, error) {
 	if len(req.Profiles) == 0 {
 		return control.IssuedToken{}, fault.New(fault.InvalidInput, "name the profiles the container may fetch")
@@ -82,12 +82,12 @@ func (c *containers) IssueToken(ctx context.Context, req control.TokenRequest) (
 		if err := checkName(name); err != nil {
 			return control.IssuedToken{}, err
 		}
-		p, err := c.svc.plan(name)
+		r, err := c.svc.Resolve(ctx, name)
 		if err != nil {
 			return control.IssuedToken{}, err
 		}
 		if i == 0 {
-			region = cmp.Or(p.Region, p.Source.Region)
+			region = r.Region
 		}
 	}
 	ttl, err := seconds("ttl_seconds", req.TTLSeconds)

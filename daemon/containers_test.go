@@ -3,12 +3,14 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"go.uber.org/zap"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/tokens"
 )
 
@@ -76,5 +78,28 @@ func TestContainers_IssueConcurrently(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Errorf("IssueToken or RevokeTokens alongside others: %v", err)
+	}
+}
+
+// A token is not made for a profile that neither the config file nor the
+// keychain has: the container would only fail at its first request.
+func TestContainers_IssueRefusesUnknownProfiles(t *testing.T) {
+	w := newWorld(t)
+	store, err := tokens.Open(tokens.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &containers{svc: newTestService(t, w, nil), tokens: store, state: w.state, log: zap.NewNop()}
+	for _, profiles := range [][]string{{"nope"}, {"prod", "nope"}} {
+		_, err := c.IssueToken(t.Context(), control.TokenRequest{Label: "web", Profiles: profiles})
+		if fault.KindOf(err) != fault.NotFound || !strings.Contains(err.Error(), `"nope"`) {
+			t.Errorf("IssueToken(%q) = %v, want NotFound naming nope", profiles, err)
+		}
+	}
+	if got := store.List(); len(got) != 0 {
+		t.Errorf("tokens made: %+v, want none", got)
+	}
+	if _, err := c.IssueToken(t.Context(), control.TokenRequest{Label: "web", Profiles: []string{"prod"}}); err != nil {
+		t.Errorf("IssueToken(prod) = %v", err)
 	}
 }
