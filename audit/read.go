@@ -31,14 +31,25 @@ var ErrBadLines = errors.New("not audit events")
 // ErrBadLines that names the first ten such lines. A missing directory
 // holds no events.
 func Read(dir string, f Filter) ([]Event, error) {
-	names, err := files(dir)
+	current, names, err := snapshot(dir)
 	if err != nil {
 		return nil, err
+	}
+	if current != nil {
+		defer current.Close()
 	}
 	var events []Event
 	var bad []string
 	for _, name := range names {
-		evs, lines, err := readFile(filepath.Join(dir, name), f)
+		evs, lines, err := readRotated(filepath.Join(dir, name), f)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, evs...)
+		bad = append(bad, lines...)
+	}
+	if current != nil {
+		evs, lines, err := readFile(current, f)
 		if err != nil {
 			return nil, err
 		}
@@ -47,6 +58,68 @@ func Read(dir string, f Filter) ([]Event, error) {
 	}
 	slices.SortStableFunc(events, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	return events, badLines(bad)
+}
+
+// snapshot opens the current file (nil when there is none) and names the
+// rotated files before it. A rotation while the directory is listed can
+// leave a file out of the listing and a later one in, so it lists again
+// until the current file was not rotated meanwhile (at most maxTries
+// times). A rotation after that renames the file it holds open, which is
+// then read to its end, and puts no file before it.
+func snapshot(dir string) (current *os.File, names []string, err error) {
+	for try := 1; ; try++ {
+		if current, err = open(filepath.Join(dir, FileName)); err != nil {
+			return nil, nil, err
+		}
+		names, err = rotated(dir)
+		if err == nil && (try == maxTries || stillCurrent(dir, current)) {
+			return current, names, nil
+		}
+		if current != nil {
+			current.Close()
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// maxTries is how many times snapshot lists a directory whose current file
+// keeps being rotated.
+const maxTries = 10
+
+// stillCurrent reports whether current (nil: none) is still dir's current
+// file.
+func stillCurrent(dir string, current *os.File) bool {
+	now, err := os.Stat(filepath.Join(dir, FileName))
+	if current == nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	was, err2 := current.Stat()
+	return err == nil && err2 == nil && os.SameFile(now, was)
+}
+
+// open opens a file of the log; nil when there is none.
+func open(name string) (*os.File, error) {
+	file, err := os.Open(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	return file, nil
+}
+
+// readRotated reads the rotated file name; none when it has been removed
+// since it was listed (lumberjack keeps MaxBackups).
+func readRotated(name string, f Filter) (events []Event, bad []string, err error) {
+	file, err := open(name)
+	if file == nil || err != nil {
+		return nil, nil, err
+	}
+	defer file.Close()
+	return readFile(file, f)
 }
 
 // badLines is the one-line error naming the lines that are not events (the
@@ -62,9 +135,9 @@ func badLines(bad []string) error {
 	return fmt.Errorf("%s: %w", named, ErrBadLines)
 }
 
-// files names the audit log's files in dir, oldest first: rotated files
-// in the order of the times in their names, then the current one.
-func files(dir string) ([]string, error) {
+// rotated names the rotated files of the log in dir, oldest first, in the
+// order of the times in their names.
+func rotated(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -74,14 +147,9 @@ func files(dir string) ([]string, error) {
 	}
 	prefix, ext := strings.TrimSuffix(FileName, filepath.Ext(FileName))+"-", filepath.Ext(FileName)
 	var names []string
-	current := false
 	for _, e := range ents {
 		n := e.Name()
 		if !e.Type().IsRegular() {
-			continue
-		}
-		if n == FileName {
-			current = true
 			continue
 		}
 		ts, ok := strings.CutPrefix(n, prefix)
@@ -92,23 +160,13 @@ func files(dir string) ([]string, error) {
 		}
 	}
 	slices.Sort(names) // the layout sorts as time does
-	if current {
-		names = append(names, FileName)
-	}
 	return names, nil
 }
 
 // readFile reads the events of one file that f chooses, and names each
 // line that is not an event ("audit.log line 3").
-func readFile(name string, f Filter) (events []Event, bad []string, err error) {
-	file, err := os.Open(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, nil // rotated away meanwhile
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("read audit log: %w", err)
-	}
-	defer file.Close()
+func readFile(file *os.File, f Filter) (events []Event, bad []string, err error) {
+	name := file.Name()
 	sc := bufio.NewScanner(file)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {

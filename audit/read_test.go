@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +110,65 @@ func TestRead_NoLog(t *testing.T) {
 	if err != nil || len(events) != 0 {
 		t.Errorf("Read(missing dir) = %v, %v; want nothing, nil", events, err)
 	}
+}
+
+// A rotation while Read reads (the current file renamed, a new one
+// begun, as lumberjack does) leaves no gap in the events it returns.
+func TestRead_WhileRotating(t *testing.T) {
+	dir := t.TempDir()
+	current := filepath.Join(dir, audit.FileName)
+	const lines, perFile = 5000, 10
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; i < lines && err == nil; i++ {
+			at := t0.Add(time.Duration(i) * time.Millisecond)
+			if i%perFile == 0 && i > 0 {
+				err = os.Rename(current, filepath.Join(dir, "audit-"+at.Format("2006-01-02T15-04-05.000")+".log"))
+				time.Sleep(time.Millisecond) // far more often than the daemon's 10 MB
+			}
+			if err == nil {
+				err = appendLine(current, `{"time":"`+at.Format(time.RFC3339Nano)+`","event":"issued","profile":"p`+strconv.Itoa(i)+`","status":200}`)
+			}
+		}
+		done <- err
+	}()
+	for reads := 1; ; reads++ {
+		events, err := audit.Read(dir, audit.Filter{})
+		if g := gap(events); err != nil || g != "" {
+			t.Errorf("read %d, while rotating: %v %s", reads, err, g)
+			<-done
+			return
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
+		}
+	}
+}
+
+// gap describes the first event that is not the next of p0, p1, p2…
+func gap(events []audit.Event) string {
+	for i, e := range events {
+		if e.Profile != "p"+strconv.Itoa(i) {
+			return fmt.Sprintf("event %d is %s, want p%d: a gap", i, e.Profile, i)
+		}
+	}
+	return ""
+}
+
+func appendLine(name, line string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	if err2 := f.Close(); err == nil {
+		err = err2
+	}
+	return err
 }
