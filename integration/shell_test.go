@@ -256,6 +256,15 @@ func TestExecShellAndRegion(t *testing.T) {
 			t.Errorf("brokerd env with the user's region set printed %q, want no region lines", r.stdout)
 		}
 		wantOneLineError(t, e.run(t, "", "env", e.profile("prdo")), `no profile "`+e.profile("prdo")+`"`)
+		// A shell whose region brokerd gave staging before that region was
+		// edited gets the new one.
+		edited := map[string]string{"BROKERD_PROFILE": staging, "BROKERD_REGION": "us-west-2", "AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "us-west-2"}
+		vars = parseExports(t, e.mustExec(t, edited, "", brokerdBin, "env", staging))
+		for k, want := range map[string]string{"AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-east-2", "BROKERD_REGION": "us-east-2"} {
+			if vars[k] != want {
+				t.Errorf("brokerd env %s in a shell it gave us-west-2: %s=%q, want %q", staging, k, vars[k], want)
+			}
+		}
 		// A shell set up for staging, then for ci, keeps no region of staging's.
 		out := e.mustExec(t, nil, "", "sh", "-c", `eval "$(brokerd env "$1")" && eval "$(brokerd env "$2")" && `+show, "sh", staging, ci)
 		if strings.TrimSpace(out) != ci {

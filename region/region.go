@@ -62,6 +62,15 @@ func Stale(getenv func(string) string, want, ours string) []string {
 	return out
 }
 
+// Given is the region Exports gives the SDKs when it is brokerd's, want,
+// rather than the user's; "" when the user's is kept or there is none.
+func Given(getenv func(string) string, want, ours string) string {
+	if cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours)) != "" {
+		return ""
+	}
+	return want
+}
+
 // users is the region the user set in variable v: its value unless
 // empty or ours (see Exports).
 func users(getenv func(string) string, v, ours string) string {

@@ -86,6 +86,28 @@ func TestStale(t *testing.T) {
 	}
 }
 
+func TestGiven(t *testing.T) {
+	tests := []struct {
+		name      string
+		getenv    func(string) string
+		want, our string
+		given     string
+	}{
+		{"nothing set", env(), "eu-west-1", "", "eu-west-1"},
+		{"brokerd's replaced", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "us-east-2"), "eu-west-1", "us-east-2", "eu-west-1"},
+		{"the user's kept", env("AWS_REGION", "us-east-2"), "eu-west-1", "", ""},
+		{"the user's beside brokerd's", env("AWS_REGION", "us-east-2", "AWS_DEFAULT_REGION", "ap-south-1"), "eu-west-1", "ap-south-1", ""},
+		{"none", env(), "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Given(tt.getenv, tt.want, tt.our); got != tt.given {
+				t.Errorf("Given(%q, ours %q) = %q, want %q", tt.want, tt.our, got, tt.given)
+			}
+		})
+	}
+}
+
 func TestSDKFind(t *testing.T) {
 	regions := map[string]string{"default": "us-west-2", "dev": "eu-west-1"}
 	profileRegion := func(p string) string { return regions[p] }

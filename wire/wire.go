@@ -22,6 +22,7 @@ const (
 	VarRegion      = "AWS_REGION"
 	VarDefRegion   = "AWS_DEFAULT_REGION" // the only one aws CLI v1 reads
 	VarProfile     = "BROKERD_PROFILE"    // for shell prompts, as AWS_VAULT
+	VarRegionGiven = "BROKERD_REGION"     // the region brokerd gave VarRegion and VarDefRegion
 )
 
 // DefaultListen is the endpoint's address when none is given: the one

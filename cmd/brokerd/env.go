@@ -27,10 +27,10 @@ func (e *env) envCmd() *cobra.Command {
 		Short: "Print the shell lines that point AWS SDKs at brokerd, whether or not it runs yet",
 		Long: "Print the lines that point AWS SDKs and the aws CLI at brokerd: the endpoint, the token file,\n" +
 			"BROKERD_PROFILE and the profile's region (AWS_REGION and AWS_DEFAULT_REGION, unless this shell has\n" +
-			"a region of its own; a region brokerd gave the profile before is unset when this one has none). The\n" +
-			"endpoint and token file do not change when the daemon restarts, so a shell set up before the daemon\n" +
-			"starts works as soon as it runs; when it does not answer, a warning goes to standard error and the\n" +
-			"exit status is still 0, so rc files never break a shell.\n\n" +
+			"a region of its own; BROKERD_REGION records the region brokerd gave, which it replaces, or unsets\n" +
+			"for a profile without one). The endpoint and token file do not change when the daemon restarts, so a\n" +
+			"shell set up before the daemon starts works as soon as it runs; when it does not answer, a warning\n" +
+			"goes to standard error and the exit status is still 0, so rc files never break a shell.\n\n" +
 			"  eval \"$(brokerd env)\"                        # bash, zsh: the daemon's default profile\n" +
 			"  eval \"$(brokerd env prod)\"                   # profile prod\n" +
 			"  brokerd env --shell fish | source            # fish\n" +
@@ -65,7 +65,9 @@ const ask = 3 * time.Second
 // wire.DefaultListen, and the token file is always the state directory's.
 // The daemon, when it answers, names the profile and its region; a name it
 // does not know is an error. getenv reads the shell's environment, whose
-// region is never overridden (region.Exports).
+// region is never overridden (region.Exports), but for the one brokerd
+// gave (BROKERD_REGION); while brokerd does not know the profile's region,
+// no region is taken for brokerd's.
 func (e *env) shellVars(ctx context.Context, name string, getenv func(string) string) (vars [][2]string, warnings []string, err error) {
 	path, err := state.DirPath()
 	if err != nil {
@@ -82,11 +84,11 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 	defer cancel()
 	client := control.NewClient(dir)
 	defer client.Close()
-	profile, reg := name, ""
+	profile, reg, known := name, "", false
 	res, err := client.Resolve(ctx, name)
 	switch {
 	case err == nil:
-		profile, reg = res.Profile, res.Region
+		profile, reg, known = res.Profile, res.Region, true
 	case isCode(err, "ProfileNotFound") && name != "":
 		return nil, nil, err
 	case isCode(err, "ProfileNotFound"):
@@ -102,8 +104,8 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 		profile = ""
 		warnings = append(warnings, err.Error()+" (brokerd doctor checks the config file)")
 	default:
-		if name == "" || name == installed.DefaultProfile {
-			profile, reg = installed.DefaultProfile, installed.Region
+		if installed.DefaultProfile != "" && (name == "" || name == installed.DefaultProfile) {
+			profile, reg, known = installed.DefaultProfile, installed.Region, true
 		}
 		warnings = append(warnings, notAnswering(err, dir, installed))
 		if reg == "" && getenv(wire.VarRegion) == "" && getenv(wire.VarDefRegion) == "" {
@@ -117,19 +119,37 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 	if profile != "" {
 		vars = append(vars, [2]string{wire.VarProfile, profile})
 	}
-	vars = append(vars, regionVars(getenv, reg, e.regionOf(ctx, client, getenv(wire.VarProfile), profile, reg))...)
-	return vars, warnings, nil
+	if !known {
+		// Nothing is taken for brokerd's region, which stays until
+		// brokerd knows this profile's.
+		return append(vars, region.Exports(getenv, "", "")...), warnings, nil
+	}
+	return append(vars, regionVars(getenv, reg, e.ours(ctx, client, getenv, profile, reg))...), warnings, nil
 }
 
 // regionVars are the region variables to set to want (region.Exports),
-// and those to unset, with an empty value, that hold ours, the region of
-// the profile before, when there is none to give (region.Stale).
+// those to unset, with an empty value, that hold ours, the region brokerd
+// gave before, when there is none to give (region.Stale), and
+// BROKERD_REGION, which records the region brokerd gives (region.Given).
 func regionVars(getenv func(string) string, want, ours string) [][2]string {
 	vars := region.Exports(getenv, want, ours)
 	for _, v := range region.Stale(getenv, want, ours) {
 		vars = append(vars, [2]string{v, ""})
 	}
+	if given := region.Given(getenv, want, ours); getenv(wire.VarRegionGiven) != given {
+		vars = append(vars, [2]string{wire.VarRegionGiven, given})
+	}
 	return vars
+}
+
+// ours is the region brokerd gave this shell before: BROKERD_REGION, else
+// (a session set up by brokerd install) the region of the profile that
+// BROKERD_PROFILE names.
+func (e *env) ours(ctx context.Context, client *control.Client, getenv func(string) string, profile, reg string) string {
+	if r := getenv(wire.VarRegionGiven); r != "" {
+		return r
+	}
+	return e.regionOf(ctx, client, getenv(wire.VarProfile), profile, reg)
 }
 
 // regionOf is the region brokerd gave prev, the profile a shell used

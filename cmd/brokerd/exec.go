@@ -35,10 +35,10 @@ func (e *env) execCmd() *cobra.Command {
 		Long: "Run a command whose AWS SDKs and aws CLI get the credentials of PROFILE from the daemon; without a\n" +
 			"command, start $SHELL so (as aws-vault exec does). The environment gets the endpoint, the token file,\n" +
 			"BROKERD_PROFILE=PROFILE (for shell prompts) and the profile's region as AWS_REGION and\n" +
-			"AWS_DEFAULT_REGION (unless a region of your own is set; a region brokerd gave the profile before is\n" +
-			"removed when this one has none); variables that would shadow the endpoint (AWS_ACCESS_KEY_ID,\n" +
-			"AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ACCESS_KEY, AWS_PROFILE, ...) are removed. An\n" +
-			"unknown profile is refused before anything runs. The command's exit status is brokerd's.",
+			"AWS_DEFAULT_REGION (unless a region of your own is set; the region brokerd gave before, in\n" +
+			"BROKERD_REGION, is replaced, or removed for a profile without one); variables that would shadow the\n" +
+			"endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ACCESS_KEY, AWS_PROFILE,\n" +
+			"...) are removed. An unknown profile is refused before anything runs. The command's exit status is brokerd's.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			argv := args[1:]
@@ -101,8 +101,7 @@ func (e *env) execVars(ctx context.Context, name string, getenv func(string) str
 		{wire.VarTokenFile, dir.Join(state.TokenFile)},
 		{wire.VarProfile, name},
 	}
-	ours := e.regionOf(ctx, client, getenv(wire.VarProfile), name, res.Region)
-	return append(vars, regionVars(getenv, res.Region, ours)...), nil
+	return append(vars, regionVars(getenv, res.Region, e.ours(ctx, client, getenv, name, res.Region))...), nil
 }
 
 // execEnv is environ without the scrubbed variables, plus vars but those

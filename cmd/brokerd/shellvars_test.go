@@ -94,7 +94,7 @@ func TestShellVars_daemonAnswers(t *testing.T) {
 		{"", getenv(), [][2]string{
 			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials"},
 			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
-			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}}, ""},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}, {"BROKERD_REGION", "eu-west-1"}}, ""},
 		// The user's region stays; the aws CLI v1's variable gets it too.
 		{"prod", getenv("AWS_REGION", "ap-south-1"), [][2]string{
 			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/prod"},
@@ -104,7 +104,17 @@ func TestShellVars_daemonAnswers(t *testing.T) {
 		{"prod", getenv("BROKERD_PROFILE", "dev", "AWS_REGION", "us-east-1", "AWS_DEFAULT_REGION", "us-east-1"), [][2]string{
 			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/prod"},
 			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
-			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}}, ""},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}, {"BROKERD_REGION", "eu-west-1"}}, ""},
+		// The region brokerd gave prod before its region changed is replaced.
+		{"prod", getenv("BROKERD_PROFILE", "prod", "BROKERD_REGION", "us-west-2", "AWS_REGION", "us-west-2", "AWS_DEFAULT_REGION", "us-west-2"), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/prod"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}, {"BROKERD_REGION", "eu-west-1"}}, ""},
+		// A region the user set since is the user's.
+		{"prod", getenv("BROKERD_PROFILE", "prod", "BROKERD_REGION", "us-west-2", "AWS_REGION", "ap-south-1", "AWS_DEFAULT_REGION", "us-west-2"), [][2]string{
+			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/prod"},
+			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+			{"BROKERD_PROFILE", "prod"}, {"AWS_DEFAULT_REGION", "ap-south-1"}, {"BROKERD_REGION", ""}}, ""},
 		{"ci", getenv(), [][2]string{
 			{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/ci"},
 			{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
@@ -134,7 +144,7 @@ func TestShellVars_daemonAnswers(t *testing.T) {
 	if want := [][2]string{
 		{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4242/v1/credentials/dev"},
 		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
-		{"BROKERD_PROFILE", "dev"}, {"AWS_REGION", "us-east-1"}, {"AWS_DEFAULT_REGION", "us-east-1"}}; err != nil || !slices.Equal(vars, want) {
+		{"BROKERD_PROFILE", "dev"}, {"AWS_REGION", "us-east-1"}, {"AWS_DEFAULT_REGION", "us-east-1"}, {"BROKERD_REGION", "us-east-1"}}; err != nil || !slices.Equal(vars, want) {
 		t.Errorf("execVars(dev) = %q, %v, want %q", vars, err, want)
 	}
 	vars, err = e.execVars(context.Background(), "ci", getenv("BROKERD_PROFILE", "dev", "AWS_REGION", "us-east-1"))
@@ -184,9 +194,16 @@ func TestShellVars_daemonDown(t *testing.T) {
 	}
 	vars, warnings, err = e.shellVars(context.Background(), "", getenv())
 	want = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9922/v1/credentials"}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
-		{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}}
+		{"BROKERD_PROFILE", "prod"}, {"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-1"}, {"BROKERD_REGION", "eu-west-1"}}
 	if err != nil || !slices.Equal(vars, want) {
 		t.Errorf("shellVars() with a service installed = %q, %v, want %q", vars, err, want)
+	}
+	// Another profile's region is not known: brokerd's stays as it is.
+	vars, _, err = e.shellVars(context.Background(), "staging", getenv("BROKERD_PROFILE", "prod", "BROKERD_REGION", "eu-west-1", "AWS_REGION", "eu-west-1", "AWS_DEFAULT_REGION", "eu-west-1"))
+	want = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9922/v1/credentials/staging"}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token},
+		{"BROKERD_PROFILE", "staging"}}
+	if err != nil || !slices.Equal(vars, want) {
+		t.Errorf("shellVars(staging) with the daemon down = %q, %v, want %q", vars, err, want)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "systemctl --user start brokerd") {
 		t.Errorf("warnings = %q, want one saying to start the installed service", warnings)
