@@ -551,6 +551,8 @@ func testInstallUserService(t *testing.T) {
 			!strings.Contains(r.stderr, "systemctl --user start brokerd") {
 			t.Errorf("brokerd env with brokerd stopped = %v, want the installed endpoint, exit 0, and how to start it", r)
 		}
+		r = m.sh(t, "", "brokerd status")
+		wantOneLineError(t, r, "brokerd is installed but not running: start it with `systemctl --user start brokerd`")
 		r = m.sh(t, "", "brokerd doctor")
 		if r.code == 0 || !strings.Contains(r.stdout, "[Errno 2] No such file or directory: '"+token+"'") {
 			t.Errorf("brokerd doctor with brokerd stopped = %v, want a failure naming what SDKs print", r)

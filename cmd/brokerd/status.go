@@ -2,14 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/deploy"
+	"github.com/brokerd/brokerd/state"
 )
 
 func (e *env) statusCmd() *cobra.Command {
@@ -24,6 +28,9 @@ func (e *env) statusCmd() *cobra.Command {
 				return err
 			}
 			st, err := control.NewClient(dir).Status(cmd.Context())
+			if errors.Is(err, state.ErrNotRunning) && e.installed().Present {
+				return serviceStopped()
+			}
 			if err != nil {
 				return err
 			}
@@ -39,6 +46,16 @@ func (e *env) statusCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// serviceStopped says that the installed service does not run, and how to
+// start it: not with `brokerd serve`, as state.ErrNotRunning advises,
+// which would hold the service's port.
+func serviceStopped() error {
+	if runtime.GOOS == "darwin" {
+		return errors.New("brokerd is installed but not running: start it with `launchctl kickstart gui/$(id -u)/" + deploy.Label + "`")
+	}
+	return errors.New("brokerd is installed but not running: start it with `systemctl --user start brokerd` (see why it stopped with `journalctl --user -u brokerd`)")
 }
 
 func printStatus(w io.Writer, st control.Status, now time.Time) {
