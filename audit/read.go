@@ -14,7 +14,7 @@ import (
 
 // Filter chooses events; a zero field chooses all.
 type Filter struct {
-	Since   time.Time // events at or after
+	Since   time.Time // events at or after, or lines of repeats whose last is
 	Profile string    // events of this profile
 }
 
@@ -179,7 +179,7 @@ func readFile(file *os.File, f Filter) (events []Event, bad []string, err error)
 			bad = append(bad, fmt.Sprintf("%s line %d", filepath.Base(name), n))
 			continue
 		}
-		if e.Time.Before(f.Since) || (f.Profile != "" && e.Profile != f.Profile) {
+		if last(e).Before(f.Since) || (f.Profile != "" && e.Profile != f.Profile) {
 			continue
 		}
 		events = append(events, e)
@@ -188,4 +188,13 @@ func readFile(file *os.File, f Filter) (events []Event, bad []string, err error)
 		return nil, nil, fmt.Errorf("read audit log %s: %w", filepath.Base(name), err)
 	}
 	return events, bad, nil
+}
+
+// last is when the last request that e stands for came: Until for a line
+// of repeats, else Time.
+func last(e Event) time.Time {
+	if e.Until.After(e.Time) {
+		return e.Until
+	}
+	return e.Time
 }

@@ -19,6 +19,12 @@ func line(minutes int, kind, profile string) string {
 	return `{"time":"` + t + `","event":"` + kind + `","profile":"` + profile + `","status":200}` + "\n"
 }
 
+// repeats is a line of requests from t0 plus from until to minutes.
+func repeats(from, to int, profile string) string {
+	at := func(m int) string { return t0.Add(time.Duration(m) * time.Minute).Format(time.RFC3339Nano) }
+	return `{"time":"` + at(from) + `","until":"` + at(to) + `","count":9,"event":"issued","profile":"` + profile + `","status":200}` + "\n"
+}
+
 // logDir writes rotated files out of order of their names, a current
 // file, and files that are not the log's.
 func logDir(t *testing.T) string {
@@ -26,7 +32,7 @@ func logDir(t *testing.T) string {
 	files := map[string]string{
 		"audit-2026-12-01T19-10-00.000.log":    line(10, "issued", "dev") + line(11, "refused", "prod"),
 		"audit-2026-12-01T18-59-00.000.log":    line(0, "issued", "dev") + line(1, "issued", "prod"),
-		"audit.log":                            line(20, "issued", "dev") + "\n" + line(21, "refused", "dev"),
+		"audit.log":                            line(20, "issued", "dev") + "\n" + line(21, "refused", "dev") + repeats(22, 30, "prod"),
 		"audit-notatime.log":                   line(5, "issued", "dev"),
 		"other.log":                            line(6, "issued", "dev"),
 		"audit-2026-12-01T18-00-00.000.log.gz": "\x1f\x8b",
@@ -46,11 +52,13 @@ func TestRead(t *testing.T) {
 		f    audit.Filter
 		want string // minutes and profiles
 	}{
-		{"all", audit.Filter{}, "0 dev, 1 prod, 10 dev, 11 prod, 20 dev, 21 dev"},
-		{"since", audit.Filter{Since: t0.Add(10 * time.Minute)}, "10 dev, 11 prod, 20 dev, 21 dev"},
-		{"since, another zone", audit.Filter{Since: t0.Add(11 * time.Minute).In(time.FixedZone("X", -5*3600))}, "11 prod, 20 dev, 21 dev"},
-		{"profile", audit.Filter{Profile: "prod"}, "1 prod, 11 prod"},
-		{"both", audit.Filter{Since: t0.Add(time.Minute + time.Second), Profile: "prod"}, "11 prod"},
+		{"all", audit.Filter{}, "0 dev, 1 prod, 10 dev, 11 prod, 20 dev, 21 dev, 22 prod"},
+		{"since", audit.Filter{Since: t0.Add(10 * time.Minute)}, "10 dev, 11 prod, 20 dev, 21 dev, 22 prod"},
+		{"since, another zone", audit.Filter{Since: t0.Add(11 * time.Minute).In(time.FixedZone("X", -5*3600))}, "11 prod, 20 dev, 21 dev, 22 prod"},
+		{"since, during repeats", audit.Filter{Since: t0.Add(25 * time.Minute)}, "22 prod"},
+		{"since, after repeats", audit.Filter{Since: t0.Add(31 * time.Minute)}, ""},
+		{"profile", audit.Filter{Profile: "prod"}, "1 prod, 11 prod, 22 prod"},
+		{"both", audit.Filter{Since: t0.Add(time.Minute + time.Second), Profile: "prod"}, "11 prod, 22 prod"},
 		{"none", audit.Filter{Profile: "nope"}, ""},
 	}
 	for _, tt := range tests {
