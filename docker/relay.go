@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,23 +152,54 @@ func EnsureRelay(ctx context.Context, r Runner, rl Relay) (string, error) {
 var ErrNoRelay = errors.New("there is no relay container " + RelayName + ": run brokerd docker setup")
 
 // StartRelay starts the relay container if it is stopped, as it is after
-// a reboot (see Relay.RunArgs), and reports whether it did; ErrNoRelay
-// when there is none.
-func StartRelay(ctx context.Context, r Runner) (bool, error) {
+// a reboot (see Relay.RunArgs), and restarts it when it runs with a relay
+// directory hostDir no longer is (the state directory was made anew, as
+// when a logout removed the runtime directory): it never reaches the
+// daemon through that one. It says what it did, "" for nothing; ErrNoRelay
+// when there is none. hostDir is "" for a relay without one.
+func StartRelay(ctx context.Context, r Runner, hostDir string) (string, error) {
 	st, err := InspectRelay(ctx, r)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if !st.Exists {
-		return false, ErrNoRelay
+		return "", ErrNoRelay
 	}
-	if st.Running {
-		return false, nil
+	if !st.Running {
+		if _, err := r.Docker(ctx, "start", RelayName); err != nil {
+			return "", fmt.Errorf("start the relay (brokerd docker setup makes it again): %w", err)
+		}
+		return "started", nil
 	}
-	if _, err := r.Docker(ctx, "start", RelayName); err != nil {
-		return false, fmt.Errorf("start the relay (brokerd docker setup makes it again): %w", err)
+	if hostDir == "" || !slices.Contains(st.Mounts, hostDir+":"+SocketDir) || !stale(ctx, r, hostDir) {
+		return "", nil
 	}
-	return true, nil
+	if _, err := r.Docker(ctx, "restart", RelayName); err != nil {
+		return "", fmt.Errorf("restart the relay, which holds a removed relay directory (brokerd docker setup makes it again): %w", err)
+	}
+	return "restarted", nil
+}
+
+// procRoot holds /proc/PID/root, each process's view of the files.
+var procRoot = "/proc"
+
+// stale reports whether the running relay sees at SocketDir another
+// directory than hostDir, one since removed; false when it cannot tell.
+func stale(ctx context.Context, r Runner, hostDir string) bool {
+	out, err := r.Docker(ctx, "container", "inspect", "--format", "{{.State.Pid}}", RelayName)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	seen, err := os.Stat(filepath.Join(procRoot, strconv.Itoa(pid), "root", SocketDir))
+	if err != nil {
+		return false
+	}
+	host, err := os.Stat(hostDir)
+	return err == nil && !os.SameFile(seen, host)
 }
 
 // ProbeArgs are the arguments of docker run for a throwaway container on

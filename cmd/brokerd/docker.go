@@ -218,7 +218,7 @@ func (e *env) dockerTokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := relayReady(cmd.Context(), docker.CLI{}, e.stderr); err != nil {
+			if err := relayReady(cmd.Context(), docker.CLI{}, dir, e.stderr); err != nil {
 				return err
 			}
 			req, err := flags.request(args[0], args[0])
@@ -307,7 +307,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return err
 	}
 	r := docker.CLI{}
-	if err := relayReady(ctx, r, e.stderr); err != nil {
+	if err := relayReady(ctx, r, dir, e.stderr); err != nil {
 		return err
 	}
 	label := opts.Image
@@ -524,14 +524,15 @@ func dockerChecks(ctx context.Context, dir state.Dir) []doctor.Check {
 }
 
 // relayReady checks that brokerd's network exists and starts the relay if
-// it is stopped (after a reboot), saying so on w.
-func relayReady(ctx context.Context, r docker.Runner, w io.Writer) error {
+// it is stopped (after a reboot), or restarts it if it holds a relay
+// directory of dir's since removed, saying so on w.
+func relayReady(ctx context.Context, r docker.Runner, dir state.Dir, w io.Writer) error {
 	if err := docker.CheckNetwork(ctx, r); err != nil {
 		return err
 	}
-	started, err := docker.StartRelay(ctx, r)
-	if started {
-		fmt.Fprintf(w, "brokerd: started the relay container %s\n", docker.RelayName)
+	did, err := docker.StartRelay(ctx, r, dir.Join(daemon.RelayDir))
+	if did != "" {
+		fmt.Fprintf(w, "brokerd: %s the relay container %s\n", did, docker.RelayName)
 	}
 	return err
 }
