@@ -22,9 +22,9 @@ func (e *env) auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Show which process or container got or was refused credentials, and when",
 		Long: "Show the audit log: every credentials request the daemon answered, with the local process (pid,\n" +
-			"executable, uid) or the container (token label, container id) that made it. Requests alike on one\n" +
-			"connection are one line with a count. The log is kept where the running daemon says (brokerd status\n" +
-			"--json: audit_dir), else in " + defaultAuditDirDoc + ".",
+			"executable, uid) or the container (token label, container id) that made it. Requests alike from one\n" +
+			"client, over all its connections, are one line with a count. The log is kept where the running daemon\n" +
+			"says (brokerd status --json: audit_dir), else in " + defaultAuditDirDoc + ".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var f audit.Filter
