@@ -238,6 +238,11 @@ func checkShell(shell string) error {
 	return fmt.Errorf("--shell %q: want bash, zsh, fish or powershell", shell)
 }
 
+// psQuote doubles the quotes in a PowerShell single-quoted string: ' and
+// the typographic single quotes, which its tokenizer takes for ' too
+// (IsSingleQuote), so that a profile named bob’s stays whole.
+var psQuote = strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019", "\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
+
 // printVars prints the lines that set vars in shell; a variable with an
 // empty value is unset.
 func printVars(w io.Writer, shell string, vars [][2]string) error {
@@ -254,7 +259,7 @@ func printVars(w io.Writer, shell string, vars [][2]string) error {
 				fmt.Fprintf(w, "Remove-Item Env:%s\n", v[0])
 				continue
 			}
-			fmt.Fprintf(w, "$Env:%s = '%s'\n", v[0], strings.ReplaceAll(v[1], "'", "''"))
+			fmt.Fprintf(w, "$Env:%s = '%s'\n", v[0], psQuote.Replace(v[1]))
 		}
 		return nil
 	default:

@@ -42,6 +42,14 @@ func TestPrintVars(t *testing.T) {
 			}
 		})
 	}
+	// PowerShell ends a single-quoted string at a typographic quote too.
+	var b strings.Builder
+	if err := printVars(&b, "powershell", [][2]string{{"BROKERD_PROFILE", "it's bob’s ‘x’ ‚y‛"}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "$Env:BROKERD_PROFILE = 'it''s bob’’s ‘‘x’’ ‚‚y‛‛'\n"; b.String() != want {
+		t.Errorf("printVars(powershell) = %q, want %q", b.String(), want)
+	}
 	if err := printVars(&strings.Builder{}, "csh", vars); err == nil {
 		t.Errorf("printVars(csh) = nil, want an error naming the shells")
 	}
