@@ -76,6 +76,9 @@ type RunOptions struct {
 	Name   string // --name, "" when not given
 	Detach bool
 	Image  string
+	// CapDrop and CapAdd are the capabilities --cap-drop and --cap-add
+	// name.
+	CapDrop, CapAdd []string
 	// Given are the options that brokerd sets itself and that the
 	// arguments set too, such as --network.
 	Given []string
@@ -103,6 +106,10 @@ func ParseRunArgs(args []string) (RunOptions, error) {
 			o.Name = value
 		case "--detach", "-d":
 			o.Detach = value == "" || value == "true"
+		case "--cap-drop":
+			o.CapDrop = append(o.CapDrop, value)
+		case "--cap-add":
+			o.CapAdd = append(o.CapAdd, value)
 		case "--network", "--net", "--cidfile":
 			o.Given = append(o.Given, name)
 		case "--env", "-e":

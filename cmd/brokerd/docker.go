@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -325,7 +326,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 	}
 	req.CIDFile = true
 	if !tokenEnv {
-		req.ReaderUID = readerUID(ctx, r, opts)
+		req.ReaderUID = readerUID(ctx, r, opts, os.Getuid())
 	}
 	client := control.NewClient(dir)
 	tok, err := client.IssueToken(ctx, req)
@@ -419,8 +420,9 @@ func foreground() bool {
 
 // readerUID is who must read the token file in the container: 0 for root
 // or this user (mode 0600 serves), a uid, or -1 for a user named but not
-// numbered. It reads --user, else the image's USER.
-func readerUID(ctx context.Context, r docker.Runner, opts docker.RunOptions) int {
+// numbered, or a root that cannot read another user's 0600 file when self
+// (this process's uid) is not root. It reads --user, else the image's USER.
+func readerUID(ctx context.Context, r docker.Runner, opts docker.RunOptions, self int) int {
 	user := opts.User
 	if user == "" && opts.Image != "" {
 		if out, err := r.Docker(ctx, "image", "inspect", "--format", "{{.Config.User}}", opts.Image); err == nil {
@@ -430,6 +432,9 @@ func readerUID(ctx context.Context, r docker.Runner, opts docker.RunOptions) int
 	name, _, _ := strings.Cut(user, ":")
 	switch name {
 	case "", "root", "0":
+		if self != 0 && !overridesModes(opts) {
+			return -1 // a root without CAP_DAC_OVERRIDE reads only its own files, and others' 0644
+		}
 		return 0
 	}
 	uid, err := strconv.Atoi(name)
@@ -437,6 +442,18 @@ func readerUID(ctx context.Context, r docker.Runner, opts docker.RunOptions) int
 		return -1
 	}
 	return uid
+}
+
+// overridesModes reports whether the container's root keeps
+// CAP_DAC_OVERRIDE, which reads files whatever their owner and mode.
+func overridesModes(opts docker.RunOptions) bool {
+	names := func(caps []string) bool {
+		return slices.ContainsFunc(caps, func(c string) bool {
+			c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+			return c == "ALL" || c == "DAC_OVERRIDE"
+		})
+	}
+	return !names(opts.CapDrop) || names(opts.CapAdd)
 }
 
 func (e *env) dockerRevokeCmd() *cobra.Command {

@@ -29,21 +29,35 @@ func TestReaderUID(t *testing.T) {
 	tests := []struct {
 		user  string    // --user
 		image imageUser // the image's USER
+		args  string    // other docker run options
+		self  int       // brokerd's uid
 		want  int
 	}{
-		{"", "", 0},
-		{"", "!", 0},
-		{"root", "", 0},
-		{"0:0", "", 0},
-		{"1001:1001", "", 1001},
-		{"", "1002", 1002},
-		{"", "app:app", -1},
-		{"nobody", "", -1},
+		{"", "", "", 1000, 0},
+		{"", "!", "", 1000, 0},
+		{"root", "", "", 1000, 0},
+		{"0:0", "", "", 1000, 0},
+		{"1001:1001", "", "", 1000, 1001},
+		{"", "1002", "", 1000, 1002},
+		{"", "app:app", "", 1000, -1},
+		{"nobody", "", "", 1000, -1},
+		// A root without CAP_DAC_OVERRIDE reads only what it owns.
+		{"", "", "--cap-drop ALL", 1000, -1},
+		{"", "", "--cap-drop=dac_override", 1000, -1},
+		{"root", "", "--cap-drop CAP_DAC_OVERRIDE", 1000, -1},
+		{"", "", "--cap-drop ALL --cap-add DAC_OVERRIDE", 1000, 0},
+		{"", "", "--cap-drop NET_RAW", 1000, 0},
+		{"", "", "--cap-drop ALL", 0, 0},
 	}
 	for _, tt := range tests {
-		got := readerUID(context.Background(), tt.image, docker.RunOptions{User: tt.user, Image: "img"})
+		opts, err := docker.ParseRunArgs(append(strings.Fields(tt.args), "img"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.User = tt.user
+		got := readerUID(context.Background(), tt.image, opts, tt.self)
 		if got != tt.want {
-			t.Errorf("readerUID(--user %q, USER %q) = %d, want %d", tt.user, tt.image, got, tt.want)
+			t.Errorf("readerUID(--user %q, USER %q, %s, as uid %d) = %d, want %d", tt.user, tt.image, tt.args, tt.self, got, tt.want)
 		}
 	}
 }
