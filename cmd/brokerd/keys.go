@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,6 +94,7 @@ type keyListing struct {
 	Profile     string `json:"profile"`
 	AccessKeyID string `json:"access_key_id,omitempty"` // masked: AKIA…WXYZ
 	Error       string `json:"error,omitempty"`
+	shown       string // what the text listing shows for the keys
 }
 
 func (e *env) listKeys(ctx context.Context, asJSON bool) error {
@@ -104,11 +104,15 @@ func (e *env) listKeys(ctx context.Context, asJSON bool) error {
 	}
 	out := make([]keyListing, 0, len(names))
 	for _, n := range names {
-		l := keyListing{Profile: n}
+		l := keyListing{Profile: n, shown: "(missing)"}
 		if k, err := e.keys.Keys(ctx, n); err == nil {
 			l.AccessKeyID = wire.Mask(k.AccessKeyID)
+			l.shown = l.AccessKeyID
 		} else {
 			l.Error = err.Error()
+			if !errors.Is(err, keychain.ErrNotFound) { // there, but unreadable: say why
+				l.shown = "(" + l.Error + ")"
+			}
 		}
 		out = append(out, l)
 	}
@@ -121,7 +125,7 @@ func (e *env) listKeys(ctx context.Context, asJSON bool) error {
 		fmt.Fprintln(e.stderr, "no keys stored: add some with `brokerd keys add PROFILE` (or move them from ~/.aws/credentials with `brokerd keys import PROFILE`)")
 	}
 	for _, l := range out {
-		fmt.Fprintf(e.stdout, "%s\t%s\n", l.Profile, cmp.Or(l.AccessKeyID, "(missing)"))
+		fmt.Fprintf(e.stdout, "%s\t%s\n", l.Profile, l.shown)
 	}
 	return nil
 }
