@@ -158,6 +158,15 @@ func TestShellOutlivesDaemon(t *testing.T) {
 	works("in a shell set up before the daemon started")
 	d.stop(t)
 	fails("with the daemon stopped", "[Errno 2] No such file or directory: '"+filepath.Join(e.StateDir, "token")+"'")
+	// exec and credential-process say to start the service, not to run
+	// brokerd serve, which would hold its port.
+	for _, args := range [][]string{{"exec", prod, "--", "true"}, {"credential-process", prod}} {
+		r := e.exec(t, map[string]string{"HOME": home}, "", brokerdBin, args...)
+		wantOneLineError(t, r, "systemctl --user start brokerd")
+		if strings.Contains(r.stderr, "brokerd serve") {
+			t.Errorf("brokerd %s with the installed service stopped says %q, want no brokerd serve", strings.Join(args, " "), r.stderr)
+		}
+	}
 	// The README's troubleshooting table has what the aws CLI says.
 	if readme, err := os.ReadFile("../README.md"); err != nil || !strings.Contains(string(readme), "| `[Errno 2] No such file or directory: '…/brokerd/token'`") ||
 		!strings.Contains(string(readme), "| `Could not connect to the endpoint URL: ") {

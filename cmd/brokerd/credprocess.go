@@ -22,7 +22,7 @@ func (e *env) credentialProcessCmd() *cobra.Command {
 			"lets AWS_PROFILE=prod-cli select the role of profile prod.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vars, err := endpointVars(args)
+			vars, err := e.endpointVars(args)
 			if err != nil {
 				return err
 			}

@@ -201,12 +201,12 @@ func notAnswering(err error, dir state.Dir, installed deploy.Installed) string {
 // endpointVars are the endpoint and token file of the running daemon for
 // the profile in args (none: the daemon's default); it fails when no
 // daemon has published its endpoint.
-func endpointVars(args []string) ([][2]string, error) {
+func (e *env) endpointVars(args []string) ([][2]string, error) {
 	dir, err := stateDir()
 	if err != nil {
 		return nil, err
 	}
-	ep, err := dir.Endpoint()
+	ep, err := e.runningEndpoint(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +215,17 @@ func endpointVars(args []string) ([][2]string, error) {
 		{wire.VarURL, ep.CredentialsURL(name)},
 		{wire.VarTokenFile, dir.Join(state.TokenFile)},
 	}, nil
+}
+
+// runningEndpoint is the endpoint the running daemon published; when none
+// runs and the service is installed, the error says to start the service
+// (serviceStopped).
+func (e *env) runningEndpoint(dir state.Dir) (state.Endpoint, error) {
+	ep, err := dir.Endpoint()
+	if errors.Is(err, state.ErrNotRunning) && e.installed().Present {
+		return ep, serviceStopped()
+	}
+	return ep, err
 }
 
 // isCode reports whether err is the daemon's error with code.

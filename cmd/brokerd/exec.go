@@ -84,7 +84,7 @@ func (e *env) execVars(ctx context.Context, name string, getenv func(string) str
 	if err != nil {
 		return nil, err
 	}
-	ep, err := dir.Endpoint()
+	ep, err := e.runningEndpoint(dir)
 	if err != nil {
 		return nil, err
 	}
