@@ -205,3 +205,41 @@ func TestAuditSkipsBadLines(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditNamesExecdProgram: a process that fetched credentials and then
+// runs another program in its place (exec: same pid) has that program's
+// requests put down to that program, not to the one it was.
+func TestAuditNamesExecdProgram(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev := e.profile("dev")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t, "--default-profile", dev)
+	script := `import os, sys, urllib.request
+url, token = sys.argv[1], sys.argv[2]
+urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": token})).read()
+os.execv("/usr/bin/curl", ["curl", "-sf", "-o", "/dev/null", "-H", "Authorization: " + token, url])`
+	e.mustExec(t, nil, "", "python3", "-c", script, d.URL+"/v1/credentials/"+dev, d.Token)
+	d.stop(t)
+
+	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byExe := map[string]int{} // base name to pid
+	for _, ev := range events {
+		if ev.Kind == audit.Issued && ev.Client != nil {
+			byExe[filepath.Base(ev.Client.Exe)] = ev.Client.PID
+		}
+	}
+	python := 0
+	for exe, pid := range byExe {
+		if strings.HasPrefix(exe, "python") {
+			python = pid
+		}
+	}
+	if python == 0 || byExe["curl"] != python || len(byExe) != 2 {
+		t.Errorf("issuances by executable and pid %v, want python's and then curl's, one pid", byExe)
+	}
+}
