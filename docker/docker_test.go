@@ -182,6 +182,27 @@ func TestEnsureRelay(t *testing.T) {
 	}
 }
 
+// Teardown removes nothing while other containers are on the network.
+func TestTeardown(t *testing.T) {
+	tests := []struct {
+		name, inspect string
+		says          string // "" when it removes the relay and network
+	}{
+		{"relay alone", "brokerd-relay \n", ""},
+		{"no network", "!Error: No such network: brokerd", ""},
+		{"containers", "web brokerd-relay worker \n", "docker stop web worker"},
+		{"engine down", "!Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?", "start Docker"},
+	}
+	for _, tt := range tests {
+		f := &fakeDocker{answers: map[string]string{"network inspect": tt.inspect}}
+		err := docker.Teardown(context.Background(), f)
+		removed := slices.Contains(f.calls, "rm --force brokerd-relay")
+		if (err == nil) != (tt.says == "") || err != nil && !strings.Contains(err.Error(), tt.says) || removed != (tt.says == "") {
+			t.Errorf("%s: Teardown = %v (calls %q); want an error saying %q, and removals only without one", tt.name, err, f.calls, tt.says)
+		}
+	}
+}
+
 func TestCheckBinary(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads this system's Linux executables")

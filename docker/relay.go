@@ -226,8 +226,19 @@ func Probe(ctx context.Context, r Runner, image string, wait time.Duration) erro
 }
 
 // Teardown removes the relay container and brokerd's network. It does not
-// fail on what is already gone.
+// fail on what is already gone, and removes nothing while other containers
+// are on the network: they would lose their credentials, and the network
+// would stay.
 func Teardown(ctx context.Context, r Runner) error {
+	out, err := r.Docker(ctx, "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", Network)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("list the containers on network %s: %w", Network, err)
+	}
+	others := slices.DeleteFunc(strings.Fields(string(out)), func(name string) bool { return name == RelayName })
+	if len(others) > 0 {
+		return fmt.Errorf("containers on network %s get their credentials through the relay: stop them first (docker stop %s), then run brokerd docker teardown again",
+			Network, strings.Join(others, " "))
+	}
 	if _, err := r.Docker(ctx, "rm", "--force", RelayName); err != nil && !isNotFound(err) {
 		return fmt.Errorf("remove the relay: %w", err)
 	}
