@@ -1,8 +1,8 @@
 package doctor
 
 import (
+	"cmp"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -66,12 +66,5 @@ func checkRegion(env Env) Check {
 // servedProfile is the profile this shell's SDKs get from brokerd: the one
 // the endpoint URL names, else BROKERD_PROFILE; "" when neither says.
 func servedProfile(env Env) string {
-	if u, err := url.Parse(env.Getenv(wire.VarURL)); err == nil {
-		if name, ok := strings.CutPrefix(u.Path, wire.CredentialsPath+"/"); ok && name != "" {
-			if n, err := url.PathUnescape(name); err == nil {
-				return n
-			}
-		}
-	}
-	return env.Getenv(wire.VarProfile)
+	return cmp.Or(urlProfile(env), env.Getenv(wire.VarProfile))
 }

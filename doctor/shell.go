@@ -25,18 +25,23 @@ const evalLine = `eval "$(brokerd env)"`
 // envFix is the line that points this shell at brokerd again, for the
 // profile it uses now: the one its endpoint URL names, else the default.
 func envFix(env Env) string {
+	if name := urlProfile(env); name != "" {
+		return `eval "$(brokerd env ` + wire.ShellQuote(name) + `)"`
+	}
+	return evalLine
+}
+
+// urlProfile is the profile this shell's endpoint URL names, "" for none.
+// The URL's Path is unescaped already: a profile named a%2Fb is a%2Fb.
+func urlProfile(env Env) string {
 	u, err := url.Parse(env.Getenv(wire.VarURL))
 	if err != nil {
-		return evalLine
+		return ""
 	}
-	name, ok := strings.CutPrefix(u.Path, wire.CredentialsPath+"/")
-	if !ok || name == "" {
-		return evalLine
+	if name, ok := strings.CutPrefix(u.Path, wire.CredentialsPath+"/"); ok {
+		return name
 	}
-	if n, err := url.PathUnescape(name); err == nil {
-		name = n
-	}
-	return `eval "$(brokerd env ` + wire.ShellQuote(name) + `)"`
+	return ""
 }
 
 // checkVars checks the two variables of this shell, then fetches through

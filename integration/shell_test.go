@@ -311,3 +311,21 @@ func TestCompletionProfiles(t *testing.T) {
 		t.Errorf("brokerd completion bash printed no bash completion script")
 	}
 }
+
+// TestDoctorFixNamesProfile: doctor's fix for a shell set up for a
+// profile whose name holds a percent escape names that profile, not the
+// name the escape decodes to.
+func TestDoctorFixNamesProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	odd := e.profile("a%2Fb")
+	e.writeConfig(t, "[profile {dev}]\nregion = eu-west-1\n\n[profile "+odd+"]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = {dev}\n")
+	e.addKeys(t, e.profile("dev"), randomKeys(t))
+	e.startDaemon(t)
+	shell := parseExports(t, e.mustRun(t, "", "env", odd))
+	shell["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = filepath.Join(e.Dir, "elsewhere")
+	r := e.exec(t, shell, "", brokerdBin, "doctor")
+	if want := `fix: eval "$(brokerd env '` + odd + `')"`; !strings.Contains(r.stdout, want) {
+		t.Errorf("brokerd doctor in a shell of %s with another token file: %v, want %q", odd, r, want)
+	}
+}
