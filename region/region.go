@@ -26,8 +26,8 @@ var Vars = []string{wire.VarRegion, wire.VarDefRegion}
 // Exports returns the region variables to set so that SDKs use one
 // region: the user's when the environment (getenv) has one, else want.
 // A variable set in the environment is the user's unless it holds ours,
-// the region brokerd gave the profile named in BROKERD_PROFILE (brokerd set
-// it, for a profile the shell used before; "" when unknown). The user's
+// the region brokerd gave before (BROKERD_REGION, else the region of the
+// profile BROKERD_PROFILE names; "" when unknown). The user's
 // variables are never changed: only those unset or brokerd's are set, so
 // a region the user gives in one variable reaches the SDKs that read only
 // the other (aws CLI v1 reads only AWS_DEFAULT_REGION). Nothing is set when
