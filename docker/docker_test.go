@@ -203,6 +203,23 @@ func TestTeardown(t *testing.T) {
 	}
 }
 
+// A relay that cannot start because a container holds its address names it.
+func TestStartRelay_AddressTaken(t *testing.T) {
+	stopped := `brokerd-relay:abc|false|exited|0:0|[]||`
+	inUse := "!Error response from daemon: Address already in use; Error: failed to start containers: brokerd-relay"
+	for _, holders := range []string{"squat=169.254.170.2/24 web=169.254.170.3/24 ", "web=169.254.170.3/24 "} {
+		f := &fakeDocker{answers: map[string]string{"container inspect": stopped, "start": inUse, "network inspect": holders}}
+		_, err := docker.StartRelay(context.Background(), f, "")
+		want := "Address already in use"
+		if strings.HasPrefix(holders, "squat") {
+			want = "container squat holds the relay's address 169.254.170.2 on network brokerd: remove it (docker rm --force squat)"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("StartRelay with %q on the network = %v, want an error saying %q", holders, err, want)
+		}
+	}
+}
+
 func TestCheckBinary(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads this system's Linux executables")

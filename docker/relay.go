@@ -131,7 +131,7 @@ func EnsureRelay(ctx context.Context, r Runner, rl Relay) (string, error) {
 			return "running", nil
 		}
 		if _, err := r.Docker(ctx, "start", RelayName); err != nil {
-			return "", fmt.Errorf("start the relay: %w", err)
+			return "", fmt.Errorf("start the relay: %w", holderError(ctx, r, err))
 		}
 		return "started", nil
 	}
@@ -143,9 +143,29 @@ func EnsureRelay(ctx context.Context, r Runner, rl Relay) (string, error) {
 		did = "replaced (" + rl.Differs(st) + ")"
 	}
 	if _, err := r.Docker(ctx, rl.RunArgs()...); err != nil {
-		return "", fmt.Errorf("start the relay: %w", err)
+		return "", fmt.Errorf("start the relay: %w", holderError(ctx, r, err))
 	}
 	return did, nil
+}
+
+// holderError is err, from starting the relay, naming the container that
+// holds the relay's address when docker says only that it is in use.
+func holderError(ctx context.Context, r Runner, err error) error {
+	if !strings.Contains(err.Error(), "Address already in use") {
+		return err
+	}
+	out, ierr := r.Docker(ctx, "network", "inspect", "--format", "{{range .Containers}}{{.Name}}={{.IPv4Address}} {{end}}", Network)
+	if ierr != nil {
+		return err
+	}
+	for _, f := range strings.Fields(string(out)) {
+		name, addr, _ := strings.Cut(f, "=")
+		if name != RelayName && strings.HasPrefix(addr, wire.RelayAddr+"/") {
+			return fmt.Errorf("container %s holds the relay's address %s on network %s: remove it (docker rm --force %s), or give it another address",
+				name, wire.RelayAddr, Network, name)
+		}
+	}
+	return err
 }
 
 // ErrNoRelay means there is no relay container.
@@ -167,7 +187,7 @@ func StartRelay(ctx context.Context, r Runner, hostDir string) (string, error) {
 	}
 	if !st.Running {
 		if _, err := r.Docker(ctx, "start", RelayName); err != nil {
-			return "", fmt.Errorf("start the relay (brokerd docker setup makes it again): %w", err)
+			return "", fmt.Errorf("start the relay (brokerd docker setup makes it again): %w", holderError(ctx, r, err))
 		}
 		return "started", nil
 	}
