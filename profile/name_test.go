@@ -17,7 +17,10 @@ func TestCheckName(t *testing.T) {
 		{"dev", true},
 		{"a,b", true},
 		{"my-profile_1.2@corp+x=y", true},
-		{"..", true},
+		{"...", true},
+		{".a", true},
+		{".", false}, // URL parsers resolve these away
+		{"..", false},
 		{"prod:eu", true},
 		{"ü", true},
 		{"日本", true},

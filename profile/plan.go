@@ -100,7 +100,8 @@ const MaxNameLen = 128
 // CheckName reports why name cannot be a profile's name: it must be valid
 // UTF-8 of at most MaxNameLen bytes, without spaces, control characters
 // or the characters / \ [ ] that neither a URL path segment nor a config
-// section header holds plainly.
+// section header holds plainly, and not . or .., which URL parsers (the JS
+// SDK's among them) resolve away, escaped or not.
 func CheckName(name string) error {
 	if plainName(name) {
 		return nil // the common case, without decoding runes
@@ -108,6 +109,8 @@ func CheckName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("the profile name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("the profile name %q is a path segment that SDKs resolve away: rename the profile", name)
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("the profile name is %d bytes long: at most %d are allowed", len(name), MaxNameLen)
 	case !utf8.ValidString(name):
@@ -122,9 +125,10 @@ func CheckName(name string) error {
 }
 
 // plainName reports whether name is 1 to MaxNameLen printable ASCII
-// characters other than space and / \ [ ], which CheckName accepts.
+// characters other than space and / \ [ ], and not . or .., which
+// CheckName accepts.
 func plainName(name string) bool {
-	if name == "" || len(name) > MaxNameLen {
+	if name == "" || len(name) > MaxNameLen || name == "." || name == ".." {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
