@@ -235,7 +235,11 @@ func Uninstall(o Options) (Plan, error) {
 			{Remove: o.unitPath()},
 			{Remove: o.envPath()},
 			mayFail("no user manager to reload", "systemctl", "--user", "daemon-reload"),
-			mayFail("no user manager to tell", "systemctl", "--user", "unset-environment", wire.VarURL, wire.VarTokenFile),
+			// A desktop session imports what environment.d gave it into
+			// the manager (dbus-update-activation-environment --systemd),
+			// where daemon-reload leaves it. The region stays, as the
+			// user's cannot be told from brokerd's there.
+			mayFail("no user manager to tell", "systemctl", "--user", "unset-environment", wire.VarURL, wire.VarTokenFile, wire.VarProfile),
 		}
 	case "darwin":
 		p.Steps = []Step{

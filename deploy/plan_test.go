@@ -143,7 +143,7 @@ func TestUninstall_undoesInstall(t *testing.T) {
 			}
 		}
 		all := strings.Join(commands, "\n")
-		for _, v := range []string{wire.VarURL, wire.VarTokenFile} {
+		for _, v := range []string{wire.VarURL, wire.VarTokenFile, wire.VarProfile} {
 			if !strings.Contains(all, v) {
 				t.Errorf("Uninstall(%s) commands %q do not withdraw %s", o.GOOS, commands, v)
 			}

@@ -580,6 +580,9 @@ func testInstallUserService(t *testing.T) {
 		}
 	})
 
+	// A desktop session imports the variables environment.d gave it into
+	// the manager, where daemon-reload does not reach them.
+	m.mustSh(t, "", "systemctl --user import-environment AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE BROKERD_PROFILE")
 	m.mustSh(t, "", "brokerd uninstall")
 	if got := m.show(t, "ActiveState"); got == "active" {
 		t.Errorf("brokerd.service is active after uninstall")
