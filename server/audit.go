@@ -326,6 +326,21 @@ func (a *Audit) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connState{conn: c})
 }
 
+// seen looks up the client of r's connection now, if not yet done: before
+// a fetch that may take seconds, so that a client that gives up meanwhile
+// (an SDK's 1–2 s timeout) is still named.
+func (a *Audit) seen(r *http.Request) {
+	cs, _ := r.Context().Value(connKey{}).(*connState)
+	if cs == nil {
+		return
+	}
+	cs.mu.Lock()
+	if !cs.looked {
+		a.identify(cs)
+	}
+	cs.mu.Unlock()
+}
+
 // issued records credentials served to a loopback client.
 func (a *Audit) issued(r *http.Request, name string, c *cache.Served) {
 	a.issuedN.Add(1)

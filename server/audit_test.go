@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -454,4 +455,41 @@ func connContext(tb testing.TB, a *server.Audit) context.Context {
 	c1, c2 := net.Pipe()
 	tb.Cleanup(func() { c1.Close(); c2.Close() })
 	return a.ConnContext(context.Background(), c1)
+}
+
+// leavingCreds answers only when the request ends, as a slow fetch does
+// for a client that gives up, and marks the client gone then.
+type leavingCreds struct{ gone *atomic.Bool }
+
+func (c leavingCreds) Get(ctx context.Context, _ string) (cache.Served, error) {
+	<-ctx.Done()
+	c.gone.Store(true)
+	return cache.Served{}, ctx.Err()
+}
+
+var _ server.Credentials = leavingCreds{}
+
+// A client that gives up during a slow fetch is named all the same: it is
+// looked up before the fetch, while it is still there.
+func TestAudit_ClientLeavingSlowFetchIsNamed(t *testing.T) {
+	l, events := newAuditLog(t, clockwork.NewRealClock())
+	gone := &atomic.Bool{}
+	lookup := func(net.Addr, net.Addr, peer.Search) (peer.Process, error) {
+		if gone.Load() {
+			return peer.Process{}, peer.ErrNotFound
+		}
+		return peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/curl"}, nil
+	}
+	a := server.NewAudit(l, server.AuditConfig{Lookup: lookup})
+	h := server.New(leavingCreds{gone}, server.Config{Token: benchToken, Hosts: []string{srvHost}, Audit: a})
+	ctx, cancel := context.WithCancel(connContext(t, a))
+	cancel() // the client has given up by the time the fetch ends
+	r := httptest.NewRequest(http.MethodGet, "http://"+srvHost+"/v1/credentials/prod", nil).WithContext(ctx)
+	r.Header.Set("Authorization", benchToken)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	a.Flush()
+	got := events()
+	if len(got) != 1 || got[0].Code != "Cancelled" || got[0].Client == nil || got[0].Client.PID != 42 {
+		t.Fatalf("events of a request whose client left during the fetch = %+v, want one Cancelled refusal naming pid 42", got)
+	}
 }

@@ -279,6 +279,9 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request, name string
 		s.writeError(w, r, BadName(err))
 		return
 	}
+	if s.cfg.Audit != nil {
+		s.cfg.Audit.seen(r)
+	}
 	c, err := s.creds.Get(r.Context(), name)
 	if errors.Is(err, context.Canceled) {
 		err = fault.New(fault.Cancelled, "the request was cancelled while brokerd fetched credentials (brokerd is stopping, or the client left): try again")
