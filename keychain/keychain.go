@@ -3,7 +3,6 @@
 package keychain
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,10 +115,13 @@ func (s *Store) AddKeys(ctx context.Context, profile string, k Keys) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	if err := s.setJSON(ctx, Service, profile, k); err != nil {
-		return fmt.Errorf("store keys of profile %q: %w", profile, err)
+	store := func() error {
+		if err := s.setJSON(ctx, Service, profile, k); err != nil {
+			return fmt.Errorf("store keys of profile %q: %w", profile, err)
+		}
+		return nil
 	}
-	return s.updateIndex(ctx, func(names []string) []string {
+	return s.updateIndex(ctx, store, func(names []string) []string {
 		if !slices.Contains(names, profile) {
 			names = append(names, profile)
 		}
@@ -134,18 +136,24 @@ func (s *Store) RemoveKeys(ctx context.Context, profile string) error {
 	if err := ValidProfile(profile); err != nil {
 		return err
 	}
-	err := s.write(ctx, Service, profile, func() error { return s.backend.Delete(Service, profile) })
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("remove keys of profile %q: %w", profile, err)
+	var err error // ErrNotFound: the keys were gone, and the list is mended
+	remove := func() error {
+		err = s.write(ctx, Service, profile, func() error { return s.backend.Delete(Service, profile) })
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("remove keys of profile %q: %w", profile, err)
+		}
+		return nil
 	}
-	ierr := s.updateIndex(ctx, func(names []string) []string {
+	if ierr := s.updateIndex(ctx, remove, func(names []string) []string {
 		return slices.DeleteFunc(names, func(n string) bool { return n == profile })
-	})
+	}); ierr != nil {
+		return ierr
+	}
 	serr := s.DeleteSession(ctx, profile)
 	if err != nil {
 		return fmt.Errorf("remove keys of profile %q: %w", profile, err)
 	}
-	return cmp.Or(ierr, serr)
+	return serr
 }
 
 // Profiles lists the profiles that have keys, sorted.
@@ -162,7 +170,10 @@ func (s *Store) Profiles(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (s *Store) updateIndex(ctx context.Context, change func([]string) []string) error {
+// updateIndex runs write, the change of an item, then changes the list of
+// profiles with change, all under the lock: a lock not to be had leaves
+// both as they were.
+func (s *Store) updateIndex(ctx context.Context, write func() error, change func([]string) []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.LockFile != "" {
@@ -171,6 +182,9 @@ func (s *Store) updateIndex(ctx context.Context, change func([]string) []string)
 			return fmt.Errorf("update profile list: %w", err)
 		}
 		defer f.Close()
+	}
+	if err := write(); err != nil {
+		return err
 	}
 	// Read the list anew: a read under way may have begun before another
 	// process changed it.

@@ -1,6 +1,7 @@
 package keychain_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,5 +108,42 @@ func TestStore_LockFileSymlink(t *testing.T) {
 	}
 	if fi, err := os.Lstat(lock); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the planted link: %v, %v; want it left as it is", fi, err)
+	}
+}
+
+// TestStore_LockFileTimeoutChangesNothing checks that an update that
+// cannot have the lock leaves the keys as they were, as well as the list:
+// keys stored (or removed) by a command that then says it failed would be
+// missing from (or left in) `keys list`, and the daemon not told.
+func TestStore_LockFileTimeoutChangesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stored bool // keys for dev before
+		update func(context.Context, *keychain.Store) error
+	}{
+		{"AddKeys", false, func(ctx context.Context, s *keychain.Store) error { return s.AddKeys(ctx, "dev", testKeys) }},
+		{"RemoveKeys", true, func(ctx context.Context, s *keychain.Store) error { return s.RemoveKeys(ctx, "dev") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lock := filepath.Join(t.TempDir(), "keychain.lock")
+				s := keychain.New(newBackend())
+				if tc.stored {
+					if err := s.AddKeys(t.Context(), "dev", testKeys); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s.LockFile = lock
+				holder := holdLock(t, lock)
+				defer holder.Close()
+				if err := tc.update(t.Context(), s); err == nil || !strings.Contains(err.Error(), "locked by another brokerd command") {
+					t.Fatalf("%s with the lock held elsewhere = %v, want a lock timeout", tc.name, err)
+				}
+				_, err := s.Keys(t.Context(), "dev")
+				if stored := err == nil; stored != tc.stored {
+					t.Errorf("after the failed %s, Keys(dev) = %v, want keys stored %v, as before", tc.name, err, tc.stored)
+				}
+			})
+		})
 	}
 }
