@@ -61,10 +61,10 @@ func Handler(cfg Config) (http.Handler, error) {
 			return d.DialContext(ctx, "unix", socket)
 		}
 	case cfg.Upstream != "":
-		u, err := url.Parse(cfg.Upstream)
-		if err != nil || u.Scheme != "http" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("--upstream %q: want http://HOST:PORT, such as http://host.docker.internal:9911", cfg.Upstream)
+		if err := CheckUpstream(cfg.Upstream); err != nil {
+			return nil, err
 		}
+		u, _ := url.Parse(cfg.Upstream)
 		target = &url.URL{Scheme: "http", Host: u.Host}
 	default:
 		return nil, errors.New("name the daemon: --socket PATH (Linux) or --upstream http://host.docker.internal:PORT (Docker Desktop)")
@@ -100,6 +100,16 @@ func Handler(cfg Config) (http.Handler, error) {
 		}
 		p.ServeHTTP(w, r)
 	}), nil
+}
+
+// CheckUpstream reports why upstream cannot be the daemon's endpoint as
+// the relay reaches it: it must be http://HOST:PORT.
+func CheckUpstream(upstream string) error {
+	u, err := url.Parse(upstream)
+	if err != nil || u.Scheme != "http" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("--upstream %q: want http://HOST:PORT, such as http://host.docker.internal:9911", upstream)
+	}
+	return nil
 }
 
 // credentialsPath reports whether path is /v1/credentials or below it.

@@ -27,6 +27,7 @@ import (
 	"github.com/brokerd/brokerd/daemon"
 	"github.com/brokerd/brokerd/docker"
 	"github.com/brokerd/brokerd/doctor"
+	"github.com/brokerd/brokerd/relay"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -63,6 +64,13 @@ func (e *env) dockerSetupCmd() *cobra.Command {
 			"verified by brokerd's tests.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Before anything is replaced: a relay given a wrong upstream
+			// would only restart over and over.
+			if upstream != "" {
+				if err := relay.CheckUpstream(upstream); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			dir, err := stateDir()
 			if err != nil {

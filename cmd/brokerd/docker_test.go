@@ -131,6 +131,18 @@ func mustPgid(pid int) int {
 	return pgid
 }
 
+// A wrong --upstream is refused before setup replaces a relay with one
+// that would restart over and over.
+func TestDockerSetup_Upstream(t *testing.T) {
+	t.Setenv("BROKERD_STATE_DIR", t.TempDir())
+	for _, upstream := range []string{"foo", "https://host.docker.internal:9911", "http://host.docker.internal"} {
+		err := run(context.Background(), []string{"docker", "setup", "--upstream", upstream}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "want http://HOST:PORT") {
+			t.Errorf("brokerd docker setup --upstream %q = %v, want the upstream refused", upstream, err)
+		}
+	}
+}
+
 func TestPrintContainers(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.Local)
 	used, revoked := now.Add(-5*time.Minute), now.Add(-time.Hour)
