@@ -225,6 +225,9 @@ func CheckNetwork(ctx context.Context, r Runner) error {
 // executable for that architecture.
 func CheckBinary(path, arch string) error {
 	build := fmt.Sprintf("GOOS=linux GOARCH=%s CGO_ENABLED=0 go build -o brokerd-linux ./cmd/brokerd", arch)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("brokerd's binary: %w", err)
+	}
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Errorf("%s is not a Linux executable: the relay runs brokerd for Linux in a container; build it with %s and pass --binary brokerd-linux", path, build)

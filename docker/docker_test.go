@@ -249,6 +249,10 @@ func TestCheckBinary(t *testing.T) {
 	if err := docker.CheckBinary(f.Name(), runtime.GOARCH); err == nil || !strings.Contains(err.Error(), "not a Linux executable") {
 		t.Errorf("CheckBinary(script) = %v", err)
 	}
+	missing := f.Name() + ".missing"
+	if err := docker.CheckBinary(missing, runtime.GOARCH); err == nil || !strings.Contains(err.Error(), "no such file") || strings.Contains(err.Error(), "not a Linux executable") {
+		t.Errorf("CheckBinary(%s) = %v, want it to say there is no such file", missing, err)
+	}
 }
 
 func static(t *testing.T, path string) bool {
