@@ -243,3 +243,26 @@ os.execv("/usr/bin/curl", ["curl", "-sf", "-o", "/dev/null", "-H", "Authorizatio
 		t.Errorf("issuances by executable and pid %v, want python's and then curl's, one pid", byExe)
 	}
 }
+
+// TestAuditDirRelative: a relative --audit-dir is the directory it names
+// from where brokerd serve started, and status says so in full, so that
+// brokerd audit run elsewhere reads that log rather than an empty one.
+func TestAuditDirRelative(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev := e.profile("dev")
+	e.addKeys(t, dev, randomKeys(t))
+	want := filepath.Join(e.Dir, "relaudit")
+	e.setenv("BROKERD_AUDIT_DIR", want) // where checkAudit reads
+	d := e.startDaemon(t, "--default-profile", dev, "--audit-dir", "relaudit")
+	d.credentials(t, dev)
+	if got := e.status(t).AuditDir; got != want {
+		t.Errorf("status audit_dir = %q with --audit-dir relaudit, want %q", got, want)
+	}
+	other := t.TempDir()
+	r := e.exec(t, nil, "", "sh", "-c", `cd "$1" && exec "$2" audit`, "sh", other, brokerdBin)
+	if r.code != 0 || !strings.Contains(r.stdout, "issued") {
+		t.Errorf("brokerd audit from another directory: %v; want the issuance", r)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -37,6 +38,12 @@ func (e *env) serveCmd() *cobra.Command {
 			dir, err := stateDir()
 			if err != nil {
 				return err
+			}
+			// status reports it, for brokerd audit run elsewhere.
+			if auditDir != "" {
+				if auditDir, err = filepath.Abs(auditDir); err != nil {
+					return fmt.Errorf("--audit-dir: %w", err)
+				}
 			}
 			// A fixed GOMAXPROCS stops the runtime from re-reading the
 			// cgroup CPU limit every few seconds (scripts/idle: wakeups
