@@ -213,3 +213,35 @@ func TestPrint(t *testing.T) {
 		t.Errorf("Print() = %q, want %q", b.String(), want)
 	}
 }
+
+// A [default] that runs brokerd credential-process shadows the shell's
+// profile only when it names another.
+func TestRun_DefaultServedByBrokerd(t *testing.T) {
+	const config = "[default]\nregion = eu-west-1\ncredential_process = brokerd credential-process prod\n"
+	tests := []struct {
+		name    string
+		profile string // in the endpoint URL
+		vars    map[string]string
+		check   string
+		level   Level
+		want    string
+	}{
+		{"same profile", "prod", nil, "shadowing", OK, "nothing comes before"},
+		{"other profile", "dev", nil, "config file", Fail, "SDKs get profile prod from brokerd, not this shell's dev"},
+		{"AWS_PROFILE=default", "prod", map[string]string{"AWS_PROFILE": "default"}, "shadowing", OK, "nothing comes before"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] += "/" + tt.profile
+			for k, v := range tt.vars {
+				w.vars[k] = v
+			}
+			write(t, w.env.ConfigFile, config)
+			c, ok := find(Run(context.Background(), w.env), tt.check)
+			if !ok || c.Level != tt.level || !strings.Contains(c.Message, tt.want) {
+				t.Errorf("check %s = %+v (found %v), want %v with %q", tt.check, c, ok, tt.level, tt.want)
+			}
+		})
+	}
+}

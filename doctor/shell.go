@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,7 +122,13 @@ func checkShadowing(env Env) []Check {
 		fail("credentials file", fmt.Sprintf("[default] in %s holds keys, which SDKs use before brokerd", env.CredentialsFile),
 			fmt.Sprintf("brokerd keys import default (it stores them in the keychain and deletes [default] from %s), or store them with `brokerd keys add NAME` and delete them by hand", env.CredentialsFile))
 	}
-	if keys := sectionSets(env.ConfigFile, []string{"default"}, profileCredentialKeys...); len(keys) > 0 {
+	keys := sectionSets(env.ConfigFile, []string{"default"}, profileCredentialKeys...)
+	if name, ok := brokerdProcess(env.ConfigFile, "default"); ok && slices.Equal(keys, []string{"credential_process"}) {
+		if shell := urlProfile(env); shell != "" && shell != name {
+			fail("config file", fmt.Sprintf("[default] in %s runs `brokerd credential-process %s`, so SDKs get profile %s from brokerd, not this shell's %s", env.ConfigFile, name, name, shell),
+				fmt.Sprintf("delete credential_process from [default] in %s (brokerd env PROFILE picks the profile), or move it to a [profile NAME] section", env.ConfigFile))
+		}
+	} else if len(keys) > 0 {
 		fail("config file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.ConfigFile, strings.Join(keys, ", ")),
 			fmt.Sprintf("move those lines to a named [profile NAME] section of %s", env.ConfigFile))
 	}
@@ -160,9 +167,10 @@ func checkProfileVar(env Env, v string) *Check {
 	_, inCreds := section(env.CredentialsFile, name)
 	keys := sectionSets(env.CredentialsFile, []string{name}, "aws_access_key_id")
 	settings := sectionSets(env.ConfigFile, configSections, profileCredentialKeys...)
+	_, byBrokerd := brokerdProcess(env.ConfigFile, configSections...)
 	fix := "unset " + v + " (pick a profile of brokerd with `brokerd env PROFILE` or `brokerd exec PROFILE`)"
 	switch {
-	case servedByBrokerd(env.ConfigFile, name):
+	case byBrokerd:
 		return nil
 	case len(keys) > 0:
 		return &Check{v, Fail, fmt.Sprintf("%s=%s makes %s use the static keys of [%s] in %s instead of brokerd", v, name, readers, name, env.CredentialsFile),
@@ -204,11 +212,18 @@ func sectionSets(file string, sections []string, keys ...string) []string {
 	return set
 }
 
-// servedByBrokerd reports whether profile gets its credentials from
-// `brokerd credential-process`.
-func servedByBrokerd(configFile, name string) bool {
-	s, ok := section(configFile, "profile "+name)
-	return ok && strings.Contains(s.Key("credential_process").String(), "brokerd credential-process")
+// brokerdProcess returns the profile that the first of sections gets from
+// `brokerd credential-process PROFILE`, if that is its credential_process.
+func brokerdProcess(configFile string, sections ...string) (string, bool) {
+	s, ok := section(configFile, sections...)
+	if !ok {
+		return "", false
+	}
+	_, args, ok := strings.Cut(s.Key("credential_process").String(), "brokerd credential-process ")
+	if f := strings.Fields(args); ok && len(f) > 0 {
+		return strings.Trim(f[0], `'"`), true
+	}
+	return "", false
 }
 
 // checkKeychain lists the profiles with keys, and says what to do by the
