@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// relayAnswers answers docker commands by their longest matching prefix.
+// relayAnswers answers docker commands by their longest matching prefix,
+// as docker_test's fakeDocker does, for tests inside the package (procRoot).
 type relayAnswers struct {
 	answers map[string]string
 	calls   []string
@@ -26,6 +27,8 @@ func (f *relayAnswers) Docker(_ context.Context, args ...string) ([]byte, error)
 	}
 	return []byte(f.answers[best]), nil
 }
+
+var _ Runner = (*relayAnswers)(nil)
 
 // A running relay that sees a relay directory since removed (the state
 // directory made anew) is restarted: it would never reach the daemon.
