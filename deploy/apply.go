@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,11 +31,15 @@ type ExecRunner struct{}
 
 var _ Runner = ExecRunner{}
 
-// Run runs argv with standard output discarded.
+// Run runs argv with standard output discarded, in a process group of its
+// own: a Ctrl-C in the terminal reaches brokerd alone, which ends the
+// command through ctx, so that an interrupted command is always seen as
+// interrupted rather than as failing.
 func (ExecRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err := cmd.Run()
 	return stderr.Bytes(), err
 }
@@ -97,6 +102,9 @@ func Apply(ctx context.Context, p Plan, r Runner, progress io.Writer) error {
 	var done []undo
 	wrote, seen := false, false // a file was written; a command ran after
 	for _, s := range p.Steps {
+		if ctx.Err() != nil { // a Ctrl-C between steps
+			return errors.Join(errors.New("interrupted"), rollback(ctx, p, done, seen, r, progress))
+		}
 		seen = seen || wrote && s.Run != nil
 		u, err := apply(ctx, s, r, progress)
 		if u != nil {

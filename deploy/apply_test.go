@@ -520,12 +520,16 @@ type cancelRunner struct {
 	fakeRunner
 	at     string
 	cancel context.CancelFunc
+	ends   bool // the command at ends well all the same
 }
 
 func (r *cancelRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
 	if strings.Join(argv, " ") == r.at {
 		r.ran = append(r.ran, argv)
 		r.cancel()
+		if r.ends {
+			return nil, nil
+		}
 		return nil, errors.New("signal: killed")
 	}
 	return r.fakeRunner.Run(ctx, argv)
@@ -552,5 +556,29 @@ func TestApply_interrupted(t *testing.T) {
 	}
 	if last := strings.Join(r.ran[len(r.ran)-1], " "); last != "systemctl --user daemon-reload" {
 		t.Errorf("ran %q, want the undoing to end with daemon-reload", r.ran)
+	}
+}
+
+// TestApply_interruptedBetweenSteps checks that a Ctrl-C that comes while
+// a step ends well stops the install before its next step, and undoes it.
+func TestApply_interruptedBetweenSteps(t *testing.T) {
+	home := t.TempDir()
+	p, err := Install(Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &cancelRunner{at: "systemctl --user daemon-reload", cancel: cancel, ends: true}
+	if err := Apply(ctx, p, r, nil); err == nil || err.Error() != "interrupted" {
+		t.Errorf("Apply interrupted after daemon-reload = %v, want interrupted", err)
+	}
+	for _, argv := range r.ran {
+		if strings.Contains(strings.Join(argv, " "), "restart") {
+			t.Errorf("ran %q after the interruption", argv)
+		}
+	}
+	if got := tree(t, home); len(got) != 0 {
+		t.Errorf("after the interrupted install, home holds %q, want nothing", got)
 	}
 }
