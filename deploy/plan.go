@@ -247,8 +247,10 @@ func Uninstall(o Options) (Plan, error) {
 			{Remove: o.plistPath()},
 			mayFail("not set", "launchctl", "unsetenv", wire.VarURL),
 			mayFail("not set", "launchctl", "unsetenv", wire.VarTokenFile),
-			// AWS_REGION and AWS_DEFAULT_REGION stay: launchd cannot tell
-			// brokerd's from the user's; both go at logout.
+			// AWS_REGION and AWS_DEFAULT_REGION stay, and BROKERD_REGION
+			// that says whether they are brokerd's: whether they still
+			// are is known only when brokerd runs (an install again
+			// replaces them then); all go at logout.
 			mayFail("not set", "launchctl", "unsetenv", wire.VarProfile),
 		}
 	}
