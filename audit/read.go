@@ -61,42 +61,31 @@ func Read(dir string, f Filter) ([]Event, error) {
 }
 
 // snapshot opens the current file (nil when there is none) and names the
-// rotated files before it. A rotation while the directory is listed can
-// leave a file out of the listing and a later one in, so it lists again
-// until the current file was not rotated meanwhile (at most maxTries
-// times). A rotation after that renames the file it holds open, which is
-// then read to its end, and puts no file before it.
+// rotated files before it. A rotation while the directory is listed
+// renames the file it holds open: that name is left out, as the open file
+// is read to its end. A later rotation puts no file before it.
 func snapshot(dir string) (current *os.File, names []string, err error) {
-	for try := 1; ; try++ {
-		if current, err = open(filepath.Join(dir, FileName)); err != nil {
-			return nil, nil, err
-		}
-		names, err = rotated(dir)
-		if err == nil && (try == maxTries || stillCurrent(dir, current)) {
-			return current, names, nil
-		}
+	if current, err = open(filepath.Join(dir, FileName)); err != nil {
+		return nil, nil, err
+	}
+	if names, err = rotated(dir); err != nil {
 		if current != nil {
 			current.Close()
 		}
-		if err != nil {
-			return nil, nil, err
-		}
+		return nil, nil, err
 	}
-}
-
-// maxTries is how many times snapshot lists a directory whose current file
-// keeps being rotated.
-const maxTries = 10
-
-// stillCurrent reports whether current (nil: none) is still dir's current
-// file.
-func stillCurrent(dir string, current *os.File) bool {
-	now, err := os.Stat(filepath.Join(dir, FileName))
 	if current == nil {
-		return errors.Is(err, os.ErrNotExist)
+		return nil, names, nil
 	}
-	was, err2 := current.Stat()
-	return err == nil && err2 == nil && os.SameFile(now, was)
+	held, err := current.Stat()
+	if err != nil {
+		current.Close()
+		return nil, nil, fmt.Errorf("read audit log: %w", err)
+	}
+	return current, slices.DeleteFunc(names, func(name string) bool {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		return err == nil && os.SameFile(fi, held)
+	}), nil
 }
 
 // open opens a file of the log; nil when there is none.
