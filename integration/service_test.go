@@ -465,7 +465,7 @@ func TestInstallDryRun(t *testing.T) {
 			"remove " + unit + " (if present)\n" +
 			"remove " + envFile + " (if present)\n" +
 			"run systemctl --user daemon-reload  # a failure is fine: no user manager to reload\n" +
-			"run systemctl --user unset-environment AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE  # a failure is fine: no user manager to tell\n"
+			"run systemctl --user unset-environment AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE BROKERD_PROFILE  # a failure is fine: no user manager to tell\n"
 		if !strings.HasPrefix(out, want) {
 			t.Errorf("brokerd uninstall --dry-run printed:\n%s\nwant it to start with\n%s", out, want)
 		}
