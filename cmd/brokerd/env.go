@@ -188,11 +188,8 @@ func notAnswering(err error, dir state.Dir, installed deploy.Installed) string {
 		why = err.Error()
 	}
 	start := "`brokerd install` (a user service) or `brokerd serve`"
-	switch {
-	case installed.Present && runtime.GOOS == "darwin":
-		start = "`launchctl kickstart gui/$(id -u)/" + deploy.Label + "`"
-	case installed.Present:
-		start = "`systemctl --user start brokerd` (see why it stopped with `journalctl --user -u brokerd`)"
+	if installed.Present {
+		start = startService()
 	}
 	return fmt.Sprintf("brokerd does not answer (%s); the lines below work once it runs, until then SDKs in this shell fail with "+
 		"\"No such file or directory: '%s'\": start it with %s", why, dir.Join(state.TokenFile), start)

@@ -52,10 +52,15 @@ func (e *env) statusCmd() *cobra.Command {
 // start it: not with `brokerd serve`, as state.ErrNotRunning advises,
 // which would hold the service's port.
 func serviceStopped() error {
+	return errors.New("brokerd is installed but not running: start it with " + startService())
+}
+
+// startService is how to start the installed service.
+func startService() string {
 	if runtime.GOOS == "darwin" {
-		return errors.New("brokerd is installed but not running: start it with `launchctl kickstart gui/$(id -u)/" + deploy.Label + "`")
+		return "`launchctl kickstart gui/$(id -u)/" + deploy.Label + "`"
 	}
-	return errors.New("brokerd is installed but not running: start it with `systemctl --user start brokerd` (see why it stopped with `journalctl --user -u brokerd`)")
+	return "`systemctl --user start brokerd` (see why it stopped with `journalctl --user -u brokerd`)"
 }
 
 func printStatus(w io.Writer, st control.Status, now time.Time) {
