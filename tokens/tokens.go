@@ -183,6 +183,24 @@ func CheckLabel(label string) error {
 	return nil
 }
 
+// LabelFrom makes a label of a default one (a profile, image or container
+// name), which may hold what a label cannot: such characters become '-',
+// leading punctuation goes, and it is cut to 64 bytes. Its result passes
+// CheckLabel.
+func LabelFrom(name string) string {
+	label := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_.-", r) {
+			return r
+		}
+		return '-'
+	}, name)
+	label = strings.TrimLeft(label, "_.-")
+	if label == "" {
+		return "container"
+	}
+	return label[:min(len(label), 64)]
+}
+
 // Issue makes a token as req says; it returns the secret, which the store
 // does not keep, and the token's description.
 func (s *Store) Issue(req Request) (string, Token, error) {

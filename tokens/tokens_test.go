@@ -178,3 +178,15 @@ func TestStore_Forgotten(t *testing.T) {
 		t.Errorf("Forgotten = %v, want %s, %s and stray", got, a.ID, b.ID)
 	}
 }
+
+// FuzzLabelFrom checks that a label made of any name passes CheckLabel.
+func FuzzLabelFrom(f *testing.F) {
+	for _, s := range []string{"prod", "team@prod", ".hidden", "日本", "", strings.Repeat("a", 80), "my/app:1.2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if label := tokens.LabelFrom(name); tokens.CheckLabel(label) != nil {
+			t.Errorf("LabelFrom(%q) = %q, which CheckLabel refuses: %v", name, label, tokens.CheckLabel(label))
+		}
+	})
+}

@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -29,6 +27,7 @@ import (
 	"github.com/brokerd/brokerd/doctor"
 	"github.com/brokerd/brokerd/relay"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/tokens"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -179,29 +178,12 @@ func (f *tokenFlags) request(profile, label string) (control.TokenRequest, error
 	if f.label != "" {
 		label = f.label
 	} else {
-		label = labelFrom(label)
+		label = tokens.LabelFrom(label)
 	}
 	if f.ttl < 0 || f.ttl%time.Second != 0 {
 		return control.TokenRequest{}, fmt.Errorf("--ttl %v: give whole seconds, 1s to 168h", f.ttl)
 	}
 	return control.TokenRequest{Label: label, Profiles: append([]string{profile}, f.also...), TTLSeconds: int(f.ttl / time.Second)}, nil
-}
-
-// labelFrom makes a token's label of a default one (a profile, image or
-// container name), which may hold what a label cannot: such characters
-// become '-', and it is cut to 64 bytes.
-func labelFrom(name string) string {
-	label := strings.Map(func(r rune) rune {
-		if r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_.-", r)) {
-			return r
-		}
-		return '-'
-	}, name)
-	label = strings.TrimLeft(label, "_.-")
-	if label == "" {
-		return "container"
-	}
-	return label[:min(len(label), 64)]
 }
 
 func (e *env) dockerTokenCmd() *cobra.Command {
