@@ -33,7 +33,7 @@ var Vars = []string{wire.VarRegion, wire.VarDefRegion}
 // the other (aws CLI v1 reads only AWS_DEFAULT_REGION). Nothing is set when
 // there is no region at all.
 func Exports(getenv func(string) string, want, ours string) [][2]string {
-	region := cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours), want)
+	region := cmp.Or(usersRegion(getenv, ours), want)
 	if region == "" {
 		return nil
 	}
@@ -50,7 +50,7 @@ func Exports(getenv func(string) string, want, ours string) [][2]string {
 // Exports gives no region (want is "" and the user set none), since they
 // would give the SDKs of this profile the region of the one before.
 func Stale(getenv func(string) string, want, ours string) []string {
-	if ours == "" || cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours), want) != "" {
+	if ours == "" || cmp.Or(usersRegion(getenv, ours), want) != "" {
 		return nil
 	}
 	var out []string
@@ -65,10 +65,16 @@ func Stale(getenv func(string) string, want, ours string) []string {
 // Given is the region Exports gives the SDKs when it is brokerd's, want,
 // rather than the user's; "" when the user's is kept or there is none.
 func Given(getenv func(string) string, want, ours string) string {
-	if cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours)) != "" {
+	if usersRegion(getenv, ours) != "" {
 		return ""
 	}
 	return want
+}
+
+// usersRegion is the region the user set, in the first of Vars that holds
+// one; "" for none.
+func usersRegion(getenv func(string) string, ours string) string {
+	return cmp.Or(users(getenv, wire.VarRegion, ours), users(getenv, wire.VarDefRegion, ours))
 }
 
 // users is the region the user set in variable v: its value unless
