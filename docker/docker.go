@@ -226,7 +226,7 @@ func CheckNetwork(ctx context.Context, r Runner) error {
 func CheckBinary(path, arch string) error {
 	build := fmt.Sprintf("GOOS=linux GOARCH=%s CGO_ENABLED=0 go build -o brokerd-linux ./cmd/brokerd", arch)
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("brokerd's binary: %w", err)
+		return fmt.Errorf("brokerd's binary: %w: build it with %s and pass --binary brokerd-linux", err, build)
 	}
 	f, err := elf.Open(path)
 	if err != nil {

@@ -250,8 +250,8 @@ func TestCheckBinary(t *testing.T) {
 		t.Errorf("CheckBinary(script) = %v", err)
 	}
 	missing := f.Name() + ".missing"
-	if err := docker.CheckBinary(missing, runtime.GOARCH); err == nil || !strings.Contains(err.Error(), "no such file") || strings.Contains(err.Error(), "not a Linux executable") {
-		t.Errorf("CheckBinary(%s) = %v, want it to say there is no such file", missing, err)
+	if err := docker.CheckBinary(missing, runtime.GOARCH); err == nil || !strings.Contains(err.Error(), "no such file") || !strings.Contains(err.Error(), "--binary brokerd-linux") || strings.Contains(err.Error(), "not a Linux executable") {
+		t.Errorf("CheckBinary(%s) = %v, want it to say there is no such file and how to build one", missing, err)
 	}
 }
 
