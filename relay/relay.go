@@ -94,6 +94,10 @@ func Handler(cfg Config) (http.Handler, error) {
 			httperr.Write(w, err)
 			return
 		}
+		if r.Host == "" { // HTTP/1.0 without one: the daemon would see the relay's own
+			httperr.Write(w, httperr.Errorf(http.StatusForbidden, "InvalidHost", "no Host header: use http://%s/v1/credentials/PROFILE", wire.RelayAddr))
+			return
+		}
 		if !credentialsPath(r.URL.Path) {
 			httperr.Write(w, httperr.Errorf(http.StatusNotFound, "NotFound", "no such path %q: the relay serves /v1/credentials/PROFILE only", r.URL.Path))
 			return

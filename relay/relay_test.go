@@ -123,6 +123,27 @@ func TestHandler_OtherPaths(t *testing.T) {
 	}
 }
 
+// A request without a Host (HTTP/1.0) is refused as such by the relay: the
+// daemon would see the Host of the relay's own connection to it.
+func TestHandler_NoHost(t *testing.T) {
+	d := &seen{}
+	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
+	r.Host = ""
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var body wire.Error
+	if w.Code != 403 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Code != "InvalidHost" || !strings.Contains(body.Message, "no Host header") {
+		t.Errorf("GET without Host = %d %s, want 403 InvalidHost saying there is no Host", w.Code, w.Body)
+	}
+	if len(d.reqs) != 0 {
+		t.Errorf("the daemon received %d requests, want none", len(d.reqs))
+	}
+}
+
 // A request with a body is answered at once, its connection closed, and
 // not forwarded: a body that never ends would hold the relay's connection
 // past every timeout.
