@@ -535,50 +535,43 @@ func (r *cancelRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
 	return r.fakeRunner.Run(ctx, argv)
 }
 
-// TestApply_interrupted checks that an install interrupted during a step
-// is undone, and that its error says it was interrupted, not what a
-// failure of that step would mean (the service did not start).
+// TestApply_interrupted checks that an install interrupted during a step,
+// or as a step ends well, stops there and is undone, and that its error
+// says it was interrupted, not what a failure of that step would mean
+// (the service did not start).
 func TestApply_interrupted(t *testing.T) {
-	home := t.TempDir()
-	p, err := Install(Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		at      string
+		ends    bool // the step interrupted ends well all the same
+		wantErr string
+	}{
+		{"systemctl --user restart brokerd.service", false, "interrupted [systemctl --user restart brokerd.service: "},
+		{"systemctl --user daemon-reload", true, "interrupted"},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r := &cancelRunner{at: "systemctl --user restart brokerd.service", cancel: cancel}
-	err = Apply(ctx, p, r, nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "interrupted [systemctl --user restart brokerd.service: ") || strings.Contains(err.Error(), "did not start") {
-		t.Errorf("Apply interrupted at restart = %v, want it to say interrupted", err)
-	}
-	if got := tree(t, home); len(got) != 0 {
-		t.Errorf("after the interrupted install, home holds %q, want nothing", got)
-	}
-	if last := strings.Join(r.ran[len(r.ran)-1], " "); last != "systemctl --user daemon-reload" {
-		t.Errorf("ran %q, want the undoing to end with daemon-reload", r.ran)
-	}
-}
-
-// TestApply_interruptedBetweenSteps checks that a Ctrl-C that comes while
-// a step ends well stops the install before its next step, and undoes it.
-func TestApply_interruptedBetweenSteps(t *testing.T) {
-	home := t.TempDir()
-	p, err := Install(Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r := &cancelRunner{at: "systemctl --user daemon-reload", cancel: cancel, ends: true}
-	if err := Apply(ctx, p, r, nil); err == nil || err.Error() != "interrupted" {
-		t.Errorf("Apply interrupted after daemon-reload = %v, want interrupted", err)
-	}
-	for _, argv := range r.ran {
-		if strings.Contains(strings.Join(argv, " "), "restart") {
-			t.Errorf("ran %q after the interruption", argv)
+	for _, tt := range tests {
+		home := t.TempDir()
+		p, err := Install(Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: "/run/user/1000/brokerd"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got := tree(t, home); len(got) != 0 {
-		t.Errorf("after the interrupted install, home holds %q, want nothing", got)
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &cancelRunner{at: tt.at, cancel: cancel, ends: tt.ends}
+		err = Apply(ctx, p, r, nil)
+		cancel()
+		if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "did not start") {
+			t.Errorf("Apply interrupted at %s = %v, want %q", tt.at, err, tt.wantErr)
+		}
+		if got := tree(t, home); len(got) != 0 {
+			t.Errorf("after the install interrupted at %s, home holds %q, want nothing", tt.at, got)
+		}
+		at := slices.IndexFunc(r.ran, func(argv []string) bool { return strings.Join(argv, " ") == tt.at })
+		for _, argv := range r.ran[at+1:] {
+			if strings.Contains(strings.Join(argv, " "), "restart") || strings.Contains(strings.Join(argv, " "), "enable") {
+				t.Errorf("ran %q after the interruption at %s", argv, tt.at)
+			}
+		}
+		if last := strings.Join(r.ran[len(r.ran)-1], " "); last != "systemctl --user daemon-reload" {
+			t.Errorf("ran %q, want the undoing to end with daemon-reload", r.ran)
+		}
 	}
 }
