@@ -352,8 +352,11 @@ func (ls *ssoLogins) start(l *sso.Login, t ssoTarget, clock clockwork.Clock, end
 			delete(ls.latest, key)
 		}
 		ls.mu.Unlock()
-		close(lg.done)
+		// Before the waiters hear of it: a request made as soon as
+		// brokerd login returns must not meet the LoginRequired held
+		// from before.
 		ended(err)
+		close(lg.done)
 	}()
 	return id, nil
 }
