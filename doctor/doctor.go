@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -69,6 +70,7 @@ func Run(ctx context.Context, env Env) []Check {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
+	cfg := loadConfig(env.ConfigFile)
 	var out []Check
 	st, daemon := checkDaemon(ctx, env)
 	out = append(out, daemon...)
@@ -76,16 +78,27 @@ func Run(ctx context.Context, env Env) []Check {
 		out = append(out, checkToken(env), checkVars(ctx, env))
 		out = append(out, checkSessions(env, st)...)
 	}
-	out = append(out, checkSSO(env, st, len(daemon) > 0 && daemon[0].Level == OK)...)
+	out = append(out, checkSSO(env, cfg, st, len(daemon) > 0 && daemon[0].Level == OK)...)
 	out = append(out, checkShadowing(env)...)
-	out = append(out, checkRegion(env))
+	out = append(out, checkRegion(env, cfg))
 	keys, keychain := checkKeychain(ctx, env)
 	out = append(out, checkSyntax(env)...)
-	out = append(out, checkConfig(env, keys, keychain.Level == OK)...)
-	out = append(out, checkDurations(env)...)
-	out = append(out, checkChaining(env)...)
+	out = append(out, checkConfig(env, cfg, keys, keychain.Level == OK)...)
+	out = append(out, checkDurations(cfg)...)
+	out = append(out, checkChaining(cfg)...)
 	out = append(out, keychain, checkClock(ctx, env))
 	return out
+}
+
+// loadConfig parses the config file once for the checks that resolve
+// profiles; nil when it does not load, which the daemon's and checkSyntax's
+// checks report.
+func loadConfig(path string) *profile.Config {
+	cfg, err := profile.Load(path)
+	if err != nil {
+		return nil
+	}
+	return cfg
 }
 
 // Report is doctor's --json output.

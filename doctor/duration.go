@@ -16,9 +16,8 @@ const shortDuration = 45 * time.Minute
 // checkDurations warns of each profile whose duration_seconds is so short
 // that SDKs will ask brokerd for its credentials on almost every call. The
 // daemon serves them all the same and logs the same once per profile.
-func checkDurations(env Env) []Check {
-	cfg, err := profile.Load(env.ConfigFile)
-	if err != nil {
+func checkDurations(cfg *profile.Config) []Check {
+	if cfg == nil {
 		return nil // the daemon and the other checks report a config file that does not load
 	}
 	var out []Check
@@ -44,9 +43,8 @@ const chainedMax = time.Hour
 // while its credentials come from another role or from IAM Identity
 // Center: STS caps role chaining at one hour, and refuses AssumeRole for
 // more, for brokerd and the SDKs alike.
-func checkChaining(env Env) []Check {
-	cfg, err := profile.Load(env.ConfigFile)
-	if err != nil {
+func checkChaining(cfg *profile.Config) []Check {
+	if cfg == nil {
 		return nil // the daemon and the other checks report a config file that does not load
 	}
 	var out []Check

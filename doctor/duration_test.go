@@ -27,7 +27,7 @@ func TestCheckDurations(t *testing.T) {
 			if tt.config != "" {
 				write(t, env.ConfigFile, tt.config)
 			}
-			got := checkDurations(env)
+			got := checkDurations(loadConfig(env.ConfigFile))
 			if len(got) != len(tt.warn) {
 				t.Fatalf("checkDurations(%q) = %+v, want warnings for %v", tt.config, got, tt.warn)
 			}
@@ -85,7 +85,7 @@ func TestCheckChaining(t *testing.T) {
 			if tt.config != "" {
 				write(t, env.ConfigFile, tt.config)
 			}
-			got := checkChaining(env)
+			got := checkChaining(loadConfig(env.ConfigFile))
 			if len(got) != len(tt.fail) {
 				t.Fatalf("checkChaining(%q) = %+v, want failures for %v", tt.config, got, tt.fail)
 			}

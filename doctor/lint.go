@@ -119,13 +119,12 @@ var mfaDevice = regexp.MustCompile(`^(arn:aws[a-z-]*:iam::[0-9]{12}:(mfa|u2f)/.+
 // source_profile that names no profile, an mfa_serial that is no device,
 // source_profile chains that loop, and values the SDKs refuse. keys are
 // the profiles with keys in the keychain (known only when keysKnown).
-func checkConfig(env Env, keys []string, keysKnown bool) []Check {
+func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []Check {
 	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true,
 		SpaceBeforeInlineComment: true}, env.ConfigFile)
 	if err != nil {
 		return nil // checkSyntax and the daemon report a file that does not load
 	}
-	cfg, cfgErr := profile.Load(env.ConfigFile)
 	var out []Check
 	add := func(name string, level Level, msg, fix string) {
 		out = append(out, Check{"profile " + name, level, msg, fix})
@@ -190,7 +189,7 @@ func checkConfig(env Env, keys []string, keysKnown bool) []Check {
 		}
 	}
 	out = append(out, checkLoops(env, profiles, names)...)
-	if cfgErr != nil {
+	if cfg == nil {
 		return out
 	}
 	// What resolving each profile finds wrong, as the daemon would; the

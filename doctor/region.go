@@ -14,11 +14,10 @@ import (
 // checkRegion checks that each family of SDKs finds a region in this
 // shell, as each one looks for it (region.SDKs), and that they agree: the
 // container endpoint gives credentials, not a region.
-func checkRegion(env Env) Check {
+func checkRegion(env Env, cfg *profile.Config) Check {
 	const name = "region"
-	cfg, err := profile.Load(env.ConfigFile)
 	profileRegion := func(p string) string {
-		if err != nil {
+		if cfg == nil {
 			return ""
 		}
 		pr, perr := cfg.Get(p)
@@ -43,7 +42,7 @@ func checkRegion(env Env) Check {
 	}
 	served := servedProfile(env)
 	fix := envFix(env) + " (it sets AWS_REGION and AWS_DEFAULT_REGION to the profile's region where this shell has none)"
-	if served != "" && err == nil {
+	if served != "" && cfg != nil {
 		if plan, perr := cfg.Plan(served); perr == nil && region.Of(plan) == "" {
 			fix = fmt.Sprintf("add region = REGION to [profile %s] (or to its source profile) in %s, then %s", served, env.ConfigFile, envFix(env))
 		}

@@ -14,9 +14,8 @@ import (
 // each has an sso-session (or legacy settings) with a start URL and region
 // and names its account and role; and, when the daemon answered (st), that
 // each session they use is signed in.
-func checkSSO(env Env, st control.Status, daemonUp bool) []Check {
-	cfg, err := profile.Load(env.ConfigFile)
-	if err != nil {
+func checkSSO(env Env, cfg *profile.Config, st control.Status, daemonUp bool) []Check {
+	if cfg == nil {
 		return nil // the config file's own check says why
 	}
 	var out []Check
