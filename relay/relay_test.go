@@ -104,40 +104,35 @@ func TestHandler_Forwards(t *testing.T) {
 	}
 }
 
-func TestHandler_OtherPaths(t *testing.T) {
+// Other paths, and a request without a Host (HTTP/1.0: the daemon would
+// see the Host of the relay's own connection to it), are answered by the
+// relay itself.
+func TestHandler_AnsweredByRelay(t *testing.T) {
 	d := &seen{}
 	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/", "/healthz", "/v1/credentialsx", "/v1/status"} {
+	tests := []struct {
+		path, host string
+		status     int
+		code, says string
+	}{
+		{"/", "example.com", 404, "NotFound", "no such path"},
+		{"/healthz", "example.com", 404, "NotFound", "no such path"},
+		{"/v1/credentialsx", "example.com", 404, "NotFound", "no such path"},
+		{"/v1/status", "example.com", 404, "NotFound", "no such path"},
+		{"/v1/credentials/prod", "", 403, "InvalidHost", "no Host header"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		r.Host = tt.host
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(w, r)
 		var body wire.Error
-		if w.Code != 404 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Code != "NotFound" {
-			t.Errorf("GET %s = %d %s, want 404 NotFound", path, w.Code, w.Body)
+		if w.Code != tt.status || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Code != tt.code || !strings.Contains(body.Message, tt.says) {
+			t.Errorf("GET %s (Host %q) = %d %s, want %d %s saying %q", tt.path, tt.host, w.Code, w.Body, tt.status, tt.code, tt.says)
 		}
-	}
-	if len(d.reqs) != 0 {
-		t.Errorf("the daemon received %d requests, want none", len(d.reqs))
-	}
-}
-
-// A request without a Host (HTTP/1.0) is refused as such by the relay: the
-// daemon would see the Host of the relay's own connection to it.
-func TestHandler_NoHost(t *testing.T) {
-	d := &seen{}
-	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil)
-	r.Host = ""
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	var body wire.Error
-	if w.Code != 403 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Code != "InvalidHost" || !strings.Contains(body.Message, "no Host header") {
-		t.Errorf("GET without Host = %d %s, want 403 InvalidHost saying there is no Host", w.Code, w.Body)
 	}
 	if len(d.reqs) != 0 {
 		t.Errorf("the daemon received %d requests, want none", len(d.reqs))
