@@ -103,7 +103,7 @@ func Apply(ctx context.Context, p Plan, r Runner, progress io.Writer) error {
 	wrote, seen := false, false // a file was written; a command ran after
 	for _, s := range p.Steps {
 		if ctx.Err() != nil { // a Ctrl-C between steps
-			return errors.Join(errors.New("interrupted"), rollback(ctx, p, done, seen, r, progress))
+			return joinLine(errors.New("interrupted"), rollback(ctx, p, done, seen, r, progress))
 		}
 		seen = seen || wrote && s.Run != nil
 		u, err := apply(ctx, s, r, progress)
@@ -111,7 +111,7 @@ func Apply(ctx context.Context, p Plan, r Runner, progress io.Writer) error {
 			done = append(done, *u)
 		}
 		if err != nil {
-			return errors.Join(err, rollback(ctx, p, done, seen, r, progress))
+			return joinLine(err, rollback(ctx, p, done, seen, r, progress))
 		}
 		wrote = wrote || s.Write != nil
 	}
@@ -230,17 +230,17 @@ func rollback(ctx context.Context, p Plan, done []undo, restore bool, r Runner, 
 				fmt.Fprintf(progress, "undo: put back %s\n", u.path)
 				os.Remove(u.path)
 				if err := os.Symlink(u.link, u.path); err != nil {
-					errs = append(errs, fmt.Errorf("put back %s: %w", u.path, err))
+					errs = append(errs, fmt.Errorf("put back: %w", err)) // err names the path
 				}
 			case u.exist:
 				fmt.Fprintf(progress, "undo: put back %s\n", u.path)
 				if _, err := writeFile(u.path, u.mode, u.prev); err != nil {
-					errs = append(errs, fmt.Errorf("put back %s: %w", u.path, err))
+					errs = append(errs, fmt.Errorf("put back: %w", err)) // err names the path
 				}
 			default:
 				fmt.Fprintf(progress, "undo: remove %s\n", u.path)
 				if err := os.Remove(u.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					errs = append(errs, fmt.Errorf("remove %s: %w", u.path, err))
+					errs = append(errs, err) // "remove PATH: …"
 				}
 			}
 		}
@@ -254,10 +254,37 @@ func rollback(ctx context.Context, p Plan, done []undo, restore bool, r Runner, 
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("and undoing the %s failed: %w", p.Name, errors.Join(errs...))
+		return fmt.Errorf("and undoing the %s failed: %w", p.Name, joinLine(errs...))
 	}
 	return nil
 }
+
+// joinLine is errors.Join on one line: the errors that are not nil, "; "
+// between them, as a user's error is one line.
+func joinLine(errs ...error) error {
+	var l lineErrors
+	for _, err := range errs {
+		if err != nil {
+			l = append(l, err)
+		}
+	}
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+type lineErrors []error
+
+func (l lineErrors) Error() string {
+	msgs := make([]string, len(l))
+	for i, err := range l {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (l lineErrors) Unwrap() []error { return l }
 
 // runCommand runs c with r, again while it fails as c.Retry allows. Its
 // error is a *CommandError, wrapped when r's sleep fails.

@@ -575,3 +575,60 @@ func TestApply_interrupted(t *testing.T) {
 		}
 	}
 }
+
+// hookRunner is a fakeRunner that calls hook before each command.
+type hookRunner struct {
+	fakeRunner
+	hook func(cmd string)
+}
+
+var _ Runner = (*hookRunner)(nil)
+
+func (r *hookRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
+	r.hook(strings.Join(argv, " "))
+	return r.fakeRunner.Run(ctx, argv)
+}
+
+// TestApply_rollbackFails makes undoing a failed install fail too (the
+// unit file replaced by a directory that cannot be removed) and checks
+// that both failures come back in one line.
+func TestApply_rollbackFails(t *testing.T) {
+	o := Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: t.TempDir(), UID: 1000, StateDir: "/run/user/1000/brokerd"}
+	p, err := Install(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const failing = "systemctl --user daemon-reload"
+	r := &hookRunner{fakeRunner: fakeRunner{fail: map[string]string{failing: "Failed to connect to bus\n"}}}
+	replaced := false
+	r.hook = func(cmd string) {
+		if cmd == failing && !replaced {
+			replaced = true
+			if err := os.Remove(o.unitPath()); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(o.unitPath(), "kept"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = Apply(context.Background(), p, r, nil)
+	var cerr *CommandError
+	if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "; and undoing the install failed: remove "+o.unitPath()) {
+		t.Fatalf("Apply = %v, want the command's error and the failed undo", err)
+	}
+	if strings.Contains(err.Error(), "\n") || strings.Count(err.Error(), o.unitPath()) != 1 {
+		t.Errorf("Apply = %q, want one line naming the file once", err)
+	}
+}
+
+func TestJoinLine(t *testing.T) {
+	a, b := errors.New("a"), errors.New("b")
+	if err := joinLine(nil, nil); err != nil {
+		t.Errorf("joinLine(nil, nil) = %v, want nil", err)
+	}
+	err := joinLine(a, nil, b)
+	if err.Error() != "a; b" || !errors.Is(err, a) || !errors.Is(err, b) {
+		t.Errorf("joinLine(a, nil, b) = %q, want \"a; b\" wrapping both", err)
+	}
+}
