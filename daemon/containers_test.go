@@ -103,3 +103,14 @@ func TestContainers_IssueRefusesUnknownProfiles(t *testing.T) {
 		t.Errorf("IssueToken(prod) = %v", err)
 	}
 }
+
+// TestListenUnix_pathTooLong checks that a state directory too deep for a
+// Unix socket gets a line that says what to do, not bind's "invalid
+// argument".
+func TestListenUnix_pathTooLong(t *testing.T) {
+	path := "/" + strings.Repeat("d", maxSocketPath-len("/control.sock")) + "/control.sock"
+	_, err := listenUnix(path, "control socket")
+	if err == nil || !strings.Contains(err.Error(), "set BROKERD_STATE_DIR to a shorter directory") {
+		t.Fatalf("listenUnix(%d bytes) = %v, want an error that says to shorten BROKERD_STATE_DIR", len(path), err)
+	}
+}

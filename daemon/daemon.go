@@ -267,9 +267,16 @@ func listenControl(dir state.Dir) (net.Listener, error) {
 	return listenUnix(dir.Join(state.SocketFile), "control socket")
 }
 
+// maxSocketPath is the longest path a Unix socket can have: 108 bytes on
+// Linux, 104 on macOS.
+var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path)
+
 // listenUnix listens on a Unix socket at path, mode 0600, replacing a stale
 // one; what names it in errors.
 func listenUnix(path, what string) (net.Listener, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("the %s's path %s is %d bytes, over the %d a Unix socket allows: set BROKERD_STATE_DIR to a shorter directory", what, path, len(path), maxSocketPath)
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale %s: %w", what, err)
 	}
