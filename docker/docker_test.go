@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/brokerd/brokerd/docker"
 )
@@ -85,10 +88,29 @@ func TestClient_Args(t *testing.T) {
 		strings.Contains(got, "TOKEN_FILE") || strings.Contains(got, "--mount") || strings.Contains(got, "AWS_REGION") {
 		t.Errorf("Args with TokenEnv = %s: want the variable's name only, no file, no region", got)
 	}
-	compose := docker.Client{Profile: "p", HostTokenFile: "/t", Region: "us-east-1"}.Compose("web")
-	for _, want := range []string{"  web:\n", "networks: [brokerd]", `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: "/run/brokerd/token"`, `- "/t:/run/brokerd/token:ro"`, "external: true"} {
-		if !strings.Contains(compose, want) {
-			t.Errorf("Compose lacks %q:\n%s", want, compose)
+}
+
+// TestCompose reads the fragment as compose would, with token files whose
+// paths YAML or the short volume syntax would misread.
+func TestCompose(t *testing.T) {
+	for _, host := range []string{"/t", "/home/a b/c:d/token", "/s/#x/'q'\"\\/é\ttoken"} {
+		fragment := docker.Client{Profile: "p", HostTokenFile: host, Region: "us-east-1"}.Compose("web")
+		var got struct {
+			Services map[string]struct {
+				Networks    []string
+				Environment map[string]string
+				Volumes     []map[string]any
+			}
+			Networks map[string]map[string]any
+		}
+		if err := yaml.Unmarshal([]byte(fragment), &got); err != nil {
+			t.Fatalf("Compose(%q) is not YAML: %v\n%s", host, err, fragment)
+		}
+		web := got.Services["web"]
+		wantVolumes := []map[string]any{{"type": "bind", "source": host, "target": "/run/brokerd/token", "read_only": true}}
+		if !slices.Equal(web.Networks, []string{"brokerd"}) || web.Environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] != "/run/brokerd/token" ||
+			web.Environment["AWS_REGION"] != "us-east-1" || !reflect.DeepEqual(web.Volumes, wantVolumes) || got.Networks["brokerd"]["external"] != true {
+			t.Errorf("Compose(%q) reads as %+v, want the brokerd network, the token file's variable, the region and a read-only bind of %q:\n%s", host, got, host, fragment)
 		}
 	}
 }

@@ -65,7 +65,10 @@ func (c Client) Compose(service string) string {
 	for _, kv := range c.Env() {
 		fmt.Fprintf(&b, "      %s: %q\n", kv[0], kv[1])
 	}
-	fmt.Fprintf(&b, "    volumes:\n      - %q\nnetworks:\n  %s:\n    external: true\n", c.HostTokenFile+":"+TokenFile+":ro", Network)
+	// The long syntax: the short one ("SRC:DST:ro") makes a directory
+	// where the token file is missing, and splits a path with a colon.
+	fmt.Fprintf(&b, "    volumes:\n      - type: bind\n        source: %q\n        target: %s\n        read_only: true\n", c.HostTokenFile, TokenFile)
+	fmt.Fprintf(&b, "networks:\n  %s:\n    external: true\n", Network)
 	return b.String()
 }
 
