@@ -154,6 +154,12 @@ func sectionProfile(section string) (string, bool) {
 	return name, ok && name != ""
 }
 
+// MaxRoleDuration is the longest session AssumeRole grants (its
+// DurationSeconds), whatever the role's MaxSessionDuration; only
+// GetSessionToken, which a source profile's duration_seconds sets, goes
+// up to 36 hours.
+const MaxRoleDuration = 12 * time.Hour
+
 // sessionName is checked with a length (2 to 64) apart: a counted
 // repetition compiles to a program of that many copies.
 var sessionName = regexp.MustCompile(`^[\w+=,.@-]+$`)
@@ -187,6 +193,9 @@ func parseProfile(name string, s *section) (Profile, error) {
 			return Profile{}, fmt.Errorf("duration_seconds = %q: want whole seconds from 900 to 129600", d)
 		}
 		p.Duration = time.Duration(n) * time.Second
+		if p.RoleARN != "" && p.Duration > MaxRoleDuration {
+			return Profile{}, fmt.Errorf("duration_seconds = %q: a role's session lasts at most %d seconds (12 hours), and STS refuses more: set duration_seconds = %[2]d or less", d, int(MaxRoleDuration/time.Second))
+		}
 	}
 	if n := len(p.RoleSessionName); n > 0 && (n < 2 || n > 64 || !sessionName.MatchString(p.RoleSessionName)) {
 		return Profile{}, fmt.Errorf("role_session_name = %q: want 2 to 64 characters of letters, digits and +=,.@_-", p.RoleSessionName)

@@ -288,6 +288,9 @@ func TestParse_Invalid(t *testing.T) {
 	}{
 		{"duration too short", "[profile a]\nduration_seconds = 899\n", []string{"duration_seconds", "899"}},
 		{"duration too long", "[profile a]\nduration_seconds = 129601\n", []string{"duration_seconds"}},
+		// AssumeRole takes at most 12 hours; GetSessionToken, for a source
+		// profile, 36.
+		{"role duration over 12 hours", "[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nduration_seconds = 43201\n", []string{"duration_seconds", "43201", "43200 or less"}},
 		{"duration with unit", "[profile a]\nduration_seconds = 1h\n", []string{"duration_seconds", "1h"}},
 		{"duration negative", "[profile a]\nduration_seconds = -900\n", []string{"duration_seconds"}},
 		{"duration fraction", "[profile a]\nduration_seconds = 900.5\n", []string{"duration_seconds"}},
@@ -337,6 +340,8 @@ func TestParse_Valid(t *testing.T) {
 	}{
 		{"shortest duration", "[profile a]\nduration_seconds = 900\n", profile.Profile{Name: "a", Duration: 15 * time.Minute}},
 		{"longest duration", "[profile a]\nduration_seconds = 129600\n", profile.Profile{Name: "a", Duration: 36 * time.Hour}},
+		{"longest role duration", "[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nduration_seconds = 43200\n",
+			profile.Profile{Name: "a", RoleARN: "arn:aws:iam::1:role/A", SourceProfile: "b", Duration: 12 * time.Hour}},
 		{"session name two chars", "[profile a]\nrole_session_name = ab\n", profile.Profile{Name: "a", RoleSessionName: "ab"}},
 		{"session name all classes", "[profile a]\nrole_session_name = A_z0+=,.@-\n", profile.Profile{Name: "a", RoleSessionName: "A_z0+=,.@-"}},
 		{"session name 64 chars", "[profile a]\nrole_session_name = " + strings.Repeat("x", 64) + "\n", profile.Profile{Name: "a", RoleSessionName: strings.Repeat("x", 64)}},
