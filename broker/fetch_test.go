@@ -507,7 +507,8 @@ regoin = eu-west-1
 role_arn = arn:aws:iam::999999999999:role/Loose
 sorce_profile = base
 `
-	withProd := fakeKeys{"prod": {AccessKeyID: "AKIAPROD000000000003", SecretAccessKey: strings.Repeat("p", 40)}}
+	withProd := fakeKeys{"prod": {AccessKeyID: "AKIAPROD000000000003", SecretAccessKey: strings.Repeat("p", 40)},
+		"mfauser": {AccessKeyID: "AKIAMFAUSER000000004", SecretAccessKey: strings.Repeat("m", 40)}}
 	maps.Copy(withProd, testKeys)
 	tests := []struct {
 		name      string
@@ -518,11 +519,14 @@ sorce_profile = base
 		notIn     []string
 		wantCalls int
 	}{
+		// source_profile without role_arn is refused, as the SDKs refuse
+		// it, keys or not: serving prod's own keys would be another identity.
 		{"role_arn", "prod", testKeys, "InvalidConfig",
-			[]string{`profile "prod" has no role_arn but sets role_arm (did you mean role_arn?): fix [profile prod] in `},
+			[]string{`profile "prod": source_profile = base but no role_arn (it sets role_arm: did you mean role_arn?)`},
 			[]string{"brokerd keys add"}, 0},
+		{"role_arn, keys there", "prod", withProd, "InvalidConfig", []string{"did you mean role_arn?"}, nil, 0},
 		// An unknown setting of a profile whose keys are there is harmless.
-		{"role_arn, keys there", "prod", withProd, "", nil, nil, 1},
+		{"mfa_serial, keys there", "mfauser", withProd, "", nil, nil, 1},
 		// The source of the role asked for is the one named.
 		{"sso_session of the source", "app", testKeys, "InvalidConfig",
 			[]string{`profile "corp" has no sso_session but sets sso_sesion (did you mean sso_session?): fix [profile corp] in `}, nil, 0},

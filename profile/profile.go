@@ -203,6 +203,16 @@ func parseProfile(name string, s *section) (Profile, error) {
 	if p.RoleARN != "" && !strings.HasPrefix(p.RoleARN, "arn:") {
 		return Profile{}, fmt.Errorf("role_arn = %q: want an ARN such as arn:aws:iam::999999999999:role/UpdateApp", p.RoleARN)
 	}
+	if p.RoleARN == "" && p.SourceProfile != "" {
+		// The SDKs refuse it (CredentialRequiresARNError); serving the
+		// profile's own keys would ask for keys of a profile that names
+		// where its keys are.
+		typo := ""
+		if k := p.Misspelling("role_arn"); k != "" {
+			typo = fmt.Sprintf(" (it sets %s: did you mean role_arn?)", k)
+		}
+		return Profile{}, fmt.Errorf("source_profile = %s but no role_arn%s, which the SDKs refuse: add role_arn = ARN of the role to assume with the keys of %s, or remove source_profile", p.SourceProfile, typo, p.SourceProfile)
+	}
 	for _, k := range []string{"credential_source", "credential_process", "web_identity_token_file"} {
 		if get(k) != "" {
 			p.Unsupported = append(p.Unsupported, k)

@@ -296,6 +296,9 @@ func TestParse_Invalid(t *testing.T) {
 		{"duration fraction", "[profile a]\nduration_seconds = 900.5\n", []string{"duration_seconds"}},
 		{"role_arn not an ARN", "[profile a]\nrole_arn = Dev\nsource_profile = b\n", []string{"role_arn", `"Dev"`}},
 		{"role_arn role name only", "[profile a]\nrole_arn = role/Dev\n", []string{"role_arn"}},
+		// The SDKs refuse a source_profile without a role to assume.
+		{"source_profile without role_arn", "[profile a]\nsource_profile = b\n", []string{"source_profile = b but no role_arn", "add role_arn"}},
+		{"source_profile with misspelt role_arn", "[profile a]\nsource_profile = b\nrole_ar = arn:aws:iam::1:role/A\n", []string{"no role_arn (it sets role_ar: did you mean role_arn?)"}},
 		{"session name one char", "[profile a]\nrole_session_name = x\n", []string{"role_session_name"}},
 		{"session name with space", "[profile a]\nrole_session_name = my name\n", []string{"role_session_name"}},
 		{"session name with slash", "[profile a]\nrole_session_name = me/you\n", []string{"role_session_name"}},
@@ -626,4 +629,21 @@ func compared(p profile.Profile) sdkFields {
 		f.SSOStartURL, f.SSORegion, f.SSOAccount, f.SSORole = "", "", "", ""
 	}
 	return f
+}
+
+// TestParse_SourceWithoutRole checks that a source_profile without
+// role_arn is refused, as aws-sdk-go-v2 refuses it, rather than read as a
+// profile whose own keys sign.
+func TestParse_SourceWithoutRole(t *testing.T) {
+	const text = "[profile base]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = s\n[profile a]\nsource_profile = base\nregion = r\n"
+	if _, err := mustParse(t, text).Plan("a"); !errors.Is(err, profile.ErrInvalid) || !strings.Contains(err.Error(), "no role_arn") {
+		t.Errorf("Plan(a) of %q = %v, want ErrInvalid saying there is no role_arn", text, err)
+	}
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sdkProfileOK(t, path, "a"); ok {
+		t.Errorf("aws-sdk-go-v2 reads profile a of %q, want it refused too", text)
+	}
 }

@@ -14,7 +14,7 @@ func TestParse_Unknown(t *testing.T) {
 		want []string
 	}{
 		{"none", "[profile a]\nregion = r\noutput = json\ncli_pager =\ncli_history = enabled\n", nil},
-		{"typo of role_arn", "[profile a]\nrole_arm = arn:aws:iam::1:role/R\nsource_profile = b\n", []string{"role_arm"}},
+		{"typo of role_arn", "[profile a]\nrole_arm = arn:aws:iam::1:role/R\n", []string{"role_arm"}},
 		{"sorted, in lower case", "[profile a]\nZeta = 1\nmfa_serail = m\nAlpha = 2\n", []string{"alpha", "mfa_serail", "zeta"}},
 		{"keys of the SDKs are known", "[profile a]\naws_access_key_id = AKID\naws_account_id = 1\nsso_registration_scopes = s\nmfa_process = p\n", nil},
 		// An empty value reads as unset; a key with nested values opens them.
