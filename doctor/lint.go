@@ -49,6 +49,13 @@ var header = regexp.MustCompile(`^\[(.+)\]`)
 // (strict, as botocore makes it) refuses.
 func botocoreProblems(text []byte) []problem {
 	var out []problem
+	if rest, ok := bytes.CutPrefix(text, []byte("\ufeff")); ok {
+		// Python reads the file as UTF-8, not UTF-8-sig: the mark is a
+		// character before the first [, and the Go SDK keeps it too.
+		out = append(out, problem{1, "the file starts with an invisible byte order mark (BOM, as some Windows editors write UTF-8) before its first line",
+			"save the file as UTF-8 without a BOM (editors call the other \"UTF-8 with BOM\"), that is, delete the 3 bytes EF BB BF"})
+		text = rest
+	}
 	sections := map[string]int{}
 	var current string
 	var options map[string]int

@@ -32,6 +32,10 @@ func TestBotocoreProblems(t *testing.T) {
 		{"a bare word", "[profile a]\nregion = x\noops\n", []int{3}, "neither a setting"},
 		{"no name", "[profile a]\n= x\n", []int{2}, "no setting name"},
 		{"CRLF", "[profile a]\r\nregion = x\r\n[profile b\r\n", []int{3}, "has no closing ]"},
+		// Python reads UTF-8, not UTF-8-sig: the mark is a character
+		// before the [; after it, the lines read as they stand.
+		{"byte order mark", "\ufeff[profile a]\nregion = x\n", []int{1}, "byte order mark"},
+		{"byte order mark and a problem", "\ufeff[profile a]\nregion = x\nregion = y\n", []int{1, 3}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +84,8 @@ func TestRun_ConfigLint(t *testing.T) {
 	}{
 		{name: "header without ]", config: base + "[profile prod\nrole_arn = arn:aws:iam::1:role/x\n",
 			check: "syntax", phrase: "line 4: the section header \"[profile prod\" has no closing ], so the aws CLI and boto3 refuse the whole file", fix: "add the ] on line 4", level: Fail},
+		{name: "byte order mark", config: "\ufeff" + base,
+			check: "syntax", phrase: "line 1: the file starts with an invisible byte order mark", fix: "without a BOM", level: Fail},
 		{name: "source_profile typo", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dve\n",
 			check: "profile prod", phrase: "source_profile = dve in [profile prod] names no profile", fix: "set source_profile = dev in [profile prod]", level: Fail},
 		{name: "source keys in the credentials file", config: "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = ops\n",
