@@ -109,6 +109,9 @@ func (f *fakeAWS) CreateAccessKey(ctx context.Context, p aws.CredentialsProvider
 	f.created++
 	id, secret := fmt.Sprintf("AKIANEWNEWNEWNEW%04d", f.created), fmt.Sprintf("newsecret%031d", f.created)
 	f.keys[id], f.ids, f.unknown[id] = secret, append(f.ids, id), f.settle
+	if err := ctx.Err(); err != nil {
+		return iamkeys.Key{}, err // IAM made the key; the client left before the answer
+	}
 	return iamkeys.Key{AccessKeyID: id, SecretAccessKey: secret}, nil
 }
 

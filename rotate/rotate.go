@@ -127,13 +127,21 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) (Result, error) {
 	if err := r.checkKeys(ctx, signer, user, old.AccessKeyID); err != nil {
 		return res, err
 	}
-	key, err := r.iam.CreateAccessKey(ctx, signer, user)
+	// A creation once sent is seen through, whatever Ctrl-C comes: cut
+	// short, IAM could make a key whose secret nobody ever sees, and the
+	// user holds at most two.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	key, err := r.iam.CreateAccessKey(cctx, signer, user)
+	cancel()
 	if err != nil {
 		return res, fmt.Errorf("create a new access key for IAM user %s: %w (nothing changed)", user, err)
 	}
 	fresh := keychain.Keys{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
 	res.NewKeyID = fresh.AccessKeyID
 	u := undo{r: r, ctx: ctx, req: req, signer: signer, user: user, fresh: fresh}
+	if err := ctx.Err(); err != nil {
+		return res, u.do(fmt.Errorf("interrupted: %w", err))
+	}
 	if err := r.store.SetKeys(ctx, req.Profile, fresh); err != nil {
 		return res, u.do(fmt.Errorf("store the new key %s: %w", keychain.Mask(fresh.AccessKeyID), err))
 	}

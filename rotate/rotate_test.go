@@ -243,6 +243,28 @@ func TestRotate_cancelled(t *testing.T) {
 	}
 }
 
+// TestRotate_cancelledWhileCreating interrupts a rotation while IAM makes
+// the new key: the creation is seen through, then undone, rather than cut
+// short and the new key left behind with a secret nobody saw.
+func TestRotate_cancelledWhileCreating(t *testing.T) {
+	r, cloud, store, _ := setup()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cloud.fault = func(op, _, _ string) error {
+		if op == "CreateAccessKey" {
+			cancel() // Ctrl-C while the request is on its way
+		}
+		return nil
+	}
+	_, err := r.Rotate(ctx, rotate.Request{Profile: "dev", Old: old})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stored again and the new key deleted") {
+		t.Errorf("Rotate(%q) cancelled = %v, want the interruption and the rotation undone", "dev", err)
+	}
+	if got := store.get("dev"); got != old || !slices.Equal(cloud.ids, []string{old.AccessKeyID}) {
+		t.Errorf("after cancel: stored %s, keys %v, want the old key alone", keychain.Mask(got.AccessKeyID), cloud.ids)
+	}
+}
+
 func TestRotate_notAUser(t *testing.T) {
 	tests := []struct{ arn, want string }{
 		{"arn:aws:iam::123456789012:root", "the account root user's"},
