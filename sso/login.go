@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
 	"go.uber.org/zap"
@@ -91,9 +92,12 @@ func (c *Client) StartLogin(ctx context.Context, s Session) (*Login, error) {
 }
 
 // Wait polls for the token at the interval the service asked for, until
-// the person approves the request, and stores the token. It returns an
-// error wrapping ErrCodeExpired when the code expires first, ErrDenied
-// when the person refuses, or ctx's error when ctx ends. Call it once.
+// the person approves the request, and stores the token. A poll that
+// fails for now (the network, or the service's 5xx) is tried again at the
+// next interval. It returns an error wrapping ErrCodeExpired when the code
+// expires first (or the last poll's error, when that poll failed),
+// ErrDenied when the person refuses, or ctx's error when ctx ends. Call it
+// once.
 func (l *Login) Wait(ctx context.Context) error {
 	c, s := l.c, l.Session
 	svc, err := c.services(ctx, s.Region)
@@ -101,6 +105,7 @@ func (l *Login) Wait(ctx context.Context) error {
 		return err
 	}
 	interval := l.interval
+	var failed error // the last poll's, when it failed for now
 	for {
 		t := c.clock.NewTimer(interval)
 		select {
@@ -111,6 +116,9 @@ func (l *Login) Wait(ctx context.Context) error {
 		}
 		now := c.clock.Now()
 		if !now.Before(l.Expires) {
+			if failed != nil {
+				return fmt.Errorf("wait for the sign-in of sso session %q: %w", s.Key(), failed)
+			}
 			return fmt.Errorf("sso session %q: %w", s.Key(), ErrCodeExpired)
 		}
 		out, err := svc.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{
@@ -125,7 +133,10 @@ func (l *Login) Wait(ctx context.Context) error {
 			expired *types.ExpiredTokenException
 			denied  *types.AccessDeniedException
 		)
+		failed = nil
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("wait for the sign-in of sso session %q: %w", s.Key(), ctx.Err())
 		case errors.As(err, &pending):
 			continue
 		case errors.As(err, &slow):
@@ -135,6 +146,13 @@ func (l *Login) Wait(ctx context.Context) error {
 			return fmt.Errorf("sso session %q: %w", s.Key(), ErrCodeExpired)
 		case errors.As(err, &denied):
 			return fmt.Errorf("sso session %q: %w", s.Key(), ErrDenied)
+		case retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary:
+			// The network or the service failed for now (the SDK's own
+			// retries spent): the person may be approving the code, so
+			// poll on until it expires.
+			failed = err
+			c.log.Warn("sso sign-in poll failed; polling on", zap.String("session", s.Key()), zap.Error(err))
+			continue
 		case err != nil:
 			return fmt.Errorf("wait for the sign-in of sso session %q: %w", s.Key(), err)
 		}

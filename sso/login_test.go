@@ -5,9 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/brokerd/brokerd/internal/ssofake"
 	"github.com/brokerd/brokerd/sso"
@@ -153,5 +159,125 @@ func TestLogin_StartRefusesIncompleteSession(t *testing.T) {
 	}
 	if n := len(e.fake.Calls()); n != 0 {
 		t.Errorf("fake got %d calls, want none", n)
+	}
+}
+
+// flaky stands in front of fake: while fails is above 0, each CreateToken
+// request takes one and fails as the network (drop) or the service (500)
+// does.
+type flaky struct {
+	mu    sync.Mutex
+	fails int
+	drop  bool
+}
+
+func (f *flaky) fail(n int, drop bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails, f.drop = n, drop
+}
+
+func (f *flaky) serve(t *testing.T, fake *ssofake.Server) string {
+	u, err := url.Parse(fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		fail, drop := r.URL.Path == "/token" && f.fails > 0, f.drop
+		if fail {
+			f.fails--
+		}
+		f.mu.Unlock()
+		switch {
+		case fail && drop:
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		case fail:
+			w.Header().Set("X-Amzn-Errortype", "InternalServerException")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error":"server_error","error_description":"try again later"}`))
+		default:
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// A poll that fails for now (each is the SDK's two attempts) does not end
+// the sign-in: the person may be approving the code meanwhile.
+func TestLogin_WaitPollsOnThroughFailures(t *testing.T) {
+	sec := time.Second
+	tests := []struct {
+		name  string
+		drop  bool
+		cfg   ssofake.Config
+		fails int // failing polls after the first, pending, one
+		steps int // polls after the first
+		want  error
+	}{
+		{name: "service fails", fails: 2, steps: 3},
+		{name: "network fails", fails: 2, steps: 3, drop: true},
+		// The code expires while every poll fails: say why, not only
+		// that the code expired.
+		{name: "fails until the code expires", cfg: ssofake.Config{CodeLifetime: 3 * sec}, fails: 100, steps: 2,
+			want: errors.New("StatusCode: 500")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.cfg)
+			var f flaky
+			proxy := f.serve(t, e.fake)
+			e.client = sso.New(e.store, zapNop, sso.Config{Clock: e.clock, OIDCEndpoint: proxy, PortalEndpoint: proxy})
+			l, err := e.client.StartLogin(context.Background(), session)
+			if err != nil {
+				t.Fatalf("StartLogin() = %v", err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- l.Wait(context.Background()) }()
+			e.advance(t, sec)
+			e.waitForWaiter(t) // the first poll was answered: pending
+			f.fail(2*tt.fails, tt.drop)
+			if err := e.fake.Approve(l.UserCode); err != nil {
+				t.Fatal(err)
+			}
+			for range tt.steps {
+				waitOrEnd(t, e.clock, done)
+				e.clock.Advance(sec)
+			}
+			err = <-done
+			switch {
+			case tt.want == nil && err != nil:
+				t.Errorf("Wait() = %v after polls failed for now, want nil", err)
+			case tt.want != nil && (err == nil || errors.Is(err, sso.ErrCodeExpired) || !strings.Contains(err.Error(), tt.want.Error())):
+				t.Errorf("Wait() = %v, want the last poll's error (%v)", err, tt.want)
+			}
+			if _, err := e.client.Token(context.Background(), session); (err == nil) != (tt.want == nil) {
+				t.Errorf("Token() after Wait() = %v, want a token %v", err, tt.want == nil)
+			}
+		})
+	}
+}
+
+// waitOrEnd returns once something waits on clock, and fails t when Wait
+// ends (done) first.
+func waitOrEnd(t *testing.T, clock *clockwork.FakeClock, done <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waiting := make(chan error, 1)
+	go func() { waiting <- clock.BlockUntilContext(ctx, 1) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait() = %v while polls failed, want it to poll on", err)
+	case err := <-waiting:
+		if err != nil {
+			t.Fatalf("nothing waits on the clock: %v", err)
+		}
 	}
 }
