@@ -365,3 +365,65 @@ func callerARN(k keychain.Keys) (string, error) {
 	}
 	return aws.ToString(out.Arn), nil
 }
+
+// privateKeyring runs its arguments under dbus-run-session against a
+// gnome-keyring of their own in $D, which the shell commands $SETUP start
+// ($PW is the password) and $AFTER change once it answers. It prints the
+// exit status and writes standard error to $D/stderr.
+const privateKeyring = `
+export XDG_DATA_HOME="$D/data" XDG_RUNTIME_DIR="$D/run"
+mkdir -m 700 "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
+PW=brokerd-private-keyring
+eval "$SETUP"
+i=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true"; do
+  i=$((i+1)); [ "$i" -lt 100 ] || { echo "secret service did not come up" >&2; exit 1; }; sleep 0.05
+done
+eval "$AFTER"
+"$@" 2>"$D/stderr" && echo "exit 0" || echo "exit $?"
+`
+
+// TestKeychainWithoutDefaultKeyring checks that a Secret Service without a
+// default keyring (deleted in Seahorse, or never made) is reported as
+// such, and a locked one as locked: both fail go-keyring's unlock alike.
+func TestKeychainWithoutDefaultKeyring(t *testing.T) {
+	const unlock = `printf '%s' "$PW" | gnome-keyring-daemon --unlock --components=secrets >/dev/null`
+	const secrets = `dbus-send --session --print-reply --dest=org.freedesktop.secrets `
+	tests := []struct {
+		name, setup, after string
+		want, not          string
+	}{
+		{"never made", `gnome-keyring-daemon --daemonize --components=secrets >/dev/null`, "",
+			"has no default keyring", "locked"},
+		{"deleted", unlock, secrets + `/org/freedesktop/secrets/collection/login org.freedesktop.Secret.Collection.Delete >/dev/null`,
+			"has no default keyring", "locked"},
+		{"locked", unlock, secrets + `/org/freedesktop/secrets org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null`,
+			"keychain is locked", "no default keyring"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			d := t.TempDir()
+			for _, args := range [][]string{{"keys", "list"}, {"keys", "add", e.profile("dev")}} {
+				vars := map[string]string{"D": d, "SETUP": tt.setup, "AFTER": tt.after}
+				sh := append([]string{"--", "sh", "-c", privateKeyring, "sh", brokerdBin}, args...)
+				out := e.mustExec(t, vars, randomKeys(t).stdin(), "dbus-run-session", sh...)
+				stderr, err := os.ReadFile(filepath.Join(d, "stderr"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := result{stderr: string(stderr), code: 1}
+				if !strings.Contains(out, "exit 1") {
+					t.Errorf("brokerd %s printed %q, want exit 1", strings.Join(args, " "), out)
+				}
+				wantOneLineError(t, r, tt.want)
+				if strings.Contains(r.stderr, tt.not) {
+					t.Errorf("brokerd %s: stderr = %q, want no %q in it", strings.Join(args, " "), r.stderr, tt.not)
+				}
+				os.RemoveAll(filepath.Join(d, "data"))
+				os.RemoveAll(filepath.Join(d, "run"))
+			}
+		})
+	}
+}

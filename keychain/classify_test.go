@@ -131,3 +131,39 @@ func TestSystem_StaleSessionBus(t *testing.T) {
 		}
 	}
 }
+
+func TestExplain_DefaultCollection(t *testing.T) {
+	unlockDefault := errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'")
+	unlockLogin := errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'")
+	tests := []struct {
+		name  string
+		err   error
+		alias string // what ReadAlias("default") names
+		aerr  error
+		want  error // the package's error classify gives
+	}{
+		{"deleted or never made", unlockDefault, "/", nil, ErrNoKeyring},
+		{"another default, locked", unlockDefault, "/org/freedesktop/secrets/collection/passwords", nil, ErrLocked},
+		{"alias unreadable", unlockDefault, "", errors.New("dbus: no reply"), ErrLocked},
+		{"login locked", unlockLogin, "/", nil, ErrLocked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asked := false
+			got := classify(explain(tt.err, func() (string, error) { asked = true; return tt.alias, tt.aerr }))
+			for _, sentinel := range []error{ErrNoKeyring, ErrLocked} {
+				if is, want := errors.Is(got, sentinel), sentinel == tt.want; is != want {
+					t.Errorf("errors.Is(classify(explain(%q)), %v) = %v, want %v", tt.err, sentinel, is, want)
+				}
+			}
+			if tt.want == ErrNoKeyring {
+				if !errors.Is(got, ErrUnavailable) || strings.Contains(got.Error(), "locked") || strings.Contains(got.Error(), "\n") {
+					t.Errorf("classify(explain(%q)) = %q, want one line, ErrUnavailable, not locked", tt.err, got)
+				}
+			}
+			if asked != (tt.err == unlockDefault) {
+				t.Errorf("explain(%q) asked for the default alias: %v", tt.err, asked)
+			}
+		})
+	}
+}

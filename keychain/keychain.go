@@ -54,9 +54,18 @@ type System struct{}
 
 var _ Backend = System{}
 
-func (System) Get(service, user string) (string, error) { return keyring.Get(service, user) }
-func (System) Set(service, user, secret string) error   { return keyring.Set(service, user, secret) }
-func (System) Delete(service, user string) error        { return keyring.Delete(service, user) }
+func (System) Get(service, user string) (string, error) {
+	v, err := keyring.Get(service, user)
+	return v, explain(err, defaultKeyring)
+}
+
+func (System) Set(service, user, secret string) error {
+	return explain(keyring.Set(service, user, secret), defaultKeyring)
+}
+
+func (System) Delete(service, user string) error {
+	return explain(keyring.Delete(service, user), defaultKeyring)
+}
 
 // Store reads and writes brokerd's keychain items.
 type Store struct {
@@ -358,6 +367,9 @@ func classify(err error) error {
 	var dial *net.OpError
 	if errors.As(err, &dial) && dial.Op == "dial" {
 		return &busError{err: err}
+	}
+	if errors.Is(err, ErrNoKeyring) {
+		return err
 	}
 	msg := strings.ToLower(err.Error())
 	switch {
