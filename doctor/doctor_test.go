@@ -114,6 +114,8 @@ func TestRun_Shadowing(t *testing.T) {
 		{name: "relative URI", vars: map[string]string{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/x"}, check: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", wantFix: "unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"},
 		{name: "web identity", vars: map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}, check: "AWS_WEB_IDENTITY_TOKEN_FILE", wantFix: "unset AWS_WEB_IDENTITY_TOKEN_FILE"},
 		{name: "keys in default credentials", creds: "[default]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n", check: "credentials file", wantFix: "brokerd keys add"},
+		// The SDKs merge the credentials file's sections into the profiles.
+		{name: "default role_arn in credentials", creds: "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = dev\n", check: "credentials file", wantFix: "move those lines to a named [profile NAME] section"},
 		{name: "default role_arn", config: "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = dev\n", check: "config file", wantFix: "[profile NAME]"},
 		{name: "default sso", config: "[default]\nsso_session = corp\n", check: "config file", wantFix: "[profile NAME]"},
 		{name: "default credential_process", config: "[default]\ncredential_process = x\n", check: "config file", wantFix: "[profile NAME]"},

@@ -122,6 +122,12 @@ func checkShadowing(env Env) []Check {
 		fail("credentials file", fmt.Sprintf("[default] in %s holds keys, which SDKs use before brokerd", env.CredentialsFile),
 			fmt.Sprintf("brokerd keys import default (it stores them in the keychain and deletes [default] from %s), or store them with `brokerd keys add NAME` and delete them by hand", env.CredentialsFile))
 	}
+	// The SDKs read the credentials file's sections as profiles too, merged
+	// over the config file's: a role there is the default profile's.
+	if set := sectionSets(env.CredentialsFile, []string{"default"}, credentialSettings...); len(set) > 0 {
+		fail("credentials file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.CredentialsFile, strings.Join(set, ", ")),
+			fmt.Sprintf("move those lines to a named [profile NAME] section of %s (brokerd reads profiles from there only) and delete them from %s", env.ConfigFile, env.CredentialsFile))
+	}
 	keys := sectionSets(env.ConfigFile, []string{"default"}, profileCredentialKeys...)
 	if name, ok := brokerdProcess(env.ConfigFile, "default"); ok && slices.Equal(keys, []string{"credential_process"}) {
 		if shell := urlProfile(env); shell != "" && shell != name {
@@ -138,10 +144,14 @@ func checkShadowing(env Env) []Check {
 	return out
 }
 
+// credentialSettings are the settings other than keys that give a profile
+// credentials of its own, which SDKs use before the container provider.
+var credentialSettings = []string{"role_arn", "source_profile", "credential_process", "credential_source",
+	"web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "sso_role_name"}
+
 // profileCredentialKeys are the settings that give a profile of the config
-// file credentials of its own, which SDKs use before the container provider.
-var profileCredentialKeys = []string{"role_arn", "source_profile", "credential_process", "credential_source",
-	"web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "sso_role_name", "aws_access_key_id"}
+// file credentials of its own: credentialSettings, or keys.
+var profileCredentialKeys = append(slices.Clip(credentialSettings), "aws_access_key_id")
 
 // profileVarReaders says which SDKs read a variable that names the profile.
 var profileVarReaders = map[string]string{
@@ -167,6 +177,10 @@ func checkProfileVar(env Env, v string) *Check {
 	_, inCreds := section(env.CredentialsFile, name)
 	keys := sectionSets(env.CredentialsFile, []string{name}, "aws_access_key_id")
 	settings := sectionSets(env.ConfigFile, configSections, profileCredentialKeys...)
+	file := env.ConfigFile
+	if len(settings) == 0 {
+		settings, file = sectionSets(env.CredentialsFile, []string{name}, credentialSettings...), env.CredentialsFile
+	}
 	_, byBrokerd := brokerdProcess(env.ConfigFile, configSections...)
 	fix := "unset " + v + " (pick a profile of brokerd with `brokerd env PROFILE` or `brokerd exec PROFILE`)"
 	switch {
@@ -176,7 +190,7 @@ func checkProfileVar(env Env, v string) *Check {
 		return &Check{v, Fail, fmt.Sprintf("%s=%s makes %s use the static keys of [%s] in %s instead of brokerd", v, name, readers, name, env.CredentialsFile),
 			fix + "; move the keys into the keychain with `brokerd keys import " + name + "`"}
 	case len(settings) > 0:
-		return &Check{v, Fail, fmt.Sprintf("%s=%s makes %s use the credentials of that profile (%s in %s) instead of brokerd", v, name, readers, strings.Join(settings, ", "), env.ConfigFile), fix}
+		return &Check{v, Fail, fmt.Sprintf("%s=%s makes %s use the credentials of that profile (%s in %s) instead of brokerd", v, name, readers, strings.Join(settings, ", "), file), fix}
 	case !inConfig && !inCreds:
 		return &Check{v, Fail, fmt.Sprintf("%s=%s names a profile that neither %s nor %s has, so %s stop with \"The config profile (%s) could not be found\"", v, name, env.ConfigFile, env.CredentialsFile, readers, name), fix}
 	}
