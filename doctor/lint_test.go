@@ -222,6 +222,16 @@ func TestRun_Region(t *testing.T) {
 	}
 }
 
+// The SDKs read a region from the credentials file's sections too.
+func TestRun_RegionFromCredentialsFile(t *testing.T) {
+	w := newWorld(t)
+	delete(w.vars, "AWS_REGION")
+	delete(w.vars, "AWS_DEFAULT_REGION")
+	write(t, w.env.ConfigFile, "[profile dev]\n")
+	write(t, w.env.CredentialsFile, "[default]\nregion = eu-west-1\n")
+	wantCheck(t, Run(context.Background(), w.env), "region", "every SDK uses eu-west-1 (aws CLI v1 and boto3 from profile default", OK, "")
+}
+
 func TestRun_DaemonDown(t *testing.T) {
 	w := newWorld(t)
 	os.Remove(w.env.State.Join(state.EndpointFile))

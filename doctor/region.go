@@ -16,15 +16,19 @@ import (
 // container endpoint gives credentials, not a region.
 func checkRegion(env Env, cfg *profile.Config) Check {
 	const name = "region"
+	// The SDKs read the credentials file's sections as profiles too, the
+	// config file's settings first (the JS SDK's order; the others let the
+	// credentials file win, which matters only when both set a region).
 	profileRegion := func(p string) string {
-		if cfg == nil {
-			return ""
+		if cfg != nil {
+			if pr, perr := cfg.Get(p); perr == nil && pr.Region != "" {
+				return pr.Region
+			}
 		}
-		pr, perr := cfg.Get(p)
-		if perr != nil {
-			return ""
+		if s, ok := section(env.CredentialsFile, p); ok {
+			return strings.TrimSpace(s.Key("region").String())
 		}
-		return pr.Region
+		return ""
 	}
 	var missing []string
 	found := map[string][]string{}
