@@ -258,12 +258,15 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 			return Profile{}, nil, fmt.Errorf("%w: profile %q: source_profile loops back to %q: fix %s", ErrInvalid, name, p.Name, c.Path)
 		}
 		seen[p.Name] = true
-		if slices.Contains(p.Unsupported, "credential_source") {
-			// The SDKs take credential_source only without source_profile.
-			if p.SourceProfile != "" {
-				return Profile{}, nil, fmt.Errorf("%w: profile %q sets both source_profile and credential_source, which the SDKs refuse: keep source_profile", ErrInvalid, p.Name)
+		for _, k := range []string{"credential_source", "web_identity_token_file"} {
+			if !slices.Contains(p.Unsupported, k) {
+				continue
 			}
-			return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with credential_source, which brokerd does not serve: set source_profile = NAME of a profile whose keys brokerd holds instead", ErrUnsupported, p.Name)
+			// The SDKs take either only without source_profile.
+			if p.SourceProfile != "" {
+				return Profile{}, nil, fmt.Errorf("%w: profile %q sets both source_profile and %s, which the SDKs refuse: keep source_profile", ErrInvalid, p.Name, k)
+			}
+			return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with %s, which brokerd does not serve: set source_profile = NAME of a profile whose keys brokerd holds instead", ErrUnsupported, p.Name, k)
 		}
 		if p.SourceProfile == "" {
 			if typo := p.Misspelling("source_profile"); typo != "" {

@@ -226,6 +226,17 @@ func TestConfig_SourceErrors(t *testing.T) {
 			wantIn: []string{`"env"`, "both source_profile and credential_source"},
 		},
 		{
+			name: "role with web identity only", profile: "k8s",
+			text:        "[profile k8s]\nrole_arn = arn:aws:iam::1:role/R\nweb_identity_token_file = /var/run/token\n",
+			wantIn:      []string{`"k8s"`, "assumes its role with web_identity_token_file", "set source_profile"},
+			unsupported: true,
+		},
+		{
+			name: "role with web identity and source_profile", profile: "k8s",
+			text:   "[profile dev]\n[profile k8s]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = dev\nweb_identity_token_file = /t\n",
+			wantIn: []string{`"k8s"`, "both source_profile and web_identity_token_file"},
+		},
+		{
 			name: "credential_source on a role down the chain", profile: "top",
 			text:        "[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = ec2\n[profile ec2]\nrole_arn = arn:aws:iam::1:role/R\ncredential_source = Ec2InstanceMetadata\n",
 			wantIn:      []string{`"ec2"`, "credential_source"},
