@@ -1,10 +1,13 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -12,8 +15,26 @@ import (
 	"github.com/brokerd/brokerd/httperr"
 )
 
-// maxBody bounds a request's body.
-const maxBody = 1 << 16
+// maxBody bounds a request's body, and bodyTimeout the time it may take
+// to arrive.
+const (
+	maxBody     = 1 << 16
+	bodyTimeout = 5 * time.Second
+)
+
+// Server returns the control API's server for svc: a request's headers
+// must arrive within 5 s and its body within bodyTimeout, and connections
+// idle for 2 minutes are closed. There is no WriteTimeout: SSOWait
+// answers after up to MaxSSOWait.
+func Server(svc Service, log *zap.Logger) *http.Server {
+	return &http.Server{
+		Handler:           Handler(svc, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          zap.NewStdLog(log),
+	}
+}
 
 // Handler serves svc on the control API.
 func Handler(svc Service, log *zap.Logger) http.Handler {
@@ -38,7 +59,41 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, nil, httperr.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the running brokerd does not take %s %s: restart it after an upgrade", r.Method, r.URL.Path))
 	})
-	return httperr.Recover(log, r)
+	return httperr.Recover(log, h.readBody(r, bodyTimeout))
+}
+
+// readBody reads a request's whole body, at most maxBody bytes within
+// timeout, before next runs; a body too large or too slow is answered,
+// and its connection closed, without next. Otherwise nothing bounds the
+// time a body may take: neither the handlers' reads nor the read of what
+// they left, after them, which net/http makes before the next request.
+// The deadline is lifted before next runs, so that a handler that waits
+// (SSOWait) keeps its context until the client leaves.
+func (h handler) readBody(next http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// Not supported by test recorders, whose bodies are in memory.
+		_ = rc.SetReadDeadline(time.Now().Add(timeout))
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			w.Header().Set("Connection", "close")
+			h.reply(w, r, nil, httperr.Errorf(http.StatusBadRequest, "BadRequest", "the body of the %s request is over %d bytes: a brokerd CLI sends far less", r.URL.Path, maxBody))
+			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			h.reply(w, r, nil, httperr.Errorf(http.StatusRequestTimeout, "RequestTimeout", "the body of the %s request did not arrive within %s: try again", r.URL.Path, timeout))
+			return
+		case err != nil: // the client left
+			w.Header().Set("Connection", "close")
+			h.reply(w, r, nil, httperr.Errorf(http.StatusBadRequest, "BadRequest", "read the body of the %s request: %v", r.URL.Path, err))
+			return
+		}
+		_ = rc.SetReadDeadline(time.Time{})
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		next.ServeHTTP(w, r)
+	})
 }
 
 type handler struct {
@@ -53,7 +108,7 @@ type named struct {
 
 // decode reads r's JSON body into v, answering a malformed one itself.
 func (h handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body) // readBody bounded it
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {

@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	ctrs := &containers{svc: svc, tokens: x.tokens, state: cfg.State, auditDir: cfg.AuditDir, log: log.Named("containers")}
-	ctl := &http.Server{Handler: control.Handler(controlAPI{svc, ctrs}, log.Named("control")), ReadHeaderTimeout: 5 * time.Second}
+	ctl := control.Server(controlAPI{svc, ctrs}, log.Named("control"))
 	// Requests still waiting on STS or the keychain near the end of the
 	// drain are cancelled, so that they are answered before it ends.
 	requests, cancelRequests := context.WithCancel(context.Background())
