@@ -33,11 +33,12 @@ const (
 	MaxSessionDuration = 36 * time.Hour
 )
 
-// sessionMinLeft is the least time left for a session to be used: more
+// SessionMinLeft is the least time left for a session to be used: more
 // than the cache serves credentials with, by a margin for the fetch that
 // serves it, so that a session near its end is a login to make, not
-// credentials the cache refuses as expired.
-const sessionMinLeft = creds.MinValid + 10*time.Second
+// credentials the cache refuses as expired. A session with less left is
+// due for a login.
+const SessionMinLeft = creds.MinValid + 10*time.Second
 
 // ErrLoginRequired means a profile needs an MFA session and has no valid one.
 var ErrLoginRequired = errors.New("MFA login required")
@@ -46,11 +47,17 @@ var ErrLoginRequired = errors.New("MFA login required")
 type loginError struct {
 	source  string
 	expired time.Time // zero when there never was a session
+	// ending is set when the session has not expired yet, but has less
+	// than SessionMinLeft left.
+	ending bool
 }
 
 func (e *loginError) Error() string {
-	if e.expired.IsZero() {
+	switch {
+	case e.expired.IsZero():
 		return fmt.Sprintf("profile %q has no MFA session", e.source)
+	case e.ending:
+		return fmt.Sprintf("the MFA session of profile %q ends at %s, too soon to be used", e.source, e.expired.Local().Format(time.DateTime))
 	}
 	return fmt.Sprintf("the MFA session of profile %q expired at %s", e.source, e.expired.Local().Format(time.DateTime))
 }
@@ -124,8 +131,8 @@ func (m *mfaSource) session(ctx context.Context, source string) (keychain.Sessio
 	if !ok {
 		return keychain.Session{}, &loginError{source: source}
 	}
-	if s.Expires.Sub(m.b.cfg.Clock.Now()) < sessionMinLeft {
-		return keychain.Session{}, &loginError{source: source, expired: s.Expires}
+	if left := s.Expires.Sub(m.b.cfg.Clock.Now()); left < SessionMinLeft {
+		return keychain.Session{}, &loginError{source: source, expired: s.Expires, ending: left > 0}
 	}
 	return s, nil
 }

@@ -366,19 +366,32 @@ func TestFetch_SessionServesEveryRole(t *testing.T) {
 }
 
 func TestFetch_ExpiredSession(t *testing.T) {
-	w := newMFAWorld(t)
-	b := w.broker()
-	if _, _, err := b.Login(context.Background(), plan(t, b, "dev"), "123456", time.Hour); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		after time.Duration // of a one-hour session
+		want  string
+	}{
+		{"expired", time.Hour, "expired at"},
+		// The broker no longer uses it; it must not say it expired.
+		{"last minute", time.Hour - time.Minute, "too soon to be used"},
 	}
-	w.clock.Advance(time.Hour)
-	_, err := b.Fetch(context.Background(), "prod")
-	var fe *fault.Error
-	if !errors.As(err, &fe) || fe.Kind != fault.LoginRequired || !strings.Contains(fe.Message, "expired at") {
-		t.Fatalf("Fetch after the session expired = %v, want LoginRequired saying it expired", err)
-	}
-	if w.sts.calls["AssumeRole"] != 0 {
-		t.Errorf("AssumeRole was called with an expired session")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newMFAWorld(t)
+			b := w.broker()
+			if _, _, err := b.Login(context.Background(), plan(t, b, "dev"), "123456", time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			w.clock.Advance(tt.after)
+			_, err := b.Fetch(context.Background(), "prod")
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Kind != fault.LoginRequired || !strings.Contains(fe.Message, tt.want) {
+				t.Fatalf("Fetch %s into the session = %v, want LoginRequired saying %q", tt.after, err, tt.want)
+			}
+			if w.sts.calls["AssumeRole"] != 0 {
+				t.Errorf("AssumeRole was called with a session at its end")
+			}
+		})
 	}
 }
 

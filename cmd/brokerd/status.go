@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/deploy"
 	"github.com/brokerd/brokerd/state"
@@ -71,7 +72,7 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 	if len(st.Sessions) > 0 {
 		fmt.Fprintln(tw, "MFA SESSION\tDEVICE\tEXPIRES\tLEFT")
 		for _, s := range st.Sessions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Profile, s.MFASerial, s.Expires.Local().Format(time.DateTime), roundDuration(s.Expires.Sub(now)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Profile, s.MFASerial, s.Expires.Local().Format(time.DateTime), sessionLeft(s, now))
 		}
 		tw.Flush()
 		next := st.Sessions[0]
@@ -80,7 +81,7 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 				next = s
 			}
 		}
-		if next.Expires.After(now) {
+		if sessionLeft(next, now) != "expired" {
 			fmt.Fprintf(w, "next login due: %s (in %s): brokerd login %s\n\n", next.Expires.Local().Format(time.DateTime), roundDuration(next.Expires.Sub(now)), next.Profile)
 		} else {
 			fmt.Fprintf(w, "login due now: brokerd login %s\n\n", next.Profile)
@@ -111,6 +112,16 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Kind, role, expires, left, last, errText)
 	}
 	tw.Flush()
+}
+
+// sessionLeft shows the time left of MFA session s, or "expired" once the
+// daemon no longer uses it: in its last broker.SessionMinLeft.
+func sessionLeft(s control.Session, now time.Time) string {
+	left := s.Expires.Sub(now)
+	if left < broker.SessionMinLeft {
+		return "expired"
+	}
+	return roundDuration(left)
 }
 
 // roundDuration shows d to the minute, or "expired".
