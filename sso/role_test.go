@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,25 @@ func TestLogout(t *testing.T) {
 	}
 	if err := e.client.Logout(ctx, session); err != nil {
 		t.Errorf("Logout() again = %v, want nil", err)
+	}
+}
+
+// A legacy session has no refresh token: when the portal refuses its
+// token (revoked, or signed out elsewhere), the error says so, rather
+// than that the token expired, then and at the next request.
+func TestRoleCredentials_RefusedTokenWithoutRefreshToken(t *testing.T) {
+	legacy := sso.Session{StartURL: "https://legacy.awsapps.com/start", Region: "us-east-1"}
+	e := newEnv(t, ssofake.Config{})
+	e.login(t, legacy)
+	e.fake.RevokeAccessTokens()
+	for i := range 2 {
+		_, err := e.client.RoleCredentials(context.Background(), legacy, "111122223333", "Admin")
+		if !errors.Is(err, sso.ErrLoginRequired) || !strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "expired") {
+			t.Errorf("RoleCredentials() #%d with a refused token = %v, want %v saying the portal refused it", i+1, err, sso.ErrLoginRequired)
+		}
+		e.store.checkNoSecrets(t, err)
+	}
+	if got := e.fake.Count("GetRoleCredentials"); got != 1 {
+		t.Errorf("GetRoleCredentials calls = %d, want 1: the refused token is not sent again", got)
 	}
 }

@@ -135,13 +135,17 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 			return r.token(), nil
 		}
 		state := "expired"
-		if r.AccessToken == rejected {
+		switch {
+		case rejected != "" && r.AccessToken == rejected:
 			// Signed out: status must not show it signed in until the
 			// refused token expires.
+			state = "was refused by the portal"
 			r.AccessToken, r.ExpiresAt = "", time.Time{}
 			if err := c.save(ctx, s, r); err != nil {
 				return Token{}, err
 			}
+		case r.AccessToken == "":
+			state = "was refused by the portal" // and removed, above
 		}
 		return Token{}, fmt.Errorf("sso session %q: the token %s and %s: %w", s.Key(), state, why, ErrLoginRequired)
 	}
