@@ -191,8 +191,9 @@ func (c *Cache) get(ctx context.Context, profile string, retried bool) (Served, 
 
 	e.mu.Lock()
 	served, has, minLeft, failing := e.served, e.has, e.minLeft, e.failures > 0
-	due := !now.Before(e.refreshAt) && !now.Before(e.retryAt)
-	lastErr, errEpoch, held := e.lastErr, e.errEpoch, now.Before(e.retryAt)
+	retryAt := c.retryAt(e, now)
+	due := !now.Before(e.refreshAt) && !now.Before(retryAt)
+	lastErr, errEpoch, held := e.lastErr, e.errEpoch, now.Before(retryAt)
 	e.mu.Unlock()
 
 	// While STS fails, a request does not wait on it again: clients give
@@ -325,7 +326,7 @@ func (c *Cache) refreshAsync(profile string, e *entry) {
 	// meanwhile may have made the profile not due.
 	now := c.now()
 	e.mu.Lock()
-	due := now.Compare(e.refreshAt) >= 0 && now.Compare(e.retryAt) >= 0
+	due := now.Compare(e.refreshAt) >= 0 && now.Compare(c.retryAt(e, now)) >= 0
 	e.mu.Unlock()
 	if !due && !e.again.Load() {
 		e.refreshing.Store(false)
@@ -475,8 +476,19 @@ func (c *Cache) held(e *entry) error {
 	now := c.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.lastErr != nil && now.Before(e.retryAt) && e.errEpoch == c.epochs() {
+	if e.lastErr != nil && now.Before(c.retryAt(e, now)) && e.errEpoch == c.epochs() {
 		return e.lastErr
 	}
 	return nil
+}
+
+// retryAt is when e's retry window ends; e.mu is held. A window that ends
+// more than RetryMax after now was opened before the wall clock was set
+// back (NTP correcting a clock that ran ahead): it ends now, rather than
+// when the clock reaches it again, hours later maybe.
+func (c *Cache) retryAt(e *entry, now time.Time) time.Time {
+	if e.retryAt.Sub(now) > c.cfg.RetryMax {
+		e.retryAt = now
+	}
+	return e.retryAt
 }

@@ -52,10 +52,12 @@ func (l *limiter) allow(key limitKey, now time.Time) (ok bool, dropped int) {
 		s = &limitState{}
 		l.seen[key] = s
 	}
-	if now.Sub(l.windowStart) >= l.window {
+	// A time before the last means the wall clock was set back: the
+	// window ended.
+	if d := now.Sub(l.windowStart); d < 0 || d >= l.window {
 		l.windowStart, l.lines = now, 0
 	}
-	if !s.last.IsZero() && now.Sub(s.last) < l.window || l.lines >= maxLines {
+	if d := now.Sub(s.last); !s.last.IsZero() && d >= 0 && d < l.window || l.lines >= maxLines {
 		s.dropped++
 		return false, 0
 	}

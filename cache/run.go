@@ -65,8 +65,8 @@ func (c *Cache) RefreshDue() (next time.Time) {
 		used := now.Sub(lastUsed) < c.cfg.IdleAfter
 		e.mu.Lock()
 		at := e.refreshAt
-		if e.retryAt.After(at) {
-			at = e.retryAt
+		if r := c.retryAt(e, now); r.After(at) {
+			at = r
 		}
 		due := e.has && !now.Before(at)
 		expired := !e.has || !e.served.Expires.After(now)
@@ -181,7 +181,7 @@ func (c *Cache) Statuses() []Status {
 		if e.has {
 			s.RoleARN, s.Expires, s.NextRefresh = e.served.RoleARN, e.served.Expires, e.refreshAt
 			if failing {
-				s.NextRefresh = e.retryAt
+				s.NextRefresh = c.retryAt(e, c.now())
 			}
 		}
 		e.mu.Unlock()
