@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 )
 
 // openBrowser opens url in the browser of this desktop, and reports
@@ -32,6 +33,11 @@ func openBrowser(url string) bool {
 	}
 	cmd := exec.Command(path, url)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	// In a session of its own, as Python's webbrowser (the aws CLI's)
+	// starts it: a browser that the opener starts stays out of this
+	// terminal's process group, so that a Ctrl-C of brokerd login, or
+	// closing the terminal, does not stop it too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return false
 	}

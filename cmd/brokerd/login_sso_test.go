@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +46,8 @@ func TestOpenBrowser(t *testing.T) {
 	dir := t.TempDir()
 	got := filepath.Join(dir, "opened")
 	script := filepath.Join(dir, "browser")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s' \"$1\" > "+got+".tmp && mv "+got+".tmp "+got+"\n"), 0o700); err != nil {
+	// It notes its process group and the URL.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nps -o pgid= -p $$ > "+got+".pgid\nprintf '%s' \"$1\" > "+got+".tmp && mv "+got+".tmp "+got+"\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("BROWSER", script)
@@ -58,6 +61,12 @@ func TestOpenBrowser(t *testing.T) {
 		if err == nil {
 			if string(b) != url {
 				t.Errorf("the browser got %q, want %q", b, url)
+			}
+			// Out of the terminal's process group: a Ctrl-C of brokerd
+			// login must not reach the browser it opened.
+			pgid, err := os.ReadFile(got + ".pgid")
+			if g, _ := strconv.Atoi(strings.TrimSpace(string(pgid))); err != nil || g == 0 || g == syscall.Getpgrp() {
+				t.Errorf("the browser runs in process group %q (%v), want one of its own, not brokerd's %d", pgid, err, syscall.Getpgrp())
 			}
 			break
 		}
