@@ -133,6 +133,7 @@ func (l *Login) Wait(ctx context.Context) error {
 			expired *types.ExpiredTokenException
 			denied  *types.AccessDeniedException
 		)
+		streak := failed != nil
 		failed = nil
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -151,7 +152,9 @@ func (l *Login) Wait(ctx context.Context) error {
 			// retries spent): the person may be approving the code, so
 			// poll on until it expires.
 			failed = err
-			c.log.Warn("sso sign-in poll failed; polling on", zap.String("session", s.Key()), zap.Error(err))
+			if !streak { // once per outage, not at each poll
+				c.log.Warn("sso sign-in poll failed; polling on", zap.String("session", s.Key()), zap.Error(err))
+			}
 			continue
 		case err != nil:
 			return fmt.Errorf("wait for the sign-in of sso session %q: %w", s.Key(), err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/brokerd/brokerd/internal/ssofake"
 	"github.com/brokerd/brokerd/sso"
@@ -233,7 +235,8 @@ func TestLogin_WaitPollsOnThroughFailures(t *testing.T) {
 			e := newEnv(t, tt.cfg)
 			var f flaky
 			proxy := f.serve(t, e.fake)
-			e.client = sso.New(e.store, zapNop, sso.Config{Clock: e.clock, OIDCEndpoint: proxy, PortalEndpoint: proxy})
+			core, logs := observer.New(zap.WarnLevel)
+			e.client = sso.New(e.store, zap.New(core), sso.Config{Clock: e.clock, OIDCEndpoint: proxy, PortalEndpoint: proxy})
 			l, err := e.client.StartLogin(context.Background(), session)
 			if err != nil {
 				t.Fatalf("StartLogin() = %v", err)
@@ -259,6 +262,9 @@ func TestLogin_WaitPollsOnThroughFailures(t *testing.T) {
 			}
 			if _, err := e.client.Token(context.Background(), session); (err == nil) != (tt.want == nil) {
 				t.Errorf("Token() after Wait() = %v, want a token %v", err, tt.want == nil)
+			}
+			if n := logs.FilterMessage("sso sign-in poll failed; polling on").Len(); n != 1 {
+				t.Errorf("%d warnings of failed polls, want 1 for the outage", n)
 			}
 		})
 	}
