@@ -30,7 +30,7 @@ func File(ctx context.Context, path string, changed func()) error {
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", path, err)
 	}
-	f := &files{w: w, path: path, watched: map[string]bool{}}
+	f := &files{w: w, path: path, watched: map[string]os.FileInfo{}}
 	f.follow()
 	if len(f.watched) == 0 {
 		return fmt.Errorf("watch %s: no directory above it can be watched", path)
@@ -60,16 +60,18 @@ func File(ctx context.Context, path string, changed func()) error {
 }
 
 // files is what File watches: path, the file it links to, and the
-// directories that hold them.
+// directories that hold them and the links on the way to them.
 type files struct {
 	w       *fsnotify.Watcher
 	path    string
-	names   []string        // path, and the file it links to
-	watched map[string]bool // directories
+	names   []string               // path, and the file it links to
+	watched map[string]os.FileInfo // directories, as they were when watched
 }
 
 // follow resolves the link anew and watches the directory of each name,
-// or the nearest existing one above it, and no other.
+// or the nearest existing one above it, and the directory of each link on
+// the way (~/.aws linked to a dotfiles directory: the link may be made to
+// point elsewhere), and no other.
 func (f *files) follow() {
 	f.names = []string{f.path}
 	if target, err := filepath.EvalSymlinks(f.path); err == nil && target != f.path {
@@ -77,6 +79,11 @@ func (f *files) follow() {
 	}
 	want := map[string]bool{}
 	for _, name := range f.names {
+		for dir := filepath.Dir(name); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				want[filepath.Dir(dir)] = true
+			}
+		}
 		for dir := filepath.Dir(name); ; dir = filepath.Dir(dir) {
 			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 				want[dir] = true
@@ -95,12 +102,14 @@ func (f *files) follow() {
 	}
 	for dir := range want {
 		// A directory removed and made again needs a new watch: the
-		// kernel dropped the old one with it.
-		if !f.watched[dir] || !f.alive(dir) {
+		// kernel dropped the old one with it. So does a directory that
+		// a link now names: the watch follows the one it named.
+		fi, err := os.Stat(dir)
+		if old, ok := f.watched[dir]; err != nil || !ok || !os.SameFile(old, fi) || !f.alive(dir) {
 			f.w.Remove(dir)
-			f.watched[dir] = f.w.Add(dir) == nil
-			if !f.watched[dir] {
-				delete(f.watched, dir)
+			delete(f.watched, dir)
+			if err == nil && f.w.Add(dir) == nil {
+				f.watched[dir] = fi
 			}
 		}
 	}

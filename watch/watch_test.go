@@ -129,6 +129,39 @@ func TestFile_Symlink(t *testing.T) {
 	seen(t, calls, "the new target written")
 }
 
+// A directory reached through a link (~/.aws linked to a dotfiles
+// directory, as GNU stow makes it) is followed when the link is made to
+// point elsewhere; the directory it named before no longer counts.
+func TestFile_LinkedDirectory(t *testing.T) {
+	home, dotfiles, other := t.TempDir(), t.TempDir(), t.TempDir()
+	link := filepath.Join(home, ".aws")
+	if err := os.Symlink(dotfiles, link); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(link, "config")
+	calls := watching(t, path)
+	write(t, path, "[profile prod]\n")
+	seen(t, calls, "the file written through the link")
+
+	write(t, filepath.Join(other, "config"), "[profile staging]\n")
+	tmp := filepath.Join(home, ".aws.new")
+	if err := os.Symlink(other, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
+	}
+	seen(t, calls, "the link pointed elsewhere")
+	write(t, path, "[profile ops]\n")
+	seen(t, calls, "the file written in the directory the link names now")
+	write(t, filepath.Join(dotfiles, "config"), "[profile old]\n")
+	select {
+	case <-calls:
+		t.Error("a write in the directory the link named before called changed")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 // Other files in the directory, such as the CLI's credentials file, do
 // not count.
 func TestFile_OtherFiles(t *testing.T) {
