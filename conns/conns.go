@@ -10,7 +10,19 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
+
+// Max is how many connections a server of brokerd holds: half the file
+// descriptors the process may open, between 16 and 4096, so that clients
+// holding connections never starve the keychain, STS and real clients.
+func Max() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	return int(min(max(rl.Cur/2, 16), 4096))
+}
 
 // Listener caps the connections accepted from its inner listener. Set its
 // Track method as the http.Server's ConnState. A connection's requests

@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer tcp.Close()
-	ln := conns.Limit(tcp, maxConns())
+	ln := conns.Limit(tcp, conns.Max())
 	sock, err := listenControl(cfg.State)
 	if err != nil {
 		return err
@@ -232,17 +232,6 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
-}
-
-// maxConns is how many connections the endpoint holds: half the file
-// descriptors the process may open, between 16 and 4096, so that clients
-// holding connections never starve the keychain, STS and real clients.
-func maxConns() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return 1024
-	}
-	return int(min(max(rl.Cur/2, 16), 4096))
 }
 
 // Listen listens on addr, which must be 127.0.0.1 with a port other than 80.

@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/brokerd/brokerd/conns"
 	"github.com/brokerd/brokerd/httperr"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -146,15 +147,20 @@ func CheckListen(addr string) error {
 }
 
 // Serve serves h on ln until ctx ends, then drains requests for up to 5 s.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+// It holds at most maxConns connections (conns.Max), closing the oldest
+// idle one for a new one, so that a container that opens connections and
+// keeps them cannot exhaust the relay's memory or file descriptors.
+func Serve(ctx context.Context, ln *net.TCPListener, maxConns int, h http.Handler) error {
+	l := conns.Limit(ln, maxConns)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
+		ConnState:         l.Track,
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(l) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("relay: %w", err)

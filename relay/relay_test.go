@@ -238,3 +238,57 @@ func TestProbe(t *testing.T) {
 		t.Errorf("Probe(404) = %v, want an error naming 404", err)
 	}
 }
+
+// Serve holds at most its cap of connections: a container that opens
+// connections and keeps them idle has its oldest closed, and a real
+// client's request is still answered.
+func TestServe_CapsConnections(t *testing.T) {
+	const max = 4
+	d := &seen{}
+	h, err := relay.Handler(relay.Config{Socket: daemon(t, d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Serve(ctx, ln, max, h) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := ln.Addr().String()
+
+	get := fmt.Sprintf("GET /v1/credentials/prod HTTP/1.1\r\nHost: %s\r\n\r\n", wire.RelayAddr)
+	var idle []*bufio.Reader
+	for range 3 * max {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second)) // ends a failing test only
+		io.WriteString(c, get)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("connection %d: no answer: %v", len(idle), err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		idle = append(idle, br) // kept open, idle
+	}
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + addr + "/v1/credentials/prod")
+	if err != nil {
+		t.Fatalf("GET with the relay full of idle connections: %v, want an answer", err)
+	}
+	resp.Body.Close()
+	// All but the newest were closed, oldest first.
+	for i, br := range idle[:len(idle)-max] {
+		if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("idle connection %d of %d: read %d, %v; want it closed (EOF)", i, len(idle), n, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/brokerd/brokerd/conns"
 	"github.com/brokerd/brokerd/relay"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -44,7 +45,7 @@ func (e *env) relayCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log.Info("relay serving", zap.String("listen", listen), zap.String("socket", socket), zap.String("upstream", upstream))
-			return relay.Serve(ctx, ln, h)
+			return relay.Serve(ctx, ln.(*net.TCPListener), conns.Max(), h)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the daemon's relay socket")
