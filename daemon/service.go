@@ -155,12 +155,12 @@ func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNee
 }
 
 func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResult, error) {
+	if t, ok, err := s.ssoTarget(l.Profile); err == nil && ok {
+		return control.LoginResult{}, t.noCode(l.Profile)
+	}
 	p, err := s.plan(l.Profile)
 	if err != nil {
 		return control.LoginResult{}, err
-	}
-	if p.Kind == profile.KindSSO {
-		return control.LoginResult{}, fault.New(fault.InvalidInput, "profile %q signs in to IAM Identity Center, not with an MFA code: run brokerd login %s", p.Name, p.LoginName())
 	}
 	d, err := seconds("duration_seconds", l.DurationSeconds)
 	if err != nil {

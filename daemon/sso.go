@@ -98,6 +98,16 @@ func (s *service) ssoTarget(name string) (t ssoTarget, ok bool, err error) {
 	return ssoTarget{name: p.LoginName(), session: broker.SSOSession(p)}, true, nil
 }
 
+// noCode refuses an MFA code given for name, which signs in to t's
+// session in the browser.
+func (t ssoTarget) noCode(name string) error {
+	what := t.name
+	if name != "" && name != t.name {
+		what = fmt.Sprintf("profile %s (IAM Identity Center session %s)", name, t.name)
+	}
+	return fault.New(fault.InvalidInput, "%s signs in to IAM Identity Center in the browser, not with an MFA code: run brokerd login %s without --code", what, t.name)
+}
+
 // needs is what LoginNeeds says of an SSO login.
 func (t ssoTarget) needs() control.LoginNeeds {
 	return control.LoginNeeds{Profile: t.name, Kind: "sso", SSOSession: t.name, SSOStartURL: t.session.StartURL}

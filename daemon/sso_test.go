@@ -441,3 +441,18 @@ func TestRun_SSOLogoutOfRenamedSession(t *testing.T) {
 		t.Errorf("a second Logout(my-sso) = %v, want the name not found", err)
 	}
 }
+
+// An MFA code (brokerd login --code) for an sso-session, or a profile of
+// one, is refused with what to run instead; an sso-session's name was
+// taken for a profile without keys, with advice to add one.
+func TestRun_SSOLoginRefusesAnMFACode(t *testing.T) {
+	w, _ := ssoWorld(t, ssofake.Config{})
+	d := w.runWith(t, func(*Config) {})
+	for _, name := range []string{"my-sso", "sso-dev", "sso-admin"} {
+		_, err := d.client.Login(t.Context(), control.Login{Profile: name, Code: "123456", DurationSeconds: 3600})
+		if !isCode(err, 400, "InvalidInput") || !strings.Contains(err.Error(), "IAM Identity Center") ||
+			!strings.HasSuffix(err.Error(), "run brokerd login my-sso without --code") {
+			t.Errorf("Login(%s, a code) = %v, want it refused: run brokerd login my-sso without --code", name, err)
+		}
+	}
+}
