@@ -98,13 +98,17 @@ func CheckListen(addr string) (string, error) {
 
 // ShellQuote quotes s for POSIX shells and fish when it needs quoting. A
 // leading = is quoted: zsh expands =ls to the path of ls, even after
-// export NAME=.
+// export NAME=. Quotes and backslashes are escaped outside the single
+// quotes, where POSIX shells and fish read \' and \\ alike; inside them
+// fish reads those as escapes.
 func ShellQuote(s string) string {
 	if s != "" && s[0] != '=' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:._-@=+,") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return "'" + shellEscapes.Replace(s) + "'"
 }
+
+var shellEscapes = strings.NewReplacer(`'`, `'\''`, `\`, `'\\'`)
 
 // ShellJoin shows argv as a POSIX shell command line.
 func ShellJoin(argv []string) string {

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -17,11 +18,33 @@ func TestShellQuote(t *testing.T) {
 		{"$(rm -rf /)", "'$(rm -rf /)'"},
 		{"=ls", "'=ls'"}, // zsh's = expansion
 		{"a=ls", "a=ls"},
+		// Backslashes outside the quotes, which fish reads inside them.
+		{`eu-west-1\`, `'eu-west-1'\\''`},
+		{`a\'b`, `'a'\\''\''b'`},
 	}
 	for _, tt := range tests {
 		if got := wire.ShellQuote(tt.in); got != tt.want {
 			t.Errorf("ShellQuote(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestShellQuote_Shells has each shell installed here read quoted values
+// back: values of the config file (a region) may hold anything.
+func TestShellQuote_Shells(t *testing.T) {
+	values := []string{"it's", `a\b`, `ends in \`, `\\`, `\'`, `\';echo INJECTED;echo \'`, `'\''`, "$HOME", "`id`", "a\nb", "=ls", "ü"}
+	for _, prog := range []string{"dash", "bash", "zsh", "fish"} {
+		t.Run(prog, func(t *testing.T) {
+			if _, err := exec.LookPath(prog); err != nil {
+				t.Skipf("%s is not installed", prog)
+			}
+			for _, v := range values {
+				out, err := exec.Command(prog, "-c", "printf %s "+wire.ShellQuote(v)).CombinedOutput()
+				if string(out) != v || err != nil {
+					t.Errorf("%s -c 'printf %%s %s' = %q (%v), want %q", prog, wire.ShellQuote(v), out, err, v)
+				}
+			}
+		})
 	}
 }
 
