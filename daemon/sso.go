@@ -86,7 +86,7 @@ func (s *service) ssoTarget(name string) (t ssoTarget, ok bool, err error) {
 	if _, gerr := cfg.Get(name); errors.Is(gerr, profile.ErrNotFound) {
 		if sess, err := cfg.SSOSession(name); err == nil {
 			if sess.StartURL == "" || sess.Region == "" {
-				return ssoTarget{}, false, fault.New(fault.InvalidConfig, "[sso-session %s] in %s needs sso_start_url and sso_region: add them", name, cfg.Path)
+				return ssoTarget{}, false, incomplete(name, cfg.Path)
 			}
 			return ssoTarget{name: name, session: sso.Session{Name: sess.Name, StartURL: sess.StartURL, Region: sess.Region, Scopes: sess.Scopes}}, true, nil
 		}
@@ -106,6 +106,12 @@ func (t ssoTarget) noCode(name string) error {
 		what = fmt.Sprintf("profile %s (IAM Identity Center session %s)", name, t.name)
 	}
 	return fault.New(fault.InvalidInput, "%s signs in to IAM Identity Center in the browser, not with an MFA code: run brokerd login %s without --code", what, t.name)
+}
+
+// incomplete says what an [sso-session NAME] without a start URL or
+// region needs.
+func incomplete(name, path string) error {
+	return fault.New(fault.InvalidConfig, "[sso-session %s] in %s needs sso_start_url and sso_region: add them", name, path)
 }
 
 // needs is what LoginNeeds says of an SSO login.
@@ -231,7 +237,12 @@ func (s *service) ssoStatus(ctx context.Context, cfg *profile.Config) []control.
 	out := make([]control.SSOSession, 0, len(keys))
 	for _, k := range keys {
 		e := byKey[k]
-		out = append(out, s.ssoSessionStatus(ctx, e.t, e.profiles))
+		st := s.ssoSessionStatus(ctx, e.t, e.profiles)
+		if e.t.session.StartURL == "" || e.t.session.Region == "" {
+			// Not "not signed in: brokerd login NAME", which refuses it.
+			st.Error = incomplete(e.t.name, cfg.Path).Error()
+		}
+		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b control.SSOSession) int { return strings.Compare(a.Name, b.Name) })
 	return out

@@ -456,3 +456,29 @@ func TestRun_SSOLoginRefusesAnMFACode(t *testing.T) {
 		}
 	}
 }
+
+// Status says what an sso-session without a start URL needs, rather than
+// to run brokerd login, which refuses it for that reason.
+func TestRun_SSOStatusOfAnIncompleteSession(t *testing.T) {
+	w, _ := ssoWorld(t, ssofake.Config{})
+	if err := os.WriteFile(w.config, []byte(ssoTestConfig+"\n[sso-session broken]\nsso_region = eu-west-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := w.runWith(t, func(*Config) {})
+	st, err := d.client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *control.SSOSession
+	for i, ss := range st.SSOSessions {
+		if ss.Name == "broken" {
+			got = &st.SSOSessions[i]
+		}
+	}
+	if got == nil || got.SignedIn || !strings.Contains(got.Error, "needs sso_start_url and sso_region: add them") {
+		t.Fatalf("Status() lists broken as %+v, want what it needs", got)
+	}
+	if _, err := d.client.SSOLogin(t.Context(), "broken"); err == nil || !strings.Contains(err.Error(), got.Error) {
+		t.Errorf("SSOLogin(broken) = %v, want the error status shows", err)
+	}
+}
