@@ -2,6 +2,7 @@ package broker
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -111,6 +112,11 @@ func classify(name string, err error) *fault.Error {
 		// is STS failing, not the network.
 		e.Kind = fault.STSUnavailable
 		e.Message = fmt.Sprintf("STS answered %s with something brokerd cannot read (%v): %s; if this lasts, check that AWS_ENDPOINT_URL_STS or endpoint_url names STS", subject(name, se), cmp.Or(errors.Unwrap(se.err), se.err), again(se))
+	case errors.As(err, &se) && errors.As(err, new(*tls.CertificateVerificationError)):
+		// Retrying cannot help until the network changes: say how.
+		e.Kind = fault.STSUnavailable
+		e.Message = fmt.Sprintf("STS's certificate was not trusted %s (%v): a captive portal or a proxy intercepts HTTPS: sign in to the network in a browser, "+
+			"or behind a company proxy that inspects HTTPS set AWS_CA_BUNDLE to its CA certificate in brokerd's environment; %s", subject(name, se), cmp.Or(errors.Unwrap(se.err), se.err), again(se))
 	case errors.As(err, &se):
 		e.Kind = fault.STSUnavailable
 		// The SDK's operation error wraps the cause; show the cause alone.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +44,21 @@ func apiErr(status int, code, msg string) error {
 // netErr is an STS call that did not get through, as the SDK returns it.
 func netErr(err error) error {
 	return &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRole", Err: &smithyhttp.RequestSendError{Err: err}}
+}
+
+// untrustedTLS is the error of a request to a server whose certificate
+// this machine does not trust, as a captive portal's.
+func untrustedTLS(t *testing.T) error {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	resp, err := http.Post(srv.URL, "application/x-www-form-urlencoded", nil)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("POST %s with an untrusted certificate = nil error, want one", srv.URL)
+	}
+	return err
 }
 
 func TestClassify(t *testing.T) {
@@ -288,6 +306,15 @@ func TestClassify(t *testing.T) {
 			err:        &stsError{op: "AssumeRole", profile: devRole, err: errors.New("dial tcp: i/o timeout")},
 			wantStatus: 503, wantCode: "STSUnavailable",
 			wantIn: []string{"i/o timeout"},
+		},
+		{
+			// A captive portal or an intercepting proxy: retrying cannot
+			// help until the person acts.
+			name: "certificate not trusted", profile: "dev",
+			err:        &stsError{op: "AssumeRole", profile: devRole, err: netErr(untrustedTLS(t))},
+			wantStatus: 503, wantCode: "STSUnavailable",
+			wantIn: []string{"certificate was not trusted for profile \"dev\"", "x509", "captive portal", "AWS_CA_BUNDLE", "brokerd retries"},
+			notIn:  []string{"check the network"},
 		},
 		{
 			name: "already classified", profile: "base",
