@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
@@ -21,10 +22,14 @@ import (
 // brokerd and the Go SDK skip the line.
 func checkSyntax(env Env) []Check {
 	var out []Check
-	for _, file := range []string{env.ConfigFile, env.CredentialsFile} {
+	for i, file := range []string{env.ConfigFile, env.CredentialsFile} {
 		text, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a missing file is an empty one
+		}
 		if err != nil {
-			continue // a missing file is an empty one; the others report unreadable ones
+			out = append(out, unreadable(file, i == 0, err))
+			continue
 		}
 		for _, p := range botocoreProblems(text) {
 			out = append(out, Check{"syntax", Fail,
@@ -33,6 +38,21 @@ func checkSyntax(env Env) []Check {
 		}
 	}
 	return out
+}
+
+// unreadable reports a shared file that exists but cannot be read (a
+// directory, or a file of root's after sudo aws configure): the SDKs read
+// no profile from it, and brokerd cannot load the config file.
+func unreadable(file string, config bool, err error) Check {
+	name, level, variable, what := "credentials file", Warn, "AWS_SHARED_CREDENTIALS_FILE", "SDKs read no profile from it"
+	if config {
+		name, level, variable, what = "config file", Fail, "AWS_CONFIG_FILE", "brokerd cannot load its profiles, and SDKs read none from it"
+	}
+	fix := fmt.Sprintf("make %s a file you can read: sudo chown \"$(id -un)\" %[1]s && chmod 600 %[1]s", file)
+	if fi, serr := os.Stat(file); serr == nil && fi.IsDir() {
+		fix = fmt.Sprintf("%s is a directory: move it away and put the file there, or point %s at the file", file, variable)
+	}
+	return Check{name, level, fmt.Sprintf("cannot read %s (%v), so %s", file, errors.Unwrap(err), what), fix}
 }
 
 // problem is a line of an ini file that botocore does not read.

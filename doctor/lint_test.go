@@ -222,6 +222,40 @@ func TestRun_Region(t *testing.T) {
 	}
 }
 
+// A shared file that exists but cannot be read is named with the fix: the
+// SDKs skip it as if empty, and brokerd cannot load a config file it
+// cannot read.
+func TestRun_UnreadableFiles(t *testing.T) {
+	tests := []struct {
+		name     string
+		spoil    func(t *testing.T, file string)
+		rootSkip bool // root reads files of any mode
+		fix      string
+	}{
+		{"a directory", func(t *testing.T, file string) {
+			if err := os.Mkdir(file, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "is a directory: move it away"},
+		{"no permission", func(t *testing.T, file string) { write(t, file, "[default]\n"); os.Chmod(file, 0) }, true, "chmod 600"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.rootSkip && os.Getuid() == 0 {
+				t.Skip("root reads files of any mode")
+			}
+			w := newWorld(t)
+			os.Remove(w.env.ConfigFile)
+			os.Remove(w.env.CredentialsFile)
+			tt.spoil(t, w.env.ConfigFile)
+			tt.spoil(t, w.env.CredentialsFile)
+			checks := Run(context.Background(), w.env)
+			wantCheck(t, checks, "config file", "cannot read "+w.env.ConfigFile, Fail, tt.fix)
+			wantCheck(t, checks, "credentials file", "cannot read "+w.env.CredentialsFile, Warn, tt.fix)
+		})
+	}
+}
+
 // The SDKs read a region from the credentials file's sections too.
 func TestRun_RegionFromCredentialsFile(t *testing.T) {
 	w := newWorld(t)
