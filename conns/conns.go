@@ -42,6 +42,7 @@ type Listener struct {
 // that its reads and writes are direct calls.
 type Conn struct {
 	*net.TCPConn
+	l     *Listener     // that accepted it
 	state atomic.Uint64 // since<<2 | s: when it entered s (as seq), s New, Active or Idle
 
 	prev, next *Conn // in the listener's list; guarded by its mu
@@ -60,7 +61,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{TCPConn: inner}
+	c := &Conn{TCPConn: inner, l: l}
 	c.set(l, http.StateNew)
 	var victim *Conn
 	l.mu.Lock()
@@ -118,10 +119,11 @@ func (l *Listener) remove(c *Conn) {
 }
 
 // Track records a connection's state; it is the http.Server's ConnState.
-// Connections that this listener did not accept are ignored.
+// Connections that this listener did not accept are ignored, so that one
+// server may serve several listeners and call the Track of each.
 func (l *Listener) Track(nc net.Conn, s http.ConnState) {
 	c, ok := nc.(*Conn)
-	if !ok {
+	if !ok || c.l != l {
 		return
 	}
 	switch s {

@@ -108,3 +108,41 @@ func TestListener_ForgetsClosedConnections(t *testing.T) {
 		t.Fatalf("connections held after every client closed = %d, want 0", n)
 	}
 }
+
+// One server on two listeners calls the Track of each: each holds its own
+// connections only.
+func TestListener_TracksItsOwnConnections(t *testing.T) {
+	var ls [2]*conns.Listener
+	var addrs [2]string
+	for i := range ls {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls[i], addrs[i] = conns.Limit(ln.(*net.TCPListener), 4), ln.Addr().String()
+	}
+	srv := &http.Server{
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: func(c net.Conn, s http.ConnState) { ls[0].Track(c, s); ls[1].Track(c, s) },
+	}
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		wg.Go(func() { srv.Serve(l) })
+	}
+	t.Cleanup(func() { srv.Close(); wg.Wait() })
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	for range 3 {
+		resp, err := client.Get("http://" + addrs[1] + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ls[1].Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n0, n1 := ls[0].Len(), ls[1].Len(); n0 != 0 || n1 != 0 {
+		t.Errorf("connections held after three closed on the second listener = %d and %d, want 0 and 0", n0, n1)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,12 +90,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer lock.Close()
-	tcp, err := Listen(cfg.Listen)
+	tcp, tcp6, err := Listen(cfg.Listen)
 	if err != nil {
 		return err
 	}
 	defer tcp.Close()
 	ln := conns.Limit(tcp, conns.Max())
+	var ln6 *conns.Listener // nil without IPv6
+	if tcp6 != nil {
+		defer tcp6.Close()
+		ln6 = conns.Limit(tcp6, conns.Max())
+	}
 	sock, err := listenControl(cfg.State)
 	if err != nil {
 		return err
@@ -159,6 +165,9 @@ func Run(ctx context.Context, cfg Config) error {
 		ConnState:         ln.Track,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
+	if ln6 != nil {
+		api.ConnState = func(c net.Conn, s http.ConnState) { ln.Track(c, s); ln6.Track(c, s) }
+	}
 	x.wrap(api)
 	// Containers reach the relay socket through brokerd's relay (docker
 	// setup): the same credentials, for container tokens only.
@@ -184,6 +193,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return serve(api, ln) })
+	if ln6 != nil {
+		g.Go(func() error { return serve(api, ln6) })
+	}
 	g.Go(func() error { return serve(ctl, sock) })
 	if x.relay != nil {
 		g.Go(func() error { return serve(rel, x.relay) })
@@ -234,20 +246,44 @@ func serve(srv *http.Server, ln net.Listener) error {
 	return nil
 }
 
-// Listen listens on addr, which must be 127.0.0.1 with a port other than 80.
-func Listen(addr string) (*net.TCPListener, error) {
+// Listen listens on addr, which must be 127.0.0.1 with a port other than
+// 80, and on [::1] at the same port (v6; nil where the machine has no
+// IPv6): a client whose URL names localhost tries [::1] first where
+// /etc/hosts lists it first, and another user's program holding that port
+// would be sent the client's token and could give it credentials of its
+// own.
+func Listen(addr string) (v4, v6 *net.TCPListener, err error) {
 	hostPort, err := wire.CheckListen(addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ln, err := net.Listen("tcp", hostPort)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("address %s is in use: is brokerd already running (`brokerd status`)? Otherwise pick another port with --listen 127.0.0.1:PORT", addr)
+	anyPort := strings.HasSuffix(hostPort, ":0")
+	for try := 1; ; try++ {
+		ln, err := net.Listen("tcp", hostPort)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("address %s is in use: is brokerd already running (`brokerd status`)? Otherwise pick another port with --listen 127.0.0.1:PORT", addr)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		v4 = ln.(*net.TCPListener)
+		port := v4.Addr().(*net.TCPAddr).Port
+		v6, err = net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback, Port: port})
+		switch {
+		case err == nil:
+			return v4, v6, nil
+		case errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT):
+			return v4, nil, nil // no IPv6: no one can hold [::1]
+		}
+		v4.Close()
+		if errors.Is(err, syscall.EADDRINUSE) && anyPort && try < 10 {
+			continue // another free port
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("[::1]:%d is held by another program, which clients whose URL names localhost may reach and send their token: stop it, or pick another port with --listen 127.0.0.1:PORT", port)
+		}
+		return nil, nil, fmt.Errorf("listen on [::1]:%d: %w", port, err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ln.(*net.TCPListener), nil
 }
 
 // listenControl listens on the control socket, replacing a stale one; the

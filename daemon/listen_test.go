@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -14,6 +15,13 @@ func TestListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	// Another program on [::1] at a port: a client naming localhost may
+	// reach it first.
+	var busy6 string
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		defer ln.Close()
+		busy6 = fmt.Sprintf("127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
+	}
 
 	tests := []struct {
 		addr    string
@@ -31,11 +39,17 @@ func TestListen(t *testing.T) {
 		{"127.0.0.1:80", "port 80 is not supported"},
 		{busy.Addr().String(), "is in use"},
 	}
+	if busy6 != "" {
+		tests = append(tests, struct{ addr, wantErr string }{busy6, "held by another program"})
+	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
-			ln, err := daemon.Listen(tt.addr)
+			ln, ln6, err := daemon.Listen(tt.addr)
 			if ln != nil {
 				defer ln.Close()
+			}
+			if ln6 != nil {
+				defer ln6.Close()
 			}
 			if tt.wantErr == "" {
 				if err != nil {
@@ -43,6 +57,13 @@ func TestListen(t *testing.T) {
 				}
 				if host, _, _ := net.SplitHostPort(ln.Addr().String()); host != "127.0.0.1" {
 					t.Errorf("Listen(%q) listens on %s, want 127.0.0.1", tt.addr, ln.Addr())
+				}
+				// [::1] too, on the same port, where there is IPv6.
+				if ln6 == nil && busy6 != "" {
+					t.Errorf("Listen(%q) does not listen on [::1], which this machine has", tt.addr)
+				}
+				if ln6 != nil && ln6.Addr().String() != fmt.Sprintf("[::1]:%d", ln.Addr().(*net.TCPAddr).Port) {
+					t.Errorf("Listen(%q) listens on %s and %s, want [::1] at the same port", tt.addr, ln.Addr(), ln6.Addr())
 				}
 				return
 			}

@@ -79,10 +79,28 @@ source_profile = {keyless}
 		outputs["state file "+name] = text
 	}
 
-	t.Run("listens on 127.0.0.1 only", func(t *testing.T) {
+	t.Run("listens on loopback only", func(t *testing.T) {
+		// [::1] too, at the same port, where this machine has IPv6: a
+		// client naming localhost may try it first, and another user's
+		// program there would get its token.
+		want := []string{d.Addr}
+		if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+			ln.Close()
+			want = append(want, "[::1]:"+d.Port)
+		}
 		addrs := tcpListeners(t, d.PID)
-		if !slices.Equal(addrs, []string{d.Addr}) || !strings.HasPrefix(d.Addr, "127.0.0.1:") {
-			t.Errorf("brokerd listens on TCP %v, want only 127.0.0.1 (its endpoint is %s)", addrs, d.Addr)
+		if !slices.Equal(addrs, want) || !strings.HasPrefix(d.Addr, "127.0.0.1:") {
+			t.Errorf("brokerd listens on TCP %v, want %v (its endpoint is %s)", addrs, want, d.Addr)
+		}
+		if len(want) > 1 {
+			// As a client whose localhost is [::1] first.
+			r, err := d.request(http.MethodGet, "/v1/credentials/"+prod, func(r *http.Request) {
+				r.URL.Host = "[::1]:" + d.Port
+				r.Host = "localhost:" + d.Port
+			})
+			if _, derr := decodeCredentials(r); err != nil || derr != nil {
+				t.Errorf("credentials over [::1] with Host localhost:%s: %v %v, want them served", d.Port, err, derr)
+			}
 		}
 		// And is not reachable on this machine's other addresses.
 		ifaddrs, _ := net.InterfaceAddrs()
