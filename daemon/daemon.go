@@ -95,11 +95,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer tcp.Close()
-	ln := conns.Limit(tcp, conns.Max())
-	var ln6 *conns.Listener // nil without IPv6
+	// [::1] takes a quarter of the connections: only clients whose URL
+	// names localhost use it.
+	max4, max6 := conns.Max(), 0
 	if tcp6 != nil {
 		defer tcp6.Close()
-		ln6 = conns.Limit(tcp6, conns.Max())
+		max4, max6 = max4-max4/4, max4/4
+	}
+	ln := conns.Limit(tcp, max4)
+	var ln6 *conns.Listener // nil without IPv6
+	if tcp6 != nil {
+		ln6 = conns.Limit(tcp6, max6)
 	}
 	sock, err := listenControl(cfg.State)
 	if err != nil {
