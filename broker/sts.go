@@ -119,12 +119,15 @@ func (s *stsClients) load(ctx context.Context) error {
 
 // readRetryer tries a call twice when its answer arrived but the
 // connection was reset while it was read (aws-sdk-go-v2#2737: the server's
-// RST races the read); any other failure is the cache's to retry, so that
-// a failing STS sees one call per retry window.
+// RST races the read), or when STS refused its signature and its Date
+// header shows this machine's clock off by minutes (the SDK marks such an
+// error retryable, and signs the next attempt with the corrected time);
+// any other failure is the cache's to retry, so that a failing STS sees
+// one call per retry window.
 func readRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = 2
-		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(resetWhileReading)}
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(resetWhileReading), retry.RetryableError{}}
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 20 * time.Millisecond, nil })
 		o.RateLimiter = ratelimit.None
 	})

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -132,6 +133,71 @@ func TestSTSClients_RetryOnlyAResetWhileReading(t *testing.T) {
 			_, err = c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
 			if (err != nil) != tt.wantErr || calls.Load() != tt.wantCalls {
 				t.Errorf("GetCallerIdentity = %v after %d calls, want error %v after %d", err, calls.Load(), tt.wantErr, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// A clock off by more than STS's 5 minutes makes it refuse every signature
+// (SignatureDoesNotMatch, "Signature expired"); the SDK corrects the skew
+// from STS's Date header and tries once more, as it does by default. A
+// refused signature without skew is not tried again.
+func TestSTSClients_CorrectClockSkew(t *testing.T) {
+	const identity = `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
+		`<Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDA</UserId><Account>123456789012</Account>` +
+		`</GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
+	const refused = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>` +
+		`<Code>SignatureDoesNotMatch</Code><Message>%s</Message></Error><RequestId>r</RequestId></ErrorResponse>`
+	tests := []struct {
+		name      string
+		ahead     time.Duration // STS's clock against this machine's
+		badSecret bool
+		wantCalls []int32 // of each of two calls
+		wantErr   bool
+	}{
+		{"clock an hour behind", time.Hour, false, []int32{2, 1}, false},
+		{"clock 10 minutes ahead", -10 * time.Minute, false, []int32{2, 1}, false},
+		{"wrong secret", 0, true, []int32{1, 1}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				io.Copy(io.Discard, r.Body)
+				now := time.Now().Add(tt.ahead).UTC()
+				w.Header().Set("Date", now.Format(http.TimeFormat))
+				w.Header().Set("Content-Type", "text/xml")
+				signed, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+				switch {
+				case err != nil || signed.Sub(now).Abs() > 5*time.Minute:
+					w.WriteHeader(http.StatusForbidden)
+					fmt.Fprintf(w, refused, "Signature expired: "+r.Header.Get("X-Amz-Date")+" is now earlier than "+now.Add(-5*time.Minute).Format("20060102T150405Z"))
+				case tt.badSecret:
+					w.WriteHeader(http.StatusForbidden)
+					fmt.Fprintf(w, refused, "The request signature we calculated does not match the signature you provided.")
+				default:
+					io.WriteString(w, identity)
+				}
+			}))
+			defer srv.Close()
+			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+			t.Setenv("AWS_REGION", "us-east-1")
+			s := &stsClients{}
+			defer s.close()
+			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := func(o *sts.Options) {
+				o.Credentials = static{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "secret"}
+			}
+			for i, want := range tt.wantCalls {
+				calls.Store(0)
+				_, err = c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{}, keys)
+				if (err != nil) != tt.wantErr || calls.Load() != want {
+					t.Errorf("GetCallerIdentity #%d = %v after %d calls, want error %v after %d", i+1, err, calls.Load(), tt.wantErr, want)
+				}
 			}
 		})
 	}
