@@ -28,9 +28,10 @@ var ErrNotRunning = errors.New("brokerd is not running: start it with `brokerd s
 
 // DirPath returns the state directory: $BROKERD_STATE_DIR, else
 // $XDG_RUNTIME_DIR/brokerd on Linux (without XDG_RUNTIME_DIR, as on a
-// headless machine, brokerd-UID in the temporary directory; Open refuses
-// it if another user made it first) and ~/Library/Application
-// Support/brokerd on macOS.
+// headless machine, or with one that is not this user's private directory,
+// as after su or where it is /tmp, brokerd-UID in the temporary directory;
+// Open refuses it if another user made it first) and
+// ~/Library/Application Support/brokerd on macOS.
 func DirPath() (string, error) {
 	if d := os.Getenv("BROKERD_STATE_DIR"); d != "" {
 		return filepath.Abs(d)
@@ -42,10 +43,23 @@ func DirPath() (string, error) {
 		}
 		return filepath.Join(home, "Library", "Application Support", "brokerd"), nil
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && privateDir(d) {
 		return filepath.Join(d, "brokerd"), nil
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("brokerd-%d", os.Getuid())), nil
+}
+
+// privateDir reports whether path is a directory of this user that no
+// other may write to, as the XDG spec requires of XDG_RUNTIME_DIR.
+// Another user's (su keeps the caller's) cannot hold brokerd's directory,
+// and in a shared one (/tmp) another user may take its name first.
+func privateDir(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || int(st.Uid) == os.Getuid()
 }
 
 // Dir is the state directory.

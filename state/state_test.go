@@ -267,16 +267,39 @@ func TestDir_Lock(t *testing.T) {
 func TestDirPath(t *testing.T) {
 	tmp := t.TempDir()
 	t.Chdir(tmp)
+	runDir := filepath.Join(tmp, "run") // as /run/user/UID: 0700, this user's
+	shared := filepath.Join(tmp, "shared")
+	if err := os.Mkdir(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(shared, 0o700); err != nil || os.Chmod(shared, 0o1777) != nil {
+		t.Fatal(err)
+	}
+	fallback := filepath.Join(tmp, fmt.Sprintf("brokerd-%d", os.Getuid()))
 	tests := []struct {
 		name, stateDir, runtimeDir string
 		want                       string
 		linuxOnly                  bool
 	}{
-		{"state dir", "/var/lib/me/brokerd", "/run/user/1000", "/var/lib/me/brokerd", false},
+		{"state dir", "/var/lib/me/brokerd", runDir, "/var/lib/me/brokerd", false},
 		{"relative state dir", "st", "", filepath.Join(tmp, "st"), false},
-		{"runtime dir", "", "/run/user/1000", "/run/user/1000/brokerd", true},
+		{"runtime dir", "", runDir, filepath.Join(runDir, "brokerd"), true},
 		// A headless machine: a per-user directory in the temporary one.
-		{"neither", "", "", filepath.Join(tmp, fmt.Sprintf("brokerd-%d", os.Getuid())), true},
+		{"neither", "", "", fallback, true},
+		// A runtime directory that is not this user's own is not used.
+		{"runtime dir writable by all", "", shared, fallback, true},
+		{"runtime dir missing", "", filepath.Join(tmp, "gone"), fallback, true},
+	}
+	if os.Getuid() == 0 { // su from another user keeps its runtime directory
+		other := filepath.Join(tmp, "other")
+		if err := os.Mkdir(other, 0o700); err != nil || os.Chown(other, 65534, 65534) != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct {
+			name, stateDir, runtimeDir string
+			want                       string
+			linuxOnly                  bool
+		}{"another user's runtime dir", "", other, fallback, true})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
