@@ -23,9 +23,19 @@ func readINI(text string) []*section {
 		byName = map[string]*section{}
 		cur    *section // nil before the first header and after "[]"
 		key    string   // the last key of cur, which indented lines extend
+		// more holds the continuation lines of key, joined to its value
+		// once it ends: appending each in turn copies the value each time.
+		more []string
 	)
+	endKey := func() {
+		if len(more) > 0 {
+			cur.keys[key] += "\n" + strings.Join(more, "\n")
+			more = more[:0]
+		}
+	}
 	set := func(k, v string) {
 		if cur != nil {
+			endKey()
 			key = k
 			cur.keys[k] = v
 		}
@@ -35,6 +45,7 @@ func readINI(text string) []*section {
 			continue
 		}
 		if name, ok := asHeader(line); ok {
+			endKey()
 			key, cur = "", nil
 			if name == "" {
 				continue // the SDKs ignore keys under "[]"
@@ -65,9 +76,10 @@ func readINI(text string) []*section {
 		}
 		// A continuation extends a value; nested values have none.
 		if cur != nil && key != "" && cur.keys[key] != "" {
-			cur.keys[key] += "\n" + t
+			more = append(more, t)
 		}
 	}
+	endKey()
 	return order
 }
 

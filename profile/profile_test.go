@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -656,5 +657,26 @@ func TestParse_SourceWithoutRole(t *testing.T) {
 	}
 	if _, ok := sdkProfileOK(t, path, "a"); ok {
 		t.Errorf("aws-sdk-go-v2 reads profile a of %q, want it refused too", text)
+	}
+}
+
+// A value continued over many lines is read in one pass: appending each
+// line to the value in turn copied it each time, so that a file of 5,000
+// such lines (200 kB) made half a gigabyte of garbage, and one of 50,000 took
+// a minute to parse.
+func TestParse_LongContinuation(t *testing.T) {
+	const n = 5000
+	line := "  the same long line of a value continued\n"
+	text := "[profile a]\nmfa_process = first\n" + strings.Repeat(line, n) + "region = r\n"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p, err := mustParse(t, text).Get("a")
+	runtime.ReadMemStats(&after)
+	want := "first" + strings.Repeat("\n"+strings.TrimSpace(line), n)
+	if err != nil || p.MFAProcess != want || p.Region != "r" {
+		t.Fatalf("Parse(%d continuation lines).Get(a) = mfa_process of %d bytes, region %q, %v; want %d bytes, region r", n, len(p.MFAProcess), p.Region, err, len(want))
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(20*len(text)); got > limit {
+		t.Errorf("Parse(%d bytes of continuation lines) allocated %d bytes, want at most %d", len(text), got, limit)
 	}
 }
