@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -44,6 +45,9 @@ type service struct {
 	// drop one step, so that two cannot interleave.
 	configMu sync.Mutex
 	applied  *profile.Config
+	// sessionsLoaded is set once the MFA sessions kept in the keychain
+	// were read into memory (see loadSessions).
+	sessionsLoaded atomic.Bool
 }
 
 var _ control.Service = (*service)(nil)
@@ -108,6 +112,7 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		p.Expires, p.LastRefresh, p.NextRefresh = timePtr(cs.Expires), timePtr(cs.LastRefresh), timePtr(cs.NextRefresh)
 		p.LastError = cs.LastError
 	}
+	s.loadSessions(ctx)
 	for _, si := range s.broker.Sessions() {
 		st.Sessions = append(st.Sessions, control.Session{Profile: si.Profile, MFASerial: si.MFASerial, Expires: si.Expires})
 	}
@@ -259,13 +264,28 @@ func (s *service) forgetDerived(source string) {
 	})
 }
 
-// watchSessions loads the MFA sessions kept in the keychain, then warns of
-// sessions about to expire, waking only when one is due, until ctx ends.
-func (s *service) watchSessions(ctx context.Context) {
-	if names, err := s.keys.Profiles(ctx); err == nil {
-		s.broker.LoadSessions(ctx, names)
+// loadSessions reads the MFA sessions kept in the keychain into memory,
+// once the keychain can be read: at boot it is locked until the desktop
+// login, and until they are read status shows none and no expiry is
+// warned of.
+func (s *service) loadSessions(ctx context.Context) {
+	if s.sessionsLoaded.Load() {
+		return
 	}
+	names, err := s.keys.Profiles(ctx)
+	if err != nil {
+		return
+	}
+	s.broker.LoadSessions(ctx, names)
+	s.sessionsLoaded.Store(true)
+}
+
+// watchSessions loads the MFA sessions kept in the keychain, then warns of
+// sessions about to expire, waking only when one is due (and every few
+// minutes while the keychain cannot be read), until ctx ends.
+func (s *service) watchSessions(ctx context.Context) {
 	for {
+		s.loadSessions(ctx)
 		next := s.broker.WarnExpiring()
 		wait := maxSleep
 		if !next.IsZero() {
