@@ -15,6 +15,7 @@ import (
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/region"
 )
 
 // Console makes a URL that signs in to the AWS console as a profile: with
@@ -56,7 +57,7 @@ func (s *service) Console(ctx context.Context, r control.Console) (control.Conso
 		}
 		creds = served.Credentials.Credentials
 	}
-	u, err := console.New(cfg).URL(ctx, creds, console.Request{Region: cmp.Or(r.Region, p.Region), Destination: r.Destination, Duration: d})
+	u, err := console.New(cfg).URL(ctx, creds, console.Request{Region: cmp.Or(r.Region, region.Of(p)), Destination: r.Destination, Duration: d})
 	if err != nil {
 		return control.ConsoleURL{}, consoleFault(p.Name, err)
 	}

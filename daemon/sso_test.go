@@ -317,7 +317,9 @@ func TestRun_Console(t *testing.T) {
 		destination string
 		wantDest    string
 	}{
-		{profile: "prod", wantDest: "https://console.aws.amazon.com/"},
+		// A role that sets no region opens in its source profile's, the
+		// region brokerd gives its SDKs (and whose partition signs in).
+		{profile: "prod", wantDest: "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1"},
 		{profile: "sso-dev", region: "us-west-2", destination: "s3", wantDest: "https://us-west-2.console.aws.amazon.com/s3?region=us-west-2"},
 		// An IAM user: federated with its long-term keys, in its region.
 		{profile: "dev", federated: true, destination: "ec2/home", wantDest: "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1"},

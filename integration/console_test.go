@@ -43,7 +43,8 @@ func TestConsolePrint(t *testing.T) {
 		args     []string
 		wantDest string
 	}{
-		{prod, nil, "https://console.aws.amazon.com/"},
+		// prod sets no region: the console opens in dev's, as brokerd env gives.
+		{prod, nil, "https://us-east-1.console.aws.amazon.com/console/home?region=us-east-1"},
 		{dev, []string{"--destination", "s3", "--region", "eu-west-1"}, "https://eu-west-1.console.aws.amazon.com/s3?region=eu-west-1"},
 	}
 	for i, tt := range tests {

@@ -45,7 +45,7 @@ func (e *env) consoleCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&printURL, "print", false, "print the sign-in URL instead of opening it")
 	cmd.Flags().StringVar(&destination, "destination", "", "console page, such as s3 or ec2/home, or a whole https URL (default: the console's home)")
-	cmd.Flags().StringVar(&region, "region", "", "console region (default: the profile's)")
+	cmd.Flags().StringVar(&region, "region", "", "console region (default: the profile's, else its source profile's, as brokerd env gives)")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "console session length, 15m to 12h (36h for an IAM user); default: the federation endpoint's")
 	return cmd
 }
