@@ -19,7 +19,7 @@ import (
 // and its connection closed; a handler reached keeps its context past the
 // body's deadline, as SSOWait needs.
 func TestReadBody(t *testing.T) {
-	const timeout = 50 * time.Millisecond
+	const timeout = 100 * time.Millisecond
 	tests := []struct {
 		name       string
 		request    string // sent at once; the connection then stays open
