@@ -197,8 +197,18 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 		role := strings.TrimSpace(s.Key("role_arn").String())
 		switch {
 		case role != "" && src == "" && s.Key("credential_source").String() == "" && s.Key("web_identity_token_file").String() == "":
-			add(name, Fail, fmt.Sprintf("%s has role_arn but no source_profile, so no SDK can assume the role", sectionName(name)),
-				fmt.Sprintf("add source_profile = NAME (the profile whose keys are in the keychain) to %s of %s", sectionName(name), env.ConfigFile))
+			fix := fmt.Sprintf("add source_profile = NAME (the profile whose keys are in the keychain) to %s of %s", sectionName(name), env.ConfigFile)
+			own := ""
+			if s.Key("credential_process").String() != "" {
+				own = "credential_process"
+			} else if slices.ContainsFunc(s.KeyStrings(), func(k string) bool { return strings.HasPrefix(k, "sso_") }) {
+				own, fix = "IAM Identity Center settings", fmt.Sprintf("move the sso_ settings to a [profile NAME] of their own and set source_profile = NAME in %s of %s", sectionName(name), env.ConfigFile)
+			}
+			if own == "" {
+				add(name, Fail, fmt.Sprintf("%s has role_arn but no source_profile, so no SDK can assume the role", sectionName(name)), fix)
+				break
+			}
+			add(name, Fail, fmt.Sprintf("%s has role_arn but no source_profile: the Go SDK assumes the role with the profile's own %s, but the aws CLI, boto3 and brokerd cannot", sectionName(name), own), fix)
 		case src == "" || src == name || profiles[src] != nil || slices.Contains(keys, src):
 		case slices.Contains(credSections, src):
 			add(name, Fail, fmt.Sprintf("source_profile = %s in %s: the keys of %s are in %s, which SDKs read but brokerd does not", src, sectionName(name), src, env.CredentialsFile),

@@ -269,6 +269,14 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 			return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with %s, which brokerd does not serve: set source_profile = NAME of a profile whose keys brokerd holds instead", ErrUnsupported, p.Name, k)
 		}
 		if p.SourceProfile == "" {
+			// aws-sdk-go-v2 assumes the role with the profile's own
+			// credentials; botocore refuses it.
+			switch {
+			case p.CredentialProcess != "":
+				return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with its own credential_process, which brokerd does not serve: set source_profile = NAME of a profile whose keys brokerd holds instead", ErrUnsupported, p.Name)
+			case p.hasSSO():
+				return Profile{}, nil, fmt.Errorf("%w: profile %q assumes its role with its own IAM Identity Center settings, which brokerd does not take: move the sso_ settings to a [profile NAME] of their own and set source_profile = NAME in %s", ErrUnsupported, p.Name, c.Path)
+			}
 			if typo := p.Misspelling("source_profile"); typo != "" {
 				return Profile{}, nil, fmt.Errorf("%w: profile %q has role_arn but no source_profile, and sets %s (did you mean source_profile?): fix %s in %s",
 					ErrInvalid, p.Name, typo, Header(p.Name), c.Path)

@@ -238,6 +238,18 @@ func TestConfig_SourceErrors(t *testing.T) {
 			wantIn: []string{`"k8s"`, "both source_profile and web_identity_token_file"},
 		},
 		{
+			name: "role with its own credential_process", profile: "proc",
+			text:        "[profile proc]\nrole_arn = arn:aws:iam::1:role/R\ncredential_process = get-creds\n",
+			wantIn:      []string{`"proc"`, "its own credential_process", "set source_profile"},
+			unsupported: true,
+		},
+		{
+			name: "role with its own SSO settings", profile: "ssorole",
+			text:        "[profile ssorole]\nrole_arn = arn:aws:iam::1:role/R\nsso_session = corp\nsso_account_id = 1\nsso_role_name = Dev\n",
+			wantIn:      []string{`"ssorole"`, "its own IAM Identity Center settings", "move the sso_ settings", "source_profile = NAME"},
+			unsupported: true,
+		},
+		{
 			name: "credential_source on a role down the chain", profile: "top",
 			text:        "[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = ec2\n[profile ec2]\nrole_arn = arn:aws:iam::1:role/R\ncredential_source = Ec2InstanceMetadata\n",
 			wantIn:      []string{`"ec2"`, "credential_source"},

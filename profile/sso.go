@@ -24,9 +24,11 @@ type SSOSession struct {
 // IsSSO reports whether the profile gets its credentials from IAM Identity
 // Center, as the SDKs decide: it names an sso_session, or sets any of the
 // legacy keys. A role (role_arn) never does: its source_profile signs.
-func (p Profile) IsSSO() bool {
-	return !p.IsRole() && (p.SSOSession != "" || p.SSOStartURL != "" || p.SSORegion != "" ||
-		p.SSOAccountID != "" || p.SSORoleName != "")
+func (p Profile) IsSSO() bool { return !p.IsRole() && p.hasSSO() }
+
+// hasSSO reports whether p sets any setting of IAM Identity Center.
+func (p Profile) hasSSO() bool {
+	return p.SSOSession != "" || p.SSOStartURL != "" || p.SSORegion != "" || p.SSOAccountID != "" || p.SSORoleName != ""
 }
 
 // unsupported lists the credential settings of p that brokerd does not
