@@ -197,6 +197,12 @@ func (s *service) ssoLogout(ctx context.Context, t ssoTarget) (string, error) {
 		}
 		return t.serves(cfg, name)
 	})
+	if errors.Is(err, sso.ErrStillSignedInAtPortal) {
+		// Not "try again": the tokens it would take are gone.
+		return t.name, &fault.Error{Kind: fault.STSUnavailable, Code: "SSOUnavailable", Err: err,
+			Message: fmt.Sprintf("brokerd removed the tokens of %s, but could not reach IAM Identity Center to end the sign-in there (%v): to end it now, sign out of the AWS access portal at %s",
+				t.name, err, t.session.StartURL)}
+	}
 	if err != nil {
 		return t.name, ssoFault(t.name, err)
 	}

@@ -484,3 +484,21 @@ func TestRun_SSOStatusOfAnIncompleteSession(t *testing.T) {
 		t.Errorf("SSOLogin(broken) = %v, want the error status shows", err)
 	}
 }
+
+// A logout while IAM Identity Center cannot be reached removes the tokens
+// and says how to end the sign-in at the portal, not to try again, which
+// would then say it signed out.
+func TestRun_SSOLogoutWithoutThePortal(t *testing.T) {
+	w, fake := ssoWorld(t, ssofake.Config{})
+	d := w.runWith(t, func(*Config) {})
+	signIn(t, d, fake, "my-sso")
+	fake.Close()
+	_, err := d.client.Logout(t.Context(), "my-sso")
+	if !isCode(err, 503, "SSOUnavailable") || strings.Contains(err.Error(), "try again") ||
+		!strings.HasSuffix(err.Error(), "sign out of the AWS access portal at https://my-sso.awsapps.com/start") {
+		t.Errorf("Logout(my-sso) with IAM Identity Center unreachable = %v, want the tokens removed and how to sign out at the portal", err)
+	}
+	if status, code := d.get(t, "sso-dev"); status != 401 || code != "LoginRequired" {
+		t.Errorf("GET sso-dev after the logout = %d %s, want 401 LoginRequired", status, code)
+	}
+}

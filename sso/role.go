@@ -88,8 +88,9 @@ func (c *Client) Forget(ctx context.Context, key string) (bool, error) {
 }
 
 // Logout removes the tokens of s from the Store, then asks the portal to
-// end the sign-in so that the tokens stop working everywhere. An error of
-// the portal is returned after the tokens are removed.
+// end the sign-in so that the tokens stop working everywhere. When the
+// portal cannot be asked, the error, returned after the tokens are
+// removed, wraps ErrStillSignedInAtPortal.
 func (c *Client) Logout(ctx context.Context, s Session) error {
 	c.refreshMu.Lock()
 	r, loadErr := c.load(ctx, s)
@@ -102,13 +103,13 @@ func (c *Client) Logout(ctx context.Context, s Session) error {
 		return nil // no token the portal would accept
 	}
 	svc, err := c.services(ctx, s.Region)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = svc.portal.Logout(ctx, &ssoportal.LogoutInput{AccessToken: aws.String(r.AccessToken)})
 	}
-	_, err = svc.portal.Logout(ctx, &ssoportal.LogoutInput{AccessToken: aws.String(r.AccessToken)})
 	var unauth *types.UnauthorizedException
 	if err != nil && !errors.As(err, &unauth) { // refused: signed out already
-		return fmt.Errorf("sign out of sso session %q at the portal: %w", s.Key(), err)
+		// The tokens are gone: trying again cannot tell the portal.
+		return fmt.Errorf("sso session %q: %w: %w", s.Key(), ErrStillSignedInAtPortal, err)
 	}
 	return nil
 }

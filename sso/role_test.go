@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +137,27 @@ func TestRoleCredentials_RefusedTokenWithoutRefreshToken(t *testing.T) {
 	}
 	if got := e.fake.Count("GetRoleCredentials"); got != 1 {
 		t.Errorf("GetRoleCredentials calls = %d, want 1: the refused token is not sent again", got)
+	}
+}
+
+// When the portal cannot be reached, Logout still removes the tokens, and
+// says that the sign-in lasts at the portal: trying again cannot end it.
+func TestLogout_PortalUnreachable(t *testing.T) {
+	e := newEnv(t, ssofake.Config{})
+	ctx := context.Background()
+	e.login(t, session)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	c := sso.New(e.store, zapNop, sso.Config{Clock: e.clock, OIDCEndpoint: gone.URL, PortalEndpoint: gone.URL})
+	err := c.Logout(ctx, session)
+	if !errors.Is(err, sso.ErrStillSignedInAtPortal) {
+		t.Errorf("Logout() with the portal unreachable = %v, want %v", err, sso.ErrStillSignedInAtPortal)
+	}
+	e.store.checkNoSecrets(t, err)
+	if b, _ := e.store.Get(ctx, session.Key()); b != nil {
+		t.Error("the token is still stored after Logout()")
+	}
+	if err := c.Logout(ctx, session); err != nil {
+		t.Errorf("Logout() again = %v, want nil: nothing is left to sign out with", err)
 	}
 }

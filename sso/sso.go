@@ -32,6 +32,10 @@ var (
 	ErrCodeExpired = errors.New("the sign-in code expired before it was approved")
 	// ErrDenied means the person refused the sign-in request.
 	ErrDenied = errors.New("the sign-in request was denied")
+	// ErrStillSignedInAtPortal means Logout removed a session's tokens but
+	// could not have the portal end the sign-in, which lasts there until
+	// the identity provider ends it.
+	ErrStillSignedInAtPortal = errors.New("the portal was not told to end the sign-in")
 )
 
 // Session is an IAM Identity Center sign-in as the AWS SDKs read it: an
