@@ -236,7 +236,7 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 	for _, name := range names {
 		plan, err := cfg.Plan(name)
 		switch {
-		case errors.Is(err, profile.ErrInvalid) && !strings.Contains(err.Error(), "loops") && !strings.Contains(err.Error(), "no source_profile"):
+		case errors.Is(err, profile.ErrInvalid) && !strings.Contains(err.Error(), "loops") && !strings.Contains(err.Error(), "no source_profile") && !badSSO(cfg, name):
 			add(name, Fail, err.Error(), "fix "+sectionName(name)+" of "+env.ConfigFile)
 		case err != nil:
 		case keysKnown && len(plan.Chain) > 0 && (plan.Kind == profile.KindKeys || plan.Kind == profile.KindMFA) &&
@@ -255,6 +255,13 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 		out = append(out, Check{"profile " + src, Fail, fmt.Sprintf("the keychain has no keys for %s, whose keys sign for %s", src, strings.Join(needKeys[src], ", ")), fix})
 	}
 	return out
+}
+
+// badSSO reports whether name fails to resolve for its IAM Identity Center
+// source alone, which checkSSO reports once, under that source's name.
+func badSSO(cfg *profile.Config, name string) bool {
+	src, _, err := cfg.Source(name)
+	return err == nil && src.IsSSO()
 }
 
 // checkLoops reports each source_profile chain that comes back to itself,

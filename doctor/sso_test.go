@@ -38,6 +38,10 @@ sso_session = broken
 sso_account_id = 1
 sso_role_name = R
 
+[profile bad-admin]
+role_arn = arn:aws:iam::222222222222:role/Admin
+source_profile = bad
+
 [profile legacy]
 sso_start_url = https://legacy.awsapps.com/start
 sso_region = us-east-1
@@ -72,6 +76,11 @@ sso_role_name = R
 		{name: "SSO profile sso-dev", absent: true},
 		{name: "SSO session broken", absent: true},
 		{name: "SSO session legacy-too", absent: true}, // it is legacy's session
+		// A broken SSO profile is reported once, under its own name, not
+		// again by the lint of profiles (nor for each role from it).
+		{name: "profile no-section", absent: true},
+		{name: "profile bad", absent: true},
+		{name: "profile bad-admin", absent: true},
 	}
 	for _, tt := range tests {
 		c, ok := find(checks, tt.name)
