@@ -55,8 +55,10 @@ type Serving struct {
 	// socket, as one does from the moment it holds the directory's lock
 	// and its address until it stops.
 	Answers bool
-	// AddrInUse says that the install's listen address cannot be bound.
-	AddrInUse bool
+	// AddrInUse says that the install's listen address cannot be bound,
+	// and AddrInUse6 that [::1] at its port cannot, which the daemon
+	// holds too (daemon.Listen).
+	AddrInUse, AddrInUse6 bool
 }
 
 // CheckServing finds out, before anything is written, whether a brokerd
@@ -97,12 +99,20 @@ func Survey(ctx context.Context, o Options, q Querier) (Serving, error) {
 		c.Close()
 		s.Answers = true
 	}
-	if ln, err := net.Listen("tcp", addr); err != nil {
-		s.AddrInUse = errors.Is(err, syscall.EADDRINUSE)
-	} else {
-		ln.Close()
-	}
+	s.AddrInUse = inUse(addr)
+	_, port, _ := net.SplitHostPort(addr)
+	s.AddrInUse6 = inUse(net.JoinHostPort("::1", port))
 	return s, nil
+}
+
+// inUse says whether another socket holds addr.
+func inUse(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	ln.Close()
+	return false
 }
 
 // Refusal is why an install with o cannot start its service while s
@@ -125,7 +135,11 @@ func (s Serving) Refusal(o Options, in Installed) error {
 	case s.Answers && s.ServicePID == 0:
 		return fmt.Errorf("a brokerd that is not the service already serves from %s (`brokerd status` shows its pid): stop it, then run %s again",
 			o.StateDir, again)
-	case s.AddrInUse && !s.serviceHolds(addr, in):
+	case (s.AddrInUse || s.AddrInUse6) && !s.serviceHolds(addr, in):
+		if !s.AddrInUse {
+			_, port, _ := net.SplitHostPort(addr)
+			addr = "[::1]:" + port // which clients naming localhost may reach
+		}
 		return fmt.Errorf("%s, where the service would listen, is in use by another program: stop that program and run %s again, or install with another port (--listen 127.0.0.1:PORT)",
 			addr, again)
 	}

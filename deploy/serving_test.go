@@ -145,6 +145,13 @@ func TestCheckServing(t *testing.T) {
 	}
 	defer held.Close()
 	taken := held.Addr().String()
+	// A port held on [::1] only, where the daemon listens too; "" without
+	// IPv6.
+	var taken6 string
+	if held6, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		defer held6.Close()
+		taken6 = fmt.Sprintf("127.0.0.1:%d", held6.Addr().(*net.TCPAddr).Port)
+	}
 
 	me := os.Getpid()
 	for _, tc := range []struct {
@@ -157,6 +164,8 @@ func TestCheckServing(t *testing.T) {
 	}{
 		{"nothing", free, mainPID(0), nil, Serving{}, ""},
 		{"a program on the port", taken, mainPID(0), nil, Serving{AddrInUse: true}, "is in use by another program"},
+		{"a program on [::1] at the port", taken6, mainPID(0), nil, Serving{AddrInUse6: true},
+			strings.Replace(taken6, "127.0.0.1", "[::1]", 1) + ", where the service would listen, is in use by another program"},
 		{"a crashed daemon's files", free, mainPID(0),
 			func(t *testing.T, dir string) {
 				d, err := state.Open(dir)
@@ -177,6 +186,9 @@ func TestCheckServing(t *testing.T) {
 			Serving{ServicePID: me, Live: true, Answers: true, AddrInUse: true}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.listen == "" {
+				t.Skip("no IPv6 loopback here")
+			}
 			dir := filepath.Join(t.TempDir(), "brokerd")
 			if tc.setup != nil {
 				tc.setup(t, dir)
