@@ -103,6 +103,7 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		for _, n := range names {
 			add(n)
 		}
+		s.loadSessions(ctx, names)
 	}
 	for _, cs := range s.cache.Statuses() {
 		p := add(cs.Profile)
@@ -112,7 +113,6 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		p.Expires, p.LastRefresh, p.NextRefresh = timePtr(cs.Expires), timePtr(cs.LastRefresh), timePtr(cs.NextRefresh)
 		p.LastError = cs.LastError
 	}
-	s.loadSessions(ctx)
 	for _, si := range s.broker.Sessions() {
 		st.Sessions = append(st.Sessions, control.Session{Profile: si.Profile, MFASerial: si.MFASerial, Expires: si.Expires})
 	}
@@ -264,16 +264,12 @@ func (s *service) forgetDerived(source string) {
 	})
 }
 
-// loadSessions reads the MFA sessions kept in the keychain into memory,
-// once the keychain can be read: at boot it is locked until the desktop
-// login, and until they are read status shows none and no expiry is
-// warned of.
-func (s *service) loadSessions(ctx context.Context) {
+// loadSessions reads the MFA sessions of names, the profiles with keys,
+// from the keychain into memory, once the keychain could list them: at
+// boot it is locked until the desktop login, and until they are read
+// status shows none and no expiry is warned of.
+func (s *service) loadSessions(ctx context.Context, names []string) {
 	if s.sessionsLoaded.Load() {
-		return
-	}
-	names, err := s.keys.Profiles(ctx)
-	if err != nil {
 		return
 	}
 	s.broker.LoadSessions(ctx, names)
@@ -285,7 +281,11 @@ func (s *service) loadSessions(ctx context.Context) {
 // minutes while the keychain cannot be read), until ctx ends.
 func (s *service) watchSessions(ctx context.Context) {
 	for {
-		s.loadSessions(ctx)
+		if !s.sessionsLoaded.Load() {
+			if names, err := s.keys.Profiles(ctx); err == nil {
+				s.loadSessions(ctx, names)
+			}
+		}
 		next := s.broker.WarnExpiring()
 		wait := maxSleep
 		if !next.IsZero() {
