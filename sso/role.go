@@ -99,10 +99,20 @@ func (c *Client) Logout(ctx context.Context, s Session) error {
 	if err != nil {
 		return fmt.Errorf("remove the token of sso session %q: %w", s.Key(), err)
 	}
-	if loadErr != nil || !c.clock.Now().Before(r.ExpiresAt) {
+	if loadErr != nil {
 		return nil // no token the portal would accept
 	}
 	svc, err := c.services(ctx, s.Region)
+	if now := c.clock.Now(); err == nil && (r.AccessToken == "" || !now.Before(r.ExpiresAt)) {
+		// Expired: the sign-in lasts at the portal while the refresh
+		// token works, so get a token to end it with.
+		if r.unrefreshable(now) != "" {
+			return nil // no token the portal would accept
+		}
+		if err = r.refresh(ctx, svc, now); refusedRefresh(err) {
+			return nil // the sign-in has ended already
+		}
+	}
 	if err == nil {
 		_, err = svc.portal.Logout(ctx, &ssoportal.LogoutInput{AccessToken: aws.String(r.AccessToken)})
 	}

@@ -161,3 +161,40 @@ func TestLogout_PortalUnreachable(t *testing.T) {
 		t.Errorf("Logout() again = %v, want nil: nothing is left to sign out with", err)
 	}
 }
+
+// Logout ends the sign-in at the portal with a refreshed token when the
+// access token has expired: the refresh token kept it going there.
+func TestLogout_EndsTheSignInAtThePortal(t *testing.T) {
+	legacy := sso.Session{StartURL: "https://legacy.awsapps.com/start", Region: "us-east-1"}
+	tests := []struct {
+		name               string
+		session            sso.Session
+		revoke             bool // the refresh tokens
+		advance            time.Duration
+		refreshes, logouts int
+	}{
+		{name: "valid token", session: session, advance: 58 * time.Minute, logouts: 1},
+		{name: "expired token", session: session, advance: 2 * time.Hour, refreshes: 1, logouts: 1},
+		{name: "expired token, session ended", session: session, revoke: true, advance: 2 * time.Hour, refreshes: 1},
+		{name: "expired legacy token", session: legacy, advance: 2 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, ssofake.Config{TokenLifetime: time.Hour})
+			e.login(t, tt.session)
+			if tt.revoke {
+				e.fake.RevokeRefreshTokens()
+			}
+			e.clock.Advance(tt.advance)
+			if err := e.client.Logout(context.Background(), tt.session); err != nil {
+				t.Errorf("Logout() = %v", err)
+			}
+			if got := e.grants(refreshGrant); got != tt.refreshes {
+				t.Errorf("refreshes = %d, want %d", got, tt.refreshes)
+			}
+			if got := e.fake.Count("Logout"); got != tt.logouts {
+				t.Errorf("portal Logout calls = %d, want %d", got, tt.logouts)
+			}
+		})
+	}
+}

@@ -123,14 +123,7 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 	}
 	now := c.clock.Now()
 	usable := r.AccessToken != "" && r.AccessToken != rejected && now.Before(r.ExpiresAt)
-	var why string
-	switch {
-	case r.RefreshToken == "":
-		why = "it has no refresh token"
-	case !r.RegistrationExpiresAt.IsZero() && !now.Before(r.RegistrationExpiresAt):
-		why = "its client registration expired"
-	}
-	if why != "" {
+	if why := r.unrefreshable(now); why != "" {
 		if usable {
 			return r.token(), nil
 		}
@@ -154,16 +147,7 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 	if err != nil {
 		return Token{}, err
 	}
-	out, err := svc.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{
-		ClientId:     aws.String(r.ClientID),
-		ClientSecret: aws.String(r.ClientSecret),
-		GrantType:    aws.String("refresh_token"),
-		RefreshToken: aws.String(r.RefreshToken),
-	})
-	if err == nil {
-		err = r.update(out, now)
-	}
-	if err != nil {
+	if err := r.refresh(ctx, svc, now); err != nil {
 		refused := refusedRefresh(err)
 		if refused {
 			// Do not try the spent refresh token again, nor keep an
@@ -191,6 +175,32 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 	}
 	c.log.Info("sso token refreshed", zap.String("session", s.Key()), zap.Time("expires", r.ExpiresAt))
 	return r.token(), nil
+}
+
+// unrefreshable says why r's tokens cannot be refreshed at now, or "".
+func (r record) unrefreshable(now time.Time) string {
+	switch {
+	case r.RefreshToken == "":
+		return "it has no refresh token"
+	case !r.RegistrationExpiresAt.IsZero() && !now.Before(r.RegistrationExpiresAt):
+		return "its client registration expired"
+	}
+	return ""
+}
+
+// refresh has the service refresh r's tokens with its refresh token, at
+// now.
+func (r *record) refresh(ctx context.Context, svc *services, now time.Time) error {
+	out, err := svc.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{
+		ClientId:     aws.String(r.ClientID),
+		ClientSecret: aws.String(r.ClientSecret),
+		GrantType:    aws.String("refresh_token"),
+		RefreshToken: aws.String(r.RefreshToken),
+	})
+	if err != nil {
+		return err
+	}
+	return r.update(out, now)
 }
 
 // update sets r's tokens to those of a CreateToken answer received at now.
