@@ -11,11 +11,20 @@ import (
 )
 
 // Of is the region brokerd gives the SDKs of plan p: the profile's own
-// region, else its source profile's, the one brokerd's own STS calls use;
-// "" when neither sets one. The SDKs themselves read only the profile in
-// use, so for a role that sets no region of its own they would find none.
+// region, else its source profile's, and so on down a chain of roles to
+// the profile whose keys sign; "" when none sets one. The SDKs themselves
+// read only the profile in use, so for a role that sets no region of its
+// own they would find none.
 func Of(p profile.Plan) string {
-	return cmp.Or(p.Region, p.Source.Region)
+	if p.Region != "" {
+		return p.Region
+	}
+	for i := len(p.Chain) - 1; i >= 0; i-- {
+		if r := p.Chain[i].Region; r != "" {
+			return r
+		}
+	}
+	return p.Source.Region
 }
 
 // Vars are the variables that give the SDKs a region: AWS_REGION (Go, JS,

@@ -23,6 +23,13 @@ func TestOf(t *testing.T) {
 	}{
 		{"own region", profile.Plan{Region: "eu-central-1", Source: profile.Profile{Region: "eu-west-1"}}, "eu-central-1"},
 		{"source's region", profile.Plan{Source: profile.Profile{Region: "eu-west-1"}}, "eu-west-1"},
+		// admin → dev → base: dev is admin's source_profile.
+		{"chain: the nearest source's region", profile.Plan{
+			Chain:  []profile.Profile{{Name: "dev", Region: "us-east-2"}, {Name: "admin"}},
+			Source: profile.Profile{Name: "base", Region: "eu-central-1"}}, "us-east-2"},
+		{"chain: the keys' profile's region", profile.Plan{
+			Chain:  []profile.Profile{{Name: "dev"}, {Name: "admin"}},
+			Source: profile.Profile{Name: "base", Region: "eu-central-1"}}, "eu-central-1"},
 		{"none", profile.Plan{}, ""},
 	}
 	for _, tt := range tests {
