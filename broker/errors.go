@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -154,6 +155,14 @@ func classifySTS(e *fault.Error, se *stsError, api smithy.APIError) {
 	e.Code = api.ErrorCode()
 	msg := api.ErrorMessage()
 	switch {
+	case e.Code == "UnknownError" && status < 500 && status != http.StatusTooManyRequests:
+		// The SDK's code for an answer that is not STS's: a proxy that
+		// asks to sign in again, a captive portal, a blocking page. It
+		// passes once the person acts, and is no refusal of STS.
+		e.Kind, e.Code = fault.STSUnavailable, "STSUnavailable"
+		e.Message = fmt.Sprintf("STS's address answered the %s call for profile %q with HTTP %d%s, which is not STS's answer: a captive portal or a proxy is in the way: "+
+			"sign in to the network in a browser (or check AWS_ENDPOINT_URL_STS and HTTPS_PROXY); %s", se.op, se.profile.Name, status, redirect(re), again(se))
+		return
 	case throttled(e.Code, status):
 		// STS throttles with 400 (or 429), which the Go SDK takes as
 		// final; every SDK retries what this becomes, a 503.
@@ -166,6 +175,18 @@ func classifySTS(e *fault.Error, se *stsError, api smithy.APIError) {
 		e.Kind = fault.Refused
 	}
 	e.Message = fmt.Sprintf("STS %s for profile %q failed: %s: %s%s", se.op, se.profile.Name, api.ErrorCode(), msg, hint(se, api, e.Kind))
+}
+
+// redirect names where re redirected to, by host: a portal's address may
+// carry a token in its path or query.
+func redirect(re *awshttp.ResponseError) string {
+	if re == nil || re.Response == nil {
+		return ""
+	}
+	if u, err := url.Parse(re.Response.Header.Get("Location")); err == nil && u.Host != "" {
+		return " (a redirect to " + u.Host + ")"
+	}
+	return ""
 }
 
 // throttled reports whether STS refused a call for its rate limits.

@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -402,6 +404,63 @@ func TestClassify_Login(t *testing.T) {
 			}
 			if !errors.Is(got, err) {
 				t.Errorf("classify(%q, %v) does not wrap the error it classified", "prod", err)
+			}
+		})
+	}
+}
+
+// TestClassify_NotSTS checks that an answer that is not STS's (a proxy
+// asking to sign in again, a captive portal, a blocking page) is STS being
+// unavailable, saying what is in the way, not STS refusing the call with
+// "UnknownError: UnknownError".
+func TestClassify_NotSTS(t *testing.T) {
+	const page = `<!DOCTYPE html><html><head><title>Sign in to continue</title></head><body>Sign in</body></html>`
+	tests := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+		wantIn []string
+	}{
+		{"redirect to sign in", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://gateway.proxy.example/auth?token=s3cr3t", http.StatusFound)
+		}, []string{"HTTP 302 (a redirect to gateway.proxy.example)"}},
+		{"blocking page", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, page)
+		}, []string{"HTTP 403"}},
+		{"proxy authentication", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusProxyAuthRequired)
+			io.WriteString(w, page)
+		}, []string{"HTTP 407"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(tt.answer))
+			defer srv.Close()
+			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+			t.Setenv("AWS_REGION", "us-east-1")
+			s := &stsClients{}
+			defer s.close()
+			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(devRole.RoleARN), RoleSessionName: aws.String("brokerd")},
+				signed{c, aws.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "secret"}}.sign)
+			got := classify("dev", &stsError{op: "AssumeRole", profile: devRole, err: err})
+			if status, code, _ := httperr.Answer(got); status != http.StatusServiceUnavailable || code != "STSUnavailable" {
+				t.Errorf("classify(%v) = %d %s, want 503 STSUnavailable", err, status, code)
+			}
+			for _, want := range append(tt.wantIn, "captive portal or a proxy is in the way", "sign in to the network", "brokerd retries") {
+				if !strings.Contains(got.Error(), want) {
+					t.Errorf("classify(%v) message = %q, want %q in it", err, got.Error(), want)
+				}
+			}
+			for _, not := range []string{"UnknownError", "s3cr3t", "\n"} {
+				if strings.Contains(got.Error(), not) {
+					t.Errorf("classify(%v) message = %q, want no %q in it", err, got.Error(), not)
+				}
 			}
 		})
 	}
