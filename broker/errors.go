@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -155,10 +156,11 @@ func classifySTS(e *fault.Error, se *stsError, api smithy.APIError) {
 	e.Code = api.ErrorCode()
 	msg := api.ErrorMessage()
 	switch {
-	case e.Code == "UnknownError" && status < 500 && status != http.StatusTooManyRequests:
-		// The SDK's code for an answer that is not STS's: a proxy that
-		// asks to sign in again, a captive portal, a blocking page. It
-		// passes once the person acts, and is no refusal of STS.
+	case e.Code == "UnknownError" && notSTS(re):
+		// The SDK's code for an error it cannot read: here an answer
+		// that is not STS's, from a proxy that asks to sign in again, a
+		// captive portal, a blocking page. It passes once the person
+		// acts, and is no refusal of STS.
 		e.Kind, e.Code = fault.STSUnavailable, "STSUnavailable"
 		e.Message = fmt.Sprintf("STS's address answered the %s call for profile %q with HTTP %d%s, which is not STS's answer: a captive portal or a proxy is in the way: "+
 			"sign in to the network in a browser (or check AWS_ENDPOINT_URL_STS and HTTPS_PROXY); %s", se.op, se.profile.Name, status, redirect(re), again(se))
@@ -175,6 +177,20 @@ func classifySTS(e *fault.Error, se *stsError, api smithy.APIError) {
 		e.Kind = fault.Refused
 	}
 	e.Message = fmt.Sprintf("STS %s for profile %q failed: %s: %s%s", se.op, se.profile.Name, api.ErrorCode(), msg, hint(se, api, e.Kind))
+}
+
+// notSTS reports whether re, an error answer below 500 (and not 429),
+// cannot be STS's: a redirect, a proxy's 407, or a body that is not XML.
+func notSTS(re *awshttp.ResponseError) bool {
+	if re == nil || re.Response == nil {
+		return false
+	}
+	status := re.HTTPStatusCode()
+	if status >= 500 || status == http.StatusTooManyRequests {
+		return false
+	}
+	media, _, _ := mime.ParseMediaType(re.Response.Header.Get("Content-Type"))
+	return status/100 == 3 || status == http.StatusProxyAuthRequired || !strings.Contains(media, "xml")
 }
 
 // redirect names where re redirected to, by host: a portal's address may

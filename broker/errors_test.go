@@ -418,8 +418,15 @@ func TestClassify_NotSTS(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer func(w http.ResponseWriter, r *http.Request)
-		wantIn []string
+		wantIn []string // nil: not taken for another's answer
 	}{
+		// An STS look-alike (moto) that nests its error a level deeper:
+		// the SDK cannot read it either, but it is STS's refusal.
+		{"unread XML refusal", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `<ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>no</Message></Error></Errors></ErrorResponse>`)
+		}, nil},
 		{"redirect to sign in", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://gateway.proxy.example/auth?token=s3cr3t", http.StatusFound)
 		}, []string{"HTTP 302 (a redirect to gateway.proxy.example)"}},
@@ -449,6 +456,12 @@ func TestClassify_NotSTS(t *testing.T) {
 			_, err = c.AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(devRole.RoleARN), RoleSessionName: aws.String("brokerd")},
 				signed{c, aws.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "secret"}}.sign)
 			got := classify("dev", &stsError{op: "AssumeRole", profile: devRole, err: err})
+			if tt.wantIn == nil {
+				if got.Kind != fault.Refused || strings.Contains(got.Error(), "captive portal") {
+					t.Errorf("classify(%v) = %v %q, want Refused, not a captive portal", err, got.Kind, got.Error())
+				}
+				return
+			}
 			if status, code, _ := httperr.Answer(got); status != http.StatusServiceUnavailable || code != "STSUnavailable" {
 				t.Errorf("classify(%v) = %d %s, want 503 STSUnavailable", err, status, code)
 			}
