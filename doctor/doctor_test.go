@@ -148,10 +148,10 @@ func TestRun_NotShadowing(t *testing.T) {
 	w := newWorld(t)
 	w.vars["AWS_PROFILE"] = "prod-cli"
 	write(t, w.env.ConfigFile, "[default]\nregion = eu-west-1\n[profile prod-cli]\ncredential_process = brokerd credential-process prod\n")
-	write(t, w.env.CredentialsFile, "[dev]\naws_access_key_id = AKIAX\n")
+	write(t, w.env.CredentialsFile, "[dev]\naws_access_key_id = AKIAX\n[default]\ncredential_process = brokerd credential-process prod\n")
 	checks := Run(context.Background(), w.env)
 	if c, _ := find(checks, "shadowing"); c.Level != OK {
-		t.Errorf("shadowing = %+v, want ok (region in [default], keys outside [default], AWS_PROFILE served by brokerd)", c)
+		t.Errorf("shadowing = %+v, want ok (region in [default], keys outside [default], AWS_PROFILE and the credentials file's [default] served by brokerd)", c)
 	}
 }
 

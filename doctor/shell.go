@@ -124,7 +124,11 @@ func checkShadowing(env Env) []Check {
 	}
 	// The SDKs read the credentials file's sections as profiles too, merged
 	// over the config file's: a role there is the default profile's.
-	if set := sectionSets(env.CredentialsFile, []string{"default"}, credentialSettings...); len(set) > 0 {
+	set := sectionSets(env.CredentialsFile, []string{"default"}, credentialSettings...)
+	if _, ok := brokerdProcess(env.CredentialsFile, "default"); ok && slices.Equal(set, []string{"credential_process"}) {
+		set = nil // brokerd serving, as in the config file's [default]
+	}
+	if len(set) > 0 {
 		fail("credentials file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.CredentialsFile, strings.Join(set, ", ")),
 			fmt.Sprintf("move those lines to a named [profile NAME] section of %s (brokerd reads profiles from there only) and delete them from %s", env.ConfigFile, env.CredentialsFile))
 	}
