@@ -172,6 +172,10 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 	_, credSections := iniSections(env.CredentialsFile)
 	for _, name := range names {
 		s := profiles[name]
+		if err := profile.CheckName(name); err != nil {
+			add(name, Warn, fmt.Sprintf("brokerd cannot serve %s, which SDKs read: %v", sectionName(name), err),
+				fmt.Sprintf("rename %s in %s, and each source_profile that names it", sectionName(name), env.ConfigFile))
+		}
 		for _, k := range s.Keys() {
 			key := k.Name()
 			if profile.IsSetting(key) || len(k.NestedValues()) > 0 {

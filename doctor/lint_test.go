@@ -111,6 +111,8 @@ func TestRun_ConfigLint(t *testing.T) {
 			check: "profile prod", phrase: "the Go SDK assumes the role with the profile's own credential_process, but the aws CLI, boto3 and brokerd cannot", fix: "add source_profile", level: Fail},
 		{name: "role from its own SSO settings", config: "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsso_session = corp\n[sso-session corp]\n",
 			check: "profile prod", phrase: "own IAM Identity Center settings", fix: "move the sso_ settings to a [profile NAME] of their own", level: Fail},
+		{name: "name brokerd cannot serve", config: base + "[profile my dev]\nregion = eu-west-1\n",
+			check: "profile my dev", phrase: `brokerd cannot serve [profile my dev], which SDKs read: the profile name "my dev" holds " "`, fix: "rename [profile my dev]", level: Warn},
 		{name: "bad duration", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nduration_seconds = 10\n",
 			check: "profile prod", phrase: "duration_seconds", fix: "fix [profile prod]", level: Fail},
 	}
