@@ -189,6 +189,11 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 					fmt.Sprintf("check the spelling of %s in %s of %s", key, sectionName(name), env.ConfigFile))
 			}
 		}
+		if name != "default" && strings.TrimSpace(s.Key("aws_secret_access_key").String()) != "" {
+			// [default]'s keys are reported as shadowing brokerd.
+			add(name, Fail, fmt.Sprintf("%s of %s holds a secret access key in plain text: SDKs that use profile %s sign with it, and brokerd, which keeps keys in the keychain, does not read it", sectionName(name), env.ConfigFile, name),
+				fmt.Sprintf("brokerd keys add %s (the same key), then delete aws_access_key_id, aws_secret_access_key and aws_session_token from %s of %s", name, sectionName(name), env.ConfigFile))
+		}
 		if serial := strings.TrimSpace(s.Key("mfa_serial").String()); serial != "" && !mfaDevice.MatchString(serial) {
 			what := "is not an MFA device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) nor a hardware token's serial number"
 			if profiles[serial] != nil || slices.Contains(keys, serial) {

@@ -113,6 +113,8 @@ func TestRun_ConfigLint(t *testing.T) {
 			check: "profile prod", phrase: "own IAM Identity Center settings", fix: "move the sso_ settings to a [profile NAME] of their own", level: Fail},
 		{name: "name brokerd cannot serve", config: base + "[profile my dev]\nregion = eu-west-1\n",
 			check: "profile my dev", phrase: `brokerd cannot serve [profile my dev], which SDKs read: the profile name "my dev" holds " "`, fix: "rename [profile my dev]", level: Warn},
+		{name: "keys in the config file", config: "[profile dev]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n",
+			check: "profile dev", phrase: "holds a secret access key in plain text", fix: "brokerd keys add dev (the same key), then delete aws_access_key_id", level: Fail},
 		{name: "bad duration", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nduration_seconds = 10\n",
 			check: "profile prod", phrase: "duration_seconds", fix: "fix [profile prod]", level: Fail},
 	}
