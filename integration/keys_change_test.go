@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/brokerd/brokerd/keychain"
 )
 
 // TestKeysRemoveDropsDerived removes the keys of a source profile under a
@@ -86,4 +88,32 @@ func TestKeysAddHeals(t *testing.T) {
 		d.credentials(t, prod)
 		t.Logf("after keys add, %s was served within %v", prod, time.Since(added).Round(time.Millisecond))
 	})
+}
+
+// TestKeysRemoveGoneKeysEndsSession runs `brokerd keys remove` for a source
+// profile whose keys item is already gone from the keychain (deleted in
+// Seahorse, say) while its MFA session is open in the daemon: the command
+// says there were no keys, and the daemon still ends the session and drops
+// what it signed, as keys remove promises.
+func TestKeysRemoveGoneKeysEndsSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, mfaConfig)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t, "--default-profile", prod)
+	e.mustRun(t, "", "login", dev, "--code", mfaTestCode)
+	d.credentials(t, prod)
+
+	if err := keychain.New(keychain.System{}).RemoveKeys(t.Context(), dev); err != nil {
+		t.Fatalf("remove the keys of %s behind brokerd's back: %v", dev, err)
+	}
+	// The daemon still holds the session in memory.
+	d.credentials(t, prod)
+	r := e.run(t, "", "keys", "remove", dev)
+	wantOneLineError(t, r, "has no keys in the keychain")
+	wantAPIError(t, d.get(t, "/v1/credentials/"+prod, nil), http.StatusUnauthorized, "LoginRequired", "brokerd login "+dev)
+	if s := findSession(e.status(t), dev); s != nil {
+		t.Errorf("brokerd status after keys remove shows the MFA session of %s: %+v", dev, *s)
+	}
 }

@@ -75,6 +75,9 @@ func (e *env) keysCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := e.keys.RemoveKeys(cmd.Context(), args[0])
 			if errors.Is(err, keychain.ErrNotFound) {
+				// Gone behind brokerd's back, maybe: the daemon may still
+				// hold them, or the MFA session they opened.
+				e.tellDaemon(cmd.Context(), control.KeysChange{Profile: args[0], Removed: true})
 				return fmt.Errorf("profile %q has no keys in the keychain (see `brokerd keys list`)", args[0])
 			}
 			if err != nil {
