@@ -140,6 +140,10 @@ var knownKeys = profile.Settings()
 
 // mfaDevice is an MFA device's ARN (virtual, U2F or hardware device of a
 // user), or a hardware token's serial number.
+// regionName is an AWS region's name (eu-west-1, us-gov-west-1,
+// eusc-de-east-1), or a partition's global pseudo-region (aws-global).
+var regionName = regexp.MustCompile(`^([a-z]{2,4}(-[a-z]+)+-[0-9]+|aws(-[a-z]+)*-global)$`)
+
 var mfaDevice = regexp.MustCompile(`^(arn:aws[a-z-]*:iam::[0-9]{12}:(mfa|u2f)/.+|[A-Z0-9]{8,})$`)
 
 // checkConfig lints the profiles of the config file: unknown settings, a
@@ -188,6 +192,10 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 				add(name, Warn, fmt.Sprintf("%s sets %s, which neither brokerd nor the AWS SDKs it knows read", sectionName(name), key),
 					fmt.Sprintf("check the spelling of %s in %s of %s", key, sectionName(name), env.ConfigFile))
 			}
+		}
+		if r := strings.TrimSpace(s.Key("region").String()); r != "" && !regionName.MatchString(r) {
+			add(name, Warn, fmt.Sprintf("region = %s in %s is not the name of an AWS region (such as eu-west-1), so SDKs, and brokerd's calls to STS, find no endpoint for it", r, sectionName(name)),
+				fmt.Sprintf("set region to a region's name (an availability zone such as eu-west-1a is not one) in %s of %s", sectionName(name), env.ConfigFile))
 		}
 		if name != "default" && strings.TrimSpace(s.Key("aws_secret_access_key").String()) != "" {
 			// [default]'s keys are reported as shadowing brokerd.

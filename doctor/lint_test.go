@@ -115,6 +115,10 @@ func TestRun_ConfigLint(t *testing.T) {
 			check: "profile my dev", phrase: `brokerd cannot serve [profile my dev], which SDKs read: the profile name "my dev" holds " "`, fix: "rename [profile my dev]", level: Warn},
 		{name: "keys in the config file", config: "[profile dev]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n",
 			check: "profile dev", phrase: "holds a secret access key in plain text", fix: "brokerd keys add dev (the same key), then delete aws_access_key_id", level: Fail},
+		{name: "availability zone for a region", config: "[profile dev]\nregion = eu-west-1a\n",
+			check: "profile dev", phrase: "region = eu-west-1a in [profile dev] is not the name of an AWS region", fix: "set region to a region's name", level: Warn},
+		{name: "region misspelt", config: "[profile dev]\nregion = eu-west1\n",
+			check: "profile dev", phrase: "region = eu-west1 in [profile dev] is not the name", fix: "set region", level: Warn},
 		{name: "bad duration", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nduration_seconds = 10\n",
 			check: "profile prod", phrase: "duration_seconds", fix: "fix [profile prod]", level: Fail},
 	}
@@ -364,4 +368,16 @@ func TestPrintJSON(t *testing.T) {
 		t.Errorf("PrintJSON(nil) = %s, want an empty list", empty.String())
 	}
 	_ = http.StatusOK
+}
+
+func TestRegionName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"eu-west-1": true, "us-gov-west-1": true, "cn-north-1": true, "eusc-de-east-1": true, "us-isob-east-1": true,
+		"aws-global": true, "aws-us-gov-global": true,
+		"eu-west-1a": false, "eu-west1": false, "Ireland": false, "EU-WEST-1": false, "local": false,
+	} {
+		if got := regionName.MatchString(name); got != want {
+			t.Errorf("regionName.MatchString(%q) = %v, want %v", name, got, want)
+		}
+	}
 }
