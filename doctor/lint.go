@@ -243,6 +243,19 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 		}
 	}
 	out = append(out, checkLoops(env, profiles, names)...)
+	// The SDKs read the credentials file's sections as profiles too;
+	// brokerd reads profiles from the config file alone ([default]'s are
+	// reported as shadowing).
+	for _, name := range credSections {
+		set := sectionSets(env.CredentialsFile, []string{name}, credentialSettings...)
+		if _, ok := brokerdProcess(env.CredentialsFile, name); ok && slices.Equal(set, []string{"credential_process"}) {
+			continue // brokerd serving, for SDKs
+		}
+		if name != "default" && len(set) > 0 {
+			add(name, Warn, fmt.Sprintf("[%s] of %s sets %s, which SDKs read but brokerd does not: it reads profiles from %s only", name, env.CredentialsFile, strings.Join(set, ", "), env.ConfigFile),
+				fmt.Sprintf("move those lines to %s of %s and delete them from %s", sectionName(name), env.ConfigFile, env.CredentialsFile))
+		}
+	}
 	if cfg == nil {
 		return out
 	}

@@ -119,6 +119,8 @@ func TestRun_ConfigLint(t *testing.T) {
 			check: "profile dev", phrase: "region = eu-west-1a in [profile dev] is not the name of an AWS region", fix: "set region to a region's name", level: Warn},
 		{name: "region misspelt", config: "[profile dev]\nregion = eu-west1\n",
 			check: "profile dev", phrase: "region = eu-west1 in [profile dev] is not the name", fix: "set region", level: Warn},
+		{name: "role in the credentials file", config: base, creds: "[prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n",
+			check: "profile prod", phrase: "sets role_arn, source_profile, which SDKs read but brokerd does not", fix: "move those lines to [profile prod] of ", level: Warn},
 		{name: "bad duration", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nduration_seconds = 10\n",
 			check: "profile prod", phrase: "duration_seconds", fix: "fix [profile prod]", level: Fail},
 	}
