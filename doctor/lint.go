@@ -1,11 +1,8 @@
 package doctor
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,134 +13,17 @@ import (
 	"github.com/brokerd/brokerd/suggest"
 )
 
-// checkSyntax reads the config and credentials files as botocore does
-// (Python's configparser): a line it cannot read makes the aws CLI and
-// boto3 refuse the whole file ("Unable to parse config file"), where
-// brokerd and the Go SDK skip the line.
-func checkSyntax(env Env) []Check {
-	var out []Check
-	for i, file := range []string{env.ConfigFile, env.CredentialsFile} {
-		text, err := os.ReadFile(file)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // a missing file is an empty one
-		}
-		if err != nil {
-			out = append(out, unreadable(file, i == 0, err))
-			continue
-		}
-		for _, p := range botocoreProblems(text) {
-			out = append(out, Check{"syntax", Fail,
-				fmt.Sprintf("%s line %d: %s, so the aws CLI and boto3 refuse the whole file (\"Unable to parse config file\") while brokerd and the Go SDK skip the line", file, p.line, p.why),
-				fmt.Sprintf("%s on line %d of %s", p.fix, p.line, file)})
-		}
-	}
-	return out
-}
-
-// unreadable reports a shared file that exists but cannot be read (a
-// directory, or a file of root's after sudo aws configure): the SDKs read
-// no profile from it, and brokerd cannot load the config file.
-func unreadable(file string, config bool, err error) Check {
-	name, level, variable, what := "credentials file", Warn, "AWS_SHARED_CREDENTIALS_FILE", "SDKs read no profile from it"
-	if config {
-		name, level, variable, what = "config file", Fail, "AWS_CONFIG_FILE", "brokerd cannot load its profiles, and SDKs read none from it"
-	}
-	fix := fmt.Sprintf("make %s a file you can read: sudo chown \"$(id -un)\" %[1]s && chmod 600 %[1]s", file)
-	if fi, serr := os.Stat(file); serr == nil && fi.IsDir() {
-		fix = fmt.Sprintf("%s is a directory: move it away and put the file there, or point %s at the file", file, variable)
-	}
-	return Check{name, level, fmt.Sprintf("cannot read %s (%v), so %s", file, errors.Unwrap(err), what), fix}
-}
-
-// problem is a line of an ini file that botocore does not read.
-type problem struct {
-	line     int
-	why, fix string
-}
-
-// header is configparser's SECTCRE: a line that starts with [ and has a ]
-// further on; what follows the last ] is ignored.
-var header = regexp.MustCompile(`^\[(.+)\]`)
-
-// botocoreProblems lists the lines of text that Python's RawConfigParser
-// (strict, as botocore makes it) refuses.
-func botocoreProblems(text []byte) []problem {
-	var out []problem
-	if rest, ok := bytes.CutPrefix(text, []byte("\ufeff")); ok {
-		// Python reads the file as UTF-8, not UTF-8-sig: the mark is a
-		// character before the first [, and the Go SDK keeps it too.
-		out = append(out, problem{1, "the file starts with an invisible byte order mark (BOM, as some Windows editors write UTF-8) before its first line",
-			"save the file as UTF-8 without a BOM (editors call the other \"UTF-8 with BOM\"), that is, delete the 3 bytes EF BB BF"})
-		text = rest
-	}
-	sections := map[string]int{}
-	var current string
-	var options map[string]int
-	optionIndent := -1 // the indentation of the last option: deeper lines continue it
-	for i, raw := range strings.Split(string(bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))), "\n") {
-		n := i + 1
-		line := strings.TrimSpace(raw)
-		indent := len(raw) - len(strings.TrimLeft(raw, " \t"))
-		switch {
-		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
-			continue
-		case optionIndent >= 0 && indent > optionIndent:
-			continue // a continuation line, as in nested s3 settings
-		}
-		if m := header.FindStringSubmatch(line); m != nil {
-			current = m[1]
-			if first, ok := sections[current]; ok {
-				out = append(out, problem{n, fmt.Sprintf("the section [%s] appears a second time (first on line %d)", current, first), "merge the two sections into the first and delete this header"})
-			} else {
-				sections[current] = n
-			}
-			options, optionIndent = map[string]int{}, -1
-			continue
-		}
-		if strings.HasPrefix(line, "[") {
-			out = append(out, problem{n, fmt.Sprintf("the section header %q has no closing ]", line), "add the ]"})
-			optionIndent = -1
-			continue
-		}
-		if current == "" {
-			out = append(out, problem{n, "a setting comes before any [section] header", "move it into a section, or delete it"})
-			continue
-		}
-		name, _, ok := strings.Cut(line, "=")
-		if colon, _, cok := strings.Cut(line, ":"); cok && (!ok || len(colon) < len(name)) {
-			name, ok = colon, true
-		}
-		name = strings.ToLower(strings.TrimSpace(name))
-		switch {
-		case !ok:
-			out = append(out, problem{n, fmt.Sprintf("%q is neither a setting (name = value) nor a [section] header nor a comment", line), "make it name = value, a # comment, or delete it"})
-			optionIndent = -1
-			continue
-		case name == "":
-			out = append(out, problem{n, fmt.Sprintf("%q has no setting name before the =", line), "put the setting's name before the ="})
-			continue
-		}
-		if first, ok := options[name]; ok {
-			out = append(out, problem{n, fmt.Sprintf("%s is set a second time in [%s] (first on line %d)", name, current, first), "keep one of the two lines"})
-		} else {
-			options[name] = n
-		}
-		optionIndent = indent
-	}
-	return out
-}
-
 // knownKeys are the settings of a profile that the AWS SDKs, the aws CLI
 // and brokerd read; cli_* settings and nested service settings (s3 = …)
 // are known too.
 var knownKeys = profile.Settings()
 
-// mfaDevice is an MFA device's ARN (virtual, U2F or hardware device of a
-// user), or a hardware token's serial number.
 // regionName is an AWS region's name (eu-west-1, us-gov-west-1,
 // eusc-de-east-1), or a partition's global pseudo-region (aws-global).
 var regionName = regexp.MustCompile(`^([a-z]{2,4}(-[a-z]+)+-[0-9]+|aws(-[a-z]+)*-global)$`)
 
+// mfaDevice is an MFA device's ARN (virtual, U2F or hardware device of a
+// user), or a hardware token's serial number.
 var mfaDevice = regexp.MustCompile(`^(arn:aws[a-z-]*:iam::[0-9]{12}:(mfa|u2f)/.+|[A-Z0-9]{8,})$`)
 
 // checkConfig lints the profiles of the config file: unknown settings, a
