@@ -218,9 +218,14 @@ func profileOf(section string) (string, bool) {
 	if section == "default" {
 		return "default", true
 	}
-	name, ok := strings.CutPrefix(section, "profile ")
-	name = strings.TrimSpace(name)
-	return name, ok && name != ""
+	// The SDKs split the type from the name at the first run of spaces or
+	// tabs: [profile<TAB>dev] is dev too.
+	i := strings.IndexAny(section, " \t")
+	if i < 0 || section[:i] != "profile" {
+		return "", false
+	}
+	name := strings.TrimSpace(section[i:])
+	return name, name != ""
 }
 
 // sectionName is the config file header of profile name.

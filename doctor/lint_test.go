@@ -121,6 +121,9 @@ func TestRun_ConfigLint(t *testing.T) {
 			check: "profile dev", phrase: "region = eu-west1 in [profile dev] is not the name", fix: "set region", level: Warn},
 		{name: "role in the credentials file", config: base, creds: "[prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n",
 			check: "profile prod", phrase: "sets role_arn, source_profile, which SDKs read but brokerd does not", fix: "move those lines to [profile prod] of ", level: Warn},
+		// The SDKs read [profile<TAB>ops] as ops: its keys are what is missing.
+		{name: "tab in a header", config: "[profile\tops]\nregion = eu-west-1\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = ops\n",
+			check: "profile ops", phrase: "the keychain has no keys for ops, whose keys sign for prod", fix: "brokerd keys add ops", level: Fail},
 		{name: "bad duration", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\nduration_seconds = 10\n",
 			check: "profile prod", phrase: "duration_seconds", fix: "fix [profile prod]", level: Fail},
 	}
