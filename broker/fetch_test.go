@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/httperr"
@@ -883,5 +885,39 @@ func TestBroker_HeldKeysForgotten(t *testing.T) {
 	fetch()
 	if n := keys.Reads("keychainonly"); n != 4 {
 		t.Errorf("keychain reads over 5 fetches with 2 ForgetKeys and a Reload = %d, want 4", n)
+	}
+}
+
+// TestBroker_HeldKeysAge checks that held keys are read again once an
+// hour of the wall clock has passed, or the clock was set back: a laptop
+// that slept does not count its sleep on the monotonic clock.
+func TestBroker_HeldKeysAge(t *testing.T) {
+	tests := []struct {
+		name      string
+		step      time.Duration
+		wantReads int
+	}{
+		{"within the hour", 59 * time.Minute, 1},
+		{"an hour later", time.Hour, 2},
+		{"clock set back", -time.Minute, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stsWorld(t)
+			keys := &countingKeys{keys: testKeys}
+			clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+			b := broker.New(keys, broker.Config{Clock: clock})
+			for i := range 2 {
+				if i == 1 {
+					clock.Advance(tt.step)
+				}
+				if _, err := b.Fetch(t.Context(), "keychainonly"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := keys.Reads("keychainonly"); n != tt.wantReads {
+				t.Errorf("keychain reads = %d, want %d", n, tt.wantReads)
+			}
+		})
 	}
 }

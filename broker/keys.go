@@ -39,7 +39,7 @@ func (s keysSource) Credentials(ctx context.Context, p profile.Plan) (aws.Creden
 }
 
 // keysMaxAge is how long long-term keys read from the keychain are kept in
-// memory. `brokerd keys add|remove` and a reload drop them at once (see
+// memory, on the wall clock. `brokerd keys add|remove` and a reload drop them at once (see
 // ForgetKeys), and so does STS refusing them.
 const keysMaxAge = time.Hour
 
@@ -47,6 +47,26 @@ const keysMaxAge = time.Hour
 type heldKeys struct {
 	creds aws.Credentials
 	read  time.Time
+}
+
+// heldFor is how long keys read at read have been held at now, on the wall
+// clock: the monotonic clock does not count a laptop's sleep. A clock set
+// back counts as the keys' whole age, so they are read again.
+func heldFor(now, read time.Time) time.Duration {
+	d := now.Round(0).Sub(read.Round(0))
+	if d < 0 {
+		return keysMaxAge
+	}
+	return d
+}
+
+// dropHeld forgets the keys of name read at read, unless read again since.
+func (b *Broker) dropHeld(name string, read time.Time) {
+	b.keysMu.Lock()
+	defer b.keysMu.Unlock()
+	if h, ok := b.held[name]; ok && h.read.Equal(read) {
+		delete(b.held, name)
+	}
 }
 
 // longTerm returns the keys of p's source profile, read from the keychain
@@ -57,7 +77,7 @@ func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials,
 	b.keysMu.Lock()
 	h, ok := b.held[name]
 	b.keysMu.Unlock()
-	if ok && now.Sub(h.read) < keysMaxAge {
+	if ok && heldFor(now, h.read) < keysMaxAge {
 		return h.creds, nil
 	}
 	k, err := b.keys.Keys(ctx, name)
@@ -76,6 +96,9 @@ func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials,
 	}
 	b.held[name] = heldKeys{c, now}
 	b.keysMu.Unlock()
+	// Dropped an hour on, if not read again by then: a profile no longer
+	// used does not keep its keys in memory.
+	b.cfg.Clock.AfterFunc(keysMaxAge, func() { b.dropHeld(name, now) })
 	return c, nil
 }
 

@@ -202,3 +202,45 @@ func TestSTSClients_CorrectClockSkew(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldKeys_DroppedAfterAnHour checks that keys read for a profile no
+// longer used leave memory an hour after their read, and that keys read
+// again since stay.
+func TestHeldKeys_DroppedAfterAnHour(t *testing.T) {
+	w := newMFAWorld(t)
+	b := w.broker()
+	held := func() bool {
+		b.keysMu.Lock()
+		defer b.keysMu.Unlock()
+		_, ok := b.held["dev"]
+		return ok
+	}
+	read := func() {
+		t.Helper()
+		if _, err := b.longTerm(t.Context(), plan(t, b, "dev")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	w.clock.Advance(keysMaxAge - time.Minute)
+	if !held() {
+		t.Fatal("keys dropped within the hour")
+	}
+	w.clock.Advance(time.Minute)
+	// The fake clock runs what AfterFunc was given on a goroutine.
+	for deadline := time.Now().Add(5 * time.Second); held() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if held() {
+		t.Fatal("keys still held an hour after their read")
+	}
+	read()
+	w.clock.Advance(keysMaxAge / 2)
+	b.ForgetKeys()
+	read() // read again: the first read's timer must not drop these
+	w.clock.Advance(keysMaxAge / 2)
+	time.Sleep(10 * time.Millisecond) // a wrong drop would be done by now
+	if !held() {
+		t.Error("keys read half an hour ago were dropped by an earlier read's timer")
+	}
+}
