@@ -18,6 +18,9 @@ import (
 // are known too.
 var knownKeys = profile.Settings()
 
+// settingName is what a setting's name, or a typo of one, looks like.
+var settingName = regexp.MustCompile(`^[a-z0-9_.-]{1,40}$`)
+
 // regionName is an AWS region's name (eu-west-1, us-gov-west-1,
 // eusc-de-east-1), or a partition's global pseudo-region (aws-global).
 var regionName = regexp.MustCompile(`^([a-z]{2,4}(-[a-z]+)+-[0-9]+|aws(-[a-z]+)*-global)$`)
@@ -63,6 +66,13 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 		for _, k := range s.Keys() {
 			key := k.Name()
 			if profile.IsSetting(key) || len(k.NestedValues()) > 0 {
+				continue
+			}
+			if !settingName.MatchString(key) {
+				// Likely a token pasted on a line of its own (it may end
+				// in =): no check may show it.
+				add(name, Warn, fmt.Sprintf("%s has a line whose name is no setting's and may be a pasted key or token (not shown), which the SDKs ignore", sectionName(name)),
+					fmt.Sprintf("find the line in %s of %s and delete it", sectionName(name), env.ConfigFile))
 				continue
 			}
 			if near := suggest.Closest(key, knownKeys); near != "" {

@@ -386,3 +386,21 @@ func TestRegionName(t *testing.T) {
 		}
 	}
 }
+
+// No check shows a secret key or token that a broken line of a shared file
+// holds: pasted on a line of its own (a token may end in =), or after an
+// = without a name.
+func TestRun_BrokenLinesShowNoSecret(t *testing.T) {
+	const secret, token = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEBYaDGhpZGRlbnRva2VuMTIzNDU2Nzg5MA=="
+	w := newWorld(t)
+	write(t, w.env.ConfigFile, "[profile dev]\nregion = eu-west-1\n"+token+"\n"+secret+"\n")
+	write(t, w.env.CredentialsFile, "[work]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key =\n"+secret+"\n[old]\n= "+secret+"\n")
+	checks := Run(context.Background(), w.env)
+	out := strings.ToLower(printed(checks)) // the lint lowers key names
+	if strings.Contains(out, strings.ToLower(secret)) || strings.Contains(out, strings.ToLower(strings.TrimRight(token, "="))) {
+		t.Errorf("Run() shows a secret of a broken line:\n%s", out)
+	}
+	wantCheck(t, checks, "syntax", w.env.CredentialsFile+" line 4: the line is neither a setting", Fail, "on line 4 of")
+	wantCheck(t, checks, "syntax", w.env.CredentialsFile+" line 6: the line has no setting name before the =", Fail, "on line 6 of")
+	wantCheck(t, checks, "profile dev", "may be a pasted key or token (not shown)", Warn, "delete it")
+}

@@ -110,11 +110,13 @@ func botocoreProblems(text []byte) []problem {
 		name = strings.ToLower(strings.TrimSpace(name))
 		switch {
 		case !ok:
-			out = append(out, problem{n, fmt.Sprintf("%q is neither a setting (name = value) nor a [section] header nor a comment", line), "make it name = value, a # comment, or delete it"})
+			// The line is not quoted, here or below: it may be a secret
+			// key or token pasted on a line of its own.
+			out = append(out, problem{n, "the line is neither a setting (name = value) nor a [section] header nor a comment", "make it name = value, a # comment, or delete it"})
 			optionIndent = -1
 			continue
 		case name == "":
-			out = append(out, problem{n, fmt.Sprintf("%q has no setting name before the =", line), "put the setting's name before the ="})
+			out = append(out, problem{n, "the line has no setting name before the =", "put the setting's name before the ="})
 			continue
 		}
 		if first, ok := options[name]; ok {
