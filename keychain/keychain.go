@@ -209,6 +209,20 @@ func (s *Store) updateIndex(ctx context.Context, write func() error, change func
 }
 
 func (s *Store) getJSON(ctx context.Context, service, user string, v any) error {
+	secret, err := s.get(ctx, service, user)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(secret), v); err != nil {
+		// The item's text may be a secret: do not quote it.
+		return fmt.Errorf("keychain item %s/%s is not brokerd's format: remove it and add it again", service, user)
+	}
+	return nil
+}
+
+// get returns the text of an item, read once for callers that ask at the
+// same time, within the store's timeout.
+func (s *Store) get(ctx context.Context, service, user string) (string, error) {
 	key := item(service, user)
 	done := s.reads.DoChan(key, func() (any, error) {
 		defer s.endRead(key, s.beginRead(key))
@@ -219,13 +233,9 @@ func (s *Store) getJSON(ctx context.Context, service, user string, v any) error 
 		s.abandonStaleRead(key)
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := json.Unmarshal([]byte(secret.(string)), v); err != nil {
-		// The item's text may be a secret: do not quote it.
-		return fmt.Errorf("keychain item %s/%s is not brokerd's format: remove it and add it again", service, user)
-	}
-	return nil
+	return secret.(string), nil
 }
 
 func (s *Store) setJSON(ctx context.Context, service, user string, v any) error {

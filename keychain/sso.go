@@ -18,18 +18,18 @@ type SSOTokens struct{ s *Store }
 // SSO returns the store of IAM Identity Center tokens.
 func (s *Store) SSO() SSOTokens { return SSOTokens{s} }
 
-// Get returns the blob stored for session key, or nil and no error when
-// there is none.
+// Get returns the blob stored for session key as it is, or nil and no
+// error when there is none. sso reads it: a blob damaged, or written by
+// another program, asks for a sign-in there, which replaces it.
 func (t SSOTokens) Get(ctx context.Context, key string) ([]byte, error) {
-	var blob json.RawMessage
-	err := t.s.getJSON(ctx, SSOService, key, &blob)
+	blob, err := t.s.get(ctx, SSOService, key)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the SSO token of session %q: %w", key, err)
 	}
-	return blob, nil
+	return []byte(blob), nil
 }
 
 // Set stores blob, a JSON object, for session key, replacing any other.

@@ -93,6 +93,9 @@ func TestToken_LoginRequired(t *testing.T) {
 		{name: "signed out", session: session, want: sso.ErrLoginRequired,
 			prepare: func(e *env) { e.client.Logout(context.Background(), session) }},
 		{name: "store fails", session: session, want: errStore, prepare: func(e *env) { e.store.err = errStore }},
+		// An item damaged, or another program's, asks for a sign-in.
+		{name: "damaged token", session: session, want: sso.ErrLoginRequired,
+			prepare: func(e *env) { e.store.Set(context.Background(), session.Key(), []byte("aoa-secret-not-json")) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
