@@ -102,6 +102,14 @@ func classify(name string, err error) *fault.Error {
 			src = ke.profile
 		}
 		e.Message = fmt.Sprintf("no keys for profile %q in the keychain: run `brokerd keys add %s`", src, src)
+	case errors.Is(err, keychain.ErrFormat):
+		// Damaged, or another program's: keys add replaces it.
+		e.Kind = fault.NoKeys
+		src := name
+		if errors.As(err, &ke) {
+			src = ke.profile
+		}
+		e.Message = fmt.Sprintf("the keychain item of profile %q is not brokerd's format (damaged, or another program's): run `brokerd keys add %s` to store its keys again", src, src)
 	case errors.Is(err, keychain.ErrLocked):
 		e.Kind = fault.KeychainLocked
 		e.Message = keychain.ErrLocked.Error()

@@ -571,6 +571,9 @@ func TestBroker_FetchKeychainErrors(t *testing.T) {
 		{"keychainonly", keychain.ErrTimeout, 503, "KeychainUnavailable"},
 		{"keychainonly", keychain.ErrNotFound, 404, "ProfileNotFound"},
 		{"dev", keychain.ErrLocked, 503, "KeychainLocked"},
+		// A damaged item is as good as none, not a 500 that SDKs retry.
+		{"keychainonly", keychain.ErrFormat, 404, "NoKeys"},
+		{"dev", keychain.ErrFormat, 404, "NoKeys"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %v", tt.profile, tt.err), func(t *testing.T) {
@@ -580,6 +583,9 @@ func TestBroker_FetchKeychainErrors(t *testing.T) {
 			var fe *fault.Error
 			if status, code, _ := httperr.Answer(err); !errors.As(err, &fe) || status != tt.wantStatus || code != tt.wantCode {
 				t.Errorf("Fetch(%q) with keychain error %v = %v (%d %s), want a *fault.Error answered %d %s", tt.profile, tt.err, err, status, code, tt.wantStatus, tt.wantCode)
+			}
+			if tt.err == keychain.ErrFormat && !strings.Contains(err.Error(), "run `brokerd keys add "+map[string]string{"dev": "base", "keychainonly": "keychainonly"}[tt.profile]+"`") {
+				t.Errorf("Fetch(%q) = %v, want it to say to add the source's keys again", tt.profile, err)
 			}
 			if tt.wantStatus == 503 && !errors.Is(err, tt.err) {
 				t.Errorf("Fetch(%q) = %v, want it to wrap %v", tt.profile, err, tt.err)

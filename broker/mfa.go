@@ -109,7 +109,8 @@ func (m *mfaSource) session(ctx context.Context, source string) (keychain.Sessio
 	if !ok && !out && m.b.cfg.Sessions != nil {
 		var err error
 		s, err = m.b.cfg.Sessions.Session(ctx, source)
-		if errors.Is(err, keychain.ErrNotFound) {
+		if errors.Is(err, keychain.ErrNotFound) || errors.Is(err, keychain.ErrFormat) {
+			// A damaged session is replaced by the login asked for.
 			return keychain.Session{}, &loginError{source: source}
 		}
 		if err != nil {

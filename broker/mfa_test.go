@@ -250,8 +250,29 @@ func TestLogin_Code(t *testing.T) {
 	}
 }
 
+// damagedSessions is a sessionStore whose stored sessions are not
+// brokerd's format.
+type damagedSessions struct{ *sessionStore }
+
+var _ Sessions = damagedSessions{}
+
+func (damagedSessions) Session(_ context.Context, profile string) (keychain.Session, error) {
+	return keychain.Session{}, fmt.Errorf("keychain item brokerd-session/%s is %w", profile, keychain.ErrFormat)
+}
+
 func TestFetch_LoginRequired(t *testing.T) {
+	for _, damaged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("damaged=%v", damaged), func(t *testing.T) { testFetchLoginRequired(t, damaged) })
+	}
+}
+
+// testFetchLoginRequired fetches an MFA role with no session stored, or
+// with one damaged, which the login asked for replaces.
+func testFetchLoginRequired(t *testing.T, damaged bool) {
 	w := newMFAWorld(t)
+	if damaged {
+		w.cfg.Sessions = damagedSessions{w.store}
+	}
 	_, err := w.broker().Fetch(context.Background(), "prod")
 	var fe *fault.Error
 	status, code, _ := httperr.Answer(err)

@@ -40,6 +40,9 @@ var (
 	// ErrTimeout means the keychain did not answer in time, for example
 	// while an unlock prompt is open.
 	ErrTimeout = errors.New("keychain did not answer in time: is an unlock prompt waiting?")
+	// ErrFormat means an item is not in brokerd's format: damaged, or
+	// written by another program. Storing it again replaces it.
+	ErrFormat = errors.New("not brokerd's format")
 )
 
 // Backend is the part of go-keyring the store uses.
@@ -215,7 +218,7 @@ func (s *Store) getJSON(ctx context.Context, service, user string, v any) error 
 	}
 	if err := json.Unmarshal([]byte(secret), v); err != nil {
 		// The item's text may be a secret: do not quote it.
-		return fmt.Errorf("keychain item %s/%s is not brokerd's format: remove it and add it again", service, user)
+		return fmt.Errorf("keychain item %s/%s is %w: remove it and add it again", service, user, ErrFormat)
 	}
 	return nil
 }
