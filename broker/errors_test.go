@@ -445,15 +445,8 @@ func TestClassify_NotSTS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(tt.answer))
 			defer srv.Close()
-			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
-			t.Setenv("AWS_REGION", "us-east-1")
-			s := &stsClients{}
-			defer s.close()
-			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(devRole.RoleARN), RoleSessionName: aws.String("brokerd")},
+			c := stsClientOf(t, srv.URL)
+			_, err := c.AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(devRole.RoleARN), RoleSessionName: aws.String("brokerd")},
 				signed{c, aws.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "secret"}}.sign)
 			got := classify("dev", &stsError{op: "AssumeRole", profile: devRole, err: err})
 			if tt.wantIn == nil {

@@ -122,15 +122,8 @@ func TestSTSClients_RetryOnlyAResetWhileReading(t *testing.T) {
 				conn.Close()
 			}))
 			defer srv.Close()
-			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
-			t.Setenv("AWS_REGION", "us-east-1")
-			s := &stsClients{}
-			defer s.close()
-			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+			c := stsClientOf(t, srv.URL)
+			_, err := c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
 			if (err != nil) != tt.wantErr || calls.Load() != tt.wantCalls {
 				t.Errorf("GetCallerIdentity = %v after %d calls, want error %v after %d", err, calls.Load(), tt.wantErr, tt.wantCalls)
 			}
@@ -181,20 +174,13 @@ func TestSTSClients_CorrectClockSkew(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
-			t.Setenv("AWS_REGION", "us-east-1")
-			s := &stsClients{}
-			defer s.close()
-			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := stsClientOf(t, srv.URL)
 			keys := func(o *sts.Options) {
 				o.Credentials = static{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "secret"}
 			}
 			for i, want := range tt.wantCalls {
 				calls.Store(0)
-				_, err = c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{}, keys)
+				_, err := c.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{}, keys)
 				if (err != nil) != tt.wantErr || calls.Load() != want {
 					t.Errorf("GetCallerIdentity #%d = %v after %d calls, want error %v after %d", i+1, err, calls.Load(), tt.wantErr, want)
 				}
@@ -243,4 +229,19 @@ func TestHeldKeys_DroppedAfterAnHour(t *testing.T) {
 	if !held() {
 		t.Error("keys read half an hour ago were dropped by an earlier read's timer")
 	}
+}
+
+// stsClientOf returns brokerd's STS client for an STS at url, in
+// us-east-1, closed when the test ends.
+func stsClientOf(t *testing.T, url string) *sts.Client {
+	t.Helper()
+	t.Setenv("AWS_ENDPOINT_URL_STS", url)
+	t.Setenv("AWS_REGION", "us-east-1")
+	s := &stsClients{}
+	t.Cleanup(s.close)
+	c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
