@@ -55,8 +55,12 @@ type Config struct {
 // Request says where the console opens and for how long.
 type Request struct {
 	// Region is the console's region; "" means the console's home in
-	// us-east-1's partition.
+	// Partition.
 	Region string
+	// Partition is the partition of the credentials (aws, aws-cn or
+	// aws-us-gov, as a role's ARN names it), whose sign-in endpoint takes
+	// them; "" means Region's, else aws.
+	Partition string
 	// Destination is a console path such as "s3" or "ec2/home", or a whole
 	// https URL; "" means the console's home page.
 	Destination string
@@ -114,7 +118,7 @@ func (c *Client) URL(ctx context.Context, creds aws.Credentials, r Request) (str
 		}
 		duration = strconv.Itoa(int(r.Duration / time.Second))
 	}
-	federation, dest := c.federationURL(r.Region), destination(r.Region, r.Destination)
+	federation, dest := c.federationURL(r.Partition, r.Region), destination(r.Partition, r.Region, r.Destination)
 	token, err := c.signinToken(ctx, federation, creds, duration)
 	if err != nil {
 		return "", err
@@ -207,32 +211,33 @@ func (c *Client) signinToken(ctx context.Context, federation string, creds aws.C
 	return out.SigninToken, nil
 }
 
-// partition returns the sign-in and console domains of region.
-func partition(region string) (signin, console string) {
+// domains returns the sign-in and console domains of partition part, else
+// of region's.
+func domains(part, region string) (signin, console string) {
 	switch {
-	case strings.HasPrefix(region, "cn-"):
+	case part == "aws-cn", part == "" && strings.HasPrefix(region, "cn-"):
 		return "signin.amazonaws.cn", "console.amazonaws.cn"
-	case strings.HasPrefix(region, "us-gov-"):
+	case part == "aws-us-gov", part == "" && strings.HasPrefix(region, "us-gov-"):
 		return "signin.amazonaws-us-gov.com", "console.amazonaws-us-gov.com"
 	}
 	return "signin.aws.amazon.com", "console.aws.amazon.com"
 }
 
-func (c *Client) federationURL(region string) string {
+func (c *Client) federationURL(part, region string) string {
 	if c.cfg.FederationURL != "" {
 		return c.cfg.FederationURL
 	}
-	signin, _ := partition(region)
+	signin, _ := domains(part, region)
 	return "https://" + signin + "/federation"
 }
 
 // destination is the console URL of path in region, as aws-vault makes it:
 // https://REGION.console.aws.amazon.com/PATH?region=REGION.
-func destination(region, path string) string {
+func destination(part, region, path string) string {
 	if strings.HasPrefix(path, "https://") {
 		return path
 	}
-	_, domain := partition(region)
+	_, domain := domains(part, region)
 	path = strings.TrimPrefix(path, "/")
 	if region == "" {
 		return "https://" + domain + "/" + path

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,12 +58,25 @@ func (s *service) Console(ctx context.Context, r control.Console) (control.Conso
 		}
 		creds = served.Credentials.Credentials
 	}
-	u, err := console.New(cfg).URL(ctx, creds, console.Request{Region: cmp.Or(r.Region, region.Of(p)), Destination: r.Destination, Duration: d})
+	u, err := console.New(cfg).URL(ctx, creds, console.Request{Region: cmp.Or(r.Region, region.Of(p)), Partition: partition(p),
+		Destination: r.Destination, Duration: d})
 	if err != nil {
 		return control.ConsoleURL{}, consoleFault(p.Name, err)
 	}
 	s.log.Info("console sign-in URL made", zap.String("profile", p.Name), zap.Bool("federated", federated))
 	return control.ConsoleURL{URL: u}, nil
+}
+
+// partition is the partition of the credentials of p, as its role's ARN
+// names it (arn:aws-us-gov:iam::…); "" when it has no role.
+func partition(p profile.Plan) string {
+	role, ok := p.Role()
+	if !ok {
+		return ""
+	}
+	_, rest, _ := strings.Cut(role.RoleARN, ":")
+	part, _, _ := strings.Cut(rest, ":")
+	return part
 }
 
 // consoleFault gives a failure to make a console URL a kind: STS's own

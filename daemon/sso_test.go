@@ -21,6 +21,7 @@ import (
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/internal/federationfake"
 	"github.com/brokerd/brokerd/internal/ssofake"
+	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -303,6 +304,12 @@ func TestRun_SSOSignInsEnd(t *testing.T) {
 
 func TestRun_Console(t *testing.T) {
 	w, fake := ssoWorld(t, ssofake.Config{})
+	// A GovCloud role whose profiles set no region.
+	w.keys.keys["gov-user"] = keychain.Keys{AccessKeyID: "AKIAGGGGGGGGGGGGGGGG", SecretAccessKey: strings.Repeat("g", 40)}
+	gov := ssoTestConfig + "[profile gov]\nrole_arn = arn:aws-us-gov:iam::999999999999:role/UpdateApp\nsource_profile = gov-user\n"
+	if err := os.WriteFile(w.config, []byte(gov), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	fed := federationfake.New(federationfake.Config{})
 	t.Cleanup(fed.Close)
 	core, logs := observer.New(zap.DebugLevel)
@@ -320,6 +327,8 @@ func TestRun_Console(t *testing.T) {
 		// A role that sets no region opens in its source profile's, the
 		// region brokerd gives its SDKs (and whose partition signs in).
 		{profile: "prod", wantDest: "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1"},
+		// Its partition's console and sign-in, not the commercial ones.
+		{profile: "gov", wantDest: "https://console.amazonaws-us-gov.com/"},
 		{profile: "sso-dev", region: "us-west-2", destination: "s3", wantDest: "https://us-west-2.console.aws.amazon.com/s3?region=us-west-2"},
 		// An IAM user: federated with its long-term keys, in its region.
 		{profile: "dev", federated: true, destination: "ec2/home", wantDest: "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1"},
