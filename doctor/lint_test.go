@@ -295,6 +295,15 @@ func TestRun_EnvFixKeepsProfile(t *testing.T) {
 	wantCheck(t, Run(context.Background(), w.env), "environment", "but brokerd serves", Fail, `eval "$(brokerd env prod)"`)
 }
 
+// noKeyring fails as the keychain does without a default keyring: it is
+// ErrNoKeyring and ErrUnavailable both.
+type noKeyring struct{}
+
+func (noKeyring) Error() string { return keychain.ErrNoKeyring.Error() }
+func (noKeyring) Is(target error) bool {
+	return target == keychain.ErrNoKeyring || target == keychain.ErrUnavailable
+}
+
 func TestRun_KeychainFixByCause(t *testing.T) {
 	tests := []struct {
 		err error
@@ -302,6 +311,7 @@ func TestRun_KeychainFixByCause(t *testing.T) {
 	}{
 		{keychain.ErrLocked, "unlock the login keychain"},
 		{keychain.ErrUnavailable, "start a Secret Service"},
+		{noKeyring{}, "create a default keyring"},
 		{keychain.ErrTimeout, "answer the unlock prompt"},
 		{errors.New("dbus: something odd"), "make the OS keychain reachable"},
 	}

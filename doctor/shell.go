@@ -255,6 +255,8 @@ func checkKeychain(ctx context.Context, env Env) ([]string, Check) {
 		return names, Check{name, OK, fmt.Sprintf("reachable and unlocked; profiles with keys: %d", len(names)), ""}
 	case errors.Is(err, keychain.ErrLocked):
 		fix = "unlock the login keychain: log in to the desktop session (macOS: Keychain Access; Linux: Seahorse, or `gnome-keyring-daemon --unlock` in the session), then run brokerd doctor again"
+	case errors.Is(err, keychain.ErrNoKeyring): // before ErrUnavailable, which it is too
+		fix = "create a default keyring (Seahorse, \"Passwords and Keys\": + then \"Password keyring\", then \"Set as default\"), then add your keys again with brokerd keys add PROFILE"
 	case errors.Is(err, keychain.ErrUnavailable):
 		fix = "start a Secret Service in your session: gnome-keyring (apt-get install gnome-keyring; it starts with a desktop login) or KeePassXC with its Secret Service integration on; over ssh, log in to the desktop first"
 	case errors.Is(err, keychain.ErrTimeout):
