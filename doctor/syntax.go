@@ -8,6 +8,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/brokerd/brokerd/profile"
 )
 
 // checkSyntax reads the config and credentials files as botocore does
@@ -17,7 +19,7 @@ import (
 func checkSyntax(env Env) []Check {
 	var out []Check
 	for i, file := range []string{env.ConfigFile, env.CredentialsFile} {
-		text, err := os.ReadFile(file)
+		text, err := profile.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // a missing file is an empty one
 		}

@@ -94,7 +94,7 @@ func expandHome(p string) (string, error) {
 
 // Load reads the config file at path. A missing file is an empty config.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}, nil
 	}

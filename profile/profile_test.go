@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -690,5 +691,38 @@ func TestParse_LongContinuation(t *testing.T) {
 	}
 	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(20*len(text)); got > limit {
 		t.Errorf("Parse(%d bytes of continuation lines) allocated %d bytes, want at most %d", len(text), got, limit)
+	}
+}
+
+// TestLoad_NotARegularFile checks that a named pipe as the config file
+// (AWS_CONFIG_FILE=<(…)) is refused at once: reading it waited for a
+// writer, for ever in the daemon.
+func TestLoad_NotARegularFile(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "config")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := profile.Load(fifo)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, profile.ErrInvalid) || !strings.Contains(err.Error(), "a named pipe") {
+			t.Errorf("Load(named pipe) = %v, want ErrInvalid naming a named pipe", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load(named pipe) still waits for a writer")
+	}
+}
+
+func TestReadFile_TooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, make([]byte, profile.MaxFileSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := profile.ReadFile(path); err == nil || !strings.Contains(err.Error(), "over 16 MiB") {
+		t.Errorf("ReadFile(16 MiB + 1) = %v, want an error naming the limit", err)
 	}
 }
