@@ -3,6 +3,7 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ var mfaDevice = regexp.MustCompile(`^(arn:aws[a-z-]*:iam::[0-9]{12}:(mfa|u2f)/.+
 // source_profile chains that loop, and values the SDKs refuse. keys are
 // the profiles with keys in the keychain (known only when keysKnown).
 func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []Check {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true,
+	f, err := loadINI(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true,
 		SpaceBeforeInlineComment: true}, env.ConfigFile)
 	if err != nil {
 		return nil // checkSyntax and the daemon report a file that does not load
@@ -241,9 +242,22 @@ func profileOf(section string) (string, bool) {
 // sectionName is the config file header of profile name.
 func sectionName(name string) string { return profile.Header(name) }
 
+// loadINI reads file as the lint's ini reader does, with profile.ReadFile's
+// guards (a named pipe is not waited on); a missing file is empty.
+func loadINI(opts ini.LoadOptions, file string) (*ini.File, error) {
+	b, err := profile.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ini.Empty(opts), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ini.LoadSources(opts, b)
+}
+
 // iniSections lists the sections of an ini file.
 func iniSections(file string) (*ini.File, []string) {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, SkipUnrecognizableLines: true}, file)
+	f, err := loadINI(ini.LoadOptions{Loose: true, SkipUnrecognizableLines: true}, file)
 	if err != nil {
 		return nil, nil
 	}

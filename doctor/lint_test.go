@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,6 +255,12 @@ func TestRun_UnreadableFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false, "is a directory: move it away"},
+		// AWS_CONFIG_FILE=<(…): reading it waited for a writer, for ever.
+		{"a named pipe", func(t *testing.T, file string) {
+			if err := syscall.Mkfifo(file, 0o600); err != nil {
+				t.Skip(err)
+			}
+		}, false, "write the settings to a regular file"},
 		{"no permission", func(t *testing.T, file string) { write(t, file, "[default]\n"); os.Chmod(file, 0) }, true, "chmod 600"},
 	}
 	for _, tt := range tests {

@@ -203,7 +203,7 @@ func checkProfileVar(env Env, v string) *Check {
 
 // section returns the keys of the first of sections that file has.
 func section(file string, sections ...string) (*ini.Section, bool) {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true}, file)
+	f, err := loadINI(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true}, file)
 	if err != nil {
 		return nil, false
 	}

@@ -47,6 +47,8 @@ func unreadable(file string, config bool, err error) Check {
 	fix := fmt.Sprintf("make %s a file you can read: sudo chown \"$(id -un)\" %[1]s && chmod 600 %[1]s", file)
 	if fi, serr := os.Stat(file); serr == nil && fi.IsDir() {
 		fix = fmt.Sprintf("%s is a directory: move it away and put the file there, or point %s at the file", file, variable)
+	} else if serr == nil && !fi.Mode().IsRegular() {
+		fix = fmt.Sprintf("write the settings to a regular file and point %s at it: brokerd reads the file again at each change", variable)
 	}
 	return Check{name, level, fmt.Sprintf("cannot read %s (%v), so %s", file, errors.Unwrap(err), what), fix}
 }
