@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"go.uber.org/zap"
@@ -107,10 +108,37 @@ func TestContainers_IssueRefusesUnknownProfiles(t *testing.T) {
 // TestListenUnix_pathTooLong checks that a state directory too deep for a
 // Unix socket gets a line that says what to do, not bind's "invalid
 // argument".
+// The longest path it takes is one byte short of the socket address's
+// room: the path ends with a NUL there.
 func TestListenUnix_pathTooLong(t *testing.T) {
-	path := "/" + strings.Repeat("d", maxSocketPath-len("/control.sock")) + "/control.sock"
-	_, err := listenUnix(path, "control socket")
-	if err == nil || !strings.Contains(err.Error(), "set BROKERD_STATE_DIR to a shorter directory") {
-		t.Fatalf("listenUnix(%d bytes) = %v, want an error that says to shorten BROKERD_STATE_DIR", len(path), err)
+	dir := t.TempDir()
+	// A path of n bytes in a directory under dir.
+	pathOf := func(n int) string {
+		pad := n - len(dir) - len("//control.sock")
+		if pad < 1 || pad > 255 {
+			t.Skipf("the temporary directory %s leaves no room for a %d-byte path", dir, n)
+		}
+		sub := filepath.Join(dir, strings.Repeat("d", pad))
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(sub, "control.sock")
 	}
+	room := len(syscall.RawSockaddrUnix{}.Path) // 108 on Linux, 104 on macOS
+	for _, n := range []int{room + 1, room} {
+		path := pathOf(n)
+		ln, err := listenUnix(path, "control socket")
+		if err == nil {
+			ln.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "set BROKERD_STATE_DIR to a shorter directory") || strings.Contains(err.Error(), "invalid argument") {
+			t.Errorf("listenUnix(%d bytes) = %v, want an error that says to shorten BROKERD_STATE_DIR", len(path), err)
+		}
+	}
+	path := pathOf(room - 1)
+	ln, err := listenUnix(path, "control socket")
+	if err != nil {
+		t.Fatalf("listenUnix(%d bytes) = %v, want it to listen", len(path), err)
+	}
+	ln.Close()
 }

@@ -298,9 +298,9 @@ func listenControl(dir state.Dir) (net.Listener, error) {
 	return listenUnix(dir.Join(state.SocketFile), "control socket")
 }
 
-// maxSocketPath is the longest path a Unix socket can have: 108 bytes on
-// Linux, 104 on macOS.
-var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path)
+// maxSocketPath is the longest path a Unix socket can have: 107 bytes on
+// Linux, 103 on macOS, its address's room but for the NUL that ends it.
+var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
 
 // listenUnix listens on a Unix socket at path, mode 0600, replacing a stale
 // one; what names it in errors.
