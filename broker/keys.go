@@ -39,9 +39,15 @@ func (s keysSource) Credentials(ctx context.Context, p profile.Plan) (aws.Creden
 }
 
 // keysMaxAge is how long long-term keys read from the keychain are kept in
-// memory, on the wall clock. `brokerd keys add|remove` and a reload drop them at once (see
-// ForgetKeys), and so does STS refusing them.
+// memory, on the wall clock. `brokerd keys add|remove` and a reload drop
+// them at once (see ForgetKeys), and so does STS refusing them.
 const keysMaxAge = time.Hour
+
+// keysRecheck bounds the wait of the timer that drops held keys: timers
+// run on the monotonic clock, which stands still while a laptop sleeps,
+// so one timer of keysMaxAge would hold keys read before a sleep for
+// keysMaxAge of waking time.
+const keysRecheck = 5 * time.Minute
 
 // heldKeys are long-term keys read from the keychain, and when.
 type heldKeys struct {
@@ -60,13 +66,24 @@ func heldFor(now, read time.Time) time.Duration {
 	return d
 }
 
-// dropHeld forgets the keys of name read at read, unless read again since.
+// dropHeld forgets the keys of name read at read once they are
+// keysMaxAge old on the wall clock, looking at most keysRecheck apart;
+// keys read again since are left to their own read's timer.
 func (b *Broker) dropHeld(name string, read time.Time) {
-	b.keysMu.Lock()
-	defer b.keysMu.Unlock()
-	if h, ok := b.held[name]; ok && h.read.Equal(read) {
-		delete(b.held, name)
-	}
+	wait := min(keysMaxAge-heldFor(b.cfg.Clock.Now(), read), keysRecheck)
+	b.cfg.Clock.AfterFunc(wait, func() {
+		b.keysMu.Lock()
+		h, ok := b.held[name]
+		again := ok && h.read.Equal(read)
+		if again && heldFor(b.cfg.Clock.Now(), read) >= keysMaxAge {
+			delete(b.held, name)
+			again = false
+		}
+		b.keysMu.Unlock()
+		if again {
+			b.dropHeld(name, read)
+		}
+	})
 }
 
 // longTerm returns the keys of p's source profile, read from the keychain
@@ -98,7 +115,7 @@ func (b *Broker) longTerm(ctx context.Context, p profile.Plan) (aws.Credentials,
 	b.keysMu.Unlock()
 	// Dropped an hour on, if not read again by then: a profile no longer
 	// used does not keep its keys in memory.
-	b.cfg.Clock.AfterFunc(keysMaxAge, func() { b.dropHeld(name, now) })
+	b.dropHeld(name, now)
 	return c, nil
 }
 

@@ -1,17 +1,20 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/brokerd/brokerd/profile"
 )
@@ -209,6 +212,12 @@ func TestHeldKeys_DroppedAfterAnHour(t *testing.T) {
 	}
 	read()
 	w.clock.Advance(keysMaxAge - time.Minute)
+	// Its timer, which fired on the way, looks again at the hour's end.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := w.clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("no timer for the keys' hour after %v: %v", keysMaxAge-time.Minute, err)
+	}
 	if !held() {
 		t.Fatal("keys dropped within the hour")
 	}
@@ -245,3 +254,54 @@ func stsClientOf(t *testing.T, url string) *sts.Client {
 	}
 	return c
 }
+
+// TestHeldKeys_DroppedAfterASleep checks that keys read before a laptop
+// slept for hours leave memory within keysRecheck of its waking: timers
+// run on the monotonic clock, which stands still while it sleeps, so a
+// timer of an hour would hold them for an hour of waking time more.
+func TestHeldKeys_DroppedAfterASleep(t *testing.T) {
+	w := newMFAWorld(t)
+	clock := &sleptClock{FakeClock: w.clock}
+	w.cfg.Clock = clock
+	b := w.broker()
+	held := func() bool {
+		b.keysMu.Lock()
+		defer b.keysMu.Unlock()
+		_, ok := b.held["dev"]
+		return ok
+	}
+	if _, err := b.longTerm(t.Context(), plan(t, b, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	clock.suspend(2 * time.Hour)
+	w.clock.Advance(keysRecheck)
+	// The fake clock runs what AfterFunc was given on a goroutine.
+	for deadline := time.Now().Add(5 * time.Second); held() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if held() {
+		t.Errorf("keys read before a 2-hour sleep still held %v after waking", keysRecheck)
+	}
+}
+
+// sleptClock is a fake clock whose wall clock moves on, while its timers
+// stand still, over a laptop's sleep (suspend).
+type sleptClock struct {
+	*clockwork.FakeClock
+	mu    sync.Mutex
+	slept time.Duration
+}
+
+func (c *sleptClock) suspend(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slept += d
+}
+
+func (c *sleptClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.FakeClock.Now().Add(c.slept)
+}
+
+func (c *sleptClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
