@@ -272,14 +272,19 @@ func (b *Broker) Logout(ctx context.Context, source string) error {
 }
 
 // LoadSessions reads the stored sessions of sources into memory, so that
-// status shows them after a restart. Failures are logged, not returned: a
-// session is read again when a request needs it.
-func (b *Broker) LoadSessions(ctx context.Context, sources []string) {
+// status shows them after a restart, and reports whether the keychain
+// answered for each (a source without a session is answered). Failures
+// are logged, not returned: a session is read again when a request needs
+// it.
+func (b *Broker) LoadSessions(ctx context.Context, sources []string) (read bool) {
+	read = true
 	for _, src := range sources {
 		if _, err := b.mfa.session(ctx, src); err != nil && !errors.Is(err, ErrLoginRequired) {
 			b.log.Warn("read MFA session", zap.String("profile", src), zap.Error(err))
+			read = false
 		}
 	}
+	return read
 }
 
 // SessionInfo describes an MFA session without its secrets.

@@ -265,15 +265,16 @@ func (s *service) forgetDerived(source string) {
 }
 
 // loadSessions reads the MFA sessions of names, the profiles with keys,
-// from the keychain into memory, once the keychain could list them: at
-// boot it is locked until the desktop login, and until they are read
+// from the keychain into memory, until the keychain has answered for each:
+// at boot it is locked until the desktop login, and until they are read
 // status shows none and no expiry is warned of.
 func (s *service) loadSessions(ctx context.Context, names []string) {
 	if s.sessionsLoaded.Load() {
 		return
 	}
-	s.broker.LoadSessions(ctx, names)
-	s.sessionsLoaded.Store(true)
+	if s.broker.LoadSessions(ctx, names) {
+		s.sessionsLoaded.Store(true)
+	}
 }
 
 // watchSessions loads the MFA sessions kept in the keychain, then warns of

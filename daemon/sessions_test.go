@@ -9,10 +9,13 @@ import (
 	"github.com/brokerd/brokerd/keychain"
 )
 
-// lockableKeychain is a fakeKeychain that can be locked.
+// lockableKeychain is a fakeKeychain that can be locked, or whose MFA
+// sessions alone cannot be read (sessionsFail: an item's read that timed
+// out).
 type lockableKeychain struct {
 	*fakeKeychain
-	locked atomic.Bool
+	locked       atomic.Bool
+	sessionsFail atomic.Bool
 }
 
 var _ Keychain = (*lockableKeychain)(nil)
@@ -27,6 +30,9 @@ func (k *lockableKeychain) Profiles(ctx context.Context) ([]string, error) {
 func (k *lockableKeychain) Session(ctx context.Context, name string) (keychain.Session, error) {
 	if k.locked.Load() {
 		return keychain.Session{}, keychain.ErrLocked
+	}
+	if k.sessionsFail.Load() {
+		return keychain.Session{}, keychain.ErrTimeout
 	}
 	return k.fakeKeychain.Session(ctx, name)
 }
@@ -58,5 +64,35 @@ func TestRun_SessionsReadOnceUnlocked(t *testing.T) {
 	}
 	if len(st.Sessions) != 1 || st.Sessions[0].Profile != "dev" || !st.Sessions[0].Expires.Equal(expires) {
 		t.Errorf("Status() once the keychain is unlocked = sessions %+v, want dev's, until %v", st.Sessions, expires)
+	}
+}
+
+// TestRun_SessionsReadAgainAfterAFailedRead checks that an MFA session
+// whose read failed while the profile list was read (a read that timed
+// out) is read again at the next status: it was taken for read, and status
+// showed none until a request for a role read it.
+func TestRun_SessionsReadAgainAfterAFailedRead(t *testing.T) {
+	w := newWorld(t)
+	expires := time.Now().Add(10 * time.Hour).UTC().Truncate(time.Second)
+	w.keys.sessions["dev"] = keychain.Session{AccessKeyID: "ASIAAAAAAAAAAAAAAAAA", SecretAccessKey: "s", SessionToken: "t",
+		Expires: expires, MFASerial: "arn:aws:iam::111111111111:mfa/dev"}
+	keys := &lockableKeychain{fakeKeychain: w.keys}
+	keys.sessionsFail.Store(true)
+	r := w.runWith(t, func(c *Config) { c.Keys = keys })
+
+	st, err := r.client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Sessions) != 0 {
+		t.Fatalf("Status() with the sessions unreadable = sessions %+v, want none", st.Sessions)
+	}
+	keys.sessionsFail.Store(false)
+	st, err = r.client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Sessions) != 1 || st.Sessions[0].Profile != "dev" || !st.Sessions[0].Expires.Equal(expires) {
+		t.Errorf("Status() once the sessions can be read = sessions %+v, want dev's, until %v", st.Sessions, expires)
 	}
 }
