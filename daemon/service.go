@@ -278,15 +278,15 @@ func (s *service) loadSessions(ctx context.Context, names []string) {
 }
 
 // watchSessions loads the MFA sessions kept in the keychain, then warns of
-// sessions about to expire, waking only when one is due (and every few
-// minutes while the keychain cannot be read), until ctx ends.
+// sessions about to expire, waking only when one is due, until ctx ends.
+// A keychain locked at start is not read again from here: each read of a
+// locked keychain asks the person to unlock it, so status, or a request
+// for a role, reads the sessions once it is unlocked.
 func (s *service) watchSessions(ctx context.Context) {
+	if names, err := s.keys.Profiles(ctx); err == nil {
+		s.loadSessions(ctx, names)
+	}
 	for {
-		if !s.sessionsLoaded.Load() {
-			if names, err := s.keys.Profiles(ctx); err == nil {
-				s.loadSessions(ctx, names)
-			}
-		}
 		next := s.broker.WarnExpiring()
 		wait := maxSleep
 		if !next.IsZero() {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/brokerd/brokerd/keychain"
 )
 
@@ -94,5 +96,43 @@ func TestRun_SessionsReadAgainAfterAFailedRead(t *testing.T) {
 	}
 	if len(st.Sessions) != 1 || st.Sessions[0].Profile != "dev" || !st.Sessions[0].Expires.Equal(expires) {
 		t.Errorf("Status() once the sessions can be read = sessions %+v, want dev's, until %v", st.Sessions, expires)
+	}
+}
+
+// countingKeychain counts the reads of a lockableKeychain's profile list.
+type countingKeychain struct {
+	*lockableKeychain
+	reads atomic.Int32
+}
+
+var _ Keychain = (*countingKeychain)(nil)
+
+func (k *countingKeychain) Profiles(ctx context.Context) ([]string, error) {
+	k.reads.Add(1)
+	return k.lockableKeychain.Profiles(ctx)
+}
+
+// TestWatchSessions_LockedKeychainReadOnce checks that the session watch
+// reads a locked keychain once, at start, and not again as it wakes: each
+// read of a locked Secret Service shows the person an unlock prompt.
+func TestWatchSessions_LockedKeychainReadOnce(t *testing.T) {
+	w := newWorld(t)
+	keys := &countingKeychain{lockableKeychain: &lockableKeychain{fakeKeychain: w.keys}}
+	keys.locked.Store(true)
+	s := newTestService(t, w, nil)
+	clock := clockwork.NewFakeClock()
+	s.keys, s.clock = keys, clock
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { s.watchSessions(ctx); close(done) }()
+	for range 4 { // 20 minutes of wakes
+		clock.BlockUntilContext(ctx, 1)
+		clock.Advance(maxSleep)
+	}
+	clock.BlockUntilContext(ctx, 1)
+	cancel()
+	<-done
+	if n := keys.reads.Load(); n != 1 {
+		t.Errorf("the locked keychain was read %d times in 20 minutes, want once", n)
 	}
 }
