@@ -96,8 +96,12 @@ func New(keys Keys, cfg Config) *Broker {
 	return b
 }
 
-// Close closes the broker's idle connections to STS.
-func (b *Broker) Close() { b.sts.close() }
+// Close closes the broker's idle connections to STS and forgets the
+// long-term keys it holds.
+func (b *Broker) Close() {
+	b.sts.close()
+	b.ForgetKeys() // and their timers end at their next look
+}
 
 // Profiles returns the config file as it is now, parsed again only when
 // it changed, so edits need no restart.

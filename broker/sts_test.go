@@ -305,3 +305,18 @@ func (c *sleptClock) Now() time.Time {
 }
 
 func (c *sleptClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// TestClose_ForgetsHeldKeys checks that a closed broker holds no keys.
+func TestClose_ForgetsHeldKeys(t *testing.T) {
+	w := newMFAWorld(t)
+	b := w.broker()
+	if _, err := b.longTerm(t.Context(), plan(t, b, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b.keysMu.Lock()
+	defer b.keysMu.Unlock()
+	if len(b.held) != 0 {
+		t.Errorf("after Close the broker holds the keys of %d profiles, want none", len(b.held))
+	}
+}

@@ -288,7 +288,7 @@ func Listen(addr string) (v4, v6 *net.TCPListener, err error) {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, nil, fmt.Errorf("[::1]:%d is held by another program, which clients whose URL names localhost may reach and send their token: stop it, or pick another port with --listen 127.0.0.1:PORT", port)
 		}
-		return nil, nil, fmt.Errorf("listen on [::1]:%d: %w", port, err)
+		return nil, nil, fmt.Errorf("listen on [::1]:%d, which brokerd serves too for clients whose URL names localhost: %w: pick another port with --listen 127.0.0.1:PORT", port, err)
 	}
 }
 
