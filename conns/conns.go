@@ -24,8 +24,8 @@ func Max() int {
 	return int(min(max(rl.Cur/2, 16), 4096))
 }
 
-// Listener caps the connections accepted from its inner listener. Set its
-// Track method as the http.Server's ConnState. A connection's requests
+// Listener caps the connections accepted from its inner listener. Set
+// Track as the http.Server's ConnState. A connection's requests
 // cost an atomic store each; only its accept and close take a lock.
 type Listener struct {
 	*net.TCPListener
@@ -118,14 +118,15 @@ func (l *Listener) remove(c *Conn) {
 	l.n--
 }
 
-// Track records a connection's state; it is the http.Server's ConnState.
-// Connections that this listener did not accept are ignored, so that one
-// server may serve several listeners and call the Track of each.
-func (l *Listener) Track(nc net.Conn, s http.ConnState) {
+// Track records a connection's state with the listener that accepted it;
+// it is the http.Server's ConnState, for any number of listeners.
+// Connections that no Listener accepted are ignored.
+func Track(nc net.Conn, s http.ConnState) {
 	c, ok := nc.(*Conn)
-	if !ok || c.l != l {
+	if !ok {
 		return
 	}
+	l := c.l
 	switch s {
 	case http.StateClosed, http.StateHijacked:
 		l.mu.Lock()

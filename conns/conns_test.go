@@ -25,7 +25,7 @@ func serve(t *testing.T, max int) (*conns.Listener, string) {
 	l := conns.Limit(ln.(*net.TCPListener), max)
 	srv := &http.Server{
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		ConnState: l.Track,
+		ConnState: conns.Track,
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.Serve(l) })
@@ -109,8 +109,8 @@ func TestListener_ForgetsClosedConnections(t *testing.T) {
 	}
 }
 
-// One server on two listeners calls the Track of each: each holds its own
-// connections only.
+// One server on two listeners: each listener holds its own connections
+// only.
 func TestListener_TracksItsOwnConnections(t *testing.T) {
 	var ls [2]*conns.Listener
 	var addrs [2]string
@@ -123,7 +123,7 @@ func TestListener_TracksItsOwnConnections(t *testing.T) {
 	}
 	srv := &http.Server{
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		ConnState: func(c net.Conn, s http.ConnState) { ls[0].Track(c, s); ls[1].Track(c, s) },
+		ConnState: conns.Track,
 	}
 	var wg sync.WaitGroup
 	for _, l := range ls {

@@ -168,11 +168,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ConnState:         ln.Track,
+		ConnState:         conns.Track,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
-	}
-	if ln6 != nil {
-		api.ConnState = func(c net.Conn, s http.ConnState) { ln.Track(c, s); ln6.Track(c, s) }
 	}
 	x.wrap(api)
 	// Containers reach the relay socket through brokerd's relay (docker

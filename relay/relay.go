@@ -157,7 +157,7 @@ func Serve(ctx context.Context, ln *net.TCPListener, maxConns int, h http.Handle
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ConnState:         l.Track,
+		ConnState:         conns.Track,
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
