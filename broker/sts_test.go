@@ -198,12 +198,7 @@ func TestSTSClients_CorrectClockSkew(t *testing.T) {
 func TestHeldKeys_DroppedAfterAnHour(t *testing.T) {
 	w := newMFAWorld(t)
 	b := w.broker()
-	held := func() bool {
-		b.keysMu.Lock()
-		defer b.keysMu.Unlock()
-		_, ok := b.held["dev"]
-		return ok
-	}
+	held := func() bool { return holds(b, "dev") }
 	read := func() {
 		t.Helper()
 		if _, err := b.longTerm(t.Context(), plan(t, b, "dev")); err != nil {
@@ -264,12 +259,7 @@ func TestHeldKeys_DroppedAfterASleep(t *testing.T) {
 	clock := &sleptClock{FakeClock: w.clock}
 	w.cfg.Clock = clock
 	b := w.broker()
-	held := func() bool {
-		b.keysMu.Lock()
-		defer b.keysMu.Unlock()
-		_, ok := b.held["dev"]
-		return ok
-	}
+	held := func() bool { return holds(b, "dev") }
 	if _, err := b.longTerm(t.Context(), plan(t, b, "dev")); err != nil {
 		t.Fatal(err)
 	}
@@ -319,4 +309,12 @@ func TestClose_ForgetsHeldKeys(t *testing.T) {
 	if len(b.held) != 0 {
 		t.Errorf("after Close the broker holds the keys of %d profiles, want none", len(b.held))
 	}
+}
+
+// holds reports whether b holds the long-term keys of name.
+func holds(b *Broker, name string) bool {
+	b.keysMu.Lock()
+	defer b.keysMu.Unlock()
+	_, ok := b.held[name]
+	return ok
 }
