@@ -75,25 +75,28 @@ func (h handler) readBody(next http.Handler, timeout time.Duration) http.Handler
 		// Not supported by test recorders, whose bodies are in memory.
 		_ = rc.SetReadDeadline(time.Now().Add(timeout))
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
+		if err != nil {
 			w.Header().Set("Connection", "close")
-			h.reply(w, r, nil, httperr.Errorf(http.StatusBadRequest, "BadRequest", "the body of the %s request is over %d bytes: a brokerd CLI sends far less", r.URL.Path, maxBody))
-			return
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			w.Header().Set("Connection", "close")
-			h.reply(w, r, nil, httperr.Errorf(http.StatusRequestTimeout, "RequestTimeout", "the body of the %s request did not arrive within %s: try again", r.URL.Path, timeout))
-			return
-		case err != nil: // the client left
-			w.Header().Set("Connection", "close")
-			h.reply(w, r, nil, httperr.Errorf(http.StatusBadRequest, "BadRequest", "read the body of the %s request: %v", r.URL.Path, err))
+			h.reply(w, r, nil, bodyError(r.URL.Path, err, timeout))
 			return
 		}
 		_ = rc.SetReadDeadline(time.Time{})
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyError is the answer to a request to path whose body could not be
+// read: too large, too slow (timeout), or cut off by the client leaving.
+func bodyError(path string, err error, timeout time.Duration) error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return httperr.Errorf(http.StatusBadRequest, "BadRequest", "the body of the %s request is over %d bytes: a brokerd CLI sends far less", path, maxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return httperr.Errorf(http.StatusRequestTimeout, "RequestTimeout", "the body of the %s request did not arrive within %s: try again", path, timeout)
+	}
+	return httperr.Errorf(http.StatusBadRequest, "BadRequest", "read the body of the %s request: %v", path, err)
 }
 
 type handler struct {
