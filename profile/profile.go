@@ -43,6 +43,11 @@ type Profile struct {
 	// CredentialProcess is the command of credential_process, which the
 	// SDKs run for credentials (brokerd does not).
 	CredentialProcess string
+	// Keys reports whether the profile's section sets both
+	// aws_access_key_id and aws_secret_access_key. The SDKs sign with such
+	// a profile's keys when they reach it as a source_profile, whatever
+	// role it assumes itself; brokerd signs with its keys in the keychain.
+	Keys bool
 	// IAM Identity Center: the [sso-session NAME] that signs in, or the
 	// legacy form's sso_start_url and sso_region, and the role to get.
 	SSOSession, SSOStartURL, SSORegion string
@@ -186,6 +191,7 @@ func parseProfile(name string, s *section) (Profile, error) {
 		SSOAccountID:      get("sso_account_id"),
 		SSORoleName:       get("sso_role_name"),
 		Unknown:           unknown(s),
+		Keys:              get("aws_access_key_id") != "" && get("aws_secret_access_key") != "",
 	}
 	if d := get("duration_seconds"); d != "" {
 		n, err := strconv.Atoi(d)
@@ -219,6 +225,13 @@ func parseProfile(name string, s *section) (Profile, error) {
 		}
 	}
 	return p, nil
+}
+
+// asSource is p as the source profile whose own keys sign: without the
+// settings of the role it would assume itself.
+func (p Profile) asSource() Profile {
+	return Profile{Name: p.Name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess,
+		EndpointURL: p.EndpointURL, Keys: p.Keys}
 }
 
 // Get returns the named profile. The error wraps ErrNotFound when the
@@ -287,7 +300,7 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 		if p.SourceProfile == p.Name {
 			// The SDKs read a profile that names itself as its own source
 			// as "use this profile's keys".
-			return Profile{Name: p.Name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess}, chain, nil
+			return p.asSource(), chain, nil
 		}
 		if err := c.invalid[p.SourceProfile]; err != nil {
 			return Profile{}, nil, err
@@ -295,6 +308,16 @@ func (c *Config) Source(name string) (src Profile, chain []Profile, err error) {
 		next, ok := c.profiles[p.SourceProfile]
 		if !ok {
 			return Profile{Name: p.SourceProfile}, chain, nil
+		}
+		if next.IsRole() && next.Keys {
+			// A source_profile with keys signs with them, and its own
+			// role_arn is not assumed: aws-sdk-go-v2 returns a profile
+			// with keys at once when it is not the first
+			// (setFromIniSections), and botocore resolves a source
+			// profile with static credentials before its role
+			// (_resolve_credentials_from_profile). The first profile of
+			// the chain assumes its role all the same.
+			return next.asSource(), chain, nil
 		}
 		p = next
 	}
