@@ -3,8 +3,10 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,9 +39,12 @@ type Config struct {
 // Log appends events to the audit log from a goroutine of its own, so
 // that Record never waits for the disk. It is safe for concurrent use.
 type Log struct {
-	cfg    Config
-	log    *zap.Logger
-	out    io.WriteCloser
+	cfg Config
+	log *zap.Logger
+	out io.WriteCloser
+	// renew starts the file again when it has been removed, and reports
+	// whether it did; run calls it before each write. nil for New's.
+	renew  func() (bool, error)
 	mu     sync.RWMutex // held for writing to close ch
 	closed bool
 	// ch holds pointers: a queue of values would be 200 KB of live heap
@@ -51,8 +56,9 @@ type Log struct {
 
 // Open opens the audit log in dir, brokerd's own state or data directory:
 // it creates dir with mode 0700, or narrows it to 0700, and the file with
-// mode 0600, which rotated files keep. It starts the writer, which Close
-// stops.
+// mode 0600, which rotated files keep; a file or directory removed while
+// the log is open is made again at the next write. It starts the writer,
+// which Close stops.
 //
 // The rotation (lumberjack) starts a goroutine of its own on the first
 // write that outlives Close: one idle goroutine per Log opened.
@@ -71,7 +77,25 @@ func Open(dir string, cfg Config) (*Log, error) {
 		MaxSize:    cfg.MaxSize,
 		MaxBackups: cfg.MaxBackups,
 	}
-	return start(out, cfg), nil
+	return begin(out, cfg, func() (bool, error) { return renew(dir, out) }), nil
+}
+
+// renew starts the log in dir again when its file is gone (rm audit.log,
+// or the whole directory, to clear it): out would write on to the removed
+// file, which no one can read, until its next rotation. It makes the
+// directory and file as Open does and has out open the new file at its
+// next write. It reports whether it did.
+func renew(dir string, out *lumberjack.Logger) (bool, error) {
+	if _, err := os.Lstat(out.Filename); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err := prepare(dir); err != nil {
+		return false, err
+	}
+	if err := out.Close(); err != nil {
+		return true, fmt.Errorf("close removed audit log: %w", err)
+	}
+	return true, nil
 }
 
 // prepare makes dir 0700 and its current file 0600, creating them if need
@@ -102,7 +126,11 @@ func prepare(dir string) error {
 func New(out io.WriteCloser, cfg Config) *Log { return start(out, cfg) }
 
 // start runs the writer on out.
-func start(out io.WriteCloser, cfg Config) *Log {
+func start(out io.WriteCloser, cfg Config) *Log { return begin(out, cfg, nil) }
+
+// begin runs the writer on out, calling renew (nil: none) before each
+// write.
+func begin(out io.WriteCloser, cfg Config, renew func() (bool, error)) *Log {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 1024
 	}
@@ -113,7 +141,7 @@ func start(out io.WriteCloser, cfg Config) *Log {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	l := &Log{cfg: cfg, log: log, out: out, ch: make(chan *Event, cfg.Buffer), done: make(chan struct{})}
+	l := &Log{cfg: cfg, log: log, out: out, renew: renew, ch: make(chan *Event, cfg.Buffer), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -185,8 +213,19 @@ func (l *Log) run() {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	var reported, failed uint64
-	torn := false // the file ends in a line that a failed write cut short
+	torn := false        // the file ends in a line that a failed write cut short
+	renewFailed := false // reported once until a renewal works
 	for e := range l.ch {
+		if l.renew != nil {
+			switch renewed, err := l.renew(); {
+			case err != nil && !renewFailed:
+				l.log.Error("audit log removed, and not started again", zap.Error(err))
+				renewFailed = true
+			case err == nil && renewed:
+				l.log.Warn("audit log removed: a new one started")
+				torn, renewFailed = false, false
+			}
+		}
 		if torn {
 			buf.WriteByte('\n') // lest the cut line swallow the next
 		}
