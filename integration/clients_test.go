@@ -5,8 +5,13 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -161,3 +166,100 @@ print(json.dumps({"method": creds.method, "arn": arn}))
 		t.Errorf("boto3 get_caller_identity: Arn = %q, want %s…", got.Arn, assumedUpdateApp)
 	}
 }
+
+// TestJSSDKClient checks that the AWS SDK for JavaScript v3's default chain
+// (a Node.js program's STSClient with no options) reads the endpoint and
+// the region from the environment and calls STS as the role, and that an
+// error reaches its user with brokerd's message.
+func TestJSSDKClient(t *testing.T) {
+	t.Parallel()
+	script := jsSDK(t)
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t)
+
+	var got struct {
+		Source      map[string]string
+		Arn, Region string
+		Error       string
+	}
+	call := func(vars map[string]string) {
+		t.Helper()
+		got.Source, got.Arn, got.Region, got.Error = nil, "", "", ""
+		out := e.mustExec(t, vars, "", "node", script)
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("node %s printed %q: %v", script, out, err)
+		}
+	}
+	vars := parseExports(t, e.mustRun(t, "", "env", prod))
+	call(vars)
+	if got.Error != "" || !strings.HasPrefix(got.Arn, assumedUpdateApp) {
+		t.Errorf("JS SDK GetCallerIdentity: Arn %q, error %q; want %s…", got.Arn, got.Error, assumedUpdateApp)
+	}
+	// The SDK marks where the chain found credentials: CREDENTIALS_HTTP is
+	// the container provider.
+	if _, ok := got.Source["CREDENTIALS_HTTP"]; !ok {
+		t.Errorf("JS SDK credentials came from %v, want CREDENTIALS_HTTP", got.Source)
+	}
+	if got.Region != "us-east-1" {
+		t.Errorf("JS SDK region = %q, want us-east-1 (from brokerd env)", got.Region)
+	}
+
+	missing := e.profile("missing")
+	vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = d.URL + "/v1/credentials/" + missing
+	call(vars)
+	// The JS SDK's chain drops the endpoint's answer ("Could not load
+	// credentials from any providers"): the README sends its users to
+	// brokerd audit, which names the refusal and the program.
+	if got.Error == "" {
+		t.Fatalf("JS SDK for an unknown profile: no error, Arn %q", got.Arn)
+	}
+	audit := e.mustRun(t, "", "audit")
+	if !slices.ContainsFunc(strings.Split(audit, "\n"), func(line string) bool {
+		return strings.Contains(line, missing) && strings.Contains(line, "ProfileNotFound") && strings.Contains(line, "node")
+	}) {
+		t.Errorf("brokerd audit has no line naming %s, ProfileNotFound and node:\n%s", missing, audit)
+	}
+
+	// With the daemon stopped (no token file) the JS SDK names the file,
+	// as the README's troubleshooting says.
+	vars["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = e.Dir + "/stopped/token"
+	call(vars)
+	if want := "ENOENT"; !strings.Contains(got.Error, want) || !strings.Contains(got.Error, "/stopped/token") {
+		t.Errorf("JS SDK without the token file: error %q, want %s naming the file", got.Error, want)
+	}
+}
+
+// jsSDK returns the path of testdata/js/caller.mjs, with the AWS SDK for
+// JavaScript v3 that package-lock.json pins installed beside it (npm ci,
+// once; scripts/check installs Node.js and npm where they are missing).
+func jsSDK(t *testing.T) string {
+	t.Helper()
+	jsOnce.Do(func() {
+		dir, err := filepath.Abs("testdata/js")
+		if err != nil {
+			jsErr = err
+			return
+		}
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-sts")); err == nil {
+			return
+		}
+		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			jsErr = fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
+		}
+	})
+	if jsErr != nil {
+		t.Fatalf("the JS SDK is not installed (Node.js and npm are needed: apt-get install nodejs npm): %v", jsErr)
+	}
+	script, _ := filepath.Abs("testdata/js/caller.mjs")
+	return script
+}
+
+var (
+	jsOnce sync.Once
+	jsErr  error
+)
