@@ -258,7 +258,7 @@ func SystemdUnit(o Options) ([]byte, error) {
 	}
 	data := struct{ ExecStart, StateDirEnv, ConfigEnv string }{
 		ExecStart:   strings.Join(words, " "),
-		StateDirEnv: systemdQuote("BROKERD_STATE_DIR=" + o.StateDir),
+		StateDirEnv: systemdQuote(state.DirVar + "=" + o.StateDir),
 	}
 	if o.ConfigFile != "" {
 		data.ConfigEnv = systemdQuote("AWS_CONFIG_FILE=" + o.ConfigFile)

@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
 	"howett.net/plist"
 
+	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -27,6 +29,9 @@ type Installed struct {
 	// Region is the region exported for the default profile's SDKs
 	// (Linux only; launchd keeps no file of it); empty when none.
 	Region string
+	// StateDir is the state directory the service is pinned to
+	// (BROKERD_STATE_DIR in its unit or plist); empty when not known.
+	StateDir string
 }
 
 // ReadInstalled reads the installed service's files for o.GOOS under
@@ -37,18 +42,26 @@ func ReadInstalled(o Options) (Installed, error) {
 	}
 	switch o.GOOS {
 	case "linux":
-		if _, err := os.Stat(o.unitPath()); errors.Is(err, fs.ErrNotExist) {
+		unit, err := os.ReadFile(o.unitPath())
+		if errors.Is(err, fs.ErrNotExist) {
 			return Installed{}, nil
 		}
 		in := Installed{Present: true}
+		if err != nil {
+			return in, fmt.Errorf("read the installed settings: %w", err)
+		}
+		stateDir := unitStateDir(unit)
 		b, err := os.ReadFile(o.envPath())
 		if errors.Is(err, fs.ErrNotExist) {
+			in.StateDir = stateDir
 			return in, nil
 		}
 		if err != nil {
 			return in, fmt.Errorf("read the installed settings: %w", err)
 		}
-		return parseEnvironmentFile(b), nil
+		in = parseEnvironmentFile(b)
+		in.StateDir = stateDir
+		return in, nil
 	case "darwin":
 		b, err := os.ReadFile(o.plistPath())
 		if errors.Is(err, fs.ErrNotExist) {
@@ -93,14 +106,37 @@ func parseEnvironmentFile(b []byte) Installed {
 	return in
 }
 
+// unitStateDir is the state directory that the Environment= line of what
+// SystemdUnit wrote names (systemdQuote's quoting undone); empty when none.
+func unitStateDir(unit []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(unit))
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "Environment=")
+		if !ok {
+			continue
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		if dir, ok := strings.CutPrefix(strings.ReplaceAll(v, "%%", "%"), state.DirVar+"="); ok && filepath.IsAbs(dir) {
+			return dir
+		}
+	}
+	return ""
+}
+
 // parsePlist reads serve's flags from what LaunchdPlist wrote.
 func parsePlist(b []byte) Installed {
 	in := Installed{Present: true, DefaultProfile: "default"} // serve's own default
 	var p struct {
-		ProgramArguments []string
+		ProgramArguments     []string
+		EnvironmentVariables map[string]string
 	}
 	if _, err := plist.Unmarshal(b, &p); err != nil {
 		return in
+	}
+	if dir := p.EnvironmentVariables[state.DirVar]; filepath.IsAbs(dir) {
+		in.StateDir = dir
 	}
 	args := p.ProgramArguments
 	for i := 0; i+1 < len(args); i++ {

@@ -529,6 +529,31 @@ func testInstallUserService(t *testing.T) {
 		t.Fatalf("aws sts get-caller-identity through the service = %v, want %s…", r, assumedUpdateApp)
 	}
 
+	t.Run("shell whose runtime directory others may write to", func(t *testing.T) {
+		// WSLg sets XDG_RUNTIME_DIR to /mnt/wslg/runtime-dir, which the
+		// CLI must not keep its state in, while the service has the
+		// manager's: the CLI finds the service's all the same, and does
+		// not start a second daemon beside it.
+		m.mustSh(t, "", `wslg=$(mktemp -d) && chmod 770 "$wslg"`)
+		defer m.mustSh(t, "", `rmdir "$wslg"`)
+		r := m.sh(t, "", `XDG_RUNTIME_DIR=$wslg brokerd status`)
+		if r.code != 0 || !strings.Contains(r.stdout, "serving http://"+listen) {
+			t.Errorf("brokerd status with XDG_RUNTIME_DIR writable by its group = %v, want the service", r)
+		}
+		r = m.sh(t, "", `XDG_RUNTIME_DIR=$wslg brokerd env`)
+		if want := "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + token + "\n"; r.code != 0 || !strings.Contains(r.stdout, want) || r.stderr != "" {
+			t.Errorf("brokerd env with XDG_RUNTIME_DIR writable by its group = %v, want %q and no warning", r, want)
+		}
+		r = m.sh(t, "", `(export XDG_RUNTIME_DIR=$wslg; eval "$(brokerd env)"; aws sts get-caller-identity --query Arn --output text)`)
+		if r.code != 0 || !strings.HasPrefix(strings.TrimSpace(r.stdout), assumedUpdateApp) {
+			t.Errorf("aws sts get-caller-identity in that shell = %v, want %s…", r, assumedUpdateApp)
+		}
+		// timeout only ends a second daemon, should one start.
+		r = m.sh(t, "", `XDG_RUNTIME_DIR=$wslg timeout 60 brokerd serve --listen 127.0.0.1:0`)
+		if r.code != 1 || !strings.Contains(r.stderr, "another brokerd is already running with state directory "+filepath.Dir(token)) {
+			t.Errorf("brokerd serve in that shell = %v, want it refused: the service runs", r)
+		}
+	})
 	t.Run("crash", func(t *testing.T) {
 		pid := m.show(t, "MainPID")
 		restarts := m.show(t, "NRestarts")

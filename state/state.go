@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 )
 
@@ -23,17 +24,27 @@ const (
 	lockFile     = "lock"
 )
 
+// DirVar names the state directory, overriding DirPath's choice.
+const DirVar = "BROKERD_STATE_DIR"
+
 // ErrNotRunning means no daemon has published its endpoint.
 var ErrNotRunning = errors.New("brokerd is not running: start it with `brokerd serve` (or `brokerd install` to run it as a user service)")
 
+// loginRuntimeRoot holds the runtime directory that logind makes for each
+// user (/run/user/UID), which the systemd user manager and its services
+// take for XDG_RUNTIME_DIR. Tests point it elsewhere.
+var loginRuntimeRoot = "/run/user"
+
 // DirPath returns the state directory: $BROKERD_STATE_DIR, else
-// $XDG_RUNTIME_DIR/brokerd on Linux (without XDG_RUNTIME_DIR, as on a
-// headless machine, or with one that is not this user's private directory,
-// as after su or where it is /tmp, brokerd-UID in the temporary directory;
-// Open refuses it if another user made it first) and
-// ~/Library/Application Support/brokerd on macOS.
+// $XDG_RUNTIME_DIR/brokerd on Linux, else, when XDG_RUNTIME_DIR is unset
+// or not this user's private directory (after su; WSLg's
+// /mnt/wslg/runtime-dir, which others may write to), brokerd in
+// /run/user/UID when that is this user's private directory, as the
+// systemd user manager's services have it, else brokerd-UID in the
+// temporary directory (a headless machine; Open refuses it if another
+// user made it first); and ~/Library/Application Support/brokerd on macOS.
 func DirPath() (string, error) {
-	if d := os.Getenv("BROKERD_STATE_DIR"); d != "" {
+	if d := os.Getenv(DirVar); d != "" {
 		return filepath.Abs(d)
 	}
 	if runtime.GOOS == "darwin" {
@@ -44,6 +55,9 @@ func DirPath() (string, error) {
 		return filepath.Join(home, "Library", "Application Support", "brokerd"), nil
 	}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && privateDir(d) {
+		return filepath.Join(d, "brokerd"), nil
+	}
+	if d := filepath.Join(loginRuntimeRoot, strconv.Itoa(os.Getuid())); privateDir(d) {
 		return filepath.Join(d, "brokerd"), nil
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("brokerd-%d", os.Getuid())), nil
@@ -60,6 +74,28 @@ func privateDir(path string) bool {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return !ok || int(st.Uid) == os.Getuid()
+}
+
+// Sheltered reports whether no other user can put another directory in
+// the place of path: its parent is a directory of this user's or root's
+// that no other may write to (as DirPath requires of XDG_RUNTIME_DIR), or
+// a sticky one such as /tmp,
+// where only the owner of an entry may rename or remove it (and Open
+// refuses an entry that another user made). A state directory that some
+// file names, rather than BROKERD_STATE_DIR or DirPath, must be sheltered.
+func Sheltered(path string) bool {
+	fi, err := os.Stat(filepath.Dir(filepath.Clean(path)))
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	if fi.Mode()&os.ModeSticky != 0 {
+		return true
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || int(st.Uid) == os.Getuid() || st.Uid == 0
 }
 
 // Dir is the state directory.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -275,31 +276,59 @@ func TestDirPath(t *testing.T) {
 	if err := os.Mkdir(shared, 0o700); err != nil || os.Chmod(shared, 0o1777) != nil {
 		t.Fatal(err)
 	}
+	groupWritable := filepath.Join(tmp, "wslg") // as WSLg's /mnt/wslg/runtime-dir
+	if err := os.Mkdir(groupWritable, 0o700); err != nil || os.Chmod(groupWritable, 0o770) != nil {
+		t.Fatal(err)
+	}
 	fallback := filepath.Join(tmp, fmt.Sprintf("brokerd-%d", os.Getuid()))
-	tests := []struct {
-		name, stateDir, runtimeDir string
-		want                       string
-		linuxOnly                  bool
-	}{
-		{"state dir", "/var/lib/me/brokerd", runDir, "/var/lib/me/brokerd", false},
-		{"relative state dir", "st", "", filepath.Join(tmp, "st"), false},
-		{"runtime dir", "", runDir, filepath.Join(runDir, "brokerd"), true},
+	uid := strconv.Itoa(os.Getuid())
+	// Roots of logind's runtime directories (/run/user): none, one whose
+	// directory for this user is private, and one whose is not.
+	noLogin := filepath.Join(tmp, "no-run-user")
+	login := filepath.Join(tmp, "run-user")
+	loginOpen := filepath.Join(tmp, "run-user-open")
+	for _, d := range []string{login, loginOpen} {
+		if err := os.MkdirAll(filepath.Join(d, uid), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(loginOpen, uid), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	type test struct {
+		name, stateDir, runtimeDir, loginRoot string
+		want                                  string
+		linuxOnly                             bool
+	}
+	tests := []test{
+		{"state dir", "/var/lib/me/brokerd", runDir, login, "/var/lib/me/brokerd", false},
+		{"relative state dir", "st", "", login, filepath.Join(tmp, "st"), false},
+		{"runtime dir", "", runDir, login, filepath.Join(runDir, "brokerd"), true},
 		// A headless machine: a per-user directory in the temporary one.
-		{"neither", "", "", fallback, true},
+		{"neither", "", "", noLogin, fallback, true},
 		// A runtime directory that is not this user's own is not used.
-		{"runtime dir writable by all", "", shared, fallback, true},
-		{"runtime dir missing", "", filepath.Join(tmp, "gone"), fallback, true},
+		{"runtime dir writable by all", "", shared, noLogin, fallback, true},
+		{"runtime dir writable by the group", "", groupWritable, noLogin, fallback, true},
+		{"runtime dir missing", "", filepath.Join(tmp, "gone"), noLogin, fallback, true},
+		// In its place, logind's for this user, which the systemd user
+		// manager gives its services: the CLI and the service agree.
+		{"runtime dir writable by the group, logind's", "", groupWritable, login, filepath.Join(login, uid, "brokerd"), true},
+		{"no runtime dir, logind's", "", "", login, filepath.Join(login, uid, "brokerd"), true},
+		{"runtime dir writable by the group, logind's writable by all", "", groupWritable, loginOpen, fallback, true},
 	}
 	if os.Getuid() == 0 { // su from another user keeps its runtime directory
 		other := filepath.Join(tmp, "other")
 		if err := os.Mkdir(other, 0o700); err != nil || os.Chown(other, 65534, 65534) != nil {
 			t.Fatal(err)
 		}
-		tests = append(tests, struct {
-			name, stateDir, runtimeDir string
-			want                       string
-			linuxOnly                  bool
-		}{"another user's runtime dir", "", other, fallback, true})
+		otherLogin := filepath.Join(tmp, "run-user-other")
+		if err := os.MkdirAll(filepath.Join(otherLogin, uid), 0o700); err != nil || os.Chown(filepath.Join(otherLogin, uid), 65534, 65534) != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests,
+			test{"another user's runtime dir", "", other, noLogin, fallback, true},
+			test{"another user's runtime dir, logind's", "", other, login, filepath.Join(login, uid, "brokerd"), true},
+			test{"another user's runtime dir, logind's another user's", "", other, otherLogin, fallback, true})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,11 +338,52 @@ func TestDirPath(t *testing.T) {
 			t.Setenv("BROKERD_STATE_DIR", tt.stateDir)
 			t.Setenv("XDG_RUNTIME_DIR", tt.runtimeDir)
 			t.Setenv("TMPDIR", tmp)
+			state.SetLoginRuntimeRoot(t, tt.loginRoot)
 			got, err := state.DirPath()
 			if err != nil || got != tt.want {
-				t.Errorf("DirPath() with BROKERD_STATE_DIR=%q XDG_RUNTIME_DIR=%q = %q, %v, want %q", tt.stateDir, tt.runtimeDir, got, err, tt.want)
+				t.Errorf("DirPath() with BROKERD_STATE_DIR=%q XDG_RUNTIME_DIR=%q, %s/UID = %q, %v, want %q", tt.stateDir, tt.runtimeDir, tt.loginRoot, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSheltered checks which directories a state directory named by a file
+// (the installed service's) may be in: none that another user may write to.
+func TestSheltered(t *testing.T) {
+	tmp := t.TempDir()
+	mk := func(name string, perm os.FileMode) string {
+		d := filepath.Join(tmp, name)
+		if err := os.Mkdir(d, 0o700); err != nil || os.Chmod(d, perm) != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tests := []struct {
+		parent string
+		want   bool
+	}{
+		{mk("private", 0o700), true},
+		{mk("readable", 0o755), true},
+		{mk("sticky", os.ModeSticky|0o777), true},
+		{mk("group-writable", 0o770), false},
+		{mk("world-writable", 0o777), false},
+		{filepath.Join(tmp, "gone"), false},
+	}
+	if os.Getuid() == 0 {
+		other := mk("other", 0o700)
+		if err := os.Chown(other, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct {
+			parent string
+			want   bool
+		}{other, false})
+	}
+	for _, tt := range tests {
+		path := filepath.Join(tt.parent, "brokerd")
+		if got := state.Sheltered(path); got != tt.want {
+			t.Errorf("Sheltered(%q) = %v, want %v", path, got, tt.want)
+		}
 	}
 }
 

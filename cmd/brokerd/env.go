@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -69,7 +68,7 @@ const ask = 3 * time.Second
 // gave (BROKERD_REGION); while brokerd does not know the profile's region,
 // no region is taken for brokerd's.
 func (e *env) shellVars(ctx context.Context, name string, getenv func(string) string) (vars [][2]string, warnings []string, err error) {
-	path, err := state.DirPath()
+	path, err := statePath()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,16 +168,9 @@ func (e *env) regionOf(ctx context.Context, client *control.Client, prev, profil
 	return res.Region
 }
 
-// installed is what the installed service was set up with; zero when
-// nothing is installed or its files cannot be read.
-func (e *env) installed() deploy.Installed {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return deploy.Installed{}
-	}
-	in, _ := deploy.ReadInstalled(deploy.Options{GOOS: runtime.GOOS, Home: home, UID: os.Getuid()})
-	return in
-}
+// installed is what the installed service was set up with
+// (installedService).
+func (e *env) installed() deploy.Installed { return installedService() }
 
 // notAnswering says that the daemon does not answer, what SDKs then do,
 // and how to start it.

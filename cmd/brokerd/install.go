@@ -14,7 +14,6 @@ import (
 
 	"github.com/brokerd/brokerd/deploy"
 	"github.com/brokerd/brokerd/profile"
-	"github.com/brokerd/brokerd/state"
 )
 
 func (e *env) installCmd() *cobra.Command {
@@ -43,7 +42,9 @@ func (e *env) installCmd() *cobra.Command {
 			if o.Home, err = os.UserHomeDir(); err != nil {
 				return err
 			}
-			if o.StateDir, err = state.DirPath(); err != nil {
+			// An install again keeps the directory the service has,
+			// whose token file shells and sessions already name.
+			if o.StateDir, err = statePath(); err != nil {
 				return err
 			}
 			o.GOOS, o.Binary, o.UID = runtime.GOOS, bin, os.Getuid()

@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerd/brokerd/deploy"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/state"
 )
@@ -84,13 +86,40 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return root.ExecuteContext(ctx)
 }
 
-// stateDir opens the state directory.
+// stateDir opens the state directory (statePath).
 func stateDir() (state.Dir, error) {
-	path, err := state.DirPath()
+	path, err := statePath()
 	if err != nil {
 		return state.Dir{}, err
 	}
 	return state.Open(path)
+}
+
+// statePath is the state directory that this command and the daemon
+// share: BROKERD_STATE_DIR, else the one the installed service is pinned
+// to, else state.DirPath. A shell's XDG_RUNTIME_DIR may not be the one
+// install saw (WSLg's, which others may write to, beside a login's
+// /run/user/UID), and every shell must find the service: a directory the
+// installed files name is taken only where no other user can replace it
+// (state.Sheltered).
+func statePath() (string, error) {
+	if os.Getenv(state.DirVar) == "" {
+		if dir := installedService().StateDir; dir != "" && state.Sheltered(dir) {
+			return dir, nil
+		}
+	}
+	return state.DirPath()
+}
+
+// installedService is what the installed service was set up with; zero
+// when nothing is installed or its files cannot be read.
+func installedService() deploy.Installed {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return deploy.Installed{}
+	}
+	in, _ := deploy.ReadInstalled(deploy.Options{GOOS: runtime.GOOS, Home: home, UID: os.Getuid()})
+	return in
 }
 
 // firstArg is the optional first argument, "" without one.
