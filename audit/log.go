@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
@@ -109,15 +110,40 @@ func prepare(dir string) error {
 		return fmt.Errorf("restrict audit log directory: %w", err)
 	}
 	name := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		return notRegular(name, fi.Mode())
+	}
+	// Not through a symbolic link, whose target it would make 0600 and
+	// write to (as root, /dev/null), nor waiting for a named pipe's reader.
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return notRegular(name, fi.Mode())
+	}
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("restrict audit log: %w", err)
 	}
 	return nil
+}
+
+// notRegular is the error of an audit.log that is not a regular file: a
+// symbolic link, a named pipe, a directory.
+func notRegular(name string, mode fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case mode&fs.ModeSymlink != 0:
+		what += " but a symbolic link"
+	case mode&fs.ModeNamedPipe != 0:
+		what += " but a named pipe"
+	case mode.IsDir():
+		what += " but a directory"
+	}
+	return fmt.Errorf("audit log %s is %s", name, what)
 }
 
 // New returns a Log that writes JSON lines to out, closed by Close, with
