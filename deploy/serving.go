@@ -59,6 +59,10 @@ type Serving struct {
 	// and AddrInUse6 that [::1] at its port cannot, which the daemon
 	// holds too (daemon.Listen).
 	AddrInUse, AddrInUse6 bool
+	// Other6 says that [::1] at the port is held by a process known not
+	// to be the running service (one from before brokerd listened there
+	// too, which its restart would not free); false when not known.
+	Other6 bool
 }
 
 // CheckServing finds out, before anything is written, whether a brokerd
@@ -102,6 +106,10 @@ func Survey(ctx context.Context, o Options, q Querier) (Serving, error) {
 	s.AddrInUse = inUse(addr)
 	_, port, _ := net.SplitHostPort(addr)
 	s.AddrInUse6 = inUse(net.JoinHostPort("::1", port))
+	if s.AddrInUse6 && s.ServicePID > 0 && o.GOOS == "linux" {
+		p, _ := strconv.Atoi(port)
+		s.Other6 = heldElsewhere6(s.ServicePID, p)
+	}
 	return s, nil
 }
 
@@ -135,8 +143,10 @@ func (s Serving) Refusal(o Options, in Installed) error {
 	case s.Answers && s.ServicePID == 0:
 		return fmt.Errorf("a brokerd that is not the service already serves from %s (`brokerd status` shows its pid): stop it, then run %s again",
 			o.StateDir, again)
-	case (s.AddrInUse || s.AddrInUse6) && !s.serviceHolds(addr, in):
-		if !s.AddrInUse {
+	case (s.AddrInUse || s.AddrInUse6) && !s.serviceHolds(addr, in), s.Other6:
+		// The running service holding the address is fine: its restart
+		// frees it. Another program on [::1] beside it is not.
+		if !s.AddrInUse || s.serviceHolds(addr, in) {
 			_, port, _ := net.SplitHostPort(addr)
 			addr = "[::1]:" + port // which clients naming localhost may reach
 		}

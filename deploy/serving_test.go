@@ -2,13 +2,17 @@ package deploy
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/brokerd/brokerd/state"
@@ -82,6 +86,13 @@ func TestServing_Refusal(t *testing.T) {
 			"127.0.0.1:9911, where the service would listen, is in use by another program: stop that program and run `brokerd install --default-profile prod` again, or install with another port (--listen 127.0.0.1:PORT)"},
 		{"another program on the port, the service installed there but stopped", o, installed, Serving{AddrInUse: true},
 			"127.0.0.1:9911, where the service would listen, is in use by another program: stop that program and run `brokerd install --default-profile prod` again, or install with another port (--listen 127.0.0.1:PORT)"},
+		// A service from before brokerd listened on [::1] holds 127.0.0.1
+		// only: its restart does not free [::1], where the new one listens.
+		{"another program on [::1], the service on 127.0.0.1", o, installed,
+			Serving{ServicePID: 1234, Endpoint: ep(1234, "127.0.0.1:9911"), Live: true, Answers: true, AddrInUse: true, AddrInUse6: true, Other6: true},
+			"[::1]:9911, where the service would listen, is in use by another program: stop that program and run `brokerd install --default-profile prod` again, or install with another port (--listen 127.0.0.1:PORT)"},
+		{"the service on 127.0.0.1 and [::1]", o, installed,
+			Serving{ServicePID: 1234, Endpoint: ep(1234, "127.0.0.1:9911"), Live: true, Answers: true, AddrInUse: true, AddrInUse6: true}, ""},
 		{"another program on the new port, the service on its old one", listen, installed,
 			Serving{ServicePID: 1234, Endpoint: ep(1234, "127.0.0.1:9911"), Live: true, Answers: true, AddrInUse: true},
 			"127.0.0.1:9922, where the service would listen, is in use by another program: stop that program and run `brokerd install --listen localhost:9922 --default-profile prod` again, or install with another port (--listen 127.0.0.1:PORT)"},
@@ -152,6 +163,21 @@ func TestCheckServing(t *testing.T) {
 		defer held6.Close()
 		taken6 = fmt.Sprintf("127.0.0.1:%d", held6.Addr().(*net.TCPAddr).Port)
 	}
+	// A port held on 127.0.0.1 by this process, as the service holds it,
+	// and on [::1] by a child, another program (beside a service from
+	// before brokerd listened on [::1]); and one held on both by this
+	// process, as the service holds it now. "" without IPv6.
+	var otherOn6, serviceOnBoth string
+	if v4, v6 := loopbackPair(t); v4 != nil {
+		defer v4.Close()
+		otherOn6 = v4.Addr().String()
+		holdInChild(t, v6)
+	}
+	if v4, v6 := loopbackPair(t); v4 != nil {
+		defer v4.Close()
+		defer v6.Close()
+		serviceOnBoth = v4.Addr().String()
+	}
 
 	me := os.Getpid()
 	for _, tc := range []struct {
@@ -184,6 +210,13 @@ func TestCheckServing(t *testing.T) {
 		{"the service itself", taken, mainPID(me),
 			func(t *testing.T, dir string) { serveIn(t, dir, me, taken) },
 			Serving{ServicePID: me, Live: true, Answers: true, AddrInUse: true}, ""},
+		{"the service on 127.0.0.1 and [::1]", serviceOnBoth, mainPID(me),
+			func(t *testing.T, dir string) { serveIn(t, dir, me, serviceOnBoth) },
+			Serving{ServicePID: me, Live: true, Answers: true, AddrInUse: true, AddrInUse6: true}, ""},
+		{"the service on 127.0.0.1, another program on [::1]", otherOn6, mainPID(me),
+			func(t *testing.T, dir string) { serveIn(t, dir, me, otherOn6) },
+			Serving{ServicePID: me, Live: true, Answers: true, AddrInUse: true, AddrInUse6: true, Other6: true},
+			strings.Replace(otherOn6, "127.0.0.1", "[::1]", 1) + ", where the service would listen, is in use by another program"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.listen == "" {
@@ -203,7 +236,11 @@ func TestCheckServing(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("Survey() = %+v, want %+v", got, tc.want)
 			}
-			err = CheckServing(context.Background(), o, Installed{}, tc.q)
+			in := Installed{}
+			if tc.q.out[showMainPID] != "MainPID=0\n" { // installed, listening where o says
+				in = Installed{Present: true, Listen: tc.listen}
+			}
+			err = CheckServing(context.Background(), o, in, tc.q)
 			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 				t.Errorf("CheckServing() = %v, want %q", err, tc.err)
 			}
@@ -211,6 +248,95 @@ func TestCheckServing(t *testing.T) {
 				t.Errorf("CheckServing() made the state directory %s, want it left alone", dir)
 			}
 		})
+	}
+}
+
+// loopbackPair listens on 127.0.0.1 and [::1] at one port, as the daemon
+// does; nil listeners without IPv6.
+func loopbackPair(t *testing.T) (v4, v6 *net.TCPListener) {
+	t.Helper()
+	for range 20 {
+		ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln6, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback, Port: ln.Addr().(*net.TCPAddr).Port})
+		if err == nil {
+			return ln, ln6
+		}
+		ln.Close()
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil // no IPv6 loopback
+		}
+	}
+	t.Fatal("found no port free on both 127.0.0.1 and [::1]")
+	return nil, nil
+}
+
+// holdInChild hands ln to a child process, which holds it until the test
+// ends, and closes it here.
+func holdInChild(t *testing.T, ln *net.TCPListener) {
+	t.Helper()
+	f, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "3600")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ln.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// TestListening6 checks which sockets of /proc/net/tcp6 hold [::1] at a
+// port, and that a holder other than the service is told from the service.
+func TestListening6(t *testing.T) {
+	// ::1 and :: as a little-endian machine prints them; then a listener
+	// on another port, one on another address, and a connection.
+	loop, any := "00000000000000000000000001000000", "00000000000000000000000000000000"
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 { // big-endian
+		loop = "00000000000000000000000000000001"
+	}
+	table := "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: " + loop + ":26B7 " + any + ":0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0000000000000000 100 0 0 10 0\n" +
+		"   1: " + any + ":26B7 " + any + ":0000 0A 00000000:00000000 00:00000000 00000000  1001        0 222 1 0000000000000000 100 0 0 10 0\n" +
+		"   2: " + loop + ":26B8 " + any + ":0000 0A 00000000:00000000 00:00000000 00000000  1000        0 333 1 0000000000000000 100 0 0 10 0\n" +
+		"   3: 0000000000000000FFFF00000100007F:26B7 " + any + ":0000 0A 00000000:00000000 00:00000000 00000000  1000        0 444 1 0000000000000000 100 0 0 10 0\n" +
+		"   4: " + loop + ":26B7 " + loop + ":D431 01 00000000:00000000 00:00000000 00000000  1000        0 555 1 0000000000000000 100 0 0 10 0\n"
+	got := listening6([]byte(table), 9911)
+	if want := map[string]bool{"111": true, "222": true}; !maps.Equal(got, want) {
+		t.Errorf("listening6(table, 9911) = %v, want %v", got, want)
+	}
+
+	root := t.TempDir()
+	procRoot = root
+	t.Cleanup(func() { procRoot = "/proc" })
+	if err := os.MkdirAll(filepath.Join(root, "net"), 0o755); err != nil || os.WriteFile(filepath.Join(root, "net", "tcp6"), []byte(table), 0o644) != nil {
+		t.Fatal(err)
+	}
+	for pid, links := range map[string][]string{"10": {"/dev/null", "socket:[999]", "socket:[111]"}, "20": {"socket:[999]", "pipe:[111]"}} {
+		for i, l := range links {
+			dir := filepath.Join(root, pid, "fd")
+			if err := os.MkdirAll(dir, 0o755); err != nil || os.Symlink(l, filepath.Join(dir, strconv.Itoa(i))) != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		pid, port int
+		want      bool
+	}{
+		{10, 9911, false}, // holds it
+		{20, 9911, true},  // does not
+		{30, 9911, false}, // its descriptors cannot be read: not known
+		{20, 9913, false}, // nothing listed there
+	} {
+		if got := heldElsewhere6(tc.pid, tc.port); got != tc.want {
+			t.Errorf("heldElsewhere6(%d, %d) = %v, want %v", tc.pid, tc.port, got, tc.want)
+		}
 	}
 }
 
