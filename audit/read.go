@@ -2,9 +2,11 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -152,31 +154,46 @@ func rotated(dir string) ([]string, error) {
 	return names, nil
 }
 
+// maxLine is the longest line readFile reads as an event; an event is
+// a few hundred bytes, a few kilobytes at most.
+const maxLine = 1 << 20
+
 // readFile reads the events of one file that f chooses, and names each
-// line that is not an event ("audit.log line 3").
+// line that is not an event ("audit.log line 3"), a line longer than
+// maxLine among them.
 func readFile(file *os.File, f Filter) (events []Event, bad []string, err error) {
 	name := file.Name()
-	sc := bufio.NewScanner(file)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Bytes()
-		if len(line) == 0 {
+	r := bufio.NewReaderSize(file, 64<<10)
+	var long []byte // a line longer than r's buffer, read so far
+	for n := 1; ; {
+		part, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(long) <= maxLine {
+				long = append(long, part...)
+			}
 			continue
 		}
-		var e Event
-		if err := json.Unmarshal(line, &e); err != nil || e.Kind == "" || e.Time.IsZero() {
-			bad = append(bad, fmt.Sprintf("%s line %d", filepath.Base(name), n))
-			continue
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("read audit log %s: %w", filepath.Base(name), err)
 		}
-		if last(e).Before(f.Since) || (f.Profile != "" && e.Profile != f.Profile) {
-			continue
+		line := part
+		if long != nil {
+			line = append(long, part...)
+			long = nil
 		}
-		events = append(events, e)
+		if line = bytes.TrimSuffix(line, []byte("\n")); len(line) > 0 {
+			var e Event
+			if len(line) > maxLine || json.Unmarshal(line, &e) != nil || e.Kind == "" || e.Time.IsZero() {
+				bad = append(bad, fmt.Sprintf("%s line %d", filepath.Base(name), n))
+			} else if !last(e).Before(f.Since) && (f.Profile == "" || e.Profile == f.Profile) {
+				events = append(events, e)
+			}
+		}
+		if err != nil { // io.EOF
+			return events, bad, nil
+		}
+		n++
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read audit log %s: %w", filepath.Base(name), err)
-	}
-	return events, bad, nil
 }
 
 // last is when the last request that e stands for came: Until for a line

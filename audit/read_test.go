@@ -95,6 +95,11 @@ func TestRead_BadLines(t *testing.T) {
 			2, "audit.log line 2, audit.log line 3, audit.log line 5: not audit events"},
 		{"many", strings.Repeat("x\n", 12) + line(0, "issued", "dev"),
 			1, "audit.log line 1, audit.log line 2, audit.log line 3, audit.log line 4, audit.log line 5, audit.log line 6, audit.log line 7, audit.log line 8, audit.log line 9, audit.log line 10 and 2 more lines: not audit events"},
+		// A crash can leave a run of NUL bytes longer than any line (the
+		// file's size was written, its blocks were not); reading stopped
+		// there, with no event shown.
+		{"longer than a line", line(0, "issued", "dev") + strings.Repeat("\x00", 3<<20) + "\n" + line(1, "issued", "dev") + strings.Repeat("y", 2<<20),
+			2, "audit.log line 2, audit.log line 4: not audit events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
