@@ -12,7 +12,9 @@ import (
 )
 
 // Format writes events to w as a table for people, times in local time,
-// or, with jsonOut, as JSON lines like the log's own, key ids masked.
+// or, with jsonOut, as JSON lines like the log's own, key ids masked. The
+// table's KEY is the access key id served, masked as CloudTrail's
+// accessKeyId can be matched with: ASIA…WXYZ.
 func Format(w io.Writer, events []Event, jsonOut bool) error {
 	if jsonOut {
 		enc := json.NewEncoder(w)
@@ -26,14 +28,14 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tEVENT\tPROFILE\tCLIENT\tCODE")
+	fmt.Fprintln(tw, "TIME\tEVENT\tPROFILE\tKEY\tCLIENT\tCODE")
 	for _, e := range events {
 		kind := dash(string(e.Kind))
 		if e.Count > 1 {
 			kind += fmt.Sprintf(" x%d", e.Count)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
-			kind, dash(shown(e.Profile)), who(e), dash(shown(e.Code)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
+			kind, dash(shown(e.Profile)), dash(shown(MaskKey(e.KeyID))), who(e), dash(shown(e.Code)))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write audit events: %w", err)

@@ -18,6 +18,19 @@ import (
 type Filter struct {
 	Since   time.Time // events at or after, or lines of repeats whose last is
 	Profile string    // events of this profile
+	// KeyID chooses the events that served this access key id, given
+	// whole (from CloudTrail) or masked as the log holds it (ASIA…WXYZ,
+	// or ASIA...WXYZ); the log holding keys masked, a key alike in its
+	// first and last four characters is chosen too.
+	KeyID string
+}
+
+// keyID is f.KeyID as the log holds it, masked; "" when f has none.
+func (f Filter) keyID() string {
+	if f.KeyID == "" {
+		return ""
+	}
+	return MaskKey(strings.Replace(strings.TrimSpace(f.KeyID), "...", "…", 1))
 }
 
 // backupTime is the layout of the time in a rotated file's name.
@@ -163,6 +176,7 @@ const maxLine = 1 << 20
 // maxLine among them.
 func readFile(file *os.File, f Filter) (events []Event, bad []string, err error) {
 	name := file.Name()
+	key := f.keyID()
 	r := bufio.NewReaderSize(file, 64<<10)
 	var long []byte // a line longer than r's buffer, read so far
 	for n := 1; ; {
@@ -185,7 +199,7 @@ func readFile(file *os.File, f Filter) (events []Event, bad []string, err error)
 			var e Event
 			if len(line) > maxLine || json.Unmarshal(line, &e) != nil || e.Kind == "" || e.Time.IsZero() {
 				bad = append(bad, fmt.Sprintf("%s line %d", filepath.Base(name), n))
-			} else if !last(e).Before(f.Since) && (f.Profile == "" || e.Profile == f.Profile) {
+			} else if !last(e).Before(f.Since) && (f.Profile == "" || e.Profile == f.Profile) && (key == "" || e.KeyID == key) {
 				events = append(events, e)
 			}
 		}

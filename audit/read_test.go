@@ -185,3 +185,36 @@ func appendLine(name, line string) error {
 	}
 	return err
 }
+
+// An investigation starts from the key id CloudTrail names: Filter.KeyID
+// chooses the events that served it, given whole or masked.
+func TestRead_KeyID(t *testing.T) {
+	dir := t.TempDir()
+	served := func(minutes int, profile, key string) string {
+		at := t0.Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339Nano)
+		return `{"time":"` + at + `","event":"issued","profile":"` + profile + `","key_id":"` + audit.MaskKey(key) + `","status":200}` + "\n"
+	}
+	data := served(0, "prod", "ASIAAAAAAAAAAAAA1111") + served(1, "prod", "ASIABBBBBBBBBBBB2222") +
+		line(2, "refused", "prod") + served(3, "dev", "ASIAAAAAAAAAAAAA1111") + served(4, "prod", "ASIACCCCCCCCCCCC1111")
+	if err := os.WriteFile(filepath.Join(dir, audit.FileName), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		f    audit.Filter
+		want string
+	}{
+		// The log holds keys masked: one alike in its first and last four
+		// characters is chosen too (at 4).
+		{audit.Filter{KeyID: "ASIAAAAAAAAAAAAA1111"}, "0 prod, 3 dev, 4 prod"},
+		{audit.Filter{KeyID: "ASIA…1111"}, "0 prod, 3 dev, 4 prod"},
+		{audit.Filter{KeyID: " ASIA...2222 "}, "1 prod"},
+		{audit.Filter{KeyID: "ASIAAAAAAAAAAAAA1111", Profile: "dev"}, "3 dev"},
+		{audit.Filter{KeyID: "ASIADDDDDDDDDDDD4444"}, ""},
+	}
+	for _, tt := range tests {
+		events, err := audit.Read(dir, tt.f)
+		if got := summary(events); err != nil || got != tt.want {
+			t.Errorf("Read(%+v) = %s, %v; want %s", tt.f, got, err, tt.want)
+		}
+	}
+}

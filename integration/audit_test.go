@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -92,8 +93,9 @@ func TestAuditNamesHostClients(t *testing.T) {
 	if curl != "200" || bad != "403" {
 		t.Fatalf("curl got %s and, with a wrong token, %s; want 200 and 403", curl, bad)
 	}
+	var prodKey string
 	for range 5 { // one keep-alive connection
-		d.credentials(t, prod)
+		prodKey = d.credentials(t, prod).AccessKeyID
 	}
 	fresh := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	var wg sync.WaitGroup
@@ -163,6 +165,18 @@ func TestAuditNamesHostClients(t *testing.T) {
 	table := e.mustRun(t, "", "audit", "--profile", dev)
 	if !strings.Contains(table, "/usr/bin/curl") || strings.Contains(table, prod+" ") || !strings.HasPrefix(table, "TIME") {
 		t.Errorf("brokerd audit --profile %s =\n%s\nwant curl's lines of %s only", dev, table, dev)
+	}
+	// From the key id CloudTrail names to the processes that got it: each
+	// line of brokerd audit --key shows that key, this process among them.
+	byKey := e.mustRun(t, "", "audit", "--key", prodKey)
+	keyLines := strings.Split(strings.TrimSpace(byKey), "\n")
+	if !strings.HasPrefix(keyLines[0], "TIME") || !strings.Contains(keyLines[0], "KEY") || !strings.Contains(byKey, "pid "+strconv.Itoa(os.Getpid())+" "+self) {
+		t.Errorf("brokerd audit --key %s =\n%s\nwant a table with a KEY column and this process's lines", mask(prodKey), byKey)
+	}
+	for _, l := range keyLines[1:] {
+		if !strings.Contains(l, mask(prodKey)) || strings.Contains(l, "refused") {
+			t.Errorf("brokerd audit --key %s shows %q, not an issuance of that key", mask(prodKey), l)
+		}
 	}
 	if r := e.run(t, "", "audit", "--since", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "30m, 1h, 7d") {
 		t.Errorf("brokerd audit --since yesterday: %v; want a one-line error with the forms", r)

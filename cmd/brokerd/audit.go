@@ -16,15 +16,17 @@ import (
 )
 
 func (e *env) auditCmd() *cobra.Command {
-	var since, profile, dir string
+	var since, profile, key, dir string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Show which process or container got or was refused credentials, and when",
-		Long: "Show the audit log: every credentials request the daemon answered, with the local process (pid,\n" +
-			"executable, uid) or the container (token label, container id) that made it. Requests alike from one\n" +
-			"client, over all its connections, are one line with a count. The log is kept where the running daemon\n" +
-			"says (brokerd status --json: audit_dir), else in " + defaultAuditDirDoc + ".",
+		Long: "Show the audit log: every credentials request the daemon answered, with the access key id served\n" +
+			"(masked) and the local process (pid, executable, uid) or the container (token label, container id)\n" +
+			"that made it. Requests alike from one client, over all its connections, are one line with a count.\n" +
+			"To find who got the credentials that CloudTrail names, give their key id: brokerd audit --key ASIA….\n" +
+			"The log is kept where the running daemon says (brokerd status --json: audit_dir), else in\n" +
+			defaultAuditDirDoc + ".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var f audit.Filter
@@ -35,7 +37,7 @@ func (e *env) auditCmd() *cobra.Command {
 				}
 				f.Since = t
 			}
-			f.Profile = profile
+			f.Profile, f.KeyID = profile, key
 			if dir == "" {
 				dir = runningAuditDir(cmd)
 			}
@@ -54,6 +56,7 @@ func (e *env) auditCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&since, "since", "", "show events from then on: 30m, 2h, 7d, 2026-12-01, \"2026-12-01 19:54:12\" or 2026-12-01T18:54:12Z")
 	cmd.Flags().StringVar(&profile, "profile", "", "show the events of this profile only")
+	cmd.Flags().StringVar(&key, "key", "", "show the events that served this access key id (as CloudTrail's accessKeyId, or masked: ASIA…WXYZ)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	cmd.Flags().StringVar(&dir, "dir", "", "read the audit log in this directory")
 	return cmd
