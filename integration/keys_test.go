@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,6 +231,68 @@ func TestKeysImport(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestKeysImportFromPipe imports keys from what a command prints, as
+// AWS_SHARED_CREDENTIALS_FILE=<(pass show aws) brokerd keys import dev
+// does in bash: the keys are stored and the running daemon told, and it
+// succeeds, there being no file to remove them from. What is no
+// credentials file is refused in one line at once: a device that never
+// ends, a named pipe nothing writes to (which reading would wait on for
+// ever), a file of gigabytes (which reading would hold in memory).
+func TestKeysImportFromPipe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev, prod := e.profile("dev"), e.profile("prod")
+	k := randomKeys(t)
+	d := e.startDaemon(t)
+	t.Cleanup(func() { e.run(t, "", "keys", "remove", dev) })
+	creds := "# from pass\n[" + dev + "]\naws_access_key_id = " + k.ID + "\naws_secret_access_key = " + k.Secret + "\n"
+	importWith := func(script string) result {
+		t.Helper()
+		keychainWrites.Lock() // keys import writes the keychain's index, as keys add does
+		defer keychainWrites.Unlock()
+		return e.exec(t, map[string]string{"CREDS": creds, "PROFILE": dev}, "", "bash", "-c", script)
+	}
+	// The writer takes its time, as pass does while gpg asks for a passphrase.
+	r := importWith(`AWS_SHARED_CREDENTIALS_FILE=<(sleep 0.5; printf '%s' "$CREDS") brokerd keys import "$PROFILE"`)
+	if want := "stored keys " + k.masked() + " of profile " + dev + " from /dev/fd/"; r.code != 0 || !strings.HasPrefix(r.stdout, want) || r.stderr != "" {
+		t.Errorf("keys import from <(…) = %v, want exit 0 and %q…", r, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, k.Secret) {
+		t.Errorf("keys import from <(…) printed the secret: %v", r)
+	}
+	if list := e.mustRun(t, "", "keys", "list"); !strings.Contains(list, dev+"\t"+k.masked()) {
+		t.Errorf("keys list = %q after import, want %s with %s", list, dev, k.masked())
+	}
+	d.credentials(t, prod) // the daemon signs with the imported keys
+	// A pipe on standard input, as /dev/stdin.
+	r = importWith(`printf '%s' "$CREDS" | AWS_SHARED_CREDENTIALS_FILE=/dev/stdin brokerd keys import "$PROFILE"`)
+	if r.code != 0 || !strings.Contains(r.stdout, "stored keys "+k.masked()) {
+		t.Errorf("keys import from /dev/stdin, a pipe = %v, want the keys stored", r)
+	}
+	r = importWith(`AWS_SHARED_CREDENTIALS_FILE=<(printf '[other]\n') brokerd keys import "$PROFILE"`)
+	if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 || !strings.Contains(r.stderr, "no section ["+dev+"]") {
+		t.Errorf("keys import from a pipe without the section = %v, want one line saying so", r)
+	}
+
+	fifo := filepath.Join(e.Dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(e.Dir, "huge")
+	if err := os.WriteFile(huge, []byte(creds), 0o600); err != nil || os.Truncate(huge, 1<<30) != nil { // sparse
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"/dev/zero", "/dev/zero is not a credentials file but a device"},
+		{fifo, fifo + " (a pipe) gave nothing"},
+		{huge, huge + " is 1024 MiB, over the 16 MiB a credentials file may be"},
+	} {
+		r := e.exec(t, map[string]string{"AWS_SHARED_CREDENTIALS_FILE": tc.path}, "", brokerdBin, "keys", "import", dev)
+		wantOneLineError(t, r, tc.want)
+	}
 }
 
 // rotateFaults is a proxy in front of the moto_server that checks keys,

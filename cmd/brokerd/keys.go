@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -141,7 +144,8 @@ func (e *env) keysImportCmd() *cobra.Command {
 			"default ~/.aws/credentials) into the keychain, then remove that section from the file. Every other\n" +
 			"byte of the file stays as it was (comments and other sections included); the file is replaced\n" +
 			"atomically. A section that appears twice, holds a session token or settings other than the keys,\n" +
-			"or that SDKs read differently is refused, and the file left as it was.",
+			"or that SDKs read differently is refused, and the file left as it was. A pipe is read once and\n" +
+			"nothing is removed: AWS_SHARED_CREDENTIALS_FILE=<(pass show aws) brokerd keys import dev.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -154,7 +158,7 @@ func (e *env) keysImportCmd() *cobra.Command {
 			}
 			var stored keychain.Keys
 			var replaced string
-			err = credfile.Import(path, name, func(k credfile.Keys) error {
+			store := func(k credfile.Keys) error {
 				stored = keychain.Keys{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
 				if err := checkKeyID(stored.AccessKeyID); err != nil {
 					return err
@@ -163,11 +167,25 @@ func (e *env) keysImportCmd() *cobra.Command {
 					replaced = old.AccessKeyID
 				}
 				return e.keys.AddKeys(cmd.Context(), name, stored)
-			})
+			}
+			pipe, err := openCredentials(path)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "moved keys %s of profile %s into the keychain and removed [%s] from %s\n", wire.Mask(stored.AccessKeyID), name, name, path)
+			if pipe != nil {
+				err = importPipe(pipe, path, name, store)
+				pipe.Close()
+			} else {
+				err = credfile.Import(path, name, store)
+			}
+			if err != nil {
+				return err
+			}
+			if pipe != nil {
+				fmt.Fprintf(e.stdout, "stored keys %s of profile %s from %s in the keychain (a pipe: no file holds them to remove them from)\n", wire.Mask(stored.AccessKeyID), name, path)
+			} else {
+				fmt.Fprintf(e.stdout, "moved keys %s of profile %s into the keychain and removed [%s] from %s\n", wire.Mask(stored.AccessKeyID), name, name, path)
+			}
 			if replaced != "" {
 				fmt.Fprintf(e.stderr, "warning: they replace the keys %s the keychain held for profile %s\n", wire.Mask(replaced), name)
 			}
@@ -175,6 +193,81 @@ func (e *env) keysImportCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// maxCredentialsFile bounds what keys import reads: no credentials file
+// comes near it, and a runaway writer to a pipe would otherwise fill memory.
+const maxCredentialsFile = 16 << 20
+
+// openCredentials checks the credentials file at path before keys import
+// reads it. A pipe (process substitution, AWS_SHARED_CREDENTIALS_FILE=<(pass
+// show aws), or /dev/stdin from one) is returned open, to be read once:
+// there is no file to remove the keys from. A regular file (nil) is left
+// to credfile.Import, as is a path that cannot be opened, whose error it
+// words. A device (/dev/zero, which never ends), a socket and a file over
+// maxCredentialsFile are refused. Opening does not wait for a writer, so a
+// named pipe nothing writes to gives nothing at once rather than hanging.
+func openCredentials(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read credentials file: %w", err)
+	}
+	switch m := fi.Mode(); {
+	case m&fs.ModeNamedPipe != 0:
+		return f, nil
+	case m.IsRegular() && fi.Size() > maxCredentialsFile:
+		f.Close()
+		return nil, fmt.Errorf("%s is %d MiB, over the %d MiB a credentials file may be: is AWS_SHARED_CREDENTIALS_FILE the file you meant?", path, fi.Size()>>20, maxCredentialsFile>>20)
+	case m.IsRegular(), m.IsDir():
+		f.Close()
+		return nil, nil // credfile.Import says what is wrong with a directory
+	default:
+		f.Close()
+		return nil, fmt.Errorf("%s is not a credentials file but %s: set AWS_SHARED_CREDENTIALS_FILE to a file, or to <(COMMAND) for what a command prints", path, fileKind(m))
+	}
+}
+
+// fileKind names a mode that is neither a regular file's nor a pipe's.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeCharDevice != 0, m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a " + m.Type().String() + " file"
+}
+
+// importPipe reads the credentials that pipe (at path) carries, up to
+// maxCredentialsFile, and hands the keys of section [profile] to store, as
+// credfile.Import does with a file, refusing what it refuses.
+func importPipe(pipe io.Reader, path, profile string, store func(credfile.Keys) error) error {
+	text, err := io.ReadAll(io.LimitReader(pipe, maxCredentialsFile+1))
+	if err != nil {
+		return fmt.Errorf("read credentials from %s: %w", path, err)
+	}
+	switch {
+	case len(text) > maxCredentialsFile:
+		return fmt.Errorf("%s (a pipe) gave more than the %d MiB a credentials file may be", path, maxCredentialsFile>>20)
+	case len(text) == 0:
+		return fmt.Errorf("%s (a pipe) gave nothing: nothing writes to it, or what does printed nothing", path)
+	}
+	keys, err := credfile.Find(text, profile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := credfile.Remove(text, profile); err != nil { // what a file's import would refuse
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := store(keys); err != nil {
+		return fmt.Errorf("store the keys of profile %s: %w", profile, err)
+	}
+	return nil
 }
 
 func (e *env) keysRotateCmd() *cobra.Command {
