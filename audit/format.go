@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,16 +13,22 @@ import (
 )
 
 // Format writes events to w as a table for people, times in local time,
-// or, with jsonOut, as JSON lines like the log's own, key ids masked. The
+// or, with jsonOut, as JSON lines like the log's own, key ids masked and
+// characters a terminal acts on escaped. The
 // table's KEY is the access key id served, masked as CloudTrail's
 // accessKeyId can be matched with: ASIA…WXYZ.
 func Format(w io.Writer, events []Event, jsonOut bool) error {
 	if jsonOut {
-		enc := json.NewEncoder(w)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		for _, e := range events {
 			e.KeyID = MaskKey(e.KeyID)
+			buf.Reset()
 			if err := enc.Encode(e); err != nil {
+				return fmt.Errorf("write audit events: %w", err)
+			}
+			if _, err := w.Write(escapeJSON(buf.Bytes())); err != nil {
 				return fmt.Errorf("write audit events: %w", err)
 			}
 		}

@@ -266,9 +266,10 @@ func (l *Log) run() {
 			}
 			e = <-l.ch
 		}
-		written, err := l.out.Write(buf.Bytes())
+		data := escapeJSON(buf.Bytes())
+		written, err := l.out.Write(data)
 		if written > 0 {
-			torn = buf.Bytes()[written-1] != '\n'
+			torn = data[written-1] != '\n'
 		}
 		if err != nil {
 			if failed == 0 {
