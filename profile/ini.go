@@ -3,11 +3,13 @@ package profile
 import "strings"
 
 // section is one [section] of a config file: its name as the SDKs spell it
-// ("default", "profile NAME", "sso-session NAME") and its keys in lower
-// case. A key that opens nested values (such as s3 =) holds "".
+// ("default", "profile NAME", "sso-session NAME", "services NAME") and its
+// keys in lower case. A key that opens nested values (such as sts =)
+// holds "", and its nested values are in nested, by key.
 type section struct {
-	name string
-	keys map[string]string
+	name   string
+	keys   map[string]string
+	nested map[string]map[string]string
 }
 
 // readINI reads a config file line by line exactly as aws-sdk-go-v2 does
@@ -38,6 +40,7 @@ func readINI(text string) []*section {
 			endKey()
 			key = k
 			cur.keys[k] = v
+			delete(cur.nested, k)
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -67,10 +70,22 @@ func readINI(text string) []*section {
 		}
 		t := strings.TrimLeft(line, " \t")
 		if k, v, ok := splitKey(t); ok {
-			// A nested value, or a key of its own when the key above
-			// has a value or there is none.
-			if cur != nil && (key == "" || cur.keys[key] != "") {
+			switch {
+			case cur == nil:
+			case key == "" || cur.keys[key] != "":
+				// A key of its own when the key above has a value or
+				// there is none.
 				set(k, strings.TrimSpace(trimComment(v)))
+			default:
+				// A nested value of key, comment and all, as the SDKs
+				// keep it.
+				if cur.nested == nil {
+					cur.nested = map[string]map[string]string{}
+				}
+				if cur.nested[key] == nil {
+					cur.nested[key] = map[string]string{}
+				}
+				cur.nested[key][k] = v
 			}
 			continue
 		}

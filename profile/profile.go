@@ -39,7 +39,14 @@ type Profile struct {
 	Region          string
 	MFASerial       string
 	MFAProcess      string
-	EndpointURL     string
+	// EndpointURL is where the SDKs send the STS calls of this profile,
+	// as the file sets it: the endpoint_url of sts in the [services NAME]
+	// section the profile names, else its endpoint_url; "" when it sets
+	// ignore_configured_endpoint_urls = true, or neither. The environment
+	// (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
+	// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) comes first, and is not read
+	// here.
+	EndpointURL string
 	// CredentialProcess is the command of credential_process, which the
 	// SDKs run for credentials (brokerd does not).
 	CredentialProcess string
@@ -115,6 +122,12 @@ func Load(path string) (*Config, error) {
 // there. path is used in messages only.
 func Parse(path string, text []byte) *Config {
 	sections := readINI(string(text))
+	services := map[string]*section{}
+	for _, s := range sections {
+		if name, ok := strings.CutPrefix(s.name, "services "); ok {
+			services[name] = s
+		}
+	}
 	hasProfileDefault := slices.ContainsFunc(sections, func(s *section) bool {
 		name, ok := sectionProfile(s.name)
 		return ok && name == "default" && !isDefault(s)
@@ -133,9 +146,27 @@ func Parse(path string, text []byte) *Config {
 			c.invalid[name] = fmt.Errorf("%w %s, profile %q: %v", ErrInvalid, path, name, err)
 			continue
 		}
+		p.EndpointURL = stsEndpoint(s, services)
 		c.profiles[name] = p
 	}
 	return c
+}
+
+// stsEndpoint is the endpoint that the SDKs send the STS calls of profile
+// s to, as the file sets it (aws-sdk-go-v2: resolveBaseEndpoint of config
+// and of sts; botocore: ConfiguredEndpointProvider): none when the profile
+// ignores configured endpoints (true in any case), else the endpoint_url
+// of sts in the [services NAME] section it names, else its endpoint_url.
+func stsEndpoint(s *section, services map[string]*section) string {
+	if strings.EqualFold(s.keys["ignore_configured_endpoint_urls"], "true") {
+		return ""
+	}
+	if svc := services[s.keys["services"]]; svc != nil {
+		if u := svc.nested["sts"]["endpoint_url"]; u != "" {
+			return u
+		}
+	}
+	return s.keys["endpoint_url"]
 }
 
 // Header is the config file's section header of profile name.

@@ -553,6 +553,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[sso-session s]\nsso_start_url = https://s.awsapps.com/start\nsso_region = eu-west-1\n" +
 		"[profile d]\nsso_session = s\nsso_account_id = 1\nsso_role_name = R\n[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = d\n" +
 		"[profile l]\nsso_start_url = https://l\nsso_region = us-east-1\nsso_account_id = 2\nsso_role_name = L\n"))
+	// STS endpoints: a services section, and a profile that ignores them.
+	f.Add([]byte("[profile a]\nendpoint_url = http://g\nservices = s\n[services s]\nsts =\n  endpoint_url = http://sts # c\n" +
+		"[profile b]\nservices = s\nignore_configured_endpoint_urls = True\n"))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		c := profile.Parse("config", text)
 		names := c.Names()
@@ -625,12 +628,27 @@ func sdkProfileOK(t *testing.T, path, name string) (p profile.Profile, ok bool) 
 		return profile.Profile{}, false
 	}
 	p = profile.Profile{Name: name, RoleARN: sc.RoleARN, SourceProfile: sc.SourceProfileName, ExternalID: sc.ExternalID,
-		RoleSessionName: sc.RoleSessionName, Region: sc.Region, MFASerial: sc.MFASerial, EndpointURL: sc.BaseEndpoint,
+		RoleSessionName: sc.RoleSessionName, Region: sc.Region, MFASerial: sc.MFASerial, EndpointURL: sdkSTSEndpoint(sc),
 		SSOSession: sc.SSOSessionName, SSOStartURL: sc.SSOStartURL, SSORegion: sc.SSORegion, SSOAccountID: sc.SSOAccountID, SSORoleName: sc.SSORoleName}
 	if sc.RoleDurationSeconds != nil {
 		p.Duration = *sc.RoleDurationSeconds
 	}
 	return p, true
+}
+
+// sdkSTSEndpoint is the endpoint that aws-sdk-go-v2 sends the STS calls of
+// profile sc to, when the environment sets none: none when the profile
+// ignores configured endpoints, else the endpoint_url of sts in its
+// services section, else its endpoint_url (config's resolveBaseEndpoint
+// and sts's; TestParse_STSEndpoint checks this against an STS client).
+func sdkSTSEndpoint(sc config.SharedConfig) string {
+	if sc.IgnoreConfiguredEndpoints != nil && *sc.IgnoreConfiguredEndpoints {
+		return ""
+	}
+	if u := sc.Services.ServiceValues["sts"]["endpoint_url"]; u != "" {
+		return u
+	}
+	return sc.BaseEndpoint
 }
 
 // octalDuration matches a duration_seconds whose digits start with 0, which
