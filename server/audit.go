@@ -42,8 +42,11 @@ type AuditConfig struct {
 	// saved up (default 100ms). A connection that comes when the rate is
 	// spent, or that would need a search when the CPU time is, is not
 	// looked up: its requests are counted, per profile and outcome, with a
-	// note that says why. At most Lookups (default 2) run at once; the
-	// others wait their turn.
+	// note that says why. Connections whose first request lacks the token
+	// draw on budgets of their own, a quarter of these, so that a flood of
+	// them (any local user can connect to loopback) does not spend the
+	// lookups of the clients served. At most Lookups (default 2) run at
+	// once; the others wait their turn.
 	LookupRate      float64
 	LookupRateBurst float64
 	LookupShare     float64
@@ -68,9 +71,11 @@ type Audit struct {
 	clock  clockwork.Clock
 	every  time.Duration
 	lookup func(local, remote net.Addr, s peer.Search) (peer.Process, error) // nil: none
-	budget *budget
-	slots  chan struct{} // one per lookup under way
-	due    chan struct{} // holds one when lines wait to be written
+	// budget limits the lookups of connections whose first request has
+	// the token, anon those of the others.
+	budget, anon *budget
+	slots        chan struct{} // one per lookup under way
+	due          chan struct{} // holds one when lines wait to be written
 
 	issuedN, refusedN atomic.Uint64
 
@@ -102,8 +107,8 @@ func NewAudit(l *audit.Log, cfg AuditConfig) *Audit {
 		cfg.Lookups = 2
 	}
 	return &Audit{log: l, clock: cfg.Clock, every: cfg.FlushEvery, slots: make(chan struct{}, cfg.Lookups), due: make(chan struct{}, 1),
-		budget: &budget{clock: cfg.Clock, at: cfg.Clock.Now(), rate: cfg.LookupRate, most: cfg.LookupRateBurst, lookups: cfg.LookupRateBurst,
-			share: cfg.LookupShare, burst: cfg.LookupBurst, cpu: cfg.LookupBurst},
+		budget: newBudget(cfg.Clock, cfg.LookupRate, cfg.LookupRateBurst, cfg.LookupShare, cfg.LookupBurst),
+		anon:   newBudget(cfg.Clock, cfg.LookupRate/4, cfg.LookupRateBurst/4, cfg.LookupShare/4, cfg.LookupBurst/4),
 		lookup: cfg.Lookup, streams: map[who]*clientStream{}}
 }
 
@@ -336,7 +341,7 @@ func (a *Audit) seen(r *http.Request) {
 	}
 	cs.mu.Lock()
 	if !cs.looked {
-		a.identify(cs)
+		a.identify(cs, a.budget)
 	}
 	cs.mu.Unlock()
 }
@@ -344,14 +349,18 @@ func (a *Audit) seen(r *http.Request) {
 // issued records credentials served to a loopback client.
 func (a *Audit) issued(r *http.Request, name string, c *cache.Served) {
 	a.issuedN.Add(1)
-	a.loopback(r, sig{kind: audit.Issued, profile: name, keyID: c.AccessKeyID, status: http.StatusOK}, c)
+	a.loopback(r, sig{kind: audit.Issued, profile: name, keyID: c.AccessKeyID, status: http.StatusOK}, c, a.budget)
 }
 
 // refused records an error answered to a loopback client, before it is
 // written.
 func (a *Audit) refused(r *http.Request, name string, status int, code string, authorized bool) {
 	a.refusedN.Add(1)
-	a.loopback(r, refusal(name, status, code, authorized), nil)
+	b := a.budget
+	if !authorized {
+		b = a.anon
+	}
+	a.loopback(r, refusal(name, status, code, authorized), nil, b)
 }
 
 // refusal is the sig of a refused request for name. Only a request that
@@ -367,7 +376,9 @@ func refusal(name string, status int, code string, authorized bool) sig {
 	return sig{kind: audit.Refused, profile: name, status: status, code: code, anon: !authorized}
 }
 
-func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
+// loopback records a request like s from r's client, looked up, when not
+// yet, within b.
+func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served, b *budget) {
 	cs, _ := r.Context().Value(connKey{}).(*connState)
 	if cs == nil { // not served by an http.Server with ConnContext
 		a.log.Record(event(s, c))
@@ -376,7 +387,7 @@ func (a *Audit) loopback(r *http.Request, s sig, c *cache.Served) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if !cs.looked {
-		a.identify(cs)
+		a.identify(cs, b)
 	}
 	st := a.lockedStream(cs.who(), &cs.stream, func(st *clientStream) { st.client, st.note = cs.client, cs.note })
 	a.record(st, s, c)
@@ -402,19 +413,18 @@ func event(s sig, c *cache.Served) audit.Event {
 // notLookedUp is the note of requests whose client was not looked up.
 const notLookedUp = "client not looked up: too many new connections"
 
-// identify looks up the process of cs, if the budget allows. Call with
-// cs.mu.
-func (a *Audit) identify(cs *connState) {
+// identify looks up the process of cs, if b allows. Call with cs.mu.
+func (a *Audit) identify(cs *connState, b *budget) {
 	cs.looked = true
 	if a.lookup == nil {
 		return
 	}
-	if !a.budget.take() {
+	if !b.take() {
 		cs.note = notLookedUp
 		return
 	}
 	a.slots <- struct{}{}
-	p, err := a.lookup(cs.conn.LocalAddr(), cs.conn.RemoteAddr(), a.budget)
+	p, err := a.lookup(cs.conn.LocalAddr(), cs.conn.RemoteAddr(), b)
 	<-a.slots
 	switch {
 	case errors.Is(err, peer.ErrNotSearched):
@@ -509,6 +519,12 @@ type budget struct {
 }
 
 var _ peer.Search = (*budget)(nil)
+
+// newBudget returns a budget of rate lookups a second, most saved up, and
+// share of the time in CPU time for searches, burst saved up; both full.
+func newBudget(clock clockwork.Clock, rate, most, share float64, burst time.Duration) *budget {
+	return &budget{clock: clock, at: clock.Now(), rate: rate, most: most, lookups: most, share: share, burst: burst, cpu: burst}
+}
 
 // fill adds what the time since the last fill brings. Call with b.mu.
 func (b *budget) fill() {
