@@ -421,3 +421,32 @@ func TestRun_BrokenLinesShowNoSecret(t *testing.T) {
 	wantCheck(t, checks, "syntax", w.env.CredentialsFile+" line 6: the line has no setting name before the =", Fail, "on line 6 of")
 	wantCheck(t, checks, "profile dev", "may be a pasted key or token (not shown)", Warn, "delete it")
 }
+
+// TestBotocoreProblems_ShowNoSecret checks that the syntax check names a
+// broken line by its number only, whatever the line holds.
+func TestBotocoreProblems_ShowNoSecret(t *testing.T) {
+	const secret, token = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEBYaDGhpZGRlbnRva2VuMTIzNDU2Nzg5MA=="
+	tests := []struct {
+		name, text string
+		line       int
+		why        string
+	}{
+		{"header without ]", "[profile a]\nregion = x\n[" + secret + "\n", 3, "has no closing ]"},
+		{"header without ] after a profile name", "[profile a]\n[profile b " + secret + "\n", 2, "has no closing ]"},
+		{"a token pasted twice", "[profile a]\n" + token + "\n" + token + "\n", 3, "is set a second time in [profile a] (first on line 2)"},
+		{"a token before any section", token + "\n[profile a]\n", 1, "before any [section]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := botocoreProblems([]byte(tt.text))
+			if len(got) != 1 || got[0].line != tt.line || !strings.Contains(got[0].why, tt.why) {
+				t.Fatalf("botocoreProblems(%q) = %+v, want one problem on line %d saying %q", tt.text, got, tt.line, tt.why)
+			}
+			for _, s := range []string{got[0].why, got[0].fix} {
+				if low := strings.ToLower(s); strings.Contains(low, strings.ToLower(secret)) || strings.Contains(low, strings.ToLower(strings.TrimRight(token, "="))) {
+					t.Errorf("botocoreProblems(%q) = %q, which shows the secret", tt.text, s)
+				}
+			}
+		})
+	}
+}

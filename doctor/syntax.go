@@ -99,7 +99,8 @@ func botocoreProblems(text []byte) []problem {
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
-			out = append(out, problem{n, fmt.Sprintf("the section header %q has no closing ]", line), "add the ]"})
+			// Not quoted: it may be a secret pasted after a [.
+			out = append(out, problem{n, "the line starts a section header with [ but has no closing ]", "add the ] at the end of the header"})
 			optionIndent = -1
 			continue
 		}
@@ -124,7 +125,12 @@ func botocoreProblems(text []byte) []problem {
 			continue
 		}
 		if first, ok := options[name]; ok {
-			out = append(out, problem{n, fmt.Sprintf("%s is set a second time in [%s] (first on line %d)", name, current, first), "keep one of the two lines"})
+			what := name
+			if !settingName.MatchString(name) {
+				// A token pasted twice, its = taken for a setting's.
+				what = "a name that is no setting's (not shown: it may be a pasted key or token)"
+			}
+			out = append(out, problem{n, fmt.Sprintf("%s is set a second time in [%s] (first on line %d)", what, current, first), "keep one of the two lines"})
 		} else {
 			options[name] = n
 		}
