@@ -84,7 +84,7 @@ func TestRun_ConfigLint(t *testing.T) {
 		level               Level
 	}{
 		{name: "header without ]", config: base + "[profile prod\nrole_arn = arn:aws:iam::1:role/x\n",
-			check: "syntax", phrase: "line 4: the section header \"[profile prod\" has no closing ], so the aws CLI and boto3 refuse the whole file", fix: "add the ] on line 4", level: Fail},
+			check: "syntax", phrase: "line 4: the line starts a section header with [ but has no closing ], so the aws CLI and boto3 refuse the whole file", fix: "add the ] on line 4", level: Fail},
 		{name: "byte order mark", config: "\ufeff" + base,
 			check: "syntax", phrase: "line 1: the file starts with an invisible byte order mark", fix: "without a BOM", level: Fail},
 		{name: "source_profile typo", config: base + "[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dve\n",

@@ -100,7 +100,7 @@ func botocoreProblems(text []byte) []problem {
 		}
 		if strings.HasPrefix(line, "[") {
 			// Not quoted: it may be a secret pasted after a [.
-			out = append(out, problem{n, "the line starts a section header with [ but has no closing ]", "add the ] at the end of the header"})
+			out = append(out, problem{n, "the line starts a section header with [ but has no closing ]", "add the ]"})
 			optionIndent = -1
 			continue
 		}
