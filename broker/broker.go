@@ -86,7 +86,7 @@ func New(keys Keys, cfg Config) *Broker {
 		log = zap.NewNop()
 	}
 	b := &Broker{keys: keys, cfg: cfg, log: log, file: &configFile{path: cfg.ConfigPath, load: cfg.Load}}
-	b.sts = &stsClients{}
+	b.sts = &stsClients{wall: cfg.Clock.Now}
 	b.mfa = newMFASource(b)
 	b.sources = map[profile.Kind]Source{
 		profile.KindKeys: keysSource{b},

@@ -34,9 +34,16 @@ import (
 // The environment is read once; clients are dropped when the config file
 // changes.
 type stsClients struct {
+	// wall and mono tell the wall-clock time and the monotonic time since
+	// some origin, so that the pool can tell a laptop slept; nil means the
+	// real clocks.
+	wall func() time.Time
+	mono func() time.Duration
+
 	mu        sync.Mutex
 	base      *aws.Config // the environment's configuration, loaded once
 	transport *http.Transport
+	pool      *wakingPool
 	clients   map[stsKey]*sts.Client
 }
 
@@ -111,7 +118,8 @@ func (s *stsClients) load(ctx context.Context) error {
 		tr = bc.GetTransport()
 	}
 	tr.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	cfg.HTTPClient = &http.Client{Transport: tr, Timeout: 10 * time.Second,
+	s.pool = newWakingPool(tr, s.wall, s.mono)
+	cfg.HTTPClient = &http.Client{Transport: s.pool, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.base, s.transport = &cfg, tr
 	return nil
@@ -122,12 +130,13 @@ func (s *stsClients) load(ctx context.Context) error {
 // RST races the read), or when STS refused its signature and its Date
 // header shows this machine's clock off by minutes (the SDK marks such an
 // error retryable, and signs the next attempt with the corrected time);
-// any other failure is the cache's to retry, so that a failing STS sees
-// one call per retry window.
+// or when a pooled connection gave no answer in time and was given up as
+// dead (the next attempt dials a new one); any other failure is the
+// cache's to retry, so that a failing STS sees one call per retry window.
 func readRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = 2
-		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(resetWhileReading), retry.RetryableError{}}
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(resetWhileReading), retry.IsErrorRetryableFunc(deadConnection), retry.RetryableError{}}
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 20 * time.Millisecond, nil })
 		o.RateLimiter = ratelimit.None
 	})
