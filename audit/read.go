@@ -18,6 +18,11 @@ import (
 type Filter struct {
 	Since   time.Time // events at or after, or lines of repeats whose last is
 	Profile string    // events of this profile
+	// At chooses the issuances whose credentials were still valid then:
+	// served at or before At, expiring after it. Those are the clients
+	// that may have made a call that CloudTrail shows at At, even with
+	// credentials served an hour before.
+	At time.Time
 	// KeyID chooses the events that served this access key id, given
 	// whole (from CloudTrail) or masked as the log holds it (ASIA…WXYZ,
 	// or ASIA...WXYZ); the log holding keys masked, a key alike in its
@@ -199,7 +204,7 @@ func readFile(file *os.File, f Filter) (events []Event, bad []string, err error)
 			var e Event
 			if len(line) > maxLine || json.Unmarshal(line, &e) != nil || e.Kind == "" || e.Time.IsZero() {
 				bad = append(bad, fmt.Sprintf("%s line %d", filepath.Base(name), n))
-			} else if !last(e).Before(f.Since) && (f.Profile == "" || e.Profile == f.Profile) && (key == "" || e.KeyID == key) {
+			} else if f.chooses(e, key) {
 				events = append(events, e)
 			}
 		}
@@ -208,6 +213,14 @@ func readFile(file *os.File, f Filter) (events []Event, bad []string, err error)
 		}
 		n++
 	}
+}
+
+// chooses reports whether f chooses e; key is f.keyID().
+func (f Filter) chooses(e Event, key string) bool {
+	if !f.At.IsZero() && (e.Kind != Issued || e.Time.After(f.At) || !e.Expires.After(f.At)) {
+		return false
+	}
+	return !last(e).Before(f.Since) && (f.Profile == "" || e.Profile == f.Profile) && (key == "" || e.KeyID == key)
 }
 
 // last is when the last request that e stands for came: Until for a line

@@ -218,3 +218,36 @@ func TestRead_KeyID(t *testing.T) {
 		}
 	}
 }
+
+// "Who used prod at 14:02?": Filter.At chooses the issuances whose
+// credentials were still valid then, served before it (the aws CLI of an
+// hour ago, a service that fetched once) as well as at it; --since alone
+// leaves out those served before it, and shows every later one.
+func TestRead_At(t *testing.T) {
+	dir := t.TempDir()
+	served := func(minutes, valid int, profile string) string {
+		at := func(m int) string { return t0.Add(time.Duration(m) * time.Minute).Format(time.RFC3339Nano) }
+		return `{"time":"` + at(minutes) + `","event":"issued","profile":"` + profile + `","expires":"` + at(minutes+valid) + `","status":200}` + "\n"
+	}
+	data := served(0, 15, "prod") + served(10, 60, "prod") + served(20, 60, "dev") + line(30, "refused", "prod") +
+		served(30, 60, "prod") + served(31, 60, "prod")
+	if err := os.WriteFile(filepath.Join(dir, audit.FileName), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(30 * time.Minute)
+	tests := []struct {
+		f    audit.Filter
+		want string
+	}{
+		{audit.Filter{At: at}, "10 prod, 20 dev, 30 prod"},
+		{audit.Filter{At: at, Profile: "prod"}, "10 prod, 30 prod"},
+		{audit.Filter{At: at, Since: t0.Add(15 * time.Minute)}, "20 dev, 30 prod"},
+		{audit.Filter{At: t0.Add(-time.Minute)}, ""},
+	}
+	for _, tt := range tests {
+		events, err := audit.Read(dir, tt.f)
+		if got := summary(events); err != nil || got != tt.want {
+			t.Errorf("Read(%+v) = %s, %v; want %s", tt.f, got, err, tt.want)
+		}
+	}
+}

@@ -15,13 +15,19 @@ const maxDays = 36500
 // now's location ("2026-12-01"), a time in now's location as the audit's
 // table shows it ("2026-12-01 19:54:12"), or a time in RFC 3339
 // ("2026-12-01T18:54:12Z", "2026-12-01T19:54:12+01:00").
-func ParseSince(s string, now time.Time) (time.Time, error) {
+func ParseSince(s string, now time.Time) (time.Time, error) { return parseTime("since", s, now) }
+
+// ParseAt reads an --at value as ParseSince does.
+func ParseAt(s string, now time.Time) (time.Time, error) { return parseTime("at", s, now) }
+
+// parseTime reads the value s of the flag named flag, as ParseSince says.
+func parseTime(flag, s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		if n, err := strconv.Atoi(days); err == nil && n > 0 {
 			if n > maxDays {
 				// AddDate wraps around far past this, into the future.
-				return time.Time{}, fmt.Errorf("since %q: write at most %dd, or leave --since out for the whole log", s, maxDays)
+				return time.Time{}, fmt.Errorf("%s %q: write at most %dd, or leave --%s out for the whole log", flag, s, maxDays, flag)
 			}
 			return now.AddDate(0, 0, -n), nil
 		}
@@ -37,5 +43,5 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("since %q: write a time ago (30m, 1h, 7d), a date (2026-12-01) or a time (2026-12-01 19:54:12, 2026-12-01T18:54:12Z)", s)
+	return time.Time{}, fmt.Errorf("%s %q: write a time ago (30m, 1h, 7d), a date (2026-12-01) or a time (2026-12-01 19:54:12, 2026-12-01T18:54:12Z)", flag, s)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/brokerd/brokerd/audit"
 )
@@ -120,7 +121,8 @@ func TestAuditNamesHostClients(t *testing.T) {
 	if ok != 50 {
 		t.Fatalf("%d of 50 requests on new connections got credentials", ok)
 	}
-	d.stop(t) // checks every line (checkAudit)
+	served := time.Now() // every request of this test was answered before
+	d.stop(t)            // checks every line (checkAudit)
 
 	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
 	if err != nil {
@@ -176,6 +178,18 @@ func TestAuditNamesHostClients(t *testing.T) {
 	for _, l := range keyLines[1:] {
 		if !strings.Contains(l, mask(prodKey)) || strings.Contains(l, "refused") {
 			t.Errorf("brokerd audit --key %s shows %q, not an issuance of that key", mask(prodKey), l)
+		}
+	}
+	// From the time of a call to the processes whose credentials were
+	// valid then: every issuance of prod, this process's among them.
+	atTable := e.mustRun(t, "", "audit", "--profile", prod, "--at", served.UTC().Format(time.RFC3339Nano))
+	atLines := strings.Split(strings.TrimSpace(atTable), "\n")
+	if len(atLines) < 2 || !strings.Contains(atTable, "pid "+strconv.Itoa(os.Getpid())+" "+self) {
+		t.Errorf("brokerd audit --profile %s --at %v =\n%s\nwant this process's issuances among them", prod, served, atTable)
+	}
+	for _, l := range atLines[1:] {
+		if !strings.Contains(l, "issued") || !strings.Contains(l, prod+" ") {
+			t.Errorf("brokerd audit --profile %s --at shows %q, not an issuance of %s", prod, l, prod)
 		}
 	}
 	if r := e.run(t, "", "audit", "--since", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "30m, 1h, 7d") {

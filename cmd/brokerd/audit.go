@@ -16,7 +16,7 @@ import (
 )
 
 func (e *env) auditCmd() *cobra.Command {
-	var since, profile, key, dir string
+	var since, at, profile, key, dir string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -24,7 +24,8 @@ func (e *env) auditCmd() *cobra.Command {
 		Long: "Show the audit log: every credentials request the daemon answered, with the access key id served\n" +
 			"(masked) and the local process (pid, executable, uid) or the container (token label, container id)\n" +
 			"that made it. Requests alike from one client, over all its connections, are one line with a count.\n" +
-			"To find who got the credentials that CloudTrail names, give their key id: brokerd audit --key ASIA….\n" +
+			"To find who got the credentials that CloudTrail names, give their key id (brokerd audit --key ASIA…)\n" +
+			"or the time of the call (brokerd audit --profile prod --at \"2026-12-01 14:02:00\").\n" +
 			"The log is kept where the running daemon says (brokerd status --json: audit_dir), else in\n" +
 			defaultAuditDirDoc + ".",
 		Args: cobra.NoArgs,
@@ -36,6 +37,13 @@ func (e *env) auditCmd() *cobra.Command {
 					return err
 				}
 				f.Since = t
+			}
+			if at != "" {
+				t, err := audit.ParseAt(at, time.Now())
+				if err != nil {
+					return err
+				}
+				f.At = t
 			}
 			f.Profile, f.KeyID = profile, key
 			if dir == "" {
@@ -55,6 +63,7 @@ func (e *env) auditCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "show events from then on: 30m, 2h, 7d, 2026-12-01, \"2026-12-01 19:54:12\" or 2026-12-01T18:54:12Z")
+	cmd.Flags().StringVar(&at, "at", "", "show the issuances whose credentials were still valid then, served before it too: who may have made a call CloudTrail shows then (times as --since)")
 	cmd.Flags().StringVar(&profile, "profile", "", "show the events of this profile only")
 	cmd.Flags().StringVar(&key, "key", "", "show the events that served this access key id (as CloudTrail's accessKeyId, or masked: ASIA…WXYZ)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
