@@ -488,17 +488,17 @@ func snapshot(t *testing.T, root string) []string {
 // TestReadInstalled checks that the settings an install wrote are read
 // back, for `brokerd env` while the daemon does not answer.
 func TestReadInstalled(t *testing.T) {
-	for _, tc := range []struct{ goos, stateDir string }{
-		{"linux", "/run/user/1000/brokerd"},
-		{"darwin", "/Users/ana/Library/Application Support/brokerd"},
+	for _, tc := range []struct{ goos, stateDir, binary string }{
+		{"linux", "/run/user/1000/brokerd", "/usr/local/bin/brokerd"},
+		{"darwin", "/Users/ana/Library/Application Support/brokerd", "/usr/local/bin/brokerd"},
 		// Quoted in the unit, % doubled: read back as it was.
-		{"linux", "/home/ana/my state;50%/brokerd"},
-		{"darwin", "/Users/ana/a&b <c>/brokerd"},
+		{"linux", "/home/ana/my state;50%/brokerd", "/home/ana/my bin;50%/brokerd"},
+		{"darwin", "/Users/ana/a&b <c>/brokerd", "/Users/ana/a&b <c>/brokerd"},
 	} {
 		goos := tc.goos
 		t.Run(goos, func(t *testing.T) {
 			home := t.TempDir()
-			o := Options{GOOS: goos, Binary: "/usr/local/bin/brokerd", Home: home, UID: 1000, StateDir: tc.stateDir,
+			o := Options{GOOS: goos, Binary: tc.binary, Home: home, UID: 1000, StateDir: tc.stateDir,
 				Listen: "localhost:9922", DefaultProfile: "prod", Region: "eu-west-1"}
 			if got, err := ReadInstalled(o); err != nil || got != (Installed{}) {
 				t.Errorf("ReadInstalled(nothing installed) = %+v, %v, want zero", got, err)
@@ -510,7 +510,7 @@ func TestReadInstalled(t *testing.T) {
 			if err := Apply(context.Background(), p, &fakeRunner{}, nil); err != nil {
 				t.Fatal(err)
 			}
-			want := Installed{Present: true, Listen: "127.0.0.1:9922", DefaultProfile: "prod", Region: "eu-west-1", StateDir: tc.stateDir}
+			want := Installed{Present: true, Listen: "127.0.0.1:9922", DefaultProfile: "prod", Region: "eu-west-1", StateDir: tc.stateDir, Binary: tc.binary}
 			if goos == "darwin" {
 				want.Region = "" // launchd keeps no file of it
 			}

@@ -32,6 +32,9 @@ type Installed struct {
 	// StateDir is the state directory the service is pinned to
 	// (BROKERD_STATE_DIR in its unit or plist); empty when not known.
 	StateDir string
+	// Binary is the brokerd executable the service runs (ExecStart,
+	// ProgramArguments); empty when not known.
+	Binary string
 }
 
 // ReadInstalled reads the installed service's files for o.GOOS under
@@ -50,17 +53,17 @@ func ReadInstalled(o Options) (Installed, error) {
 		if err != nil {
 			return in, fmt.Errorf("read the installed settings: %w", err)
 		}
-		stateDir := unitStateDir(unit)
+		stateDir, bin := unitStateDir(unit), unitBinary(unit)
 		b, err := os.ReadFile(o.envPath())
 		if errors.Is(err, fs.ErrNotExist) {
-			in.StateDir = stateDir
+			in.StateDir, in.Binary = stateDir, bin
 			return in, nil
 		}
 		if err != nil {
 			return in, fmt.Errorf("read the installed settings: %w", err)
 		}
 		in = parseEnvironmentFile(b)
-		in.StateDir = stateDir
+		in.StateDir, in.Binary = stateDir, bin
 		return in, nil
 	case "darwin":
 		b, err := os.ReadFile(o.plistPath())
@@ -125,6 +128,29 @@ func unitStateDir(unit []byte) string {
 	return ""
 }
 
+// unitBinary is the executable of the ExecStart= line of what SystemdUnit
+// wrote (systemdQuote's quoting undone); empty when none.
+func unitBinary(unit []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(unit))
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "ExecStart=")
+		if !ok {
+			continue
+		}
+		var bin string
+		if rest, ok := strings.CutPrefix(v, `"`); ok {
+			bin, _, _ = strings.Cut(rest, `"`)
+		} else {
+			bin, _, _ = strings.Cut(v, " ")
+		}
+		if bin = strings.ReplaceAll(bin, "%%", "%"); filepath.IsAbs(bin) {
+			return bin
+		}
+		return ""
+	}
+	return ""
+}
+
 // parsePlist reads serve's flags from what LaunchdPlist wrote.
 func parsePlist(b []byte) Installed {
 	in := Installed{Present: true, DefaultProfile: "default"} // serve's own default
@@ -139,6 +165,9 @@ func parsePlist(b []byte) Installed {
 		in.StateDir = dir
 	}
 	args := p.ProgramArguments
+	if len(args) > 0 && filepath.IsAbs(args[0]) {
+		in.Binary = args[0]
+	}
 	for i := 0; i+1 < len(args); i++ {
 		switch args[i] {
 		case "--listen":

@@ -593,6 +593,28 @@ func testInstallUserService(t *testing.T) {
 			t.Errorf("brokerd.service is %s after a second install, want active", got)
 		}
 	})
+	t.Run("binary moved", func(t *testing.T) {
+		// The binary moved (to ~/bin, say, or a package manager's
+		// directory): the service runs on, but could not start again,
+		// which status says while it runs; once it stopped, starting it
+		// would fail, so the advice is to install again, from the new place.
+		m.mustSh(t, "", "mkdir -p ~/bin && mv ~/.local/bin/brokerd ~/bin/brokerd")
+		defer m.mustSh(t, "", "mv ~/bin/brokerd ~/.local/bin/brokerd && rmdir ~/bin && brokerd install --default-profile prod --listen "+listen)
+		moved := filepath.Join(home, "bin", "brokerd")
+		again := "`" + moved + " install --listen " + listen + " --default-profile prod`"
+		gone := "the binary it runs, " + filepath.Join(home, ".local", "bin", "brokerd") + ", is gone"
+		r := m.sh(t, "", "~/bin/brokerd status")
+		if r.code != 0 || !strings.Contains(r.stderr, "warning: the service runs, but "+gone) || !strings.Contains(r.stderr, "run "+again) {
+			t.Errorf("brokerd status, the service's binary moved = %v, want a warning that says %s and to run %s", r, gone, again)
+		}
+		m.mustSh(t, "", "systemctl --user stop brokerd.service")
+		r = m.sh(t, "", "~/bin/brokerd status")
+		wantOneLineError(t, r, "brokerd is installed but not running: start it with "+again+" ("+gone+")")
+		m.mustSh(t, "", "~/bin/brokerd install --default-profile prod --listen "+listen)
+		if r := m.sh(t, "", "~/bin/brokerd status"); r.code != 0 || r.stderr != "" {
+			t.Errorf("brokerd status after installing from the new place = %v, want no warning", r)
+		}
+	})
 	t.Run("config file named by AWS_CONFIG_FILE", func(t *testing.T) {
 		// install chooses the default profile from the file this shell
 		// names; the service, which the user manager starts without that

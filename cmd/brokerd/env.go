@@ -181,7 +181,7 @@ func notAnswering(err error, dir state.Dir, installed deploy.Installed) string {
 	}
 	start := "`brokerd install` (a user service) or `brokerd serve`"
 	if installed.Present {
-		start = startService()
+		start = startService(installed)
 	}
 	return fmt.Sprintf("brokerd does not answer (%s); the lines below work once it runs, until then SDKs in this shell fail with "+
 		"\"No such file or directory: '%s'\": start it with %s", why, dir.Join(state.TokenFile), start)
@@ -211,8 +211,8 @@ func (e *env) endpointVars(args []string) ([][2]string, error) {
 // (serviceStopped).
 func (e *env) runningEndpoint(dir state.Dir) (state.Endpoint, error) {
 	ep, err := dir.Endpoint()
-	if errors.Is(err, state.ErrNotRunning) && e.installed().Present {
-		return ep, serviceStopped()
+	if in := e.installed(); errors.Is(err, state.ErrNotRunning) && in.Present {
+		return ep, serviceStopped(in)
 	}
 	return ep, err
 }

@@ -180,7 +180,13 @@ func TestShellVars_daemonDown(t *testing.T) {
 		t.Errorf("warnings = %q, want what SDKs say meanwhile and how to start brokerd, and that the region is not known", warnings)
 	}
 
-	o := deploy.Options{GOOS: "linux", Binary: "/usr/local/bin/brokerd", Home: w.home, UID: 1000, StateDir: w.dir.Path,
+	// The binary the service runs is there (were it gone, the advice
+	// would be to install again).
+	bin := filepath.Join(w.home, ".local", "bin", "brokerd")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o700); err != nil || os.WriteFile(bin, nil, 0o755) != nil {
+		t.Fatal(err)
+	}
+	o := deploy.Options{GOOS: "linux", Binary: bin, Home: w.home, UID: 1000, StateDir: w.dir.Path,
 		Listen: "127.0.0.1:9922", DefaultProfile: "prod", Region: "eu-west-1"}
 	p, err := deploy.Install(o)
 	if err != nil {

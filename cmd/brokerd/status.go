@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"runtime"
 	"text/tabwriter"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/deploy"
 	"github.com/brokerd/brokerd/state"
+	"github.com/brokerd/brokerd/wire"
 )
 
 func (e *env) statusCmd() *cobra.Command {
@@ -29,11 +32,15 @@ func (e *env) statusCmd() *cobra.Command {
 				return err
 			}
 			st, err := control.NewClient(dir).Status(cmd.Context())
-			if errors.Is(err, state.ErrNotRunning) && e.installed().Present {
-				return serviceStopped()
+			in := e.installed()
+			if errors.Is(err, state.ErrNotRunning) && in.Present {
+				return serviceStopped(in)
 			}
 			if err != nil {
 				return err
+			}
+			if gone := binaryGone(in); gone != "" {
+				fmt.Fprintf(e.stderr, "brokerd: warning: the service runs, but %s: it will not start again once it stops (a crash, a logout, a reboot): run %s\n", gone, reinstall(in))
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
@@ -49,19 +56,50 @@ func (e *env) statusCmd() *cobra.Command {
 	return cmd
 }
 
-// serviceStopped says that the installed service does not run, and how to
-// start it: not with `brokerd serve`, as state.ErrNotRunning advises,
+// serviceStopped says that the installed service in does not run, and how
+// to start it: not with `brokerd serve`, as state.ErrNotRunning advises,
 // which would hold the service's port.
-func serviceStopped() error {
-	return errors.New("brokerd is installed but not running: start it with " + startService())
+func serviceStopped(in deploy.Installed) error {
+	return errors.New("brokerd is installed but not running: start it with " + startService(in))
 }
 
-// startService is how to start the installed service.
-func startService() string {
+// startService is how to start the installed service in: install again
+// when the binary it runs is gone, which no start can cure.
+func startService(in deploy.Installed) string {
+	if gone := binaryGone(in); gone != "" {
+		return reinstall(in) + " (" + gone + ")"
+	}
 	if runtime.GOOS == "darwin" {
 		return "`launchctl kickstart gui/$(id -u)/" + deploy.Label + "`"
 	}
 	return "`systemctl --user start brokerd` (see why it stopped with `journalctl --user -u brokerd`)"
+}
+
+// binaryGone says that the executable the installed service in runs is
+// gone (moved, deleted, or the old name of an upgrade that renamed it);
+// "" when it is there or not known.
+func binaryGone(in deploy.Installed) string {
+	if in.Binary == "" {
+		return ""
+	}
+	if _, err := os.Stat(in.Binary); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	return "the binary it runs, " + in.Binary + ", is gone"
+}
+
+// reinstall is the install command, quoted, that sets up the service in
+// again with this binary and the listen address and default profile it
+// had.
+func reinstall(in deploy.Installed) string {
+	o := deploy.Options{DefaultProfile: in.DefaultProfile}
+	if in.Listen != wire.DefaultListen {
+		o.Listen = in.Listen
+	}
+	if bin, err := deploy.Binary(); err == nil {
+		o.Binary, o.BinaryOnPath = bin, onPath(bin)
+	}
+	return "`" + o.Command("install") + "`"
 }
 
 func printStatus(w io.Writer, st control.Status, now time.Time) {
