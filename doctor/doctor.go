@@ -70,7 +70,8 @@ func Run(ctx context.Context, env Env) []Check {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	cfg := loadConfig(env.ConfigFile)
+	f := loadFiles(env)
+	cfg := f.cfg
 	var out []Check
 	st, daemon := checkDaemon(ctx, env)
 	out = append(out, daemon...)
@@ -79,27 +80,39 @@ func Run(ctx context.Context, env Env) []Check {
 		out = append(out, checkSessions(env, st)...)
 	}
 	out = append(out, checkSSO(env, cfg, st, len(daemon) > 0 && daemon[0].Level == OK)...)
-	out = append(out, checkShadowing(env)...)
-	out = append(out, checkRegion(env, cfg))
+	out = append(out, checkShadowing(env, f)...)
+	out = append(out, checkRegion(env, f, cfg))
 	keys, keychain := checkKeychain(ctx, env)
 	out = append(out, checkSyntax(env)...)
-	out = append(out, checkConfig(env, cfg, keys, keychain.Level == OK)...)
+	out = append(out, checkConfig(env, f, cfg, keys, keychain.Level == OK)...)
 	out = append(out, checkDurations(cfg)...)
 	out = append(out, checkChaining(cfg)...)
 	out = append(out, keychain, checkClock(ctx, env))
 	return out
 }
 
-// loadConfig parses the config file once for the checks that resolve
-// profiles; nil when it does not load, which the daemon's and checkSyntax's
-// checks report.
-func loadConfig(path string) *profile.Config {
-	cfg, err := profile.Load(path)
-	if err != nil {
-		return nil
-	}
-	return cfg
+// files are the shared files as the SDKs read them, read once by Run.
+type files struct {
+	config, creds profile.File
+	// cfg is the config file's profiles, for the checks that resolve
+	// them; nil when it cannot be read, which configErr says why. The
+	// daemon's and checkSyntax's checks report that. A credentials file
+	// that cannot be read is empty.
+	cfg       *profile.Config
+	configErr error
 }
+
+func loadFiles(env Env) files {
+	var f files
+	if f.config, f.configErr = profile.LoadFile(env.ConfigFile); f.configErr == nil {
+		f.cfg = f.config.Config(env.ConfigFile)
+	}
+	f.creds, _ = profile.LoadFile(env.CredentialsFile)
+	return f
+}
+
+// loadConfig parses the config file at path; nil when it does not load.
+func loadConfig(path string) *profile.Config { return loadFiles(Env{ConfigFile: path}).cfg }
 
 // Report is doctor's --json output.
 type Report struct {

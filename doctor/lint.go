@@ -3,12 +3,10 @@ package doctor
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
-
-	"gopkg.in/ini.v1"
 
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/suggest"
@@ -34,40 +32,26 @@ var mfaDevice = regexp.MustCompile(`^(arn:aws[a-z-]*:iam::[0-9]{12}:(mfa|u2f)/.+
 // source_profile that names no profile, an mfa_serial that is no device,
 // source_profile chains that loop, and values the SDKs refuse. keys are
 // the profiles with keys in the keychain (known only when keysKnown).
-func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []Check {
-	f, err := loadINI(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true,
-		SpaceBeforeInlineComment: true}, env.ConfigFile)
-	if err != nil {
+func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown bool) []Check {
+	if f.configErr != nil {
 		return nil // checkSyntax and the daemon report a file that does not load
 	}
 	var out []Check
 	add := func(name string, level Level, msg, fix string) {
 		out = append(out, Check{"profile " + name, level, msg, fix})
 	}
-	profiles := map[string]*ini.Section{}
-	var names []string
-	for _, s := range f.Sections() {
-		name, ok := profileOf(s.Name())
-		if !ok {
-			continue
-		}
-		if _, dup := profiles[name]; !dup {
-			names = append(names, name)
-		}
-		profiles[name] = s
-	}
+	names, profiles := f.config.Profiles()
 	candidates := slices.Concat(names, keys)
-	_, credSections := iniSections(env.CredentialsFile)
+	credSections := sectionNames(f.creds)
 	for _, name := range names {
 		s := profiles[name]
 		if err := profile.CheckName(name); err != nil {
 			add(name, Warn, fmt.Sprintf("brokerd cannot serve %s, which SDKs read: %v", sectionName(name), err),
 				fmt.Sprintf("rename %s in %s, and each source_profile that names it", sectionName(name), env.ConfigFile))
 		}
-		for _, k := range s.Keys() {
-			key := k.Name()
-			if profile.IsSetting(key) || len(k.NestedValues()) > 0 {
-				continue
+		for _, key := range slices.Sorted(maps.Keys(s.Keys)) {
+			if key == "" || profile.IsSetting(key) || s.Nested[key] != nil {
+				continue // a line without a name is checkSyntax's
 			}
 			if !settingName.MatchString(key) {
 				// Likely a token pasted on a line of its own (it may end
@@ -84,16 +68,16 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 					fmt.Sprintf("check the spelling of %s in %s of %s", key, sectionName(name), env.ConfigFile))
 			}
 		}
-		if r := strings.TrimSpace(s.Key("region").String()); r != "" && !regionName.MatchString(r) {
+		if r := strings.TrimSpace(get(s, "region")); r != "" && !regionName.MatchString(r) {
 			add(name, Warn, fmt.Sprintf("region = %s in %s is not the name of an AWS region (such as eu-west-1), so SDKs, and brokerd's calls to STS, find no endpoint for it", r, sectionName(name)),
 				fmt.Sprintf("set region to a region's name (an availability zone such as eu-west-1a is not one) in %s of %s", sectionName(name), env.ConfigFile))
 		}
-		if name != "default" && strings.TrimSpace(s.Key("aws_secret_access_key").String()) != "" {
+		if name != "default" && strings.TrimSpace(get(s, "aws_secret_access_key")) != "" {
 			// [default]'s keys are reported as shadowing brokerd.
 			add(name, Fail, fmt.Sprintf("%s of %s holds a secret access key in plain text: SDKs that use profile %s sign with it, and brokerd, which keeps keys in the keychain, does not read it", sectionName(name), env.ConfigFile, name),
 				fmt.Sprintf("brokerd keys add %s (the same key), then delete aws_access_key_id, aws_secret_access_key and aws_session_token from %s of %s", name, sectionName(name), env.ConfigFile))
 		}
-		if serial := strings.TrimSpace(s.Key("mfa_serial").String()); serial != "" && !mfaDevice.MatchString(serial) {
+		if serial := strings.TrimSpace(get(s, "mfa_serial")); serial != "" && !mfaDevice.MatchString(serial) {
 			what := "is not an MFA device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) nor a hardware token's serial number"
 			if profiles[serial] != nil || slices.Contains(keys, serial) {
 				what = "names a profile, not an MFA device"
@@ -101,15 +85,15 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 			add(name, Fail, fmt.Sprintf("mfa_serial = %s in %s %s, so STS refuses the MFA code", serial, sectionName(name), what),
 				fmt.Sprintf("set mfa_serial to the ARN of your MFA device (IAM console, Security credentials: arn:aws:iam::ACCOUNT:mfa/NAME) in %s of %s", sectionName(name), env.ConfigFile))
 		}
-		src := strings.TrimSpace(s.Key("source_profile").String())
-		role := strings.TrimSpace(s.Key("role_arn").String())
+		src := strings.TrimSpace(get(s, "source_profile"))
+		role := strings.TrimSpace(get(s, "role_arn"))
 		switch {
-		case role != "" && src == "" && s.Key("credential_source").String() == "" && s.Key("web_identity_token_file").String() == "":
+		case role != "" && src == "" && get(s, "credential_source") == "" && get(s, "web_identity_token_file") == "":
 			fix := fmt.Sprintf("add source_profile = NAME (the profile whose keys are in the keychain) to %s of %s", sectionName(name), env.ConfigFile)
 			own := ""
-			if s.Key("credential_process").String() != "" {
+			if get(s, "credential_process") != "" {
 				own = "credential_process"
-			} else if slices.ContainsFunc(s.KeyStrings(), func(k string) bool { return strings.HasPrefix(k, "sso_") }) {
+			} else if setsSSO(s) {
 				own, fix = "IAM Identity Center settings", fmt.Sprintf("move the sso_ settings to a [profile NAME] of their own and set source_profile = NAME in %s of %s", sectionName(name), env.ConfigFile)
 			}
 			if own == "" {
@@ -138,8 +122,8 @@ func checkConfig(env Env, cfg *profile.Config, keys []string, keysKnown bool) []
 	// brokerd reads profiles from the config file alone ([default]'s are
 	// reported as shadowing).
 	for _, name := range credSections {
-		set := sectionSets(env.CredentialsFile, []string{name}, credentialSettings...)
-		if _, ok := brokerdProcess(env.CredentialsFile, name); ok && slices.Equal(set, []string{"credential_process"}) {
+		set := sectionSets(f.creds, []string{name}, credentialSettings...)
+		if _, ok := brokerdProcess(f.creds, name); ok && slices.Equal(set, []string{"credential_process"}) {
 			continue // brokerd serving, for SDKs
 		}
 		if name != "default" && len(set) > 0 {
@@ -187,7 +171,7 @@ func badSSO(cfg *profile.Config, name string) bool {
 
 // checkLoops reports each source_profile chain that comes back to itself,
 // once per loop.
-func checkLoops(env Env, profiles map[string]*ini.Section, names []string) []Check {
+func checkLoops(env Env, profiles map[string]*profile.Section, names []string) []Check {
 	var out []Check
 	reported := map[string]bool{}
 	for _, start := range names {
@@ -211,8 +195,8 @@ func checkLoops(env Env, profiles map[string]*ini.Section, names []string) []Che
 			if s == nil {
 				break
 			}
-			next := strings.TrimSpace(s.Key("source_profile").String())
-			if next == "" || next == name || s.Key("role_arn").String() == "" {
+			next := strings.TrimSpace(get(s, "source_profile"))
+			if next == "" || next == name || get(s, "role_arn") == "" {
 				break
 			}
 			seen[name] = len(path)
@@ -223,49 +207,27 @@ func checkLoops(env Env, profiles map[string]*ini.Section, names []string) []Che
 	return out
 }
 
-// profileOf returns the profile a config file section defines.
-func profileOf(section string) (string, bool) {
-	section = strings.TrimSpace(section)
-	if section == "default" {
-		return "default", true
-	}
-	// The SDKs split the type from the name at the first run of spaces or
-	// tabs: [profile<TAB>dev] is dev too.
-	i := strings.IndexAny(section, " \t")
-	if i < 0 || section[:i] != "profile" {
-		return "", false
-	}
-	name := strings.TrimSpace(section[i:])
-	return name, name != ""
-}
-
 // sectionName is the config file header of profile name.
 func sectionName(name string) string { return profile.Header(name) }
 
-// loadINI reads file as the lint's ini reader does, with profile.ReadFile's
-// guards (a named pipe is not waited on); a missing file is empty.
-func loadINI(opts ini.LoadOptions, file string) (*ini.File, error) {
-	b, err := profile.ReadFile(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ini.Empty(opts), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return ini.LoadSources(opts, b)
-}
+// get returns the value of key in s, without the spaces around it.
+func get(s *profile.Section, key string) string { return strings.TrimSpace(s.Keys[key]) }
 
-// iniSections lists the sections of an ini file.
-func iniSections(file string) (*ini.File, []string) {
-	f, err := loadINI(ini.LoadOptions{Loose: true, SkipUnrecognizableLines: true}, file)
-	if err != nil {
-		return nil, nil
-	}
-	var names []string
-	for _, s := range f.Sections() {
-		if s.Name() != ini.DefaultSection {
-			names = append(names, s.Name())
+// setsSSO reports whether s sets any sso_ setting.
+func setsSSO(s *profile.Section) bool {
+	for k, v := range s.Keys {
+		if strings.HasPrefix(k, "sso_") && v != "" {
+			return true
 		}
 	}
-	return f, names
+	return false
+}
+
+// sectionNames lists the sections of a file, in order.
+func sectionNames(f profile.File) []string {
+	var names []string
+	for _, s := range f.Sections {
+		names = append(names, s.Name)
+	}
+	return names
 }

@@ -450,3 +450,29 @@ func TestBotocoreProblems_ShowNoSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestRun_LintReadsAsTheSDKs checks that the lint reads the config file as
+// profile (and aws-sdk-go-v2) read it, so that it reports no problem of a
+// section the SDKs do not use: with [profile default] in the file,
+// [default] is not read.
+func TestRun_LintReadsAsTheSDKs(t *testing.T) {
+	tests := []struct {
+		name, config, check, absent string
+	}{
+		{"[default] after [profile default]", "[profile default]\nregion = eu-west-1\n[default]\nrole_arn = arn:aws:iam::1:role/R\n",
+			"profile default", "role_arn but no source_profile"},
+		{"[default] before [profile default]", "[default]\nrole_arn = arn:aws:iam::1:role/R\n[profile default]\nregion = eu-west-1\n",
+			"profile default", "role_arn but no source_profile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			write(t, w.env.ConfigFile, tt.config)
+			for _, c := range Run(context.Background(), w.env) {
+				if c.Name == tt.check && strings.Contains(c.Message, tt.absent) {
+					t.Errorf("Run() with config %q = %+v, a section the SDKs do not read", tt.config, c)
+				}
+			}
+		})
+	}
+}

@@ -14,7 +14,7 @@ import (
 // checkRegion checks that each family of SDKs finds a region in this
 // shell, as each one looks for it (region.SDKs), and that they agree: the
 // container endpoint gives credentials, not a region.
-func checkRegion(env Env, cfg *profile.Config) Check {
+func checkRegion(env Env, f files, cfg *profile.Config) Check {
 	const name = "region"
 	// The SDKs read the credentials file's sections as profiles too, the
 	// config file's settings first (the JS SDK's order; the others let the
@@ -25,8 +25,8 @@ func checkRegion(env Env, cfg *profile.Config) Check {
 				return pr.Region
 			}
 		}
-		if s, ok := section(env.CredentialsFile, p); ok {
-			return strings.TrimSpace(s.Key("region").String())
+		if s, ok := f.creds.Section(p); ok {
+			return get(s, "region")
 		}
 		return ""
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"gopkg.in/ini.v1"
 
 	"github.com/brokerd/brokerd/keychain"
+	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/state"
 	"github.com/brokerd/brokerd/wire"
 )
@@ -94,7 +94,7 @@ func checkVars(ctx context.Context, env Env) Check {
 
 // checkShadowing finds what comes before the container provider in the
 // SDKs' default credential chains.
-func checkShadowing(env Env) []Check {
+func checkShadowing(env Env, f files) []Check {
 	var out []Check
 	fail := func(name, msg, fix string) { out = append(out, Check{name, Fail, msg, fix}) }
 	if env.Getenv("AWS_ACCESS_KEY_ID") != "" || env.Getenv("AWS_SECRET_ACCESS_KEY") != "" {
@@ -106,7 +106,7 @@ func checkShadowing(env Env) []Check {
 			"unset AWS_ACCESS_KEY AWS_SECRET_KEY")
 	}
 	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"} {
-		if c := checkProfileVar(env, v); c != nil {
+		if c := checkProfileVar(env, f, v); c != nil {
 			out = append(out, *c)
 		}
 	}
@@ -118,22 +118,22 @@ func checkShadowing(env Env) []Check {
 		fail("AWS_WEB_IDENTITY_TOKEN_FILE", "web identity comes before the container provider in SDK chains",
 			"unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN")
 	}
-	if keys := sectionSets(env.CredentialsFile, []string{"default"}, "aws_access_key_id", "aws_secret_access_key"); len(keys) > 0 {
+	if keys := sectionSets(f.creds, []string{"default"}, "aws_access_key_id", "aws_secret_access_key"); len(keys) > 0 {
 		fail("credentials file", fmt.Sprintf("[default] in %s holds keys, which SDKs use before brokerd", env.CredentialsFile),
 			fmt.Sprintf("brokerd keys import default (it stores them in the keychain and deletes [default] from %s), or store them with `brokerd keys add NAME` and delete them by hand", env.CredentialsFile))
 	}
 	// The SDKs read the credentials file's sections as profiles too, merged
 	// over the config file's: a role there is the default profile's.
-	set := sectionSets(env.CredentialsFile, []string{"default"}, credentialSettings...)
-	if _, ok := brokerdProcess(env.CredentialsFile, "default"); ok && slices.Equal(set, []string{"credential_process"}) {
+	set := sectionSets(f.creds, []string{"default"}, credentialSettings...)
+	if _, ok := brokerdProcess(f.creds, "default"); ok && slices.Equal(set, []string{"credential_process"}) {
 		set = nil // brokerd serving, as in the config file's [default]
 	}
 	if len(set) > 0 {
 		fail("credentials file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.CredentialsFile, strings.Join(set, ", ")),
 			fmt.Sprintf("move those lines to a named [profile NAME] section of %s (brokerd reads profiles from there only) and delete them from %s", env.ConfigFile, env.CredentialsFile))
 	}
-	keys := sectionSets(env.ConfigFile, []string{"default"}, profileCredentialKeys...)
-	if name, ok := brokerdProcess(env.ConfigFile, "default"); ok && slices.Equal(keys, []string{"credential_process"}) {
+	keys := sectionSets(f.config, []string{"default"}, profileCredentialKeys...)
+	if name, ok := brokerdProcess(f.config, "default"); ok && slices.Equal(keys, []string{"credential_process"}) {
 		if shell := urlProfile(env); shell != "" && shell != name {
 			fail("config file", fmt.Sprintf("[default] in %s runs `brokerd credential-process %s`, so SDKs get profile %s from brokerd, not this shell's %s", env.ConfigFile, name, name, shell),
 				fmt.Sprintf("delete credential_process from [default] in %s (brokerd env PROFILE picks the profile), or move it to a [profile NAME] section", env.ConfigFile))
@@ -167,7 +167,7 @@ var profileVarReaders = map[string]string{
 // shadows brokerd when that profile has credentials of its own, and stops
 // SDKs when no file has it. A profile that only sets a region or other
 // settings is fine.
-func checkProfileVar(env Env, v string) *Check {
+func checkProfileVar(env Env, f files, v string) *Check {
 	name := env.Getenv(v)
 	if name == "" {
 		return nil
@@ -177,15 +177,15 @@ func checkProfileVar(env Env, v string) *Check {
 	if name == "default" {
 		configSections = append(configSections, "default")
 	}
-	_, inConfig := section(env.ConfigFile, configSections...)
-	_, inCreds := section(env.CredentialsFile, name)
-	keys := sectionSets(env.CredentialsFile, []string{name}, "aws_access_key_id")
-	settings := sectionSets(env.ConfigFile, configSections, profileCredentialKeys...)
+	_, inConfig := section(f.config, configSections...)
+	_, inCreds := section(f.creds, name)
+	keys := sectionSets(f.creds, []string{name}, "aws_access_key_id")
+	settings := sectionSets(f.config, configSections, profileCredentialKeys...)
 	file := env.ConfigFile
 	if len(settings) == 0 {
-		settings, file = sectionSets(env.CredentialsFile, []string{name}, credentialSettings...), env.CredentialsFile
+		settings, file = sectionSets(f.creds, []string{name}, credentialSettings...), env.CredentialsFile
 	}
-	_, byBrokerd := brokerdProcess(env.ConfigFile, configSections...)
+	_, byBrokerd := brokerdProcess(f.config, configSections...)
 	fix := "unset " + v + " (pick a profile of brokerd with `brokerd env PROFILE` or `brokerd exec PROFILE`)"
 	switch {
 	case byBrokerd:
@@ -201,43 +201,40 @@ func checkProfileVar(env Env, v string) *Check {
 	return nil
 }
 
-// section returns the keys of the first of sections that file has.
-func section(file string, sections ...string) (*ini.Section, bool) {
-	f, err := loadINI(ini.LoadOptions{Loose: true, AllowNestedValues: true, SkipUnrecognizableLines: true, InsensitiveKeys: true}, file)
-	if err != nil {
-		return nil, false
-	}
+// section returns the first of sections that file f has.
+func section(f profile.File, sections ...string) (*profile.Section, bool) {
 	for _, name := range sections {
-		if s, err := f.GetSection(name); err == nil {
+		if s, ok := f.Section(name); ok {
 			return s, true
 		}
 	}
 	return nil, false
 }
 
-// sectionSets lists which of keys the first of sections that file has sets.
-func sectionSets(file string, sections []string, keys ...string) []string {
-	s, ok := section(file, sections...)
+// sectionSets lists which of keys the first of sections that f has sets.
+func sectionSets(f profile.File, sections []string, keys ...string) []string {
+	s, ok := section(f, sections...)
 	if !ok {
 		return nil
 	}
 	var set []string
 	for _, k := range keys {
-		if strings.TrimSpace(s.Key(k).String()) != "" {
+		if get(s, k) != "" {
 			set = append(set, k)
 		}
 	}
 	return set
 }
 
-// brokerdProcess returns the profile that the first of sections gets from
-// `brokerd credential-process PROFILE`, if that is its credential_process.
-func brokerdProcess(configFile string, sections ...string) (string, bool) {
-	s, ok := section(configFile, sections...)
+// brokerdProcess returns the profile that the first of sections of f gets
+// from `brokerd credential-process PROFILE`, if that is its
+// credential_process.
+func brokerdProcess(f profile.File, sections ...string) (string, bool) {
+	s, ok := section(f, sections...)
 	if !ok {
 		return "", false
 	}
-	_, args, ok := strings.Cut(s.Key("credential_process").String(), "brokerd credential-process ")
+	_, args, ok := strings.Cut(s.Keys["credential_process"], "brokerd credential-process ")
 	if f := strings.Fields(args); ok && len(f) > 0 {
 		return strings.Trim(f[0], `'"`), true
 	}

@@ -1,15 +1,76 @@
 package profile
 
-import "strings"
+import (
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+)
 
-// section is one [section] of a config file: its name as the SDKs spell it
-// ("default", "profile NAME", "sso-session NAME", "services NAME") and its
-// keys in lower case. A key that opens nested values (such as sts =)
-// holds "", and its nested values are in nested, by key.
-type section struct {
-	name   string
-	keys   map[string]string
-	nested map[string]map[string]string
+// Section is one [section] of a config or credentials file as the SDKs
+// read it: its name as they spell it ("default", "profile NAME",
+// "sso-session NAME", "services NAME" in the config file; the profile's
+// name in the credentials file) and its keys in lower case, with their
+// values unquoted. A key that opens nested values (such as sts =) holds
+// "", and its nested values are in Nested, by key.
+type Section struct {
+	Name   string
+	Keys   map[string]string
+	Nested map[string]map[string]string
+}
+
+// File is a config or credentials file as the SDKs read it.
+type File struct {
+	// Sections are in the order they first appear; a repeated section
+	// adds to the first.
+	Sections []*Section
+}
+
+// ParseFile reads the text of a config or credentials file (see readINI).
+func ParseFile(text []byte) File { return File{readINI(string(text))} }
+
+// LoadFile reads the file at path as ReadFile does; a missing file is an
+// empty one.
+func LoadFile(path string) (File, error) {
+	b, err := ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return File{}, nil
+	}
+	if err != nil {
+		return File{}, err
+	}
+	return ParseFile(b), nil
+}
+
+// Section returns the section of that name, as the SDKs spell it.
+func (f File) Section(name string) (*Section, bool) {
+	for _, s := range f.Sections {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// Profiles returns the profile sections of a config file, by profile
+// name, and their names in the order they appear: [default] and [profile
+// NAME], with [profile default] in place of [default] when both are
+// there, as the SDKs read them.
+func (f File) Profiles() (names []string, byName map[string]*Section) {
+	hasProfileDefault := slices.ContainsFunc(f.Sections, func(s *Section) bool {
+		name, ok := sectionProfile(s.Name)
+		return ok && name == "default" && !isDefault(s)
+	})
+	byName = map[string]*Section{}
+	for _, s := range f.Sections {
+		name, ok := sectionProfile(s.Name)
+		if !ok || hasProfileDefault && isDefault(s) {
+			continue
+		}
+		names = append(names, name)
+		byName[name] = s
+	}
+	return names, byName
 }
 
 // readINI reads a config file line by line exactly as aws-sdk-go-v2 does
@@ -19,11 +80,11 @@ type section struct {
 // start a comment only after whitespace, continue a value on an indented
 // line, and skip any line they do not recognise. Sections keep the order
 // they first appear in; a repeated section adds to the first.
-func readINI(text string) []*section {
+func readINI(text string) []*Section {
 	var (
-		order  []*section
-		byName = map[string]*section{}
-		cur    *section // nil before the first header and after "[]"
+		order  []*Section
+		byName = map[string]*Section{}
+		cur    *Section // nil before the first header and after "[]"
 		key    string   // the last key of cur, which indented lines extend
 		// more holds the continuation lines of key, joined to its value
 		// once it ends: appending each in turn copies the value each time.
@@ -31,7 +92,7 @@ func readINI(text string) []*section {
 	)
 	endKey := func() {
 		if len(more) > 0 {
-			cur.keys[key] += "\n" + strings.Join(more, "\n")
+			cur.Keys[key] += "\n" + strings.Join(more, "\n")
 			more = more[:0]
 		}
 	}
@@ -39,8 +100,8 @@ func readINI(text string) []*section {
 		if cur != nil {
 			endKey()
 			key = k
-			cur.keys[k] = v
-			delete(cur.nested, k)
+			cur.Keys[k] = v
+			delete(cur.Nested, k)
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -54,7 +115,7 @@ func readINI(text string) []*section {
 				continue // the SDKs ignore keys under "[]"
 			}
 			if cur = byName[name]; cur == nil {
-				cur = &section{name: name, keys: map[string]string{}}
+				cur = &Section{Name: name, Keys: map[string]string{}}
 				byName[name] = cur
 				order = append(order, cur)
 			}
@@ -72,25 +133,25 @@ func readINI(text string) []*section {
 		if k, v, ok := splitKey(t); ok {
 			switch {
 			case cur == nil:
-			case key == "" || cur.keys[key] != "":
+			case key == "" || cur.Keys[key] != "":
 				// A key of its own when the key above has a value or
 				// there is none.
 				set(k, strings.TrimSpace(trimComment(v)))
 			default:
 				// A nested value of key, comment and all, as the SDKs
 				// keep it.
-				if cur.nested == nil {
-					cur.nested = map[string]map[string]string{}
+				if cur.Nested == nil {
+					cur.Nested = map[string]map[string]string{}
 				}
-				if cur.nested[key] == nil {
-					cur.nested[key] = map[string]string{}
+				if cur.Nested[key] == nil {
+					cur.Nested[key] = map[string]string{}
 				}
-				cur.nested[key][k] = v
+				cur.Nested[key][k] = v
 			}
 			continue
 		}
 		// A continuation extends a value; nested values have none.
-		if cur != nil && key != "" && cur.keys[key] != "" {
+		if cur != nil && key != "" && cur.Keys[key] != "" {
 			more = append(more, t)
 		}
 	}

@@ -120,27 +120,21 @@ func Load(path string) (*Config, error) {
 // Parse parses the text of a config file as the AWS SDKs read it (see
 // readINI), with [profile default] in place of [default] when both are
 // there. path is used in messages only.
-func Parse(path string, text []byte) *Config {
-	sections := readINI(string(text))
-	services := map[string]*section{}
-	for _, s := range sections {
-		if name, ok := strings.CutPrefix(s.name, "services "); ok {
+func Parse(path string, text []byte) *Config { return ParseFile(text).Config(path) }
+
+// Config returns the profiles of f, a config file, as Parse does.
+func (f File) Config(path string) *Config {
+	services := map[string]*Section{}
+	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
+	for _, s := range f.Sections {
+		if name, ok := strings.CutPrefix(s.Name, "services "); ok {
 			services[name] = s
 		}
+		c.addSSOSession(s)
 	}
-	hasProfileDefault := slices.ContainsFunc(sections, func(s *section) bool {
-		name, ok := sectionProfile(s.name)
-		return ok && name == "default" && !isDefault(s)
-	})
-	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
-	for _, s := range sections {
-		if c.addSSOSession(s) {
-			continue
-		}
-		name, ok := sectionProfile(s.name)
-		if !ok || hasProfileDefault && isDefault(s) {
-			continue
-		}
+	names, sections := f.Profiles()
+	for _, name := range names {
+		s := sections[name]
 		p, err := parseProfile(name, s)
 		if err != nil {
 			c.invalid[name] = fmt.Errorf("%w %s, profile %q: %v", ErrInvalid, path, name, err)
@@ -157,16 +151,16 @@ func Parse(path string, text []byte) *Config {
 // and of sts; botocore: ConfiguredEndpointProvider): none when the profile
 // ignores configured endpoints (true in any case), else the endpoint_url
 // of sts in the [services NAME] section it names, else its endpoint_url.
-func stsEndpoint(s *section, services map[string]*section) string {
-	if strings.EqualFold(s.keys["ignore_configured_endpoint_urls"], "true") {
+func stsEndpoint(s *Section, services map[string]*Section) string {
+	if strings.EqualFold(s.Keys["ignore_configured_endpoint_urls"], "true") {
 		return ""
 	}
-	if svc := services[s.keys["services"]]; svc != nil {
-		if u := svc.nested["sts"]["endpoint_url"]; u != "" {
+	if svc := services[s.Keys["services"]]; svc != nil {
+		if u := svc.Nested["sts"]["endpoint_url"]; u != "" {
 			return u
 		}
 	}
-	return s.keys["endpoint_url"]
+	return s.Keys["endpoint_url"]
 }
 
 // Header is the config file's section header of profile name.
@@ -178,7 +172,7 @@ func Header(name string) string {
 }
 
 // isDefault reports whether s is a [default] section, not [profile default].
-func isDefault(s *section) bool { return s.name == "default" }
+func isDefault(s *Section) bool { return s.Name == "default" }
 
 // sectionProfile returns the profile a section defines: [default] and
 // [profile NAME]; the SDKs ignore other sections for profiles.
@@ -200,11 +194,11 @@ const MaxRoleDuration = 12 * time.Hour
 // repetition compiles to a program of that many copies.
 var sessionName = regexp.MustCompile(`^[\w+=,.@-]+$`)
 
-func parseProfile(name string, s *section) (Profile, error) {
+func parseProfile(name string, s *Section) (Profile, error) {
 	// The section's own keys, as raw values: the SDKs expand no %(name)s
 	// references, and [profile a.b] inherits nothing from [profile a]. A
 	// quoted value keeps its spaces, as in the SDKs.
-	get := func(k string) string { return s.keys[k] }
+	get := func(k string) string { return s.Keys[k] }
 	p := Profile{
 		Name:              name,
 		RoleARN:           get("role_arn"),

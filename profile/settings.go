@@ -40,9 +40,9 @@ func IsSetting(key string) bool {
 // unknown lists the keys of s that no SDK nor brokerd reads, sorted. A key
 // without a value is left out: it reads as unset, or opens nested values
 // (s3 = …).
-func unknown(s *section) []string {
+func unknown(s *Section) []string {
 	var out []string
-	for k, v := range s.keys {
+	for k, v := range s.Keys {
 		if k != "" && v != "" && !IsSetting(k) {
 			out = append(out, k)
 		}

@@ -48,8 +48,8 @@ func sectionSSOSession(section string) (string, bool) {
 }
 
 // parseSSOSession reads an [sso-session NAME] section.
-func parseSSOSession(name string, s *section) SSOSession {
-	get := func(k string) string { return strings.TrimSpace(s.keys[k]) }
+func parseSSOSession(name string, s *Section) SSOSession {
+	get := func(k string) string { return strings.TrimSpace(s.Keys[k]) }
 	sess := SSOSession{Name: name, StartURL: get("sso_start_url"), Region: get("sso_region")}
 	for _, scope := range strings.Split(get("sso_registration_scopes"), ",") {
 		if scope = strings.TrimSpace(scope); scope != "" {
@@ -61,8 +61,8 @@ func parseSSOSession(name string, s *section) SSOSession {
 
 // addSSOSession keeps s when it is an [sso-session NAME] section, and
 // reports whether it was one.
-func (c *Config) addSSOSession(s *section) bool {
-	name, ok := sectionSSOSession(s.name)
+func (c *Config) addSSOSession(s *Section) bool {
+	name, ok := sectionSSOSession(s.Name)
 	if !ok {
 		return false
 	}
