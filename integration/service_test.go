@@ -185,6 +185,19 @@ region = us-east-1
 			t.Errorf("aws sts get-caller-identity with AWS_PROFILE=%s-cli: %v\nwant a failure showing brokerd's message", nosuch, cli)
 		}
 	})
+	t.Run("daemon killed", func(t *testing.T) {
+		// Its endpoint and token files stay, naming an address where
+		// nothing listens: said as when no daemon runs, not as a
+		// failure to connect.
+		d.cmd.Process.Kill()
+		<-d.exited
+		d.stopped = true
+		r := e.run(t, "", "credential-process", prod)
+		wantOneLineError(t, r, "brokerd is not running: start it with `brokerd serve`")
+		if r.stdout != "" {
+			t.Errorf("stdout = %q, want nothing", r.stdout)
+		}
+	})
 	t.Run("wrong arguments", func(t *testing.T) {
 		r := e.run(t, "", "credential-process")
 		if r.code == 0 || r.stdout != "" {

@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/brokerd/brokerd/state"
 )
 
 func (e *env) credentialProcessCmd() *cobra.Command {
@@ -27,6 +30,14 @@ func (e *env) credentialProcessCmd() *cobra.Command {
 				return err
 			}
 			out, err := fetchCredentials(cmd.Context(), vars[0][1], vars[1][1])
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// The endpoint file of a daemon that crashed, or was
+				// killed, stays: nothing listens at its address.
+				if in := e.installed(); in.Present {
+					return serviceStopped(in)
+				}
+				return state.ErrNotRunning
+			}
 			if err != nil {
 				return err
 			}
