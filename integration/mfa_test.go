@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/keychain"
 )
@@ -40,8 +41,10 @@ const (
 	mfaTestCode = "123456"
 )
 
-// loginLine is what `brokerd login` prints on success.
-var loginLine = regexp.MustCompile(`^MFA session of profile (\S+) open until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(([0-9hms]+)\); next login due then\n$`)
+// loginLine is what `brokerd login` prints on success: the session's
+// end, its length, and when the next login is due (SessionMinLeft before
+// the end, when the daemon stops using it).
+var loginLine = regexp.MustCompile(`^MFA session of profile (\S+) open until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(([0-9hms]+)\); next login due (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\n$`)
 
 // TestMFALoginOnceADay follows the issue "One MFA login a day" against moto
 // behind the counting proxy: a role that needs MFA answers LoginRequired at
@@ -103,6 +106,9 @@ func TestMFALoginOnceADay(t *testing.T) {
 	expiry := m[2]
 	if exp, err := time.ParseInLocation(time.DateTime, expiry, time.Local); err != nil || time.Until(exp) < 11*time.Hour || time.Until(exp) > 13*time.Hour {
 		t.Errorf("brokerd login: session open until %s (%v), want about 12h from now (the default --duration)", expiry, err)
+	}
+	if exp, _ := time.ParseInLocation(time.DateTime, expiry, time.Local); m[4] != exp.Add(-broker.SessionMinLeft).Format(time.DateTime) {
+		t.Errorf("brokerd login: next login due %s, want %s, %v before the session ends at %s", m[4], exp.Add(-broker.SessionMinLeft).Format(time.DateTime), broker.SessionMinLeft, expiry)
 	}
 
 	if arn := e.callerARN(t, prodEnv); !strings.HasPrefix(arn, assumedUpdateApp) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -67,8 +68,7 @@ func (e *env) loginCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "MFA session of profile %s open until %s (%s); next login due then\n",
-				res.Profile, res.Expires.Local().Format(time.DateTime), roundDuration(time.Until(res.Expires)))
+			printLogin(e.stdout, res.Session, time.Now())
 			if res.Warning != "" {
 				fmt.Fprintf(e.stderr, "warning: %s\n", res.Warning)
 			}
@@ -115,6 +115,15 @@ func (e *env) logoutCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// printLogin says until when the MFA session s is open, and when the next
+// login is due: broker.SessionMinLeft before it ends, when the daemon
+// stops using it.
+func printLogin(w io.Writer, s control.Session, now time.Time) {
+	fmt.Fprintf(w, "MFA session of profile %s open until %s (%s); next login due %s\n",
+		s.Profile, s.Expires.Local().Format(time.DateTime), roundDuration(s.Expires.Sub(now)),
+		s.Expires.Add(-broker.SessionMinLeft).Local().Format(time.DateTime))
 }
 
 // readCode gets an MFA code from the profile's mfa_process, the terminal,
