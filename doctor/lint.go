@@ -117,6 +117,18 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 			add(name, Fail, msg, fix)
 		}
 	}
+	for _, name := range names {
+		s := profiles[name]
+		if svc := get(s, "services"); svc != "" {
+			if _, ok := f.config.Section("services " + svc); !ok {
+				add(name, Fail, fmt.Sprintf("services = %[1]s in %[2]s names no [services %[1]s] section, so the aws CLI and boto3 stop with \"The profile is configured to use the services section but the \"%[1]s\" services configuration does not exist\" (the Go SDK and brokerd ignore it)", svc, sectionName(name)),
+					fmt.Sprintf("add a [services %s] section to %s, or delete services from %s", svc, env.ConfigFile, sectionName(name)))
+			}
+		}
+	}
+	if c, ok := checkTwoDefaults(env, f.config); ok {
+		out = append(out, c)
+	}
 	out = append(out, checkLoops(env, profiles, names)...)
 	// The SDKs read the credentials file's sections as profiles too;
 	// brokerd reads profiles from the config file alone ([default]'s are
@@ -167,6 +179,31 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 func badSSO(cfg *profile.Config, name string) bool {
 	src, _, err := cfg.Source(name)
 	return err == nil && src.IsSSO()
+}
+
+// checkTwoDefaults reports a config file with both [default] and [profile
+// default]: the Go SDK and brokerd read [profile default] alone, botocore
+// whichever comes last.
+func checkTwoDefaults(env Env, f profile.File) (Check, bool) {
+	plain, prefixed := -1, -1
+	for i, s := range f.Sections {
+		switch s.Name {
+		case "default":
+			plain = i
+		case "profile default":
+			prefixed = i
+		}
+	}
+	if plain < 0 || prefixed < 0 {
+		return Check{}, false
+	}
+	msg := fmt.Sprintf("%s has both [default] and [profile default]: brokerd and the Go SDK read [profile default] alone, and so do the aws CLI and boto3 while it comes last, but any change of order makes them read [default]", env.ConfigFile)
+	level := Warn
+	if plain > prefixed {
+		msg = fmt.Sprintf("%s has both [default] and [profile default]: brokerd and the Go SDK read [profile default] alone, but the aws CLI and boto3 read [default], which comes last, so they use other settings for profile default", env.ConfigFile)
+		level = Fail
+	}
+	return Check{"profile default", level, msg, fmt.Sprintf("merge the two into one [default] section of %s and delete the other", env.ConfigFile)}, true
 }
 
 // checkLoops reports each source_profile chain that comes back to itself,

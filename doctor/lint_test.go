@@ -476,3 +476,38 @@ func TestRun_LintReadsAsTheSDKs(t *testing.T) {
 		})
 	}
 }
+
+// TestRun_SDKsDisagree checks the findings on files that botocore reads
+// otherwise than the Go SDK and brokerd.
+func TestRun_SDKsDisagree(t *testing.T) {
+	const dev = "[profile dev]\nregion = eu-west-1\n"
+	tests := []struct {
+		name, config       string
+		check, phrase, fix string
+		level              Level
+	}{
+		{"services naming no section", dev + "services = local\n",
+			"profile dev", "services = local in [profile dev] names no [services local] section, so the aws CLI and boto3 stop", "add a [services local] section", Fail},
+		{"[default] last", "[profile default]\nregion = eu-west-1\n[default]\nregion = us-east-2\n",
+			"profile default", "but the aws CLI and boto3 read [default], which comes last", "merge the two into one [default] section", Fail},
+		{"[profile default] last", "[default]\nregion = us-east-2\n[profile default]\nregion = eu-west-1\n",
+			"profile default", "any change of order makes them read [default]", "merge the two", Warn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			write(t, w.env.ConfigFile, tt.config)
+			checks := Run(context.Background(), w.env)
+			wantCheck(t, checks, tt.check, tt.phrase, tt.level, tt.fix)
+			if Failed(checks) != (tt.level == Fail) {
+				t.Errorf("Failed() = %v with a %v finding, want %v:\n%s", Failed(checks), tt.level, tt.level == Fail, printed(checks))
+			}
+		})
+	}
+	// With the section there, nothing to say.
+	w := newWorld(t)
+	write(t, w.env.ConfigFile, dev+"services = local\n[services local]\nsts =\n  endpoint_url = http://127.0.0.1:5000\n")
+	if checks := Run(context.Background(), w.env); Failed(checks) {
+		t.Errorf("Run() with a [services local] section fails:\n%s", printed(checks))
+	}
+}
