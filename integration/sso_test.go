@@ -80,6 +80,13 @@ var userCodeLine = regexp.MustCompile(`open (\S+)\n  and check that it shows the
 // fake as the person does in the browser, and returns what it printed.
 func (e *Env) ssoLogin(t testing.TB, fake *ssofake.Server, name string) string {
 	t.Helper()
+	return e.ssoLoginAs(t, fake, name, e.profile("my-sso"))
+}
+
+// ssoLoginAs is ssoLogin for a login that signs in to session, what
+// `brokerd login` names: an sso-session, or a legacy profile.
+func (e *Env) ssoLoginAs(t testing.TB, fake *ssofake.Server, name, session string) string {
+	t.Helper()
 	cmd := exec.Command(brokerdBin, "login", name)
 	cmd.Env = e.environ(nil)
 	cmd.Dir = e.Dir
@@ -114,7 +121,7 @@ func (e *Env) ssoLogin(t testing.TB, fake *ssofake.Server, name string) string {
 		cmd.Process.Kill()
 		t.Fatalf("brokerd login %s did not end within 30 s of the approval:\n%s%s", name, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "signed in to IAM Identity Center session "+e.profile("my-sso")) {
+	if !strings.Contains(stdout.String(), "signed in to IAM Identity Center session "+session) {
 		t.Errorf("brokerd login %s printed %q, want it to say it signed in", name, stdout.String())
 	}
 	return stdout.String()
@@ -345,4 +352,53 @@ func TestSSOLoginErrors(t *testing.T) {
 	wantOneLineError(t, e.run(t, "", "login", e.profile("broken")), "needs sso_start_url and sso_region")
 	wantAPIError(t, d.getCredentials(t, e.profile("bad")), http.StatusBadRequest, "InvalidConfig", "sso_start_url")
 	wantOneLineError(t, e.run(t, "", "login", e.profile("sso-dev"), "--duration", "1h"), "--duration is for MFA sessions")
+}
+
+// legacyConfig has a legacy IAM Identity Center profile: sso_start_url on
+// the profile, no sso-session. Its tokens are kept under the start URL.
+const legacyConfig = `
+[profile {legacy}]
+sso_start_url = https://{legacy}.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 111111111111
+sso_role_name = Developer
+`
+
+// TestSSOLegacyRemovedLogout checks that the tokens of a legacy profile
+// removed from the config file can still be removed: `brokerd logout
+// PROFILE` says they are kept under the start URL, and `brokerd logout
+// START-URL` removes them from the keychain.
+func TestSSOLegacyRemovedLogout(t *testing.T) {
+	t.Parallel()
+	e, fake := newSSOEnv(t, ssofake.Config{})
+	legacy := e.profile("legacy")
+	startURL := "https://" + legacy + ".awsapps.com/start"
+	tokens := keychain.New(keychain.System{}).SSO()
+	t.Cleanup(func() { tokens.Delete(context.Background(), startURL) })
+	e.writeConfig(t, legacyConfig)
+	d := e.startDaemon(t)
+	e.ssoLoginAs(t, fake, legacy, legacy)
+	if r := d.getCredentials(t, legacy); r.status != http.StatusOK {
+		t.Fatalf("credentials of %s after login: %v, want 200", legacy, r)
+	}
+	if blob, err := tokens.Get(context.Background(), startURL); blob == nil || err != nil {
+		t.Fatalf("keychain item %s/%s after login = %v, want the tokens", keychain.SSOService, startURL, err)
+	}
+
+	e.writeConfig(t, ssoConfig) // the legacy profile is gone
+	r := e.run(t, "", "logout", legacy)
+	if r.code == 0 || !strings.Contains(r.stderr, "brokerd logout https://") || !strings.Contains(r.stderr, "sso_start_url") {
+		t.Errorf("brokerd logout %s after its profile was removed: %v\nwant a failure that says to name its start URL", legacy, r)
+	}
+	out := e.mustRun(t, "", "logout", startURL)
+	if !strings.Contains(out, "removed the IAM Identity Center tokens of start URL "+startURL) {
+		t.Errorf("brokerd logout %s printed %q, want it to say the tokens were removed", startURL, out)
+	}
+	if blob, err := tokens.Get(context.Background(), startURL); blob != nil || err != nil {
+		t.Errorf("keychain item %s/%s after logout = %d bytes, %v, want none", keychain.SSOService, startURL, len(blob), err)
+	}
+	if r := e.run(t, "", "logout", startURL); r.code == 0 || !strings.Contains(r.stderr, "no IAM Identity Center tokens for start URL "+startURL) {
+		t.Errorf("brokerd logout %s again: %v, want a failure that says there are none", startURL, r)
+	}
+	d.stop(t)
 }

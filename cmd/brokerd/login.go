@@ -18,6 +18,7 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/keychain"
 )
 
 var mfaCode = regexp.MustCompile(`^[0-9]{6}$`)
@@ -83,7 +84,7 @@ func (e *env) loginCmd() *cobra.Command {
 
 func (e *env) logoutCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "logout [PROFILE|SSO-SESSION]",
+		Use:   "logout [PROFILE|SSO-SESSION|START-URL]",
 		Short: "Close the MFA session of a source profile, or sign out of an IAM Identity Center session, and drop the credentials derived from it",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,6 +93,9 @@ func (e *env) logoutCmd() *cobra.Command {
 				return err
 			}
 			name := firstArg(args)
+			if isStartURL(name) {
+				return e.forgetStartURL(cmd.Context(), name)
+			}
 			client := control.NewClient(dir)
 			// A session stays closable when a login could no longer be
 			// made (mfa_serial or the keys removed since): only the kind
@@ -101,6 +105,11 @@ func (e *env) logoutCmd() *cobra.Command {
 				return err
 			}
 			src, err := client.Logout(cmd.Context(), name)
+			var ce *control.Error
+			if errors.As(err, &ce) && ce.Code == "ProfileNotFound" {
+				return fmt.Errorf("%w\n(was %s a profile with sso_start_url and no sso_session, since removed? brokerd keeps its tokens under its start URL: "+
+					"brokerd logout https://…/start removes them)", err, name)
+			}
 			if err != nil {
 				return err
 			}
@@ -115,6 +124,35 @@ func (e *env) logoutCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// isStartURL tells whether a logout names a start URL: the key of the
+// tokens of a legacy IAM Identity Center profile (sso_start_url on the
+// profile, no sso_session).
+func isStartURL(name string) bool {
+	return strings.HasPrefix(name, "https://") || strings.HasPrefix(name, "http://")
+}
+
+// forgetStartURL removes the tokens kept under startURL from the keychain:
+// those of a legacy profile removed from the config file, which the daemon
+// no longer knows by name. The daemon reads them from the keychain at each
+// use, so it has none left either. The portal is not asked to end the
+// sign-in: its region went with the profile.
+func (e *env) forgetStartURL(ctx context.Context, startURL string) error {
+	tokens := e.keys.SSO()
+	blob, err := tokens.Get(ctx, startURL)
+	if err != nil {
+		return err
+	}
+	if blob == nil {
+		return fmt.Errorf("brokerd keeps no IAM Identity Center tokens for start URL %s (keychain item %s/%s)", startURL, keychain.SSOService, startURL)
+	}
+	if err := tokens.Delete(ctx, startURL); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "removed the IAM Identity Center tokens of start URL %s from the keychain; "+
+		"to end the sign-in at once, sign out of the AWS access portal at %s\n", startURL, startURL)
+	return nil
 }
 
 // printLogin says until when the MFA session s is open, and when the next
