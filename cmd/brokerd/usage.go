@@ -36,8 +36,12 @@ func strict(root *cobra.Command) {
 			check := c.Args
 			c.Args = func(c *cobra.Command, args []string) error {
 				if err := check(c, args); err != nil {
-					if strings.Contains(err.Error(), "arg(s)") { // cobra's counts
+					switch {
+					case strings.Contains(err.Error(), "arg(s)"): // cobra's counts
 						err = fmt.Errorf("wrong number of arguments (%d given)", len(args))
+					case strings.HasPrefix(err.Error(), "unknown command") && !c.HasAvailableSubCommands():
+						// cobra.NoArgs calls an argument a command.
+						err = noArguments(c, args)
 					}
 					return usageError{err, c}
 				}
@@ -49,6 +53,17 @@ func strict(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// noArguments says that c, which takes no arguments, was given args; a
+// profile given to a command that takes it as --default-profile is pointed
+// there (`brokerd install prod`).
+func noArguments(c *cobra.Command, args []string) error {
+	msg := fmt.Sprintf("%s takes no arguments (%d given: %s)", subPath(c), len(args), strings.Join(args, " "))
+	if f := c.Flags().Lookup("default-profile"); f != nil && len(args) == 1 && !strings.HasPrefix(args[0], "-") {
+		msg += fmt.Sprintf(": did you mean --default-profile %s?", args[0])
+	}
+	return errors.New(msg)
 }
 
 // needsSubcommand is the argument check of a command that groups others.

@@ -28,6 +28,10 @@ func TestRun_usage(t *testing.T) {
 		{[]string{"env", "--shell", "tcsh"}, []string{"want bash, zsh, fish or powershell", "usage: brokerd env [PROFILE] [flags]"}},
 		{[]string{"serve", "--log-level", "loud"}, []string{"want debug, info, warn or error", "usage: brokerd serve [flags]"}},
 		{[]string{"exec"}, []string{"usage: brokerd exec PROFILE [-- COMMAND [ARGS...]]"}},
+		// An argument to a command that takes none is not called a command.
+		{[]string{"status", "prod"}, []string{"status takes no arguments (1 given: prod)", "usage: brokerd status [flags]"}},
+		{[]string{"install", "prod"}, []string{"install takes no arguments (1 given: prod): did you mean --default-profile prod?", "usage: brokerd install [flags]"}},
+		{[]string{"docker", "teardown", "x", "y"}, []string{"docker teardown takes no arguments (2 given: x y)"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
