@@ -74,8 +74,17 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 		}
 		if name != "default" && strings.TrimSpace(get(s, "aws_secret_access_key")) != "" {
 			// [default]'s keys are reported as shadowing brokerd.
-			add(name, Fail, fmt.Sprintf("%s of %s holds a secret access key in plain text: SDKs that use profile %s sign with it, and brokerd, which keeps keys in the keychain, does not read it", sectionName(name), env.ConfigFile, name),
-				fmt.Sprintf("brokerd keys add %s (the same key), then delete aws_access_key_id, aws_secret_access_key and aws_session_token from %s of %s", name, sectionName(name), env.ConfigFile))
+			msg := fmt.Sprintf("%s of %s holds a secret access key in plain text: SDKs that use profile %s sign with it, and brokerd, which keeps keys in the keychain, does not read it", sectionName(name), env.ConfigFile, name)
+			fix := fmt.Sprintf("brokerd keys add %s (the same key), then delete aws_access_key_id, aws_secret_access_key and aws_session_token from %s of %s", name, sectionName(name), env.ConfigFile)
+			if users := sourcedBy(name, names, profiles); get(s, "role_arn") != "" && len(users) > 0 {
+				// Its keys sign for users while they are in the file; once
+				// deleted, its role is assumed for users instead.
+				keysName := name + "-keys"
+				msg = fmt.Sprintf("%s of %s holds a secret access key in plain text: as the source_profile of %s it signs with that key (SDKs and brokerd alike use a source profile's keys before its role_arn), and brokerd reads keys from the keychain only", sectionName(name), env.ConfigFile, strings.Join(users, ", "))
+				fix = fmt.Sprintf("brokerd keys add %s (the same key), add a [profile %[1]s] section without role_arn and set source_profile = %[1]s in %s, then delete aws_access_key_id, aws_secret_access_key and aws_session_token from %s of %s (deleting them alone would make %[2]s assume the role of %s instead)",
+					keysName, strings.Join(headers(users), " and "), sectionName(name), env.ConfigFile)
+			}
+			add(name, Fail, msg, fix)
 		}
 		if serial := strings.TrimSpace(get(s, "mfa_serial")); serial != "" && !mfaDevice.MatchString(serial) {
 			what := "is not an MFA device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) nor a hardware token's serial number"
@@ -249,6 +258,27 @@ func sectionName(name string) string { return profile.Header(name) }
 
 // get returns the value of key in s, without the spaces around it.
 func get(s *profile.Section, key string) string { return strings.TrimSpace(s.Keys[key]) }
+
+// sourcedBy lists the profiles of names whose source_profile is name,
+// other than name itself.
+func sourcedBy(name string, names []string, profiles map[string]*profile.Section) []string {
+	var out []string
+	for _, n := range names {
+		if n != name && get(profiles[n], "source_profile") == name {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// headers returns the config file headers of profiles names.
+func headers(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = sectionName(n)
+	}
+	return out
+}
 
 // setsSSO reports whether s sets any sso_ setting.
 func setsSSO(s *profile.Section) bool {

@@ -490,6 +490,13 @@ func TestRun_SDKsDisagree(t *testing.T) {
 			"profile dev", "services = local in [profile dev] names no [services local] section, so the aws CLI and boto3 stop", "add a [services local] section", Fail},
 		{"[default] last", "[profile default]\nregion = eu-west-1\n[default]\nregion = us-east-2\n",
 			"profile default", "but the aws CLI and boto3 read [default], which comes last", "merge the two into one [default] section", Fail},
+		// A source profile whose keys sign for another: deleting them
+		// alone would change which identity assumes that role.
+		{"keys of a role that is a source", "[profile base]\nregion = eu-west-1\n" +
+			"[profile mid]\nrole_arn = arn:aws:iam::1:role/M\nsource_profile = base\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" +
+			"[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = mid\n",
+			"profile mid", "as the source_profile of top it signs with that key",
+			"brokerd keys add mid-keys (the same key), add a [profile mid-keys] section without role_arn and set source_profile = mid-keys in [profile top], then delete aws_access_key_id", Fail},
 		{"[profile default] last", "[default]\nregion = us-east-2\n[profile default]\nregion = eu-west-1\n",
 			"profile default", "any change of order makes them read [default]", "merge the two", Warn},
 	}
