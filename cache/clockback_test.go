@@ -3,6 +3,7 @@ package cache_test
 import (
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,6 +77,30 @@ func TestCache_ClockSetBackLogsFailures(t *testing.T) {
 		}
 		if got := logs.FilterMessage("refresh failed").Len(); got != 3 {
 			t.Errorf("failure lines at t0+2h, then t0 and t0+20s = %d, want 3", got)
+		}
+	})
+}
+
+// TestCache_ClockSetBackIdle checks that a profile last asked for while
+// the wall clock ran ahead goes idle IdleAfter after the clock was set
+// back, not as much later as the clock ran ahead: its last use, hours
+// in the future, kept it refreshing in the background all that time.
+func TestCache_ClockSetBackIdle(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		clock := newClock()
+		f := newSTS(clock)
+		c := newCache(t, clock, f, nil) // IdleAfter 2h, credentials of 1h
+		clock.Set(2 * time.Hour)        // ahead
+		mustGet(t, c, clock, "dev", 15*time.Minute)
+		clock.Set(0) // set back
+		c.RefreshDue()
+		// Due (its credentials, from t0+2h, are refreshed from t0+2h35m),
+		// and unused for 2h40m since the clock was set back.
+		clock.Set(2*time.Hour + 40*time.Minute)
+		c.RefreshDue()
+		synctest.Wait()
+		if got := f.Calls("dev"); got != 1 {
+			t.Errorf("fetches of a profile last asked for 2h ahead, 2h40m after the clock was set back (IdleAfter 2h) = %d, want 1", got)
 		}
 	})
 }

@@ -61,7 +61,7 @@ func (c *Cache) RefreshDue() (next time.Time) {
 	var idle []string
 	c.mu.RLock()
 	for name, e := range c.entries {
-		lastUsed := time.Unix(0, e.lastUsed.Load())
+		lastUsed := c.lastUsed(e, now)
 		used := now.Sub(lastUsed) < c.cfg.IdleAfter
 		e.mu.Lock()
 		at := e.refreshAt
@@ -95,6 +95,19 @@ func (c *Cache) RefreshDue() (next time.Time) {
 	return next
 }
 
+// lastUsed returns when e was last asked for. A time after now was
+// recorded while the wall clock ran ahead, and the clock was set back
+// since: e counts as used now, so that it goes idle IdleAfter from here,
+// not as much later as the clock ran ahead.
+func (c *Cache) lastUsed(e *entry, now time.Time) time.Time {
+	n := e.lastUsed.Load()
+	if n > now.UnixNano() {
+		e.lastUsed.CompareAndSwap(n, now.UnixNano())
+		return now
+	}
+	return time.Unix(0, n)
+}
+
 // Refresh fetches new credentials for profile now, whatever the cache holds.
 func (c *Cache) Refresh(ctx context.Context, profile string) (Served, error) {
 	e := c.entry(profile)
@@ -125,7 +138,7 @@ func (c *Cache) RefreshAll() {
 		}
 		e.refreshAt, e.retryAt = time.Time{}, time.Time{}
 		e.mu.Unlock()
-		if now.Sub(time.Unix(0, e.lastUsed.Load())) < c.cfg.IdleAfter {
+		if now.Sub(c.lastUsed(e, now)) < c.cfg.IdleAfter {
 			e.again.Store(true)
 			c.refreshAsync(name, e)
 		}
