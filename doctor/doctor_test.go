@@ -119,6 +119,8 @@ func TestRun_Shadowing(t *testing.T) {
 		{name: "default role_arn", config: "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = dev\n", check: "config file", wantFix: "[profile NAME]"},
 		{name: "default sso", config: "[default]\nsso_session = corp\n", check: "config file", wantFix: "[profile NAME]"},
 		{name: "default credential_process", config: "[default]\ncredential_process = x\n", check: "config file", wantFix: "[profile NAME]"},
+		// The SDKs read [profile default] in place of [default].
+		{name: "profile default role_arn", config: "[profile default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = dev\n[profile dev]\nregion = eu-west-1\n", check: "config file", wantFix: "[profile NAME]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -132,14 +132,21 @@ func checkShadowing(env Env, f files) []Check {
 		fail("credentials file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.CredentialsFile, strings.Join(set, ", ")),
 			fmt.Sprintf("move those lines to a named [profile NAME] section of %s (brokerd reads profiles from there only) and delete them from %s", env.ConfigFile, env.CredentialsFile))
 	}
-	keys := sectionSets(f.config, []string{"default"}, profileCredentialKeys...)
-	if name, ok := brokerdProcess(f.config, "default"); ok && slices.Equal(keys, []string{"credential_process"}) {
+	// The default profile as the SDKs read it: [profile default] when the
+	// file has one, else [default].
+	def := []string{"profile default", "default"}
+	header := "[default]"
+	if _, ok := f.config.Section("profile default"); ok {
+		header = "[profile default]"
+	}
+	keys := sectionSets(f.config, def, profileCredentialKeys...)
+	if name, ok := brokerdProcess(f.config, def...); ok && slices.Equal(keys, []string{"credential_process"}) {
 		if shell := urlProfile(env); shell != "" && shell != name {
-			fail("config file", fmt.Sprintf("[default] in %s runs `brokerd credential-process %s`, so SDKs get profile %s from brokerd, not this shell's %s", env.ConfigFile, name, name, shell),
-				fmt.Sprintf("delete credential_process from [default] in %s (brokerd env PROFILE picks the profile), or move it to a [profile NAME] section", env.ConfigFile))
+			fail("config file", fmt.Sprintf("%s in %s runs `brokerd credential-process %s`, so SDKs get profile %s from brokerd, not this shell's %s", header, env.ConfigFile, name, name, shell),
+				fmt.Sprintf("delete credential_process from %s in %s (brokerd env PROFILE picks the profile), or move it to a [profile NAME] section", header, env.ConfigFile))
 		}
 	} else if len(keys) > 0 {
-		fail("config file", fmt.Sprintf("[default] in %s sets %s, so SDKs use it instead of brokerd", env.ConfigFile, strings.Join(keys, ", ")),
+		fail("config file", fmt.Sprintf("%s in %s sets %s, so SDKs use it instead of brokerd", header, env.ConfigFile, strings.Join(keys, ", ")),
 			fmt.Sprintf("move those lines to a named [profile NAME] section of %s", env.ConfigFile))
 	}
 	if len(out) == 0 {
