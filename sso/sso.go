@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -127,6 +128,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	regions map[string]*services
+	mono    func() time.Duration // monotonic time since some origin; nil means the real one
 
 	flights   singleflight.Group // refreshes, by session key
 	refreshMu sync.Mutex         // held while a session's record is read, changed and written
@@ -167,6 +169,12 @@ func (c *Client) services(ctx context.Context, region string) (*services, error)
 		config.WithRetryMaxAttempts(2), config.WithAppID("brokerd"))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config for region %s: %w", region, err)
+	}
+	// The transport as the SDK configured it (AWS_CA_BUNDLE included), on
+	// a pool that drops connections a laptop's sleep left dead.
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		cfg.HTTPClient = &http.Client{Transport: newWakingPool(bc.GetTransport(), c.clock.Now, c.mono), Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	s := &services{
 		oidc: ssooidc.NewFromConfig(cfg, func(o *ssooidc.Options) {

@@ -1,0 +1,111 @@
+package sso
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// sleepGap is how far the wall clock may run ahead of the monotonic
+	// clock between two uses of the pool before its idle connections are
+	// taken for dead: the monotonic clock stands still while a laptop
+	// sleeps, and so do the transport's idle timers.
+	sleepGap = 10 * time.Second
+	// reusedWait is how long a request sent on a pooled connection waits
+	// for the first byte of the answer before the connection is taken for
+	// dead (its peer gone during a sleep or a network change, without a
+	// FIN or RST reaching this side). IAM Identity Center answers in well
+	// under a second; a new connection is bounded only by the client's
+	// timeout.
+	reusedWait = 3 * time.Second
+)
+
+// errDeadConnection is returned for a request whose pooled connection gave
+// no answer within reusedWait; the SDK's retryer takes it for a connection
+// error and tries once more, on a new connection.
+var errDeadConnection = errors.New("pooled connection to IAM Identity Center gave no answer; taken for dead")
+
+// wakingPool is an http.RoundTripper over a connection pool that does not
+// trust its idle connections after a laptop's sleep (as broker's, for
+// STS): Go's idle timers, and
+// TCP's, run on the monotonic clock, so after a night's sleep the pool
+// still holds connections whose peer is long gone, and a request written
+// into one waits for the client's timeout. A pool used again after the
+// wall clock ran well ahead of the monotonic clock closes its idle
+// connections first; a request on a reused connection that answers
+// nothing within reusedWait fails with errDeadConnection, and the idle
+// connections are closed with it.
+type wakingPool struct {
+	tr   *http.Transport
+	wall func() time.Time
+	mono func() time.Duration
+	wait time.Duration // reusedWait; tests shorten it
+
+	mu       sync.Mutex
+	lastWall time.Time
+	lastMono time.Duration
+}
+
+// newWakingPool returns a pool over tr; nil clocks mean the real ones.
+func newWakingPool(tr *http.Transport, wall func() time.Time, mono func() time.Duration) *wakingPool {
+	if wall == nil {
+		wall = time.Now
+	}
+	if mono == nil {
+		origin := time.Now()
+		mono = func() time.Duration { return time.Since(origin) }
+	}
+	return &wakingPool{tr: tr, wall: wall, mono: mono, wait: reusedWait}
+}
+
+// touch records a use of the pool, and reports whether the wall clock ran
+// more than sleepGap ahead of the monotonic clock since the last.
+func (p *wakingPool) touch() (slept bool) {
+	wall, mono := p.wall().Round(0), p.mono()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.lastWall.IsZero() {
+		slept = wall.Sub(p.lastWall)-(mono-p.lastMono) > sleepGap
+	}
+	p.lastWall, p.lastMono = wall, mono
+	return slept
+}
+
+func (p *wakingPool) RoundTrip(req *http.Request) (*http.Response, error) {
+	if p.touch() {
+		p.tr.CloseIdleConnections()
+	}
+	defer p.touch()
+
+	// A connection given up is closed, not the request's context
+	// cancelled: a context ended just after the answer was read would
+	// take the connection out of the pool.
+	var answered, given atomic.Bool
+	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if info.Reused {
+				time.AfterFunc(p.wait, func() {
+					if !answered.Load() && given.CompareAndSwap(false, true) {
+						info.Conn.Close()
+					}
+				})
+			}
+		},
+		GotFirstResponseByte: func() { answered.Store(true) },
+	})
+	resp, err := p.tr.RoundTrip(req.WithContext(ctx))
+	if err != nil && given.Load() {
+		// The others idle since the same moment are no better.
+		p.tr.CloseIdleConnections()
+		return nil, fmt.Errorf("%w (%v)", errDeadConnection, err)
+	}
+	return resp, err
+}
+
+// CloseIdleConnections closes the pool's idle connections.
+func (p *wakingPool) CloseIdleConnections() { p.tr.CloseIdleConnections() }
