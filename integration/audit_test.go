@@ -3,9 +3,11 @@
 package integration
 
 import (
+	"bufio"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -294,4 +296,89 @@ func TestAuditDirRelative(t *testing.T) {
 		r := e.exec(t, nil, "", "sh", "-c", `cd "$1" && exec "$2" audit`, "sh", other, brokerdBin)
 		return r.code == 0 && strings.Contains(r.stdout, "issued")
 	})
+}
+
+// floodScript opens connections to 127.0.0.1:argv[1] from 4 threads, each
+// asking for credentials without the token, until its stdin closes.
+const floodScript = `import socket, sys, threading
+port = int(sys.argv[1])
+req = ("GET /v1/credentials/x HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: wrong\r\nConnection: close\r\n\r\n" % port).encode()
+done = threading.Event()
+count = [0] * 4
+def flood(i):
+    while not done.is_set():
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(req)
+        while s.recv(4096):
+            pass
+        s.close()
+        count[i] += 1
+threads = [threading.Thread(target=flood, args=(i,)) for i in range(4)]
+for t in threads:
+    t.start()
+print("flooding", flush=True)
+sys.stdin.read()
+done.set()
+for t in threads:
+    t.join()
+print(sum(count), flush=True)
+`
+
+// TestAuditFloodWithoutToken: another user on the machine floods the
+// endpoint with connections that carry no token; the aws CLI that fetches
+// credentials meanwhile is still named in the audit log (checkAudit, at
+// stop, fails on an issuance that names no process, or on a count of
+// issuances or refusals that is not the daemon's). The flood used to take every lookup, and the issuance was
+// put down to no one.
+func TestAuditFloodWithoutToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev := e.profile("dev")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t, "--default-profile", dev)
+	flood := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"/usr/bin/python3", "-c", floodScript, d.Port)
+	stdin, err := flood.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	stdout, err := flood.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood.Stderr = &out
+	if err := flood.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "flooding" {
+		stdin.Close()
+		flood.Wait()
+		t.Fatalf("the flood did not start: %q %s", lines.Text(), out.String())
+	}
+	e.callerARN(t, d.Env)
+	stdin.Close()
+	lines.Scan()
+	n, _ := strconv.Atoi(lines.Text())
+	if err := flood.Wait(); err != nil || n == 0 {
+		t.Fatalf("the flood: %v, %q %s", err, lines.Text(), out.String())
+	}
+	d.stop(t) // checks that every issuance names its process
+
+	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, ev := range events {
+		if ev.Kind == audit.Refused {
+			refused += ev.N()
+		}
+	}
+	// A connection the flood gave up on (reset) is not in its count.
+	if refused < n {
+		t.Errorf("the audit log counts %d refusals, want the flood's %d at least", refused, n)
+	}
 }
