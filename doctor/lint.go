@@ -135,6 +135,7 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 			}
 		}
 	}
+	out = append(out, checkServices(env, f.config)...)
 	if c, ok := checkTwoDefaults(env, f.config); ok {
 		out = append(out, c)
 	}
@@ -188,6 +189,28 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 func badSSO(cfg *profile.Config, name string) bool {
 	src, _, err := cfg.Source(name)
 	return err == nil && src.IsSSO()
+}
+
+// checkServices reports a service of a [services NAME] section given a
+// value on its own line: the SDKs read a service's settings only nested
+// below it (sts =, then an indented endpoint_url = URL).
+func checkServices(env Env, f profile.File) []Check {
+	var out []Check
+	for _, s := range f.Sections {
+		if !strings.HasPrefix(s.Name, "services ") {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Keys)) {
+			if k == "" || s.Keys[k] == "" {
+				continue
+			}
+			// The value is not shown: the line may be no setting at all.
+			out = append(out, Check{"services", Fail,
+				fmt.Sprintf("[%s] of %s gives %s a value on its own line, where the SDKs read a service's settings nested below it: the Go SDK and brokerd ignore it, and the aws CLI and boto3 stop with \"'str' object has no attribute 'get'\" for %[3]s calls of the profiles that use the section", s.Name, env.ConfigFile, k),
+				fmt.Sprintf("write it as two lines in [%s]: %s = and below it, indented, endpoint_url = URL", s.Name, k)})
+		}
+	}
+	return out
 }
 
 // checkTwoDefaults reports a config file with both [default] and [profile

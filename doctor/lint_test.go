@@ -497,6 +497,8 @@ func TestRun_SDKsDisagree(t *testing.T) {
 			"[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = mid\n",
 			"profile mid", "as the source_profile of top it signs with that key",
 			"brokerd keys add mid-keys (the same key), add a [profile mid-keys] section without role_arn and set source_profile = mid-keys in [profile top], then delete aws_access_key_id", Fail},
+		{"a service's value on its line", dev + "services = local\n[services local]\nsts = http://127.0.0.1:5000\n",
+			"services", "[services local] of", "write it as two lines in [services local]: sts = and below it, indented, endpoint_url = URL", Fail},
 		{"[profile default] last", "[default]\nregion = us-east-2\n[profile default]\nregion = eu-west-1\n",
 			"profile default", "any change of order makes them read [default]", "merge the two", Warn},
 	}
