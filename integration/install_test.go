@@ -588,9 +588,20 @@ func testInstallUserService(t *testing.T) {
 		}
 	})
 	t.Run("again", func(t *testing.T) {
+		// An upgrade: the binary replaced (as go build -o or a package
+		// manager does) while the service runs the old one, which
+		// status says, until install runs again.
+		m.mustSh(t, "", "cp ~/.local/bin/brokerd ~/.local/bin/brokerd.new && mv -f ~/.local/bin/brokerd.new ~/.local/bin/brokerd")
+		want := "runs a brokerd binary that was replaced (an upgrade) or deleted since it started: run `brokerd install --listen " + listen + " --default-profile prod`"
+		if r := m.sh(t, "", "brokerd status"); r.code != 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("brokerd status after the binary was replaced = %v, want a warning that says %q", r, want)
+		}
 		m.mustSh(t, "", "brokerd install --default-profile prod --listen "+listen)
 		if got := m.show(t, "ActiveState"); got != "active" {
 			t.Errorf("brokerd.service is %s after a second install, want active", got)
+		}
+		if r := m.sh(t, "", "brokerd status"); r.code != 0 || r.stderr != "" {
+			t.Errorf("brokerd status after installing again = %v, want no warning", r)
 		}
 	})
 	t.Run("binary moved", func(t *testing.T) {

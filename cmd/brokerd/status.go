@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +43,12 @@ func (e *env) statusCmd() *cobra.Command {
 			}
 			if gone := binaryGone(in); gone != "" {
 				fmt.Fprintf(e.stderr, "brokerd: warning: the service runs, but %s: it will not start again once it stops (a crash, a logout, a reboot): run %s\n", gone, reinstall(in))
+			} else if replaced(st.PID) {
+				restart := "restart it"
+				if in.Present {
+					restart = "run " + reinstall(in)
+				}
+				fmt.Fprintf(e.stderr, "brokerd: warning: the daemon (pid %d) runs a brokerd binary that was replaced (an upgrade) or deleted since it started: %s to run the brokerd there now\n", st.PID, restart)
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
@@ -86,6 +94,14 @@ func binaryGone(in deploy.Installed) string {
 		return ""
 	}
 	return "the binary it runs, " + in.Binary + ", is gone"
+}
+
+// replaced says whether process pid runs an executable that was replaced
+// or deleted since it started, as `go build -o` over it does (Linux, whose
+// /proc/PID/exe then names it "(deleted)"; false where that cannot be told).
+func replaced(pid int) bool {
+	link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return err == nil && strings.HasSuffix(link, " (deleted)")
 }
 
 // reinstall is the install command, quoted, that sets up the service in

@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +73,53 @@ func TestServiceStopped(t *testing.T) {
 			t.Errorf("binaryGone(%+v) = %v, want %v", tt.in, g, tt.binaryGone)
 		}
 	}
+}
+
+// TestReplaced checks that a process whose executable was replaced since
+// it started, as an upgrade with `go build -o` does, is told from one whose
+// executable is as it started.
+func TestReplaced(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("told from /proc")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep here")
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "brokerd")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "3600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if replaced(cmd.Process.Pid) {
+		t.Errorf("replaced(a process as it started) = true, want false")
+	}
+	// As go build -o does: the old file removed, a new one written.
+	if err := os.Remove(bin); err != nil || os.WriteFile(bin, b, 0o755) != nil {
+		t.Fatal(err)
+	}
+	if !replaced(cmd.Process.Pid) {
+		t.Errorf("replaced(a process whose binary was replaced) = false, want true")
+	}
+	if replaced(deadPID(t)) {
+		t.Errorf("replaced(a pid that ended) = true, want false")
+	}
+}
+
+// deadPID is the pid of a process that has ended.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
 }
