@@ -520,3 +520,44 @@ func TestRun_SDKsDisagree(t *testing.T) {
 		t.Errorf("Run() with a [services local] section fails:\n%s", printed(checks))
 	}
 }
+
+// TestValueProblems checks the settings whose value the aws CLI and boto3
+// read otherwise than the Go SDK and brokerd (each case checked with aws
+// configure get), and that no value is shown.
+func TestValueProblems(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	tests := []struct {
+		name, text string
+		lines      []int
+		why        string
+	}{
+		{"comment after a value", "[default]\nregion = eu-west-1 # Ireland\n", []int{2}, "the value of region is followed by a comment"},
+		{"semicolon comment after a tab", "[default]\noutput = json\t; fmt\n", []int{2}, "the value of output is followed by a comment"},
+		{"a comment for a value", "[default]\nregion = # none\n", []int{2}, "followed by a comment"},
+		{"double quotes", "[default]\nregion = \"eu-west-1\"\n", []int{2}, "the value of region is in quotes"},
+		{"single quotes on a secret", "[dev]\naws_secret_access_key = '" + secret + "'\n", []int{2}, "the value of aws_secret_access_key is in quotes"},
+		{"a secret with a comment", "[dev]\naws_secret_access_key = " + secret + " # old\n", []int{2}, "is followed by a comment"},
+		{"colon", "[default]\nregion: eu-west-1 ; x\n", []int{2}, "the value of region is followed by a comment"},
+		{"fine", "# c\n[default] ; c\nregion = eu-west-1\nexternal_id = ab#cd;e\ns3 =\n  addressing_style = path # kept by both\n\n; c\n", nil, ""},
+		{"a quote inside", "[default]\nmfa_process = op read 'x'\n", nil, ""},
+		{"before any section", "region = \"x\"\n[default]\n", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := valueProblems([]byte(tt.text))
+			var lines []int
+			for _, p := range got {
+				lines = append(lines, p.line)
+				if !strings.Contains(p.why, tt.why) {
+					t.Errorf("valueProblems(%q) line %d: %q, want it to say %q", tt.text, p.line, p.why, tt.why)
+				}
+				if strings.Contains(p.why+p.fix, secret) || strings.Contains(p.why+p.fix, "eu-west-1") {
+					t.Errorf("valueProblems(%q) = %+v, which shows the value", tt.text, p)
+				}
+			}
+			if fmt.Sprint(lines) != fmt.Sprint(tt.lines) {
+				t.Errorf("valueProblems(%q) on lines %v, want %v", tt.text, lines, tt.lines)
+			}
+		})
+	}
+}

@@ -32,6 +32,10 @@ func checkSyntax(env Env) []Check {
 				fmt.Sprintf("%s line %d: %s, so the aws CLI and boto3 refuse the whole file (\"Unable to parse config file\") while brokerd and the Go SDK skip the line", file, p.line, p.why),
 				fmt.Sprintf("%s on line %d of %s", p.fix, p.line, file)})
 		}
+		for _, p := range valueProblems(text) {
+			out = append(out, Check{"syntax", Warn, fmt.Sprintf("%s line %d: %s", file, p.line, p.why),
+				fmt.Sprintf("%s on line %d of %s", p.fix, p.line, file)})
+		}
 	}
 	return out
 }
@@ -137,4 +141,58 @@ func botocoreProblems(text []byte) []problem {
 		optionIndent = indent
 	}
 	return out
+}
+
+// valueProblems lists the settings of text whose value botocore reads
+// otherwise than the Go SDK and brokerd: after a comment that follows the
+// value (" # …"), which the Go SDK drops and botocore keeps, or in quotes,
+// which the Go SDK drops and botocore keeps. No value is quoted.
+func valueProblems(text []byte) []problem {
+	var out []problem
+	text = bytes.TrimPrefix(text, []byte("\ufeff"))
+	inSection := false
+	for i, raw := range strings.Split(string(bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))), "\n") {
+		line := strings.TrimSpace(raw)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+			continue
+		case header.MatchString(line):
+			inSection = true
+			continue
+		case !inSection || raw[0] == ' ' || raw[0] == '\t':
+			continue // botocoreProblems' or nested values, which both SDKs keep whole
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if colon, v, cok := strings.Cut(line, ":"); cok && (!ok || len(colon) < len(name)) {
+			name, value, ok = colon, v, true
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || name == "" {
+			continue
+		}
+		what := "the value of " + name
+		if !settingName.MatchString(name) {
+			what = "the value of a setting"
+		}
+		switch n, v := i+1, strings.TrimSpace(value); {
+		case hasComment(value):
+			out = append(out, problem{n, what + " is followed by a comment, which brokerd and the Go SDK drop and the aws CLI and boto3 read as part of the value",
+				"move the comment to a line of its own"})
+		case len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0]:
+			out = append(out, problem{n, what + " is in quotes, which brokerd and the Go SDK drop and the aws CLI and boto3 keep as part of the value",
+				"remove the quotes"})
+		}
+	}
+	return out
+}
+
+// hasComment reports whether the Go SDK reads a comment in value, the
+// text after the = of a setting: a # or ; after a space or tab.
+func hasComment(value string) bool {
+	for _, c := range []string{" #", " ;", "\t#", "\t;"} {
+		if strings.Contains(value, c) {
+			return true
+		}
+	}
+	return false
 }
