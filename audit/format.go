@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,6 +35,7 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 		}
 		return nil
 	}
+	self := euid()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tEVENT\tPROFILE\tKEY\tCLIENT\tCODE")
 	for _, e := range events {
@@ -42,7 +44,7 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 			kind += fmt.Sprintf(" x%d", e.Count)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
-			kind, dash(shown(e.Profile)), dash(shown(MaskKey(e.KeyID))), who(e), dash(shown(e.Code)))
+			kind, dash(shown(e.Profile)), dash(shown(MaskKey(e.KeyID))), who(e, self), dash(shown(e.Code)))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write audit events: %w", err)
@@ -50,9 +52,15 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 	return nil
 }
 
-// who names the client of e: "pid 1234 /usr/bin/aws", "uid 1001" when only
-// that is known, "container abc123 (label)", or "-".
-func who(e Event) string {
+// euid is the user who reads the log, as a rule the one whose daemon
+// wrote it; tests replace it.
+var euid = os.Geteuid
+
+// who names the client of e: "pid 1234 /usr/bin/aws", with "(uid 0)" when
+// the process was not self's (root's, another user's: someone else got
+// the credentials), "uid 1001" when only that is known, "container abc123
+// (label)", or "-".
+func who(e Event, self int) string {
 	var parts []string
 	if c := e.Container; c != nil {
 		s := "container " + shown(short(c.ID))
@@ -66,7 +74,11 @@ func who(e Event) string {
 	}
 	if c := e.Client; c != nil {
 		if c.PID > 0 {
-			parts = append(parts, strings.TrimSpace(fmt.Sprintf("pid %d %s", c.PID, shown(c.Exe))))
+			p := strings.TrimSpace(fmt.Sprintf("pid %d %s", c.PID, shown(c.Exe)))
+			if c.UID != self {
+				p += fmt.Sprintf(" (uid %d)", c.UID)
+			}
+			parts = append(parts, p)
 		} else {
 			parts = append(parts, fmt.Sprintf("uid %d", c.UID))
 		}

@@ -51,6 +51,7 @@ func TestFormat(t *testing.T) {
 	local := time.Local
 	time.Local = time.FixedZone("CET", 3600) // the table shows local times
 	defer func() { time.Local = local }()
+	defer audit.SetEUID(1000)() // the clients' user reads
 	for _, tt := range []struct {
 		name string
 		json bool
@@ -92,6 +93,25 @@ func TestFormat_Unprintable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("Format output lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// A process of another user than the one reading (root, who can read the
+// token file) is shown with its uid: someone else got the credentials.
+// The table showed it as any of the user's own.
+func TestFormat_OtherUser(t *testing.T) {
+	defer audit.SetEUID(1000)()
+	events := []audit.Event{
+		{Time: t0, Kind: audit.Issued, Profile: "prod", Client: &audit.Client{PID: 7, Exe: "/usr/bin/aws", UID: 0}},
+		{Time: t0, Kind: audit.Issued, Profile: "prod", Client: &audit.Client{PID: 8, Exe: "/usr/bin/aws", UID: 1000}},
+	}
+	var b bytes.Buffer
+	if err := audit.Format(&b, events, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[1], "pid 7 /usr/bin/aws (uid 0)") || strings.Contains(lines[2], "uid") {
+		t.Errorf("Format read by uid 1000 =\n%s\nwant pid 7 shown with its uid 0, pid 8 without", b.String())
 	}
 }
 

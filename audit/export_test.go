@@ -1,0 +1,9 @@
+package audit
+
+// SetEUID makes Format take uid for the user who reads the log, until
+// the function it returns is called.
+func SetEUID(uid int) (restore func()) {
+	old := euid
+	euid = func() int { return uid }
+	return func() { euid = old }
+}
