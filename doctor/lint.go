@@ -86,6 +86,13 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 			}
 			add(name, Fail, msg, fix)
 		}
+		if users := sourcedBy(name, names, profiles); get(s, "role_arn") != "" && len(users) > 0 && len(sectionSets(f.creds, []string{name}, "aws_access_key_id", "aws_secret_access_key")) == 2 {
+			keysName := name + "-keys"
+			add(name, Fail, fmt.Sprintf("[%s] of %s holds keys, so SDKs reading the files sign the role of %s with them (a source profile's keys come before its role_arn), but brokerd, which reads profiles from %s only, assumes the role of %s for them",
+				name, env.CredentialsFile, strings.Join(users, ", "), env.ConfigFile, sectionName(name)),
+				fmt.Sprintf("to sign with those keys: rename [%s] to [%s] in %s, run brokerd keys import %[2]s, add a [profile %[2]s] section to %s and set source_profile = %[2]s in %s; to assume the role of %s instead, run brokerd keys import %[1]s",
+					name, keysName, env.CredentialsFile, env.ConfigFile, strings.Join(headers(users), " and "), sectionName(name)))
+		}
 		if serial := strings.TrimSpace(get(s, "mfa_serial")); serial != "" && !mfaDevice.MatchString(serial) {
 			what := "is not an MFA device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) nor a hardware token's serial number"
 			if profiles[serial] != nil || slices.Contains(keys, serial) {

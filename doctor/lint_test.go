@@ -485,27 +485,35 @@ func TestRun_SDKsDisagree(t *testing.T) {
 		name, config       string
 		check, phrase, fix string
 		level              Level
+		creds              string
 	}{
 		{"services naming no section", dev + "services = local\n",
-			"profile dev", "services = local in [profile dev] names no [services local] section, so the aws CLI and boto3 stop", "add a [services local] section", Fail},
+			"profile dev", "services = local in [profile dev] names no [services local] section, so the aws CLI and boto3 stop", "add a [services local] section", Fail, ""},
 		{"[default] last", "[profile default]\nregion = eu-west-1\n[default]\nregion = us-east-2\n",
-			"profile default", "but the aws CLI and boto3 read [default], which comes last", "merge the two into one [default] section", Fail},
+			"profile default", "but the aws CLI and boto3 read [default], which comes last", "merge the two into one [default] section", Fail, ""},
 		// A source profile whose keys sign for another: deleting them
 		// alone would change which identity assumes that role.
 		{"keys of a role that is a source", "[profile base]\nregion = eu-west-1\n" +
 			"[profile mid]\nrole_arn = arn:aws:iam::1:role/M\nsource_profile = base\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" +
 			"[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = mid\n",
 			"profile mid", "as the source_profile of top it signs with that key",
-			"brokerd keys add mid-keys (the same key), add a [profile mid-keys] section without role_arn and set source_profile = mid-keys in [profile top], then delete aws_access_key_id", Fail},
+			"brokerd keys add mid-keys (the same key), add a [profile mid-keys] section without role_arn and set source_profile = mid-keys in [profile top], then delete aws_access_key_id", Fail, ""},
 		{"a service's value on its line", dev + "services = local\n[services local]\nsts = http://127.0.0.1:5000\n",
-			"services", "[services local] of", "write it as two lines in [services local]: sts = and below it, indented, endpoint_url = URL", Fail},
+			"services", "[services local] of", "write it as two lines in [services local]: sts = and below it, indented, endpoint_url = URL", Fail, ""},
+		{"keys in the credentials file of a role that is a source", "[profile base]\nregion = eu-west-1\n" +
+			"[profile mid]\nrole_arn = arn:aws:iam::1:role/M\nsource_profile = base\n[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = mid\n",
+			"profile mid", "holds keys, so SDKs reading the files sign the role of top with them", "rename [mid] to [mid-keys] in", Fail,
+			"[mid]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = s\n"},
 		{"[profile default] last", "[default]\nregion = us-east-2\n[profile default]\nregion = eu-west-1\n",
-			"profile default", "any change of order makes them read [default]", "merge the two", Warn},
+			"profile default", "any change of order makes them read [default]", "merge the two", Warn, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			write(t, w.env.ConfigFile, tt.config)
+			if tt.creds != "" {
+				write(t, w.env.CredentialsFile, tt.creds)
+			}
 			checks := Run(context.Background(), w.env)
 			wantCheck(t, checks, tt.check, tt.phrase, tt.level, tt.fix)
 			if Failed(checks) != (tt.level == Fail) {
