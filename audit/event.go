@@ -55,6 +55,9 @@ type Client struct {
 	PID int    `json:"pid,omitempty"` // 0 when not found (another user's)
 	Exe string `json:"exe,omitempty"` // "" when unreadable
 	UID int    `json:"uid"`
+	// MountNS is the process's mount namespace ("mnt:[4026532512]") when
+	// it is not the daemon's: a container's, whose files Exe names.
+	MountNS string `json:"mnt_ns,omitempty"`
 }
 
 // Container is a container served through a relay, named by the label of

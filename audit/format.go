@@ -58,8 +58,9 @@ var euid = os.Geteuid
 
 // who names the client of e: "pid 1234 /usr/bin/aws", with "(uid 0)" when
 // the process was not self's (root's, another user's: someone else got
-// the credentials), "uid 1001" when only that is known, "container abc123
-// (label)", or "-".
+// the credentials) and "(in mnt:[4026532512])" when it ran in another
+// mount namespace (a container with the host's network), "uid 1001" when
+// only that is known, "container abc123 (label)", or "-".
 func who(e Event, self int) string {
 	var parts []string
 	if c := e.Container; c != nil {
@@ -77,6 +78,9 @@ func who(e Event, self int) string {
 			p := strings.TrimSpace(fmt.Sprintf("pid %d %s", c.PID, shown(c.Exe)))
 			if c.UID != self {
 				p += fmt.Sprintf(" (uid %d)", c.UID)
+			}
+			if c.MountNS != "" {
+				p += " (in " + shown(c.MountNS) + ")"
 			}
 			parts = append(parts, p)
 		} else {

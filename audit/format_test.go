@@ -104,6 +104,7 @@ func TestFormat_OtherUser(t *testing.T) {
 	events := []audit.Event{
 		{Time: t0, Kind: audit.Issued, Profile: "prod", Client: &audit.Client{PID: 7, Exe: "/usr/bin/aws", UID: 0}},
 		{Time: t0, Kind: audit.Issued, Profile: "prod", Client: &audit.Client{PID: 8, Exe: "/usr/bin/aws", UID: 1000}},
+		{Time: t0, Kind: audit.Issued, Profile: "prod", Client: &audit.Client{PID: 9, Exe: "/usr/bin/aws", UID: 1000, MountNS: "mnt:[4026532512]"}},
 	}
 	var b bytes.Buffer
 	if err := audit.Format(&b, events, false); err != nil {
@@ -112,6 +113,11 @@ func TestFormat_OtherUser(t *testing.T) {
 	lines := strings.Split(b.String(), "\n")
 	if !strings.Contains(lines[1], "pid 7 /usr/bin/aws (uid 0)") || strings.Contains(lines[2], "uid") {
 		t.Errorf("Format read by uid 1000 =\n%s\nwant pid 7 shown with its uid 0, pid 8 without", b.String())
+	}
+	// A process in a container with the host's network: its executable is
+	// a path in the container's files.
+	if !strings.Contains(lines[3], "pid 9 /usr/bin/aws (in mnt:[4026532512])") {
+		t.Errorf("Format =\n%s\nwant pid 9 shown in its mount namespace", b.String())
 	}
 }
 

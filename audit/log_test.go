@@ -114,7 +114,7 @@ func TestLog_NoSecrets(t *testing.T) {
 	}
 	walk(reflect.TypeFor[audit.Event]())
 	want := []string{"Event.Time", "Event.Kind", "Event.Profile", "Event.RoleARN", "Event.KeyID", "Event.Expires",
-		"Event.Status", "Event.Code", "Event.Client", "Client.PID", "Client.Exe", "Client.UID",
+		"Event.Status", "Event.Code", "Event.Client", "Client.PID", "Client.Exe", "Client.UID", "Client.MountNS",
 		"Event.Container", "Container.ID", "Container.Label", "Container.IP",
 		"Event.Count", "Event.Until", "Event.Note"}
 	if !slices.Equal(names, want) {

@@ -382,3 +382,45 @@ func TestAuditFloodWithoutToken(t *testing.T) {
 		t.Errorf("the audit log counts %d refusals, want the flood's %d at least", refused, n)
 	}
 }
+
+// TestAuditNamesOtherMountNamespace: the aws CLI run in a mount namespace
+// of its own (as in a container with the host's network, or a toolbox)
+// is named with that namespace, in the log and in brokerd audit, since
+// its executable's path is one in the container's files.
+func TestAuditNamesOtherMountNamespace(t *testing.T) {
+	t.Parallel()
+	if err := exec.Command("unshare", "--mount", "true").Run(); err != nil {
+		t.Skipf("unshare --mount: %v (needs CAP_SYS_ADMIN)", err)
+	}
+	e := newEnv(t)
+	e.writeConfig(t, roleConfig)
+	dev := e.profile("dev")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t, "--default-profile", dev)
+	e.mustExec(t, d.Env, "", "unshare", "--mount", "aws", "sts", "get-caller-identity")
+	e.callerARN(t, d.Env) // in the daemon's namespace
+	d.stop(t)
+
+	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own, other int
+	var ns string
+	for _, ev := range events {
+		switch {
+		case ev.Kind != audit.Issued || ev.Client == nil:
+		case ev.Client.MountNS == "":
+			own += ev.N()
+		default:
+			other += ev.N()
+			ns = ev.Client.MountNS
+		}
+	}
+	if own != 1 || other != 1 || !strings.HasPrefix(ns, "mnt:[") {
+		t.Errorf("issuances to the daemon's mount namespace and another: %d and %d (%q), want 1 and 1", own, other, ns)
+	}
+	if table := e.mustRun(t, "", "audit"); !strings.Contains(table, "(in "+ns+")") {
+		t.Errorf("brokerd audit =\n%s\nwant the aws CLI shown in %s", table, ns)
+	}
+}

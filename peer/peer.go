@@ -44,6 +44,11 @@ type Process struct {
 	UID int
 	// Exe is the path of the process's executable; "" when unreadable.
 	Exe string
+	// MountNS is the process's mount namespace ("mnt:[4026532512]") when
+	// it is not this process's: a container's (docker run --network
+	// host, a toolbox), where Exe is a path in the container's files, not
+	// the host's. "" when it is this process's, or cannot be read.
+	MountNS string
 	// Cmdline is the command line, arguments joined by spaces and cut to
 	// MaxCmdline bytes; "" when unreadable. Command lines can carry
 	// secrets: show it to the user, never log or store it.

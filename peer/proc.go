@@ -245,12 +245,16 @@ func readLink(proc fs.FS, name string) string {
 	return l
 }
 
-// describe reads the executable, effective uid and command line of pid;
-// what it cannot read stays empty (uid: the socket's).
+// describe reads the executable, mount namespace, effective uid and
+// command line of pid; what it cannot read stays empty (uid: the
+// socket's).
 func describe(proc fs.FS, pid, uid int) Process {
 	dir := strconv.Itoa(pid) + "/"
 	p := Process{PID: pid, UID: uid}
 	p.Exe, _ = fs.ReadLink(proc, dir+"exe")
+	if ns := readLink(proc, dir+"ns/mnt"); ns != "" && ns != readLink(proc, "self/ns/mnt") {
+		p.MountNS = ns
+	}
 	if status, err := fs.ReadFile(proc, dir+"status"); err == nil {
 		for line := range strings.Lines(string(status)) {
 			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {

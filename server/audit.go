@@ -430,7 +430,7 @@ func (a *Audit) identify(cs *connState, b *budget) {
 	case errors.Is(err, peer.ErrNotSearched):
 		cs.note = notLookedUp
 	case err == nil:
-		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID}
+		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID, MountNS: p.MountNS}
 		if p.Exe == "" {
 			cs.note = "executable unreadable"
 		}
