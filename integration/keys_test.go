@@ -233,6 +233,32 @@ func TestKeysImport(t *testing.T) {
 	})
 }
 
+// TestKeysAddFromEnv stores the keys of AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, and says to unset them: left in the shell, they
+// would shadow brokerd in every SDK started from it.
+func TestKeysAddFromEnv(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.profile("dev")
+	k := randomKeys(t)
+	t.Cleanup(func() { e.run(t, "", "keys", "remove", dev) })
+	keychainWrites.Lock()
+	r := e.exec(t, map[string]string{"AWS_ACCESS_KEY_ID": k.ID, "AWS_SECRET_ACCESS_KEY": k.Secret}, "", brokerdBin, "keys", "add", dev, "--from-env")
+	keychainWrites.Unlock()
+	if want := "stored keys " + k.masked() + " for profile " + dev; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("keys add --from-env = %v, want exit 0 and %q", r, want)
+	}
+	if want := "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"; !strings.Contains(r.stderr, want) {
+		t.Errorf("keys add --from-env said %q, want it to say to %s", r.stderr, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, k.Secret) {
+		t.Errorf("keys add --from-env printed the secret: %v", r)
+	}
+	if list := e.mustRun(t, "", "keys", "list"); !strings.Contains(list, dev+"\t"+k.masked()) {
+		t.Errorf("keys list = %q, want %s with %s", list, dev, k.masked())
+	}
+}
+
 // TestKeysImportFromPipe imports keys from what a command prints, as
 // AWS_SHARED_CREDENTIALS_FILE=<(pass show aws) brokerd keys import dev
 // does in bash: the keys are stored and the running daemon told, and it

@@ -54,6 +54,10 @@ func (e *env) keysCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "stored keys %s for profile %s in the keychain\n", wire.Mask(k.AccessKeyID), args[0])
+			if fromEnv {
+				// SDKs in this shell would go on using them, not brokerd.
+				fmt.Fprintln(e.stderr, "brokerd: if this shell exports them, run `unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY`: AWS SDKs take those keys before brokerd's endpoint")
+			}
 			e.tellDaemon(cmd.Context(), control.KeysChange{Profile: args[0]})
 			return nil
 		},
