@@ -93,6 +93,18 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 				fmt.Sprintf("to sign with those keys: rename [%s] to [%s] in %s, run brokerd keys import %[2]s, add a [profile %[2]s] section to %s and set source_profile = %[2]s in %s; to assume the role of %s instead, run brokerd keys import %[1]s",
 					name, keysName, env.CredentialsFile, env.ConfigFile, strings.Join(headers(users), " and "), sectionName(name)))
 		}
+		if keysKnown && slices.Contains(keys, name) && get(s, "role_arn") != "" && get(s, "source_profile") != "" && get(s, "source_profile") != name && get(s, "aws_secret_access_key") == "" {
+			// Keys in the keychain do not make a source of a role, as keys
+			// in the files do for the SDKs: brokerd reads its plans from
+			// the config file alone.
+			msg := fmt.Sprintf("the keychain holds keys for %s, which brokerd never signs with: %s has role_arn and source_profile, so brokerd assumes its role", name, sectionName(name))
+			fix := "brokerd keys remove " + name
+			if users := sourcedBy(name, names, profiles); len(users) > 0 {
+				msg += fmt.Sprintf(", for %s too", strings.Join(users, ", "))
+				fix = fmt.Sprintf("to sign the role of %s with those keys: brokerd keys add %s-keys (the same key), add a [profile %[2]s-keys] section and set source_profile = %[2]s-keys in %s, then %s; else %[4]s", strings.Join(users, ", "), name, strings.Join(headers(users), " and "), fix)
+			}
+			add(name, Warn, msg, fix)
+		}
 		if serial := strings.TrimSpace(get(s, "mfa_serial")); serial != "" && !mfaDevice.MatchString(serial) {
 			what := "is not an MFA device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) nor a hardware token's serial number"
 			if profiles[serial] != nil || slices.Contains(keys, serial) {

@@ -569,3 +569,32 @@ func TestValueProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestRun_UnusedKeysOfARole checks the warning for keys in the keychain
+// of a role that has a source_profile: brokerd never signs with them.
+func TestRun_UnusedKeysOfARole(t *testing.T) {
+	const base = "[profile base]\nregion = eu-west-1\n[profile dev]\nrole_arn = arn:aws:iam::1:role/D\nsource_profile = base\n"
+	tests := []struct {
+		name, config, phrase, fix string
+	}{
+		{"a role", base, "the keychain holds keys for dev, which brokerd never signs with: [profile dev] has role_arn and source_profile, so brokerd assumes its role",
+			"brokerd keys remove dev"},
+		{"a role that is a source", base + "[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = dev\n", "so brokerd assumes its role, for top too",
+			"brokerd keys add dev-keys (the same key), add a [profile dev-keys] section and set source_profile = dev-keys in [profile top], then brokerd keys remove dev; else brokerd keys remove dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t) // the keychain has keys for dev
+			write(t, w.env.ConfigFile, tt.config)
+			wantCheck(t, Run(context.Background(), w.env), "profile dev", tt.phrase, Warn, tt.fix)
+		})
+	}
+	// Self-sourced, its keys sign.
+	w := newWorld(t)
+	write(t, w.env.ConfigFile, "[profile dev]\nrole_arn = arn:aws:iam::1:role/D\nsource_profile = dev\n")
+	for _, c := range Run(context.Background(), w.env) {
+		if strings.Contains(c.Message, "never signs with") {
+			t.Errorf("Run() with a self-sourced role = %+v, want no warning", c)
+		}
+	}
+}
