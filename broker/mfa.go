@@ -194,7 +194,11 @@ func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.
 	if err != nil {
 		return keychain.Session{}, err
 	}
-	out, err := client.GetSessionToken(ctx, &sts.GetSessionTokenInput{
+	// The code works once: it goes on a new connection, not one that may
+	// have died unseen, and a slow answer is waited for, not given up for
+	// dead and the code sent again.
+	b.sts.close()
+	out, err := client.GetSessionToken(onceOnly(ctx), &sts.GetSessionTokenInput{
 		DurationSeconds: aws.Int32(int32(d / time.Second)),
 		SerialNumber:    aws.String(serial),
 		TokenCode:       aws.String(code),

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -216,4 +217,80 @@ func (p *dropProxy) accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.conns)
+}
+
+// TestWakingPool_OnceOnly checks that a call that spends a one-time MFA
+// code is not sent again when its answer is slow on a reused connection:
+// the code may have been spent, and the second call would be refused.
+// Other calls are given up and tried once more on a new connection.
+func TestWakingPool_OnceOnly(t *testing.T) {
+	for _, once := range []bool{false, true} {
+		t.Run(fmt.Sprintf("once only %v", once), func(t *testing.T) {
+			var calls, slow atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				calls.Add(1)
+				if slow.Load() == 1 {
+					slow.Store(0)
+					time.Sleep(300 * time.Millisecond) // slower than the wait below
+				}
+				w.Header().Set("Content-Type", "text/xml")
+				io.WriteString(w, callerIdentity)
+			}))
+			closed := make(chan struct{}, 100)
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateClosed {
+					select {
+					case closed <- struct{}{}:
+					default:
+					}
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+			t.Setenv("AWS_REGION", "us-east-1")
+			s := &stsClients{}
+			t.Cleanup(s.close)
+			c, err := s.get(t.Context(), profile.Profile{}, profile.Profile{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.pool.wait = 50 * time.Millisecond
+			// As in TestWakingPool_DeadConnections: until a connection is pooled.
+			idle := make(chan error, 1)
+			ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{PutIdleConn: func(err error) {
+				select {
+				case idle <- err:
+				default:
+				}
+			}})
+			for pooled := false; !pooled; {
+				if _, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-idle:
+					pooled = err == nil
+				case <-closed:
+				}
+			}
+			before := calls.Load()
+			slow.Store(1)
+			ctx = t.Context()
+			if once {
+				ctx = onceOnly(ctx)
+			}
+			if _, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+				t.Fatalf("GetCallerIdentity with a slow answer = %v", err)
+			}
+			want := int32(2) // given up, and sent again
+			if once {
+				want = 1
+			}
+			if got := calls.Load() - before; got != want {
+				t.Errorf("calls = %d, want %d", got, want)
+			}
+		})
+	}
 }

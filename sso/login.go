@@ -121,7 +121,9 @@ func (l *Login) Wait(ctx context.Context) error {
 			}
 			return fmt.Errorf("sso session %q: %w", s.Key(), ErrCodeExpired)
 		}
-		out, err := svc.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{
+		// A slow answer is waited for, not given up for dead: the approved
+		// code works once.
+		out, err := svc.oidc.CreateToken(onceOnly(ctx), &ssooidc.CreateTokenInput{
 			ClientId:     aws.String(l.reg.ClientID),
 			ClientSecret: aws.String(l.reg.ClientSecret),
 			GrantType:    aws.String("urn:ietf:params:oauth:grant-type:device_code"),

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -86,9 +87,10 @@ func (p *wakingPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	// cancelled: a context ended just after the answer was read would
 	// take the connection out of the pool.
 	var answered, given atomic.Bool
+	once := req.Context().Value(onceOnlyKey{}) != nil
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
-			if info.Reused {
+			if info.Reused && !once {
 				time.AfterFunc(p.wait, func() {
 					if !answered.Load() && given.CompareAndSwap(false, true) {
 						info.Conn.Close()
@@ -105,6 +107,16 @@ func (p *wakingPool) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w (%v)", errDeadConnection, err)
 	}
 	return resp, err
+}
+
+type onceOnlyKey struct{}
+
+// onceOnly marks a request that must not be sent twice (it spends a
+// one-time code or a refresh token that the service may rotate): its
+// pooled connection is not given up for a slow answer, which may be on
+// its way, to be tried again; the client's timeout bounds it as before.
+func onceOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, onceOnlyKey{}, true)
 }
 
 // CloseIdleConnections closes the pool's idle connections.

@@ -191,7 +191,9 @@ func (r record) unrefreshable(now time.Time) string {
 // refresh has the service refresh r's tokens with its refresh token, at
 // now.
 func (r *record) refresh(ctx context.Context, svc *services, now time.Time) error {
-	out, err := svc.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{
+	// A slow answer is waited for, not given up for dead: the refresh
+	// token may be rotated.
+	out, err := svc.oidc.CreateToken(onceOnly(ctx), &ssooidc.CreateTokenInput{
 		ClientId:     aws.String(r.ClientID),
 		ClientSecret: aws.String(r.ClientSecret),
 		GrantType:    aws.String("refresh_token"),
