@@ -54,7 +54,9 @@ func DirPath() (string, error) {
 		}
 		return filepath.Join(home, "Library", "Application Support", "brokerd"), nil
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && privateDir(d) {
+	// A relative XDG_RUNTIME_DIR is invalid (the XDG spec says to ignore
+	// it): the token file's path would depend on the working directory.
+	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) && privateDir(d) {
 		return filepath.Join(d, "brokerd"), nil
 	}
 	if d := filepath.Join(loginRuntimeRoot, strconv.Itoa(os.Getuid())); privateDir(d) {

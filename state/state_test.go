@@ -310,6 +310,9 @@ func TestDirPath(t *testing.T) {
 		{"runtime dir writable by all", "", shared, noLogin, fallback, true},
 		{"runtime dir writable by the group", "", groupWritable, noLogin, fallback, true},
 		{"runtime dir missing", "", filepath.Join(tmp, "gone"), noLogin, fallback, true},
+		// Relative, which the XDG spec says to ignore: the token file's
+		// path would change with the working directory (tmp).
+		{"runtime dir relative", "", "run", noLogin, fallback, true},
 		// In its place, logind's for this user, which the systemd user
 		// manager gives its services: the CLI and the service agree.
 		{"runtime dir writable by the group, logind's", "", groupWritable, login, filepath.Join(login, uid, "brokerd"), true},
