@@ -214,7 +214,7 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 	if ok {
 		return p, nil
 	}
-	pid, searched := f.findRecent(sock.inode, hints), false
+	pid, searched := f.findRecent(sock, hints), false
 	if pid == 0 {
 		pid, searched, err = f.search(sock, hints, s)
 	}
@@ -236,7 +236,7 @@ func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched b
 	f.mu.Lock()
 	found := slices.DeleteFunc(slices.Clone(f.recent), func(pid int) bool { return slices.Contains(hints, pid) })
 	f.mu.Unlock()
-	if pid := f.findRecent(sock.inode, found); pid != 0 {
+	if pid := f.findRecent(sock, found); pid != 0 {
 		return pid, false, nil
 	}
 	if !searchIf(s, func() { pid, err = findHolder(f.proc, sock, hints) }) {
@@ -264,10 +264,15 @@ func searchIf(s Search, search func()) bool {
 	return true
 }
 
-// findRecent returns the recent process that holds the socket inode, 0
-// when none does: first as their fds were last read, then reading them
-// again.
-func (f *Finder) findRecent(inode uint64, hints []int) int {
+// findRecent returns the recent process that holds sock, 0 when none
+// does: first as their fds were last read, then reading them again, but
+// not those of a process of another user than the socket's. Reading a
+// process's fds again costs a readlink each, all of them when it does not
+// hold the socket (20 ms for 3,000 fds), outside the search budget: each
+// connection of another user (who may be refused, but is looked up)
+// cost that.
+func (f *Finder) findRecent(sock socket, hints []int) int {
+	inode := sock.inode
 	target := socketLink(inode)
 	for _, pid := range hints {
 		f.mu.Lock()
@@ -281,7 +286,11 @@ func (f *Finder) findRecent(inode uint64, hints []int) int {
 	for _, pid := range hints {
 		f.mu.Lock()
 		known := f.socks[pid]
+		d, described := f.procs[pid]
 		f.mu.Unlock()
+		if described && d.p.UID != sock.uid {
+			continue
+		}
 		seen, found, err := scanFor(f.proc, strconv.Itoa(pid), inode, known)
 		if err != nil {
 			continue

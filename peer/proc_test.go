@@ -382,3 +382,24 @@ func TestFinder_OneSearchAtATime(t *testing.T) {
 		t.Errorf("16 lookups at once of one client's 2 sockets listed the processes %d times, want 1", n)
 	}
 }
+
+// A socket of another user than the recent clients' does not have their
+// fds read again: reading them all, when none holds the socket, costs a
+// readlink a fd (20 ms for a client holding 3,000) outside the search
+// budget, for each connection another user opens.
+func TestFinder_OtherUserSkipsRecentFds(t *testing.T) {
+	f, p := newFinder(t, 0)
+	local := tcpAddr("127.0.0.1:8080")
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.PID != 42 {
+		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
+	}
+	p.fdListings.Store(0)
+	p.links42.Store(0)
+	got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54322"), &search{left: 0})
+	if !errors.Is(err, peer.ErrNotSearched) || got.UID != 1001 {
+		t.Errorf("LookupLimited of uid 1001's socket, no search left = %+v, %v; want uid 1001, ErrNotSearched", got, err)
+	}
+	if n, l := p.fdListings.Load(), p.links42.Load(); n != 0 || l != 0 {
+		t.Errorf("the lookup of uid 1001's socket listed %d fd directories and read %d of uid 1000's pid 42's fd links, want none", n, l)
+	}
+}
