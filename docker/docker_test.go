@@ -91,7 +91,9 @@ func TestClient_Args(t *testing.T) {
 }
 
 // TestCompose reads the fragment as compose would, with token files whose
-// paths YAML or the short volume syntax would misread.
+// paths YAML or the short volume syntax would misread. The service stays on
+// its project's default network: with brokerd's alone, docker-compose 1.29
+// ran it where the name of its project's db service did not resolve.
 func TestCompose(t *testing.T) {
 	for _, host := range []string{"/t", "/home/a b/c:d/token", "/s/#x/'q'\"\\/é\ttoken"} {
 		fragment := docker.Client{Profile: "p", HostTokenFile: host, Region: "us-east-1"}.Compose("web")
@@ -108,9 +110,9 @@ func TestCompose(t *testing.T) {
 		}
 		web := got.Services["web"]
 		wantVolumes := []map[string]any{{"type": "bind", "source": host, "target": "/run/brokerd/token", "read_only": true}}
-		if !slices.Equal(web.Networks, []string{"brokerd"}) || web.Environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] != "/run/brokerd/token" ||
+		if !slices.Equal(web.Networks, []string{"default", "brokerd"}) || web.Environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] != "/run/brokerd/token" ||
 			web.Environment["AWS_REGION"] != "us-east-1" || !reflect.DeepEqual(web.Volumes, wantVolumes) || got.Networks["brokerd"]["external"] != true {
-			t.Errorf("Compose(%q) reads as %+v, want the brokerd network, the token file's variable, the region and a read-only bind of %q:\n%s", host, got, host, fragment)
+			t.Errorf("Compose(%q) reads as %+v, want the project's default network and brokerd's, the token file's variable, the region and a read-only bind of %q:\n%s", host, got, host, fragment)
 		}
 	}
 }

@@ -58,10 +58,14 @@ func (c Client) Env() [][2]string {
 }
 
 // Compose is a docker compose fragment for a service named service that
-// gives it c's credentials.
+// gives it c's credentials. The service stays on its project's default
+// network too: a service that names networks is on those alone, and would
+// no longer reach the other services of its project.
 func (c Client) Compose(service string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "services:\n  %s:\n    networks: [%s]\n    environment:\n", service, Network)
+	fmt.Fprintf(&b, "services:\n  %s:\n", service)
+	fmt.Fprintf(&b, "    # default: the project's network, where the other services are (name yours instead if the service lists its own)\n")
+	fmt.Fprintf(&b, "    networks: [default, %s]\n    environment:\n", Network)
 	for _, kv := range c.Env() {
 		fmt.Fprintf(&b, "      %s: %q\n", kv[0], kv[1])
 	}
