@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,4 +203,65 @@ func (d *Daemon) getOnce(path string) (response, error) {
 		return response{}, err
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// deadConnConfig has two roles of one source, so that the second is
+// fetched on the connection the first left in the daemon's pool.
+const deadConnConfig = `
+[profile {dev}]
+region = us-east-1
+
+[profile {prod}]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = {dev}
+
+[profile {ops}]
+role_arn = arn:aws:iam::999999999999:role/Operator
+source_profile = {dev}
+`
+
+// TestSTSDeadPooledConnection checks the first fetch after the network
+// under a pooled STS connection went away unseen (a laptop's sleep, a
+// Wi-Fi change: no FIN or RST arrives, and writes into it succeed): the
+// daemon gives the connection up and fetches on a new one, so requests
+// meet only "still being fetched" until the credentials come. It waited
+// the client's 10 s timeout and answered STSUnavailable, to SDKs that
+// give up after a second or two.
+func TestSTSDeadPooledConnection(t *testing.T) {
+	t.Parallel()
+	proxy := newSTSProxy(openSTS.URL)
+	t.Cleanup(proxy.Close)
+	drop := newDropProxy(t, strings.TrimPrefix(proxy.URL, "http://"))
+	e := newEnv(t)
+	e.setenv("AWS_ENDPOINT_URL_STS", "http://"+drop.addr())
+	e.writeConfig(t, deadConnConfig)
+	dev, prod, ops := e.profile("dev"), e.profile("prod"), e.profile("ops")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t)
+
+	if r := d.get(t, "/v1/credentials/"+prod, nil); r.status != http.StatusOK {
+		t.Fatalf("credentials of %s: %v", prod, r)
+	}
+	drop.kill()
+	deadline := time.Now().Add(30 * time.Second) // against a hang, not a measure
+	for {
+		r, err := d.requestOnce(http.MethodGet, "/v1/credentials/"+ops, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status == http.StatusOK {
+			break
+		}
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "still being fetched") {
+			t.Fatalf("credentials of %s after the pooled connection died: %v, want them, or that they are still being fetched", ops, r)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("credentials of %s still being fetched after 30 s", ops)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if drop.lost.Load() == 0 {
+		t.Errorf("no request was written into the dead connection: the test tested nothing")
+	}
+	d.stop(t)
 }
