@@ -130,3 +130,52 @@ func TestDoctorJSON(t *testing.T) {
 		}
 	})
 }
+
+// TestDoctorValuesAsTheAWSCLIReadsThem checks the findings on values that
+// botocore reads otherwise than the Go SDK and brokerd against botocore
+// itself: what doctor says the aws CLI and boto3 read, they read.
+func TestDoctorValuesAsTheAWSCLIReadsThem(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// The profile's settings as boto3 (and so the aws CLI) reads them, or
+	// the error it stops with when it makes a client.
+	const boto = `import sys, boto3
+s = boto3.Session(profile_name=sys.argv[1])
+try:
+    s.client("sts", region_name="us-east-1")
+    print(repr(s._session.get_scoped_config().get("region")))
+except Exception as e:
+    print(type(e).__name__)`
+	for _, tc := range []struct {
+		name, config, profile string
+		botocore              string // what boto3 prints
+		check, level, phrase  string
+	}{
+		{name: "comment after a value", config: "[profile {a}]\nregion = eu-west-1 # Ireland\n", profile: "{a}",
+			botocore: "'eu-west-1 # Ireland'", check: "syntax", level: "warn", phrase: "the value of region is followed by a comment"},
+		{name: "quoted value", config: "[profile {a}]\nregion = \"eu-west-1\"\n", profile: "{a}",
+			botocore: `'"eu-west-1"'`, check: "syntax", level: "warn", phrase: "the value of region is in quotes"},
+		{name: "[default] after [profile default]", config: "[profile default]\nregion = eu-west-1\n[default]\nregion = us-east-2\n", profile: "default",
+			botocore: "'us-east-2'", check: "profile default", level: "fail", phrase: "the aws CLI and boto3 read [default], which comes last"},
+		{name: "services naming no section", config: "[profile {a}]\nregion = eu-west-1\nservices = {a}-local\n", profile: "{a}",
+			botocore: "InvalidConfigError", check: "profile {a}", level: "fail", phrase: "names no [services {a}-local] section"},
+		{name: "a service's value on its own line", config: "[profile {a}]\nregion = eu-west-1\nservices = local\n[services local]\nsts = http://127.0.0.1:1\n", profile: "{a}",
+			botocore: "AttributeError", check: "services", level: "fail", phrase: "gives sts a value on its own line"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.writeConfig(t, tc.config)
+			profile := placeholder.ReplaceAllStringFunc(tc.profile, func(m string) string { return e.profile(m[1 : len(m)-1]) })
+			// Without the harness's AWS_ENDPOINT_URL_STS, which botocore
+			// takes before any services section.
+			if r := e.exec(t, map[string]string{"AWS_ENDPOINT_URL_STS": ""}, "", "python3", "-c", boto, profile); strings.TrimSpace(r.stdout) != tc.botocore {
+				t.Errorf("boto3 reads profile %s of %q as %q (%s), want %q", profile, tc.config, r.stdout, r.stderr, tc.botocore)
+			}
+			rep := e.doctor(t, nil)
+			check := placeholder.ReplaceAllStringFunc(tc.check, func(m string) string { return e.profile(m[1 : len(m)-1]) })
+			phrase := placeholder.ReplaceAllStringFunc(tc.phrase, func(m string) string { return e.profile(m[1 : len(m)-1]) })
+			if !rep.has(check, tc.level, phrase) {
+				t.Errorf("brokerd doctor --json: no %s check %s saying %q in %+v", tc.level, check, phrase, rep.Checks)
+			}
+		})
+	}
+}
