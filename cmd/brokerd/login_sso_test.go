@@ -2,8 +2,10 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,6 +89,39 @@ func TestOpenBrowser(t *testing.T) {
 		t.Setenv("WAYLAND_DISPLAY", "")
 		if openBrowser(url) {
 			t.Error("openBrowser() without a display = true, want false")
+		}
+	}
+}
+
+// TestBrowserCommand checks that $BROWSER is read as Python's webbrowser
+// (the aws CLI's) and xdg-open read it: a colon-separated list, the first
+// installed taken, %s standing for the URL.
+func TestBrowserCommand(t *testing.T) {
+	const url = "https://device.sso.eu-west-1.amazonaws.com/?user_code=ABCD-EFGH"
+	installed := map[string]bool{"firefox": true, "wslview": true, "/opt/bin/browse": true}
+	lookPath := func(name string) (string, error) {
+		if installed[name] {
+			if strings.HasPrefix(name, "/") {
+				return name, nil
+			}
+			return "/usr/bin/" + name, nil
+		}
+		return "", exec.ErrNotFound
+	}
+	tests := []struct {
+		browsers string
+		want     []string
+	}{
+		{"firefox", []string{"/usr/bin/firefox", url}},
+		{"chromium:firefox", []string{"/usr/bin/firefox", url}},
+		{"wslview %s", []string{"/usr/bin/wslview", url}},
+		{"chromium %s:firefox --new-window %s", []string{"/usr/bin/firefox", "--new-window", url}},
+		{"/opt/bin/browse", []string{"/opt/bin/browse", url}},
+		{" : chromium", nil},
+	}
+	for _, tt := range tests {
+		if got := browserCommand(tt.browsers, url, lookPath); !slices.Equal(got, tt.want) {
+			t.Errorf("browserCommand(%q) = %q, want %q", tt.browsers, got, tt.want)
 		}
 	}
 }
