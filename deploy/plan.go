@@ -147,7 +147,8 @@ func Install(o Options) (Plan, error) {
 			"brokerd runs as the systemd user service " + Unit + " (`systemctl --user status brokerd`, `journalctl --user -u brokerd`).",
 			"Programs your user manager starts from now on, and desktop sessions that read " + o.envPath() + ",",
 			"get " + exported + ".",
-			"For login shells that do not read environment.d (a console, ssh), add this line to your shell's rc file (~/.bashrc, ~/.zshrc):",
+			"For login shells that do not read environment.d (a console, ssh), add this line to your shell's rc file (~/.bashrc, ~/.zshrc;",
+			"for fish, " + fishLine(o) + " to ~/.config/fish/config.fish):",
 			"",
 			"    " + rc,
 		}
@@ -182,7 +183,8 @@ func Install(o Options) (Plan, error) {
 			"brokerd runs as the LaunchAgent " + Label + " (`launchctl print " + o.launchdDomain() + "/" + Label + "`),",
 			"logging to " + filepath.Join(o.logDir(), LogFile) + ".",
 			"Apps started from now on get " + exported + " (the daemon sets them with launchctl setenv at each start).",
-			"For login shells, add this line to your shell's rc file (~/.zshrc, ~/.bash_profile):",
+			"For login shells, add this line to your shell's rc file (~/.zshrc, ~/.bash_profile;",
+			"for fish, " + fishLine(o) + " to ~/.config/fish/config.fish):",
 			"",
 			"    " + rc,
 		}
@@ -256,7 +258,7 @@ func Uninstall(o Options) (Plan, error) {
 	}
 	p.Notes = []string{
 		"brokerd is no longer a user service; programs already running keep the variables they have.",
-		"If a shell rc file has the line " + `eval "$(brokerd env)"` + ", remove it.",
+		"If a shell rc file has the line " + `eval "$(brokerd env)"` + " (fish: brokerd env --shell fish | source), remove it.",
 	}
 	if o.GOOS == "darwin" {
 		p.Notes = append(p.Notes, "Its logs are kept in "+o.logDir()+".")
@@ -267,6 +269,11 @@ func Uninstall(o Options) (Plan, error) {
 // rcLine is the line for shell rc files.
 func rcLine(o Options) string {
 	return `eval "$(` + o.bin() + ` env)"`
+}
+
+// fishLine is rcLine for fish, whose eval and $(…) are not bash's.
+func fishLine(o Options) string {
+	return o.bin() + " env --shell fish | source"
 }
 
 // Format writes the plan as --dry-run shows it: each file with its path,
