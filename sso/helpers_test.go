@@ -24,6 +24,7 @@ type fakeStore struct {
 	blobs   map[string][]byte
 	secrets []string
 	err     error // returned by every method when set
+	setErr  error // returned by Set when set
 }
 
 var _ sso.Store = (*fakeStore)(nil)
@@ -41,6 +42,9 @@ func (s *fakeStore) Set(_ context.Context, key string, blob []byte) error {
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
+	}
+	if s.setErr != nil {
+		return s.setErr
 	}
 	var r map[string]any
 	json.Unmarshal(blob, &r)

@@ -77,6 +77,7 @@ func (c *Client) roleCredentials(ctx context.Context, s Session, tok Token, acco
 func (c *Client) Forget(ctx context.Context, key string) (bool, error) {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
+	c.setUnsaved(key, nil)
 	blob, err := c.store.Get(ctx, key)
 	if err != nil || blob == nil {
 		return false, err
@@ -94,6 +95,7 @@ func (c *Client) Forget(ctx context.Context, key string) (bool, error) {
 func (c *Client) Logout(ctx context.Context, s Session) error {
 	c.refreshMu.Lock()
 	r, loadErr := c.load(ctx, s)
+	c.setUnsaved(s.Key(), nil)
 	err := c.store.Delete(ctx, s.Key())
 	c.refreshMu.Unlock()
 	if err != nil {

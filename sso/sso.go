@@ -132,6 +132,13 @@ type Client struct {
 
 	flights   singleflight.Group // refreshes, by session key
 	refreshMu sync.Mutex         // held while a session's record is read, changed and written
+
+	// unsaved holds, by session key, a record refreshed at the service
+	// that the Store refused (a keychain locked after a sleep): the
+	// refresh token it replaced is spent, so it is kept, and used, until
+	// a later save takes it.
+	unsavedMu sync.Mutex
+	unsaved   map[string]record
 }
 
 // services are the SDK clients of one region, built once.
@@ -145,7 +152,7 @@ func New(store Store, log *zap.Logger, cfg Config) *Client {
 	if cfg.RefreshBefore <= 0 {
 		cfg.RefreshBefore = 5 * time.Minute
 	}
-	c := &Client{store: store, log: log.Named("sso"), cfg: cfg, clock: cfg.Clock, regions: map[string]*services{}}
+	c := &Client{store: store, log: log.Named("sso"), cfg: cfg, clock: cfg.Clock, regions: map[string]*services{}, unsaved: map[string]record{}}
 	if c.clock == nil {
 		c.clock = clockwork.NewRealClock()
 	}

@@ -33,11 +33,17 @@ func (r record) token() Token {
 // load returns the record of s, or an error wrapping ErrLoginRequired when
 // there is none for its start URL and region.
 func (c *Client) load(ctx context.Context, s Session) (record, error) {
+	c.unsavedMu.Lock()
+	r, ok := c.unsaved[s.Key()]
+	c.unsavedMu.Unlock()
+	if ok && r.StartURL == s.StartURL && r.Region == s.Region {
+		return r, nil
+	}
 	blob, err := c.store.Get(ctx, s.Key())
 	if err != nil {
 		return record{}, fmt.Errorf("read the token of sso session %q: %w", s.Key(), err)
 	}
-	var r record
+	r = record{}
 	switch {
 	case blob == nil:
 		return record{}, fmt.Errorf("sso session %q: nobody signed in: %w", s.Key(), ErrLoginRequired)
@@ -59,7 +65,20 @@ func (c *Client) save(ctx context.Context, s Session, r record) error {
 	if err := c.store.Set(ctx, s.Key(), blob); err != nil {
 		return fmt.Errorf("store the token of sso session %q: %w", s.Key(), err)
 	}
+	c.setUnsaved(s.Key(), nil)
 	return nil
+}
+
+// setUnsaved keeps r as the record of key that the Store refused; nil
+// drops it.
+func (c *Client) setUnsaved(key string, r *record) {
+	c.unsavedMu.Lock()
+	defer c.unsavedMu.Unlock()
+	if r == nil {
+		delete(c.unsaved, key)
+	} else {
+		c.unsaved[key] = *r
+	}
 }
 
 // fresh tells whether r's access token is valid for longer than the
@@ -157,6 +176,7 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 				r.AccessToken, r.ExpiresAt = "", time.Time{}
 			}
 			if serr := c.save(ctx, s, r); serr != nil {
+				c.setUnsaved(s.Key(), &r)
 				return Token{}, serr
 			}
 		}
@@ -171,7 +191,12 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 		return Token{}, fmt.Errorf("refresh the token of sso session %q: %w", s.Key(), err)
 	}
 	if err := c.save(ctx, s, r); err != nil {
-		return Token{}, err
+		// The refresh token just used is spent: dropping what replaced
+		// it would sign the session out.
+		c.setUnsaved(s.Key(), &r)
+		c.log.Warn("sso token refreshed, but not stored; kept in memory until the next refresh stores it",
+			zap.String("session", s.Key()), zap.Time("expires", r.ExpiresAt), zap.Error(err))
+		return r.token(), nil
 	}
 	c.log.Info("sso token refreshed", zap.String("session", s.Key()), zap.Time("expires", r.ExpiresAt))
 	return r.token(), nil

@@ -147,3 +147,42 @@ func TestToken_EndpointsFromEnvironment(t *testing.T) {
 		t.Errorf("refreshes = %d, want 1", got)
 	}
 }
+
+// TestToken_RefreshedButNotStored checks that a token refreshed while the
+// keychain refuses writes (locked after a sleep) is served and kept in
+// memory: the refresh token it replaced is spent, and dropping the new one
+// signed the session out at the next refresh. A later refresh stores it.
+func TestToken_RefreshedButNotStored(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: 10 * time.Minute})
+	ctx := context.Background()
+	e.login(t, session)
+	locked := errors.New("keychain is locked")
+
+	e.store.mu.Lock()
+	e.store.setErr = locked
+	e.store.mu.Unlock()
+	e.clock.Advance(6 * time.Minute) // 4 minutes left: refresh
+	tok, err := e.client.Token(ctx, session)
+	if err != nil || !tok.Expires.Equal(e.clock.Now().Add(10*time.Minute)) {
+		t.Fatalf("Token() refreshed while the store refuses writes = %v, %v, want a new token for 10 minutes", tok, err)
+	}
+	e.store.checkNoSecrets(t, err)
+	if got, err := e.client.Token(ctx, session); err != nil || got != tok {
+		t.Errorf("Token() again = %v, %v, want the refreshed token, from memory", got, err)
+	}
+
+	e.store.mu.Lock()
+	e.store.setErr = nil
+	e.store.mu.Unlock()
+	e.clock.Advance(7 * time.Minute) // 3 minutes left: refresh with the new refresh token
+	next, err := e.client.Token(ctx, session)
+	if err != nil || next.AccessToken == tok.AccessToken {
+		t.Fatalf("Token() at the next refresh = %v, %v, want a new token", next, err)
+	}
+	if got := e.store.field("corp", "accessToken"); got != next.AccessToken {
+		t.Error("the store does not hold the token of the refresh after it took writes again")
+	}
+	if got := e.grants(refreshGrant); got != 2 {
+		t.Errorf("refreshes = %d, want 2", got)
+	}
+}
