@@ -179,3 +179,30 @@ except Exception as e:
 		})
 	}
 }
+
+// TestDoctorServicesSectionEndpoint checks that brokerd sends a role's STS
+// calls where the SDKs would, the sts endpoint_url of the [services NAME]
+// section the profile names rather than its endpoint_url (here a closed
+// port), and that doctor finds nothing wrong with such a file.
+func TestDoctorServicesSectionEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setenv("AWS_ENDPOINT_URL_STS", "") // the environment would come first
+	closed := "http://" + closedAddr(t)
+	e.writeConfig(t, "[profile {dev}]\nregion = us-east-1\nendpoint_url = "+closed+"\nservices = {dev}-local\n\n"+
+		"[services {dev}-local]\nsts =\n  endpoint_url = "+openSTS.URL+"\n\n"+
+		"[profile {prod}]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = {dev}\nendpoint_url = "+closed+"\nservices = {dev}-local\n")
+	dev, prod := e.profile("dev"), e.profile("prod")
+	e.addKeys(t, dev, randomKeys(t))
+	d := e.startDaemon(t, "--default-profile", prod)
+	if c := d.credentials(t, prod); !strings.HasPrefix(c.RoleArn, "arn:aws:iam::999999999999:role/UpdateApp") && c.RoleArn != "" {
+		t.Errorf("credentials of %s are for %q, want the role", prod, c.RoleArn)
+	}
+	shell := parseExports(t, e.mustRun(t, "", "env", prod))
+	rep := e.doctor(t, shell)
+	for _, c := range rep.Checks {
+		if c.Level != "ok" && (c.Name == "services" || strings.Contains(c.Message, "services")) {
+			t.Errorf("brokerd doctor: %+v, want nothing wrong with the services section", c)
+		}
+	}
+}
