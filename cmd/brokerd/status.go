@@ -68,12 +68,19 @@ func (e *env) statusCmd() *cobra.Command {
 // to start it: not with `brokerd serve`, as state.ErrNotRunning advises,
 // which would hold the service's port.
 func serviceStopped(in deploy.Installed) error {
+	if in.StateDir != "" && !state.Sheltered(in.StateDir) {
+		// statePath does not follow the service there: it may run.
+		return fmt.Errorf("the installed service keeps its state in %s, where other users may write, so brokerd does not look for it there: run %s to move it", in.StateDir, reinstall(in))
+	}
 	return errors.New("brokerd is installed but not running: start it with " + startService(in))
 }
 
 // startService is how to start the installed service in: install again
 // when the binary it runs is gone, which no start can cure.
 func startService(in deploy.Installed) string {
+	if in.StateDir != "" && !state.Sheltered(in.StateDir) {
+		return reinstall(in) + " (the installed service keeps its state in " + in.StateDir + ", where other users may write)"
+	}
 	if gone := binaryGone(in); gone != "" {
 		return reinstall(in) + " (" + gone + ")"
 	}

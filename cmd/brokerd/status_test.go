@@ -52,6 +52,10 @@ func TestServiceStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := filepath.Join(dir, "moved")
+	open := filepath.Join(dir, "open") // as WSLg's runtime directory
+	if err := os.Mkdir(open, 0o700); err != nil || os.Chmod(open, 0o777) != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		in         deploy.Installed
 		want, not  string
@@ -63,6 +67,11 @@ func TestServiceStopped(t *testing.T) {
 			"start it with `brokerd install --listen 127.0.0.1:9922 --default-profile prod` (the binary it runs, " + gone + ", is gone)", "kickstart", true},
 		{deploy.Installed{Present: true, Binary: gone, Listen: "127.0.0.1:9911", DefaultProfile: "default"},
 			"start it with `brokerd install` (the binary it runs, " + gone + ", is gone)", "systemctl", true},
+		// Pinned, by an install of an older brokerd, where others may
+		// write: the CLI does not look there, so the service may run.
+		{deploy.Installed{Present: true, Binary: there, StateDir: filepath.Join(open, "brokerd"), DefaultProfile: "prod"},
+			"the installed service keeps its state in " + filepath.Join(open, "brokerd") + ", where other users may write, so brokerd does not look for it there: run `brokerd install --default-profile prod` to move it",
+			"not running", false},
 	}
 	for _, tt := range tests {
 		got := serviceStopped(tt.in).Error()
