@@ -97,6 +97,12 @@ func (c *Client) Token(ctx context.Context, s Session) (Token, error) {
 		return Token{}, err
 	}
 	r, err := c.load(ctx, s)
+	if errors.Is(err, ErrLoginRequired) {
+		// Read while a refresh wrote it (in parts, in the macOS
+		// Keychain), a record may read as none, or damaged: read it again
+		// once no write is under way.
+		return c.refresh(ctx, s, "")
+	}
 	if err != nil {
 		return Token{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,5 +185,38 @@ func TestToken_RefreshedButNotStored(t *testing.T) {
 	}
 	if got := e.grants(refreshGrant); got != 2 {
 		t.Errorf("refreshes = %d, want 2", got)
+	}
+}
+
+// midWriteStore is a fakeStore whose first Get finds nothing, as a read
+// between the writes of a record's parts (macOS Keychain) may.
+type midWriteStore struct {
+	*fakeStore
+	missed atomic.Bool
+}
+
+func (s *midWriteStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if s.missed.CompareAndSwap(false, true) {
+		return nil, nil
+	}
+	return s.fakeStore.Get(ctx, key)
+}
+
+// TestToken_ReadMidWrite checks that a record read as none while it was
+// being written is read again once the write is done, rather than
+// answering that a sign-in is needed.
+func TestToken_ReadMidWrite(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: time.Hour})
+	e.login(t, session)
+	store := &midWriteStore{fakeStore: e.store}
+	c := sso.New(store, zapNop, sso.Config{Clock: e.clock, OIDCEndpoint: e.fake.URL, PortalEndpoint: e.fake.URL})
+	if tok, err := c.Token(context.Background(), session); err != nil || tok.AccessToken == "" {
+		t.Errorf("Token() with the first read mid-write = %v, %v, want the stored token", tok, err)
+	}
+	if got := e.grants(refreshGrant); got != 0 {
+		t.Errorf("refreshes = %d, want none: the token is fresh", got)
+	}
+	if _, err := sso.New(newFakeStore(), zapNop, sso.Config{Clock: e.clock}).Token(context.Background(), session); !errors.Is(err, sso.ErrLoginRequired) {
+		t.Errorf("Token() with nothing stored = %v, want ErrLoginRequired", err)
 	}
 }
