@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.uber.org/zap"
 
@@ -202,13 +204,27 @@ func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.
 		DurationSeconds: aws.Int32(int32(d / time.Second)),
 		SerialNumber:    aws.String(serial),
 		TokenCode:       aws.String(code),
-	}, signed{client, long}.sign)
+	}, signed{client, long}.sign, codeOnce)
 	if err != nil {
 		return keychain.Session{}, &stsError{op: "GetSessionToken", profile: p.Source, signer: p.Source.Name, mfa: true, err: err}
 	}
 	c := stsCredentials(out.Credentials, "")
 	return keychain.Session{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		SessionToken: c.SessionToken, Expires: c.Expires, MFASerial: serial}, nil
+}
+
+// codeOnce keeps a call that spends an MFA code from being sent again
+// when its answer was cut while read: STS took the code, and refuses it a
+// second time as invalid, which reads as a mistyped code. A signature
+// refused for clock skew (STS did not look at the code) is still tried
+// again, with the corrected time.
+func codeOnce(o *sts.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = 2
+		so.Retryables = []retry.IsErrorRetryable{retry.RetryableError{}}
+		so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 20 * time.Millisecond, nil })
+		so.RateLimiter = ratelimit.None
+	})
 }
 
 // anyMFASerial finds the mfa_serial of a role that uses source, for a login

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +30,7 @@ import (
 // assumes roles, recording which key signed each call.
 type mfaSTS struct {
 	mu      sync.Mutex
+	cutOnce bool // the first GetSessionToken answer is cut while read
 	calls   map[string]int
 	signers []string // access key id of each AssumeRole call
 	now     func() time.Time
@@ -48,6 +51,18 @@ func (f *mfaSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	switch action {
 	case "GetSessionToken":
+		f.mu.Lock()
+		cut := f.cutOnce
+		f.cutOnce = false
+		f.mu.Unlock()
+		if cut {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 900\r\n\r\n<GetSessionTokenResponse")
+				conn.(*net.TCPConn).SetLinger(0) // close with a reset
+				conn.Close()
+			}
+			return
+		}
 		if r.Form.Get("TokenCode") != "123456" || r.Form.Get("SerialNumber") == "" {
 			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>MultiFactorAuthentication failed with invalid MFA one time pass code. </Message></Error><RequestId>1</RequestId></ErrorResponse>`)
@@ -706,5 +721,22 @@ func TestLogout_LoginMeanwhileKept(t *testing.T) {
 	}
 	if _, err := b.Fetch(t.Context(), "prod"); err != nil {
 		t.Errorf("Fetch(%q) after a login during Logout = %v, want credentials", "prod", err)
+	}
+}
+
+// TestLogin_CodeSentOnce checks that a login whose answer was cut while
+// read is not sent again with the same code: STS took it, and would refuse
+// it as invalid, which reads as a mistyped code.
+func TestLogin_CodeSentOnce(t *testing.T) {
+	w := newMFAWorld(t)
+	w.sts.cutOnce = true
+	b := w.broker()
+	if _, _, err := b.Login(context.Background(), plan(t, b, "dev"), "123456", 12*time.Hour); err == nil {
+		t.Error("Login() with its answer cut = nil, want an error")
+	}
+	w.sts.mu.Lock()
+	defer w.sts.mu.Unlock()
+	if got := w.sts.calls["GetSessionToken"]; got != 1 {
+		t.Errorf("GetSessionToken calls = %d, want 1: the code is sent once", got)
 	}
 }
