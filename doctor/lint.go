@@ -119,7 +119,14 @@ func checkConfig(env Env, f files, cfg *profile.Config, keys []string, keysKnown
 		case role != "" && src == "" && get(s, "credential_source") == "" && get(s, "web_identity_token_file") == "":
 			fix := fmt.Sprintf("add source_profile = NAME (the profile whose keys are in the keychain) to %s of %s", sectionName(name), env.ConfigFile)
 			own := ""
-			if get(s, "credential_process") != "" {
+			fileKeys := get(s, "aws_access_key_id") != "" && get(s, "aws_secret_access_key") != "" ||
+				len(sectionSets(f.creds, []string{name}, "aws_access_key_id", "aws_secret_access_key")) == 2
+			if fileKeys {
+				// The Go SDK takes keys before credential_process and SSO;
+				// a profile that is its own source signs with its keys in
+				// every SDK, and in brokerd with those in the keychain.
+				own, fix = "keys", fmt.Sprintf("add source_profile = %s (the profile itself) to %s of %s, and keep its keys in the keychain (brokerd keys add %[1]s)", name, sectionName(name), env.ConfigFile)
+			} else if get(s, "credential_process") != "" {
 				own = "credential_process"
 			} else if setsSSO(s) {
 				own, fix = "IAM Identity Center settings", fmt.Sprintf("move the sso_ settings to a [profile NAME] of their own and set source_profile = NAME in %s of %s", sectionName(name), env.ConfigFile)

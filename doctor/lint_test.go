@@ -504,6 +504,12 @@ func TestRun_SDKsDisagree(t *testing.T) {
 			"[profile mid]\nrole_arn = arn:aws:iam::1:role/M\nsource_profile = base\n[profile top]\nrole_arn = arn:aws:iam::1:role/T\nsource_profile = mid\n",
 			"profile mid", "holds keys, so SDKs reading the files sign the role of top with them", "rename [mid] to [mid-keys] in", Fail,
 			"[mid]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = s\n"},
+		// The Go SDK assumes the role with the profile's own keys; botocore
+		// refuses a role_arn without source_profile.
+		{"role_arn without source_profile but keys", "[profile solo]\nrole_arn = arn:aws:iam::1:role/S\n",
+			"profile solo", "the Go SDK assumes the role with the profile's own keys, but the aws CLI, boto3 and brokerd cannot",
+			"add source_profile = solo (the profile itself) to [profile solo]", Fail,
+			"[solo]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = s\n"},
 		{"[profile default] last", "[default]\nregion = us-east-2\n[profile default]\nregion = eu-west-1\n",
 			"profile default", "any change of order makes them read [default]", "merge the two", Warn, ""},
 	}
