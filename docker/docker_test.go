@@ -74,6 +74,48 @@ func TestParseRunArgs_EnvFile(t *testing.T) {
 	}
 }
 
+// A region the docker run options set, in either variable, is the
+// container's in both: docker takes a later -e over brokerd's, and SDKs
+// read one or the other (botocore AWS_DEFAULT_REGION, Go AWS_REGION first).
+func TestRunOptions_Region(t *testing.T) {
+	t.Setenv("AWS_REGION", "from-env")
+	os.Unsetenv("AWS_DEFAULT_REGION")
+	dir := t.TempDir()
+	file := func(text string) string {
+		path := filepath.Join(dir, fmt.Sprint(len(text)))
+		os.WriteFile(path, []byte(text), 0o600)
+		return path
+	}
+	tests := []struct {
+		args   []string
+		region string
+		own    bool
+	}{
+		{[]string{"app"}, "profile-1", false},
+		{[]string{"-e", "AWS_REGION=us-west-2", "app"}, "us-west-2", true},
+		{[]string{"--env=AWS_DEFAULT_REGION=ap-south-1", "app"}, "ap-south-1", true},
+		{[]string{"-eAWS_REGION=a", "-e", "AWS_REGION=b", "app"}, "b", true},
+		{[]string{"-e", "AWS_REGION=a", "-e", "AWS_DEFAULT_REGION=b", "app"}, "", true},
+		{[]string{"-e", "AWS_REGION", "app"}, "from-env", true},           // docker's environment
+		{[]string{"-e", "AWS_DEFAULT_REGION", "app"}, "profile-1", false}, // unset: docker leaves it out
+		{[]string{"-e", "AWS_REGION_X=1", "-e", "REGION=2", "app"}, "profile-1", false},
+		{[]string{"--env-file", file("\ufeffAWS_DEFAULT_REGION=eu-north-1\r\n# c\nX=1\n"), "app"}, "eu-north-1", true},
+		// An -e wins over an --env-file, whatever their order.
+		{[]string{"-e", "AWS_REGION=flag", "--env-file", file("AWS_REGION=file\n"), "app"}, "flag", true},
+		{[]string{"--env-file", file("AWS_REGION=file\nAWS_DEFAULT_REGION=file2\n"), "app"}, "", true},
+		{[]string{"app", "-e", "AWS_REGION=arg-of-the-command"}, "profile-1", false},
+	}
+	for _, tt := range tests {
+		opts, err := docker.ParseRunArgs(tt.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if region, own := opts.Region("profile-1"); region != tt.region || own != tt.own {
+			t.Errorf("ParseRunArgs(%q).Region(profile-1) = %q, %v; want %q, %v", tt.args, region, own, tt.region, tt.own)
+		}
+	}
+}
+
 func TestClient_Args(t *testing.T) {
 	c := docker.Client{Profile: "a,b", HostTokenFile: "/s/containers/c1/token", CIDFile: "/s/containers/c1/cid", Region: "eu-west-1"}
 	want := "--network brokerd --cidfile /s/containers/c1/cid --env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/a%2Cb " +

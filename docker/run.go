@@ -89,6 +89,33 @@ type RunOptions struct {
 	// Given are the options that brokerd sets itself and that the
 	// arguments set too, such as --network.
 	Given []string
+	// Regions are the values that the options give AWS_REGION and
+	// AWS_DEFAULT_REGION, as docker resolves them: an -e over an
+	// --env-file, whatever their order, the last -e of each; a variable
+	// named without a value takes this process's (docker's environment),
+	// and is left out when that has none.
+	Regions map[string]string
+}
+
+// Region is the region to give the container in AWS_REGION and
+// AWS_DEFAULT_REGION: the one the options set in either, so that both
+// agree (docker takes a later -e of a variable over brokerd's, an
+// --env-file's never, and SDKs read one or the other: botocore
+// AWS_DEFAULT_REGION, Go and JS AWS_REGION first); else profileRegion.
+// own reports that the options set one; region is then "" when they set
+// both, which stand as given.
+func (o RunOptions) Region(profileRegion string) (region string, own bool) {
+	r, hasR := o.Regions[wire.VarRegion]
+	d, hasD := o.Regions[wire.VarDefRegion]
+	switch {
+	case hasR && hasD:
+		return "", true
+	case hasR:
+		return r, true
+	case hasD:
+		return d, true
+	}
+	return profileRegion, false
 }
 
 // runBools are docker run's options that take no value.
@@ -103,8 +130,31 @@ var runBools = map[string]bool{
 const shortBools = "diPqt"
 
 // ParseRunArgs reads the options of docker run in args up to the image.
-func ParseRunArgs(args []string) (RunOptions, error) {
-	var o RunOptions
+func ParseRunArgs(args []string) (o RunOptions, err error) {
+	fromFlags, fromFiles := map[string]string{}, map[string]string{}
+	region := func(set map[string]string, kv string) {
+		k, v, ok := strings.Cut(kv, "=")
+		if k != wire.VarRegion && k != wire.VarDefRegion {
+			return
+		}
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				delete(set, k) // docker leaves it out
+				return
+			}
+		}
+		set[k] = v
+	}
+	defer func() {
+		for k, v := range fromFiles {
+			if _, ok := fromFlags[k]; !ok {
+				fromFlags[k] = v
+			}
+		}
+		if len(fromFlags) > 0 {
+			o.Regions = fromFlags
+		}
+	}()
 	note := func(name, value string) error {
 		switch name {
 		case "--user", "-u":
@@ -124,9 +174,13 @@ func ParseRunArgs(args []string) (RunOptions, error) {
 			if strings.HasPrefix(k, "AWS_CONTAINER_") {
 				o.Given = append(o.Given, name+" "+k)
 			}
+			region(fromFlags, value)
 		case "--env-file":
-			for _, k := range envFileKeys(value) {
-				o.Given = append(o.Given, k+" (in --env-file "+value+")")
+			for _, kv := range envFile(value) {
+				if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_CONTAINER_") {
+					o.Given = append(o.Given, k+" (in --env-file "+value+")")
+				}
+				region(fromFiles, kv)
 			}
 		}
 		return nil
@@ -176,20 +230,26 @@ func ParseRunArgs(args []string) (RunOptions, error) {
 	return o, errors.New("name the image to run: brokerd docker run PROFILE -- [DOCKER RUN OPTIONS] IMAGE [COMMAND]")
 }
 
-// envFileKeys are the AWS_CONTAINER_* variables that docker's env file at
-// path sets; none when it cannot be read, which docker then reports.
-func envFileKeys(path string) []string {
+// envFile is what docker's env file at path sets, a KEY=VALUE or a KEY
+// (taken from docker's environment) a line; none when it cannot be read,
+// which docker then reports. Comments and blank lines are skipped.
+func envFile(path string) []string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
-	var keys []string
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimLeft(line, " \t")
-		k, _, _ := strings.Cut(line, "=")
-		if k = strings.TrimSpace(k); strings.HasPrefix(k, "AWS_CONTAINER_") {
-			keys = append(keys, k)
+	var vars []string
+	for _, line := range strings.Split(strings.TrimPrefix(string(b), "\ufeff"), "\n") {
+		line = strings.TrimSuffix(strings.TrimLeft(line, " \t"), "\r")
+		if line == "" || line[0] == '#' {
+			continue
 		}
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if ok {
+			k += "=" + v
+		}
+		vars = append(vars, k)
 	}
-	return keys
+	return vars
 }

@@ -134,12 +134,13 @@ func TestDocker(t *testing.T) {
 	requireDocker(t)
 	bin := t.TempDir()
 	static := buildStatic(t, bin, "github.com/brokerd/brokerd/cmd/brokerd", "brokerd")
-	whoami := buildStatic(t, bin, "./testdata/whoami", "whoami")
 	ctxDir := t.TempDir()
-	if err := os.Rename(whoami, filepath.Join(ctxDir, "whoami")); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"whoami", "awsenv"} {
+		if err := os.Rename(buildStatic(t, bin, "./testdata/"+name, name), filepath.Join(ctxDir, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami /whoami\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami awsenv /\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
 	image := "brokerd-whoami:test"
 	dockerCmd(t, "build", "-q", "-t", image, ctxDir)
 
@@ -252,6 +253,27 @@ region = eu-west-1
 		}
 		if r := e.run(t, "", "docker", "run", prod, "--", "--network", "host", image); r.code == 0 || !strings.Contains(r.stderr, "--network") {
 			t.Errorf("brokerd docker run with --network: %v, want a refusal naming --network", r)
+		}
+	})
+
+	// A region the docker run options set is the container's in both
+	// variables: brokerd's AWS_DEFAULT_REGION stayed the profile's, which
+	// botocore reads, while Go and JS took the option's AWS_REGION.
+	t.Run("a region of the options", func(t *testing.T) {
+		envFile := filepath.Join(t.TempDir(), "env")
+		os.WriteFile(envFile, []byte("AWS_DEFAULT_REGION=ap-south-1\n"), 0o600)
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{nil, "AWS_REGION=eu-west-1\nAWS_DEFAULT_REGION=eu-west-1"},
+			{[]string{"-e", "AWS_REGION=us-west-2"}, "AWS_REGION=us-west-2\nAWS_DEFAULT_REGION=us-west-2"},
+			{[]string{"--env-file", envFile}, "AWS_REGION=ap-south-1\nAWS_DEFAULT_REGION=ap-south-1"},
+		} {
+			args := append(append([]string{"docker", "run", prod, "--", "--rm", "--entrypoint", "/awsenv"}, tt.args...), image)
+			if r := e.run(t, "", args...); r.code != 0 || strings.TrimSpace(r.stdout) != tt.want {
+				t.Errorf("brokerd %s: %v; want %q", strings.Join(args, " "), r, tt.want)
+			}
 		}
 	})
 

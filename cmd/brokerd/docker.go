@@ -331,10 +331,11 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 				tok.ID, err, tok.Expires.Local().Format(time.DateTime), tok.ID)
 		}
 	}
-	if tok.Region == "" {
+	region, own := opts.Region(tok.Region)
+	if region == "" && !own {
 		fmt.Fprintf(e.stderr, "brokerd: profile %s sets no region: give the container AWS_REGION\n", profile)
 	}
-	c := docker.Client{Profile: profile, HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: tok.Region, TokenEnv: tokenEnv}
+	c := docker.Client{Profile: profile, HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: region, TokenEnv: tokenEnv}
 	argv := append(append([]string{"run"}, c.Args()...), runArgs...)
 	run := exec.Command("docker", argv...)
 	run.Stdin, run.Stdout, run.Stderr = os.Stdin, e.stdout, e.stderr
