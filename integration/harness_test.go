@@ -149,10 +149,11 @@ func (r result) String() string {
 // than a minute; the exit code is the caller's to judge.
 func (e *Env) run(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
-	if len(args) >= 2 && args[0] == "keys" && (args[1] == "add" || args[1] == "remove") {
+	if len(args) >= 2 && args[0] == "keys" && slices.Contains([]string{"add", "remove", "import", "rotate"}, args[1]) {
 		// brokerd lists the profiles with keys in one keychain item that
-		// keys add and keys remove read, change and write back unlocked, so
-		// two at once can lose an entry: tests take turns.
+		// these commands read, change and write back under a lock file in
+		// the state directory; each test has its own, and all share one
+		// keychain, so two at once can lose an entry: tests take turns.
 		keychainWrites.Lock()
 		defer keychainWrites.Unlock()
 	}
