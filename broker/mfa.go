@@ -18,6 +18,7 @@ import (
 	"github.com/brokerd/brokerd/fault"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/wakepool"
 )
 
 // Sessions stores MFA sessions; *keychain.Store implements it.
@@ -200,7 +201,7 @@ func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.
 	// have died unseen, and a slow answer is waited for, not given up for
 	// dead and the code sent again.
 	b.sts.close()
-	out, err := client.GetSessionToken(onceOnly(ctx), &sts.GetSessionTokenInput{
+	out, err := client.GetSessionToken(wakepool.OnceOnly(ctx), &sts.GetSessionTokenInput{
 		DurationSeconds: aws.Int32(int32(d / time.Second)),
 		SerialNumber:    aws.String(serial),
 		TokenCode:       aws.String(code),

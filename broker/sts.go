@@ -23,6 +23,7 @@ import (
 
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/sdkenv"
+	"github.com/brokerd/brokerd/wakepool"
 )
 
 // stsClients keeps one STS client per region and endpoint, all on one
@@ -43,7 +44,7 @@ type stsClients struct {
 	mu        sync.Mutex
 	base      *aws.Config // the environment's configuration, loaded once
 	transport *http.Transport
-	pool      *wakingPool
+	pool      *wakepool.Pool
 	clients   map[stsKey]*sts.Client
 }
 
@@ -118,7 +119,7 @@ func (s *stsClients) load(ctx context.Context) error {
 		tr = bc.GetTransport()
 	}
 	tr.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	s.pool = newWakingPool(tr, s.wall, s.mono)
+	s.pool = wakepool.New(tr, s.wall, s.mono)
 	cfg.HTTPClient = &http.Client{Transport: s.pool, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.base, s.transport = &cfg, tr
@@ -160,4 +161,12 @@ func stsCredentials(c *types.Credentials, source string) aws.Credentials {
 		Expires:         aws.ToTime(c.Expiration),
 		Source:          source,
 	}
+}
+
+// deadConnection marks wakepool.ErrDeadConnection retryable.
+func deadConnection(err error) aws.Ternary {
+	if errors.Is(err, wakepool.ErrDeadConnection) {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
 }

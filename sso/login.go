@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
 	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/wakepool"
 )
 
 // slowDown is what a SlowDownException adds to the poll interval (RFC 8628).
@@ -123,7 +125,7 @@ func (l *Login) Wait(ctx context.Context) error {
 		}
 		// A slow answer is waited for, not given up for dead: the approved
 		// code works once.
-		out, err := svc.oidc.CreateToken(onceOnly(ctx), &ssooidc.CreateTokenInput{
+		out, err := svc.oidc.CreateToken(wakepool.OnceOnly(ctx), &ssooidc.CreateTokenInput{
 			ClientId:     aws.String(l.reg.ClientID),
 			ClientSecret: aws.String(l.reg.ClientSecret),
 			GrantType:    aws.String("urn:ietf:params:oauth:grant-type:device_code"),

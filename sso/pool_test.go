@@ -1,108 +1,13 @@
 package sso
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httptrace"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/wakepool"
 )
-
-// TestWakingPool_DeadConnections checks that a connection to IAM Identity
-// Center whose peer went away unseen (a laptop's sleep, a network change)
-// is not written into after a sleep, and is given up within its wait when
-// awake, for the SDK's retryer to try a new one; a live pool is reused.
-func TestWakingPool_DeadConnections(t *testing.T) {
-	tests := []struct {
-		name      string
-		die       bool          // the pooled connection dies unseen
-		sleep     time.Duration // the wall clock moves this much, the monotonic clock not
-		wait      time.Duration // for an answer on a reused connection
-		wantErr   error         // of the call after the sleep
-		wantConns int           // connections the second call opened
-	}{
-		{"alive, awake", false, 0, time.Hour, nil, 0},
-		{"dead after a night's sleep", true, 8 * time.Hour, time.Hour, nil, 1},
-		{"dead, awake (network change)", true, 0, 50 * time.Millisecond, errDeadConnection, 0},
-		{"alive after a sleep", false, 8 * time.Hour, time.Hour, nil, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				io.Copy(io.Discard, r.Body)
-				io.WriteString(w, `{}`)
-			}))
-			defer srv.Close()
-			proxy := newDropProxy(t, srv.Listener.Addr().String())
-
-			var mu sync.Mutex
-			wall, mono := time.Date(2026, 11, 23, 22, 0, 0, 0, time.UTC), time.Duration(0)
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			pool := newWakingPool(tr,
-				func() time.Time { mu.Lock(); defer mu.Unlock(); return wall },
-				func() time.Duration { mu.Lock(); defer mu.Unlock(); return mono })
-			pool.wait = tt.wait
-			t.Cleanup(tr.CloseIdleConnections)
-			client := &http.Client{Transport: pool, Timeout: 10 * time.Second}
-			call := func(ctx context.Context) error {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.addr()+"/token", nil)
-				if err != nil {
-					return err
-				}
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				_, err = io.Copy(io.Discard, resp.Body)
-				return err
-			}
-			idle := make(chan error, 1)
-			ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{PutIdleConn: func(err error) {
-				select {
-				case idle <- err:
-				default:
-				}
-			}})
-			for pooled := false; !pooled; {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.addr()+"/token", nil)
-				resp, err := client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				select {
-				case err := <-idle:
-					pooled = err == nil
-				case <-proxy.closed:
-				}
-			}
-			conns := proxy.accepted()
-
-			mu.Lock()
-			wall, mono = wall.Add(tt.sleep+time.Second), mono+time.Second
-			mu.Unlock()
-			if tt.die {
-				proxy.kill()
-			}
-			if err := call(t.Context()); !errors.Is(err, tt.wantErr) {
-				t.Fatalf("call after %v asleep (connection dead: %v) = %v, want %v", tt.sleep, tt.die, err, tt.wantErr)
-			}
-			if got := proxy.accepted() - conns; got != tt.wantConns {
-				t.Errorf("new connections = %d, want %d", got, tt.wantConns)
-			}
-		})
-	}
-}
 
 // TestServices_WakingPool checks that the SDK clients of a region send
 // through a pool that drops connections a sleep left dead.
@@ -115,113 +20,8 @@ func TestServices_WakingPool(t *testing.T) {
 	for name, hc := range map[string]any{"oidc": s.oidc.Options().HTTPClient, "portal": s.portal.Options().HTTPClient} {
 		if c, ok := hc.(*http.Client); !ok {
 			t.Errorf("%s client sends through %T, want an *http.Client", name, hc)
-		} else if _, ok := c.Transport.(*wakingPool); !ok {
-			t.Errorf("%s client's transport is %T, want *wakingPool", name, c.Transport)
+		} else if _, ok := c.Transport.(*wakepool.Pool); !ok {
+			t.Errorf("%s client's transport is %T, want *wakepool.Pool", name, c.Transport)
 		}
 	}
-}
-
-// dropProxy forwards TCP connections to a target until killed: then the
-// connections open so far lose every byte either way, and stay open, as
-// a connection whose peer vanished while a laptop slept. Connections made
-// later are forwarded.
-type dropProxy struct {
-	ln     net.Listener
-	to     string
-	lost   atomic.Int64  // bytes sent into dead connections
-	closed chan struct{} // a value each time a client closes a live connection
-
-	mu    sync.Mutex
-	conns []*dropConn
-}
-
-type dropConn struct {
-	dead atomic.Bool
-}
-
-func newDropProxy(t *testing.T, to string) *dropProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &dropProxy{ln: ln, to: to, closed: make(chan struct{}, 100)}
-	var wg sync.WaitGroup
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", to)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			dc := &dropConn{}
-			p.mu.Lock()
-			p.conns = append(p.conns, dc)
-			open = append(open, in, out)
-			p.mu.Unlock()
-			wg.Go(func() { p.pipe(dc, out, in, true) })
-			wg.Go(func() { p.pipe(dc, in, out, false) })
-		}
-	})
-	return p
-}
-
-// pipe copies from src to dst while the connection lives.
-func (p *dropProxy) pipe(dc *dropConn, dst, src net.Conn, fromClient bool) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if dc.dead.Load() {
-				if fromClient {
-					p.lost.Add(int64(n))
-				}
-			} else if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !dc.dead.Load() {
-				dst.Close()
-				if fromClient {
-					select {
-					case p.closed <- struct{}{}:
-					default:
-					}
-				}
-			}
-			return
-		}
-	}
-}
-
-func (p *dropProxy) addr() string { return p.ln.Addr().String() }
-
-// kill makes every connection open so far lose its bytes.
-func (p *dropProxy) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.dead.Store(true)
-	}
-}
-
-func (p *dropProxy) accepted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/brokerd/brokerd/sdkenv"
+	"github.com/brokerd/brokerd/wakepool"
 )
 
 var (
@@ -180,7 +181,7 @@ func (c *Client) services(ctx context.Context, region string) (*services, error)
 	// The transport as the SDK configured it (AWS_CA_BUNDLE included), on
 	// a pool that drops connections a laptop's sleep left dead.
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		cfg.HTTPClient = &http.Client{Transport: newWakingPool(bc.GetTransport(), c.clock.Now, c.mono), Timeout: 10 * time.Second,
+		cfg.HTTPClient = &http.Client{Transport: wakepool.New(bc.GetTransport(), c.clock.Now, c.mono), Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	s := &services{

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
 	"go.uber.org/zap"
+
+	"github.com/brokerd/brokerd/wakepool"
 )
 
 // record is what the Store keeps for a session, named as in the SDKs'
@@ -224,7 +226,7 @@ func (r record) unrefreshable(now time.Time) string {
 func (r *record) refresh(ctx context.Context, svc *services, now time.Time) error {
 	// A slow answer is waited for, not given up for dead: the refresh
 	// token may be rotated.
-	out, err := svc.oidc.CreateToken(onceOnly(ctx), &ssooidc.CreateTokenInput{
+	out, err := svc.oidc.CreateToken(wakepool.OnceOnly(ctx), &ssooidc.CreateTokenInput{
 		ClientId:     aws.String(r.ClientID),
 		ClientSecret: aws.String(r.ClientSecret),
 		GrantType:    aws.String("refresh_token"),

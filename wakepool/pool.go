@@ -1,4 +1,7 @@
-package sso
+// Package wakepool provides an HTTP transport for the AWS clients of a
+// daemon that runs through a laptop's sleeps: its pooled connections are
+// not trusted after a sleep, nor when they answer nothing.
+package wakepool
 
 import (
 	"context"
@@ -20,40 +23,44 @@ const (
 	// reusedWait is how long a request sent on a pooled connection waits
 	// for the first byte of the answer before the connection is taken for
 	// dead (its peer gone during a sleep or a network change, without a
-	// FIN or RST reaching this side). IAM Identity Center answers in well
-	// under a second; a new connection is bounded only by the client's
-	// timeout.
+	// FIN or RST reaching this side). STS and IAM Identity Center answer
+	// in well under a second; a new connection is bounded only by the
+	// client's timeout.
 	reusedWait = 3 * time.Second
 )
 
-// errDeadConnection is returned for a request whose pooled connection gave
-// no answer within reusedWait; the SDK's retryer takes it for a connection
-// error and tries once more, on a new connection.
-var errDeadConnection = errors.New("pooled connection to IAM Identity Center gave no answer; taken for dead")
+// ErrDeadConnection is returned for a request whose pooled connection gave
+// no answer within its wait; an SDK's retryer may try once more, on a new
+// connection (the SDK's standard retryer takes it for a connection error).
+var ErrDeadConnection = errors.New("pooled connection gave no answer; taken for dead")
 
-// wakingPool is an http.RoundTripper over a connection pool that does not
-// trust its idle connections after a laptop's sleep (as broker's, for
-// STS): Go's idle timers, and
+// Pool is an http.RoundTripper over a connection pool that does not
+// trust its idle connections after a laptop's sleep: Go's idle timers, and
 // TCP's, run on the monotonic clock, so after a night's sleep the pool
 // still holds connections whose peer is long gone, and a request written
 // into one waits for the client's timeout. A pool used again after the
 // wall clock ran well ahead of the monotonic clock closes its idle
 // connections first; a request on a reused connection that answers
-// nothing within reusedWait fails with errDeadConnection, and the idle
+// nothing within its Wait fails with ErrDeadConnection, and the idle
 // connections are closed with it.
-type wakingPool struct {
+type Pool struct {
 	tr   *http.Transport
 	wall func() time.Time
 	mono func() time.Duration
-	wait time.Duration // reusedWait; tests shorten it
+	// Wait is how long a request on a reused connection waits for the
+	// first byte of its answer (New sets 3 s); set it before the first
+	// request.
+	Wait time.Duration
 
 	mu       sync.Mutex
 	lastWall time.Time
 	lastMono time.Duration
 }
 
-// newWakingPool returns a pool over tr; nil clocks mean the real ones.
-func newWakingPool(tr *http.Transport, wall func() time.Time, mono func() time.Duration) *wakingPool {
+// New returns a pool over tr. wall tells the wall-clock time and mono the
+// monotonic time since some origin, so that the pool can tell a laptop
+// slept; nil means the real clocks.
+func New(tr *http.Transport, wall func() time.Time, mono func() time.Duration) *Pool {
 	if wall == nil {
 		wall = time.Now
 	}
@@ -61,12 +68,12 @@ func newWakingPool(tr *http.Transport, wall func() time.Time, mono func() time.D
 		origin := time.Now()
 		mono = func() time.Duration { return time.Since(origin) }
 	}
-	return &wakingPool{tr: tr, wall: wall, mono: mono, wait: reusedWait}
+	return &Pool{tr: tr, wall: wall, mono: mono, Wait: reusedWait}
 }
 
 // touch records a use of the pool, and reports whether the wall clock ran
 // more than sleepGap ahead of the monotonic clock since the last.
-func (p *wakingPool) touch() (slept bool) {
+func (p *Pool) touch() (slept bool) {
 	wall, mono := p.wall().Round(0), p.mono()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -77,7 +84,7 @@ func (p *wakingPool) touch() (slept bool) {
 	return slept
 }
 
-func (p *wakingPool) RoundTrip(req *http.Request) (*http.Response, error) {
+func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if p.touch() {
 		p.tr.CloseIdleConnections()
 	}
@@ -91,7 +98,7 @@ func (p *wakingPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			if info.Reused && !once {
-				time.AfterFunc(p.wait, func() {
+				time.AfterFunc(p.Wait, func() {
 					if !answered.Load() && given.CompareAndSwap(false, true) {
 						info.Conn.Close()
 					}
@@ -104,20 +111,20 @@ func (p *wakingPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil && given.Load() {
 		// The others idle since the same moment are no better.
 		p.tr.CloseIdleConnections()
-		return nil, fmt.Errorf("%w (%v)", errDeadConnection, err)
+		return nil, fmt.Errorf("%w (%v)", ErrDeadConnection, err)
 	}
 	return resp, err
 }
 
 type onceOnlyKey struct{}
 
-// onceOnly marks a request that must not be sent twice (it spends a
+// OnceOnly marks a request that must not be sent twice (it spends a
 // one-time code or a refresh token that the service may rotate): its
 // pooled connection is not given up for a slow answer, which may be on
 // its way, to be tried again; the client's timeout bounds it as before.
-func onceOnly(ctx context.Context) context.Context {
+func OnceOnly(ctx context.Context) context.Context {
 	return context.WithValue(ctx, onceOnlyKey{}, true)
 }
 
 // CloseIdleConnections closes the pool's idle connections.
-func (p *wakingPool) CloseIdleConnections() { p.tr.CloseIdleConnections() }
+func (p *Pool) CloseIdleConnections() { p.tr.CloseIdleConnections() }
