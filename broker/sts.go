@@ -75,7 +75,10 @@ func (s *stsClients) get(ctx context.Context, p, source profile.Profile) (*sts.C
 			return nil, err
 		}
 	}
-	key := stsKey{cmp.Or(s.base.Region, p.Region, source.Region, "us-east-1"), cmp.Or(p.EndpointURL, source.EndpointURL)}
+	key := stsKey{cmp.Or(s.base.Region, p.Region, source.Region, "us-east-1"), p.EndpointURL}
+	if key.endpoint == "" && !p.IgnoreEndpoints {
+		key.endpoint = source.EndpointURL
+	}
 	if strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
 		key.endpoint = ""
 	}

@@ -47,6 +47,10 @@ type Profile struct {
 	// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) comes first, and is not read
 	// here.
 	EndpointURL string
+	// IgnoreEndpoints is ignore_configured_endpoint_urls = true: the SDKs
+	// use no endpoint of the file for this profile, its source profile's
+	// included.
+	IgnoreEndpoints bool
 	// CredentialProcess is the command of credential_process, which the
 	// SDKs run for credentials (brokerd does not).
 	CredentialProcess string
@@ -141,6 +145,7 @@ func (f File) Config(path string) *Config {
 			continue
 		}
 		p.EndpointURL = stsEndpoint(s, services)
+		p.IgnoreEndpoints = ignoresEndpoints(s)
 		c.profiles[name] = p
 	}
 	return c
@@ -152,7 +157,7 @@ func (f File) Config(path string) *Config {
 // ignores configured endpoints (true in any case), else the endpoint_url
 // of sts in the [services NAME] section it names, else its endpoint_url.
 func stsEndpoint(s *Section, services map[string]*Section) string {
-	if strings.EqualFold(s.Keys["ignore_configured_endpoint_urls"], "true") {
+	if ignoresEndpoints(s) {
 		return ""
 	}
 	if svc := services[s.Keys["services"]]; svc != nil {
@@ -161,6 +166,12 @@ func stsEndpoint(s *Section, services map[string]*Section) string {
 		}
 	}
 	return s.Keys["endpoint_url"]
+}
+
+// ignoresEndpoints reports whether profile s sets
+// ignore_configured_endpoint_urls = true (in any case).
+func ignoresEndpoints(s *Section) bool {
+	return strings.EqualFold(s.Keys["ignore_configured_endpoint_urls"], "true")
 }
 
 // Header is the config file's section header of profile name.
@@ -256,7 +267,7 @@ func parseProfile(name string, s *Section) (Profile, error) {
 // settings of the role it would assume itself.
 func (p Profile) asSource() Profile {
 	return Profile{Name: p.Name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess,
-		EndpointURL: p.EndpointURL, Keys: p.Keys}
+		EndpointURL: p.EndpointURL, IgnoreEndpoints: p.IgnoreEndpoints, Keys: p.Keys}
 }
 
 // Get returns the named profile. The error wraps ErrNotFound when the
