@@ -30,6 +30,25 @@ type Session struct {
 	Profile   string    `json:"profile"`
 	MFASerial string    `json:"mfa_serial"`
 	Expires   time.Time `json:"expires"`
+	// UsedUntil is when the daemon stops using the session, a margin
+	// before Expires: the next login is due then. A daemon older than
+	// the field sends none; read it with LoginDue.
+	UsedUntil time.Time `json:"used_until,omitzero"`
+}
+
+// legacyMinLeft is how long before its end a daemon that sends no
+// UsedUntil stops using a session: broker.SessionMinLeft of those
+// daemons.
+const legacyMinLeft = 70 * time.Second
+
+// LoginDue is when the next login for s is due, when the daemon stops
+// using it: UsedUntil, or 70 s before Expires from a daemon that sends no
+// UsedUntil.
+func (s Session) LoginDue() time.Time {
+	if !s.UsedUntil.IsZero() {
+		return s.UsedUntil
+	}
+	return s.Expires.Add(-legacyMinLeft)
 }
 
 // LoginNeeds is what a login for a profile needs, so that the CLI asks the

@@ -114,7 +114,7 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		p.LastError = cs.LastError
 	}
 	for _, si := range s.broker.Sessions() {
-		st.Sessions = append(st.Sessions, control.Session{Profile: si.Profile, MFASerial: si.MFASerial, Expires: si.Expires})
+		st.Sessions = append(st.Sessions, controlSession(si.Profile, si.MFASerial, si.Expires))
 	}
 	slices.SortFunc(st.Sessions, func(a, b control.Session) int { return strings.Compare(a.Profile, b.Profile) })
 	for _, p := range byName {
@@ -122,6 +122,14 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 	}
 	slices.SortFunc(st.Profiles, func(a, b control.Profile) int { return strings.Compare(a.Name, b.Name) })
 	return st, nil
+}
+
+// controlSession is the MFA session of profile as the control API shows
+// it: without its secrets, and with when the daemon stops using it,
+// broker.SessionMinLeft before it expires, which is when the next login is
+// due.
+func controlSession(profile, mfaSerial string, expires time.Time) control.Session {
+	return control.Session{Profile: profile, MFASerial: mfaSerial, Expires: expires, UsedUntil: expires.Add(-broker.SessionMinLeft)}
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -176,7 +184,7 @@ func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResu
 		return control.LoginResult{}, err
 	}
 	s.cache.Retry()
-	res := control.LoginResult{Session: control.Session{Profile: p.Source.Name, MFASerial: sess.MFASerial, Expires: sess.Expires}}
+	res := control.LoginResult{Session: controlSession(p.Source.Name, sess.MFASerial, sess.Expires)}
 	if warning != nil {
 		res.Warning = warning.Error()
 	}

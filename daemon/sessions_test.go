@@ -8,6 +8,8 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/brokerd/brokerd/broker"
+	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/keychain"
 )
 
@@ -134,5 +136,32 @@ func TestWatchSessions_LockedKeychainReadOnce(t *testing.T) {
 	<-done
 	if n := keys.reads.Load(); n != 1 {
 		t.Errorf("the locked keychain was read %d times in 20 minutes, want once", n)
+	}
+}
+
+// TestRun_SessionUsedUntil checks that login and status say when the
+// daemon stops using an MFA session, broker.SessionMinLeft before it
+// ends, so that the CLI names that as when the next login is due.
+func TestRun_SessionUsedUntil(t *testing.T) {
+	w := newWorld(t)
+	expires := time.Now().Add(10 * time.Hour).UTC().Truncate(time.Second)
+	w.keys.sessions["dev"] = keychain.Session{AccessKeyID: "ASIAAAAAAAAAAAAAAAAA", SecretAccessKey: "s", SessionToken: "t",
+		Expires: expires, MFASerial: "arn:aws:iam::111111111111:mfa/dev"}
+	d := w.run(t)
+
+	st, err := d.client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := expires.Add(-broker.SessionMinLeft); len(st.Sessions) != 1 || !st.Sessions[0].UsedUntil.Equal(want) {
+		t.Errorf("Status() = sessions %+v, want dev's used until %v, %v before it expires", st.Sessions, want, broker.SessionMinLeft)
+	}
+
+	res, err := d.client.Login(t.Context(), control.Login{Profile: "prod", Code: "123456", DurationSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := res.Expires.Add(-broker.SessionMinLeft); res.Expires.IsZero() || !res.UsedUntil.Equal(want) {
+		t.Errorf("Login(prod) = %+v, want the session used until %v, %v before it expires", res.Session, want, broker.SessionMinLeft)
 	}
 }
