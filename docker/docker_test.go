@@ -74,6 +74,27 @@ func TestParseRunArgs_EnvFile(t *testing.T) {
 	}
 }
 
+// A container with a restart policy runs again after docker run returns.
+func TestRunOptions_Restarts(t *testing.T) {
+	tests := []struct {
+		args string
+		want bool
+	}{
+		{"app", false},
+		{"--restart no app", false},
+		{"--restart=always app", true},
+		{"--restart on-failure:3 app", true},
+		{"-d --restart unless-stopped app", true},
+		{"app --restart always", false},
+	}
+	for _, tt := range tests {
+		opts, err := docker.ParseRunArgs(strings.Fields(tt.args))
+		if got := opts.Restarts(); err != nil || got != tt.want {
+			t.Errorf("ParseRunArgs(%q).Restarts() = %v, %v; want %v", tt.args, got, err, tt.want)
+		}
+	}
+}
+
 // A region the docker run options set, in either variable, is the
 // container's in both: docker takes a later -e over brokerd's, and SDKs
 // read one or the other (botocore AWS_DEFAULT_REGION, Go AWS_REGION first).

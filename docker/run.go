@@ -82,7 +82,9 @@ type RunOptions struct {
 	User   string // --user, "" when not given
 	Name   string // --name, "" when not given
 	Detach bool
-	Image  string
+	// Restart is the --restart policy, "" when not given.
+	Restart string
+	Image   string
 	// CapDrop and CapAdd are the capabilities --cap-drop and --cap-add
 	// name.
 	CapDrop, CapAdd []string
@@ -95,6 +97,13 @@ type RunOptions struct {
 	// named without a value takes this process's (docker's environment),
 	// and is left out when that has none.
 	Regions map[string]string
+}
+
+// Restarts reports whether the engine starts the container again when it
+// exits (a --restart policy other than no), after docker run has returned.
+func (o RunOptions) Restarts() bool {
+	policy, _, _ := strings.Cut(o.Restart, ":")
+	return policy != "" && policy != "no"
 }
 
 // Region is the region to give the container in AWS_REGION and
@@ -163,6 +172,8 @@ func ParseRunArgs(args []string) (o RunOptions, err error) {
 			o.Name = value
 		case "--detach", "-d":
 			o.Detach = value == "" || value == "true"
+		case "--restart":
+			o.Restart = value
 		case "--cap-drop":
 			o.CapDrop = append(o.CapDrop, value)
 		case "--cap-add":

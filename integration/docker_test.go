@@ -209,6 +209,7 @@ region = eu-west-1
 	}
 	var secrets []string
 	got := map[string]string{} // container id -> label, for each that got credentials
+	runs := map[string]int{}   // container id -> its runs, when more than one
 	wantServed := func(t *testing.T, c container, label string) {
 		t.Helper()
 		if c.Code != 0 || len(c.ID) != 64 {
@@ -275,6 +276,32 @@ region = eu-west-1
 				t.Errorf("brokerd %s: %v; want %q", strings.Join(args, " "), r, tt.want)
 			}
 		}
+	})
+
+	// A container that the engine restarts keeps its token: brokerd docker
+	// run returned at its first exit and revoked it, and every later run
+	// was refused TokenRevoked.
+	t.Run("restart policy", func(t *testing.T) {
+		const name = "brokerd-it-restarts"
+		// Credentials come through the relay; STS does not answer, so the
+		// container fails, and the engine runs it once more.
+		r := e.run(t, "", "docker", "run", prod, "--", "--name", name, "--restart", "on-failure:1",
+			"--env", "AWS_ENDPOINT_URL_STS=http://127.0.0.1:1", "--env", "AWS_EC2_METADATA_DISABLED=true", image)
+		defer dockerTry(t, "rm", "--force", name)
+		if r.code != 1 || !strings.Contains(r.stderr, "for the restarts of --restart on-failure:1") {
+			t.Errorf("brokerd docker run --restart on-failure:1: %v; want exit 1 and a note that the token stays", r)
+		}
+		waitFor(t, "the container's second run", func() bool {
+			out, _ := dockerTry(t, "container", "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", name)
+			return strings.TrimSpace(out) == "1 exited"
+		})
+		logs := dockerCmd(t, "logs", name)
+		if strings.Count(logs, "connection refused") != 2 || strings.Contains(logs, "TokenRevoked") {
+			t.Errorf("the container's two runs printed:\n%s\nwant both to get credentials and fail at STS", logs)
+		}
+		id := strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format", "{{.Id}}", name))
+		got[id], runs[id] = name, 2
+		e.mustRun(t, "", "docker", "revoke", name)
 	})
 
 	t.Run("another profile is refused", func(t *testing.T) {
@@ -414,8 +441,8 @@ region = eu-west-1
 		served[ev.Container.ID] += ev.N()
 	}
 	for id, label := range got {
-		if served[id] != 1 {
-			t.Errorf("container %s (%s) got credentials once; the audit log counts %d", id[:12], label, served[id])
+		if want := max(1, runs[id]); served[id] != want {
+			t.Errorf("container %s (%s) got credentials %d times; the audit log counts %d", id[:12], label, want, served[id])
 		}
 	}
 	var refusals []string

@@ -349,17 +349,31 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		run.Env = append(run.Env, wire.VarToken+"="+string(secret))
 	}
 	err = runForwarding(run)
-	if opts.Detach && err == nil {
+	switch {
+	case opts.Detach && err == nil:
 		fmt.Fprintf(e.stderr, "brokerd: container token %s (label %s) lasts until %s: brokerd docker revoke %s once the container is done\n",
 			tok.ID, tok.Label, tok.Expires.Local().Format(time.DateTime), tok.ID)
 		return nil
+	case opts.Restarts() && created(tok.CIDFile):
+		// The engine starts it again after docker run returns: revoked,
+		// the token would fail every run after the first.
+		fmt.Fprintf(e.stderr, "brokerd: container token %s (label %s) lasts until %s, for the restarts of --restart %s: brokerd docker revoke %s once the container is done\n",
+			tok.ID, tok.Label, tok.Expires.Local().Format(time.DateTime), opts.Restart, tok.ID)
+	default:
+		revoke()
 	}
-	revoke()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exitCode{code: exit.ExitCode()} // docker said why
 	}
 	return err
+}
+
+// created reports whether docker wrote a container's id to cidfile: it
+// created the container.
+func created(cidfile string) bool {
+	b, err := os.ReadFile(cidfile)
+	return err == nil && len(strings.TrimSpace(string(b))) > 0
 }
 
 // runForwarding runs docker, passing on to it the signals sent to brokerd,
