@@ -3,11 +3,9 @@ package peer
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 )
 
 // This file reads what macOS tells about processes: the output of lsof -F
@@ -58,29 +56,16 @@ func parseLsof(out []byte, client, server netip.AddrPort) (Process, error) {
 	return Process{}, fmt.Errorf("client %v of %v: %w", client, server, ErrNotFound)
 }
 
-// parseProcargs reads the executable path and command line out of the
-// kern.procargs2 sysctl's value: argc (int32), the executable path, NUL
-// padding, then argc NUL-terminated arguments, then the environment, which
-// is left alone.
-func parseProcargs(b []byte) (exe, cmdline string) {
+// parseProcargs reads the executable path out of the kern.procargs2
+// sysctl's value: argc (int32), the executable path, NUL padding, then the
+// arguments and the environment, which are left alone.
+func parseProcargs(b []byte) (exe string) {
 	if len(b) < 4 {
-		return "", ""
+		return ""
 	}
-	argc := int(binary.NativeEndian.Uint32(b))
 	b = b[4:]
-	i := bytes.IndexByte(b, 0)
-	if i < 0 {
-		return string(b), ""
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
 	}
-	exe, b = string(b[:i]), bytes.TrimLeft(b[i:], "\x00")
-	var args []string
-	for len(args) < argc && len(b) > 0 {
-		i := bytes.IndexByte(b, 0)
-		if i < 0 {
-			i = len(b)
-		}
-		args = append(args, string(b[:i]))
-		b = b[min(i+1, len(b)):]
-	}
-	return exe, shortCmdline([]byte(strings.Join(args, "\x00")))
+	return string(b)
 }

@@ -49,10 +49,6 @@ type Process struct {
 	// host, a toolbox), where Exe is a path in the container's files, not
 	// the host's. "" when it is this process's, or cannot be read.
 	MountNS string
-	// Cmdline is the command line, arguments joined by spaces and cut to
-	// MaxCmdline bytes; "" when unreadable. Command lines can carry
-	// secrets: show it to the user, never log or store it.
-	Cmdline string
 	// Searched is whether the lookup read the fd directories of every
 	// process, which costs milliseconds, rather than finding the client
 	// among the processes it found last (their remembered sockets, or
@@ -60,9 +56,6 @@ type Process struct {
 	// Set with ErrNoProcess too; on macOS every lookup is a search (lsof).
 	Searched bool
 }
-
-// MaxCmdline is the most bytes of a command line that Process keeps.
-const MaxCmdline = 256
 
 var (
 	// ErrNotFound means that no TCP socket has the connection's addresses

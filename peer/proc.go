@@ -303,30 +303,7 @@ func describe(proc fs.FS, pid, uid int) Process {
 			}
 		}
 	}
-	// Its head only: argv may be megabytes (a Java classpath), which the
-	// kernel copies from the process's memory at 9 ms a megabyte.
-	if cmd, err := readHead(proc, dir+"cmdline", MaxCmdline+1); err == nil {
-		p.Cmdline = shortCmdline(cmd)
-	}
 	return p
-}
-
-// headFS reads the first bytes of a file, and no more.
-type headFS interface {
-	ReadFileHead(name string, n int) ([]byte, error)
-}
-
-// readHead reads at most n bytes from the start of the file name.
-func readHead(proc fs.FS, name string, n int) ([]byte, error) {
-	if h, ok := proc.(headFS); ok {
-		return h.ReadFileHead(name, n)
-	}
-	f, err := proc.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, int64(n)))
 }
 
 // startTime reads when pid started (field 22 of its stat, in clock
@@ -349,15 +326,4 @@ func startTime(proc fs.FS, pid int) (uint64, bool) {
 	}
 	t, err := strconv.ParseUint(f[19], 10, 64)
 	return t, err == nil
-}
-
-// shortCmdline joins NUL-separated arguments with spaces and cuts the
-// result to MaxCmdline bytes of valid UTF-8.
-func shortCmdline(b []byte) string {
-	b = bytes.TrimRight(b, "\x00")
-	s := strings.ReplaceAll(string(b), "\x00", " ")
-	if len(s) > MaxCmdline {
-		s = s[:MaxCmdline]
-	}
-	return strings.ToValidUTF8(s, "")
 }

@@ -39,8 +39,6 @@ const tcp6 = `  sl  local_address                         remote_address        
    1: 0000000000000000FFFF00000100007F:D435 0000000000000000FFFF00000100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 500 1 0000000000000000 20 4 30 10 -1
 `
 
-var longCmd = "python3\x00" + strings.Repeat("x", 300) + "\x00"
-
 func fakeProc() fstest.MapFS {
 	link := func(to string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(to), Mode: fs.ModeSymlink} }
 	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
@@ -54,14 +52,12 @@ func fakeProc() fstest.MapFS {
 		"10/fd/4":      link("socket:[101]"),
 		"42/exe":       link("/usr/bin/aws"),
 		"42/status":    file("Name:\taws\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n"),
-		"42/cmdline":   file("aws\x00s3\x00ls\x00"),
 		"42/stat":      file(stat(42, "aws", 5000)),
 		"42/fd/0":      link("/dev/null"),
 		"42/fd/5":      link("socket:[200]"),
 		"42/fd/6":      link("socket:[500]"),
 		"43/exe":       link("/usr/bin/python3.11"),
 		"43/status":    file("Name:\tpython3\nUid:\t1000\t1000\t1000\t1000\n"),
-		"43/cmdline":   file(longCmd),
 		"43/fd/3":      link("socket:[400]"),
 		"77/exe":       link("/usr/bin/curl"),
 		"77/fd/3":      link("socket:[300]"),
@@ -136,17 +132,16 @@ func tcpAddr(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParse
 
 func TestFinder_Lookup(t *testing.T) {
 	littleEndian(t)
-	long := "python3 " + strings.Repeat("x", peer.MaxCmdline-len("python3 "))
 	tests := []struct {
 		name          string
 		local, remote string
 		want          peer.Process
 		err           error
 	}{
-		{"ipv4", "127.0.0.1:8080", "127.0.0.1:54321", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls", Searched: true}, nil},
-		{"ipv6", "[::1]:8080", "[::1]:54324", peer.Process{PID: 43, UID: 1000, Exe: "/usr/bin/python3.11", Cmdline: long, Searched: true}, nil},
-		{"ipv4 in tcp6", "127.0.0.1:8080", "127.0.0.1:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls", Searched: true}, nil},
-		{"ipv4 mapped", "[::ffff:127.0.0.1]:8080", "[::ffff:127.0.0.1]:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Cmdline: "aws s3 ls", Searched: true}, nil},
+		{"ipv4", "127.0.0.1:8080", "127.0.0.1:54321", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Searched: true}, nil},
+		{"ipv6", "[::1]:8080", "[::1]:54324", peer.Process{PID: 43, UID: 1000, Exe: "/usr/bin/python3.11", Searched: true}, nil},
+		{"ipv4 in tcp6", "127.0.0.1:8080", "127.0.0.1:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Searched: true}, nil},
+		{"ipv4 mapped", "[::ffff:127.0.0.1]:8080", "[::ffff:127.0.0.1]:54325", peer.Process{PID: 42, UID: 1000, Exe: "/usr/bin/aws", Searched: true}, nil},
 		{"another user", "127.0.0.1:8080", "127.0.0.1:54322", peer.Process{UID: 1001, Searched: true}, peer.ErrNoProcess},
 		{"closing", "127.0.0.1:8080", "127.0.0.1:54323", peer.Process{UID: 1000}, peer.ErrNoProcess},
 		{"no socket", "127.0.0.1:8080", "127.0.0.1:60000", peer.Process{}, peer.ErrNotFound},
@@ -228,21 +223,21 @@ func TestFinder_RecentFirst(t *testing.T) {
 func TestFinder_ReadsProcessOnce(t *testing.T) {
 	f, p := newFinder(t, 1)
 	local := tcpAddr("127.0.0.1:8080")
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Cmdline != "aws s3 ls" {
-		t.Fatalf("Lookup = %+v, %v; want aws s3 ls", got, err)
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.UID != 1000 {
+		t.Fatalf("Lookup = %+v, %v; want uid 1000", got, err)
 	}
-	p.MapFS["42/cmdline"] = &fstest.MapFile{Data: []byte("aws\x00s3\x00cp\x00")}
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.Cmdline != "aws s3 ls" {
-		t.Errorf("Lookup of the same process's next socket = %+v, %v; want it remembered as aws s3 ls", got, err)
+	p.MapFS["42/status"] = &fstest.MapFile{Data: []byte("Uid:\t1002\t1002\t1002\t1002\n")}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.UID != 1000 {
+		t.Errorf("Lookup of the same process's next socket = %+v, %v; want it remembered with uid 1000", got, err)
 	}
 	p.MapFS["42/exe"] = &fstest.MapFile{Data: []byte("/usr/bin/curl"), Mode: fs.ModeSymlink}
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/curl" || got.Cmdline != "aws s3 cp" {
-		t.Errorf("Lookup after pid 42 ran curl = %+v, %v; want /usr/bin/curl read anew", got, err)
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.Exe != "/usr/bin/curl" || got.UID != 1002 {
+		t.Errorf("Lookup after pid 42 ran curl = %+v, %v; want /usr/bin/curl and uid 1002 read anew", got, err)
 	}
 	p.MapFS["42/stat"] = &fstest.MapFile{Data: []byte(stat(42, "a) b", 9000))}
-	p.MapFS["42/cmdline"] = &fstest.MapFile{Data: []byte("curl\x00")}
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.Cmdline != "curl" {
-		t.Errorf("Lookup after pid 42 was reused = %+v, %v; want curl read anew", got, err)
+	p.MapFS["42/status"] = &fstest.MapFile{Data: []byte("Uid:\t1003\t1003\t1003\t1003\n")}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54325")); err != nil || got.UID != 1003 {
+		t.Errorf("Lookup after pid 42 was reused = %+v, %v; want uid 1003 read anew", got, err)
 	}
 }
 

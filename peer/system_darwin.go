@@ -35,7 +35,7 @@ func systemLookup(server, client netip.AddrPort) (Process, error) {
 		return Process{}, err
 	}
 	if b, err := unix.SysctlRaw("kern.procargs2", p.PID); err == nil {
-		p.Exe, p.Cmdline = parseProcargs(b)
+		p.Exe = parseProcargs(b)
 	}
 	return p, nil
 }

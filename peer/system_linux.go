@@ -25,7 +25,6 @@ type dirFS interface {
 type procFS struct{ dirFS }
 
 var (
-	_ headFS        = procFS{}
 	_ fs.ReadFileFS = procFS{}
 	_ fs.ReadDirFS  = procFS{}
 	_ fs.ReadLinkFS = procFS{}
@@ -63,27 +62,6 @@ func (p procFS) ReadFile(name string) ([]byte, error) {
 		}
 		b = b[:len(b)+n]
 	}
-}
-
-// ReadFileHead reads at most n bytes from the start of a /proc file.
-func (p procFS) ReadFileHead(name string, n int) ([]byte, error) {
-	fd, err := p.open(name, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	b := make([]byte, 0, n)
-	for len(b) < n {
-		m, err := unix.Read(fd, b[len(b):n])
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
-		}
-		if m == 0 {
-			break
-		}
-		b = b[:len(b)+m]
-	}
-	return b, nil
 }
 
 // direntBufs holds ReadDir's buffers. On the stack, 8 KiB would grow the
