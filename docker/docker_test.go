@@ -158,7 +158,7 @@ func TestClient_Args(t *testing.T) {
 // its project's default network: with brokerd's alone, docker-compose 1.29
 // ran it where the name of its project's db service did not resolve.
 func TestCompose(t *testing.T) {
-	for _, host := range []string{"/t", "/home/a b/c:d/token", "/s/#x/'q'\"\\/é\ttoken"} {
+	for _, host := range []string{"/t", "/home/a b/c:d/token", "/s/#x/'q'\"\\/é\ttoken", "/h/$x/${y}/$$/token"} {
 		fragment := docker.Client{Profile: "p", HostTokenFile: host, Region: "us-east-1"}.Compose("web")
 		var got struct {
 			Services map[string]struct {
@@ -172,12 +172,52 @@ func TestCompose(t *testing.T) {
 			t.Fatalf("Compose(%q) is not YAML: %v\n%s", host, err, fragment)
 		}
 		web := got.Services["web"]
+		for _, v := range web.Volumes {
+			v["source"] = interpolate(t, v["source"].(string))
+		}
 		wantVolumes := []map[string]any{{"type": "bind", "source": host, "target": "/run/brokerd/token", "read_only": true}}
 		if !slices.Equal(web.Networks, []string{"default", "brokerd"}) || web.Environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] != "/run/brokerd/token" ||
 			web.Environment["AWS_REGION"] != "us-east-1" || !reflect.DeepEqual(web.Volumes, wantVolumes) || got.Networks["brokerd"]["external"] != true {
 			t.Errorf("Compose(%q) reads as %+v, want the project's default network and brokerd's, the token file's variable, the region and a read-only bind of %q:\n%s", host, got, host, fragment)
 		}
 	}
+}
+
+// A profile name holds '$', which compose reads as a variable of its own
+// unless doubled: docker-compose 1.29 asked the relay for team, not
+// team$prod.
+func TestCompose_Dollar(t *testing.T) {
+	fragment := docker.Client{Profile: "team$prod", HostTokenFile: "/t"}.Compose("web")
+	var got struct {
+		Services map[string]struct{ Environment map[string]string }
+	}
+	if err := yaml.Unmarshal([]byte(fragment), &got); err != nil {
+		t.Fatalf("Compose is not YAML: %v\n%s", err, fragment)
+	}
+	url := got.Services["web"].Environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+	if got, want := interpolate(t, url), docker.RelayURL("team$prod"); got != want {
+		t.Errorf("Compose(team$prod) gives the URL %q, which compose reads as %q; want %q", url, got, want)
+	}
+}
+
+// interpolate is s as compose reads it: $$ is '$', and a '$' otherwise
+// starts a variable, which fails the test.
+func interpolate(t *testing.T, s string) string {
+	t.Helper()
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 >= len(s) || s[i+1] != '$' {
+			t.Errorf("compose reads a variable in %q", s)
+			return s
+		}
+		b.WriteByte('$')
+		i++
+	}
+	return b.String()
 }
 
 // fakeDocker answers docker commands from a table of prefixes, and records

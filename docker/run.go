@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/brokerd/brokerd/wire"
@@ -67,13 +68,20 @@ func (c Client) Compose(service string) string {
 	fmt.Fprintf(&b, "    # default: the project's network, where the other services are (name yours instead if the service lists its own)\n")
 	fmt.Fprintf(&b, "    networks: [default, %s]\n    environment:\n", Network)
 	for _, kv := range c.Env() {
-		fmt.Fprintf(&b, "      %s: %q\n", kv[0], kv[1])
+		fmt.Fprintf(&b, "      %s: %s\n", kv[0], composeQuote(kv[1]))
 	}
 	// The long syntax: the short one ("SRC:DST:ro") makes a directory
 	// where the token file is missing, and splits a path with a colon.
-	fmt.Fprintf(&b, "    volumes:\n      - type: bind\n        source: %q\n        target: %s\n        read_only: true\n", c.HostTokenFile, TokenFile)
+	fmt.Fprintf(&b, "    volumes:\n      - type: bind\n        source: %s\n        target: %s\n        read_only: true\n", composeQuote(c.HostTokenFile), TokenFile)
 	fmt.Fprintf(&b, "networks:\n  %s:\n    external: true\n", Network)
 	return b.String()
+}
+
+// composeQuote is s as a quoted YAML string that compose reads as s: its
+// '$' doubled, as compose takes $NAME for a variable of its own (a profile
+// team$prod was asked for as team).
+func composeQuote(s string) string {
+	return strconv.Quote(strings.ReplaceAll(s, "$", "$$"))
 }
 
 // RunOptions is what brokerd reads in the arguments a person gives docker
