@@ -83,6 +83,13 @@ func Handler(cfg Config) (http.Handler, error) {
 		},
 		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				// The container gave up first (JS and Java SDKs wait 1 s,
+				// a cold fetch may take longer): nobody reads an answer,
+				// and the daemon was reached.
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
 			if now := time.Now().Unix(); lastErr.Swap(now) != now {
 				log.Warn("cannot reach brokerd", zap.Error(err))
 			}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/brokerd/brokerd/relay"
 	"github.com/brokerd/brokerd/wire"
@@ -186,6 +188,32 @@ func TestHandler_DaemonDown(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil))
 	if w.Code != 503 || !strings.Contains(w.Body.String(), "BrokerdUnavailable") || w.Header().Get("Content-Type") != "application/json" {
 		t.Errorf("with no daemon: %d %s, want 503 BrokerdUnavailable as JSON", w.Code, w.Body)
+	}
+}
+
+// A container that gives up while the daemon fetches (JS and Java SDKs
+// wait 1 s) is no sign of a daemon the relay cannot reach: the relay
+// logged "cannot reach brokerd" for it, which sent the developer reading
+// docker logs brokerd-relay to look for a daemon that ran.
+func TestHandler_ClientGone(t *testing.T) {
+	fetching := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(fetching)
+		<-r.Context().Done()
+	})
+	core, logs := observer.New(zap.DebugLevel)
+	h, err := relay.Handler(relay.Config{Socket: daemon(t, slow), Log: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-fetching
+		cancel()
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodGet, "/v1/credentials/prod", nil))
+	if n := logs.Len(); n != 0 {
+		t.Errorf("the relay logged %v for a client that left, want nothing", logs.All())
 	}
 }
 
