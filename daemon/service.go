@@ -148,13 +148,14 @@ func (s *service) Refresh(ctx context.Context, profile string) error {
 }
 
 func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNeeds, error) {
-	if t, ok, err := s.ssoTarget(name); err != nil || ok {
-		return t.needs(), err
-	}
-	p, err := s.plan(name)
+	t, err := s.resolveLogin(name)
 	if err != nil {
 		return control.LoginNeeds{}, err
 	}
+	if t.sso != nil {
+		return t.sso.needs(), nil
+	}
+	p := t.plan
 	// What Login would refuse (no such profile, no MFA device) is refused
 	// before anyone types a code, without reading a secret.
 	if !s.known(ctx, p, false) {
@@ -168,12 +169,18 @@ func (s *service) LoginNeeds(ctx context.Context, name string) (control.LoginNee
 }
 
 func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResult, error) {
-	if t, ok, err := s.ssoTarget(l.Profile); err == nil && ok {
-		return control.LoginResult{}, t.noCode(l.Profile)
+	t, err := s.resolveLogin(l.Profile)
+	if err == nil && t.sso != nil {
+		return control.LoginResult{}, t.sso.noCode(l.Profile)
 	}
-	p, err := s.plan(l.Profile)
+	p := t.plan
 	if err != nil {
-		return control.LoginResult{}, err
+		// A code is for an MFA profile: a name that resolves to no
+		// target is refused as one (a missing name asks for a profile,
+		// an incomplete [sso-session NAME] is a profile not found).
+		if p, err = s.plan(l.Profile); err != nil {
+			return control.LoginResult{}, err
+		}
 	}
 	d, err := seconds("duration_seconds", l.DurationSeconds)
 	if err != nil {
@@ -192,16 +199,14 @@ func (s *service) Login(ctx context.Context, l control.Login) (control.LoginResu
 }
 
 func (s *service) Logout(ctx context.Context, name string) (string, error) {
-	if t, ok, err := s.ssoTarget(name); err != nil || ok {
-		if err != nil {
-			return "", err
-		}
-		return s.ssoLogout(ctx, t)
-	}
-	p, err := s.plan(name)
+	t, err := s.resolveLogin(name)
 	if err != nil {
 		return "", err
 	}
+	if t.sso != nil {
+		return s.ssoLogout(ctx, *t.sso)
+	}
+	p := t.plan
 	// A name that is neither in the config file nor in the keychain, and
 	// has no session (a typo), has no session to close: say so rather than
 	// that it closed.

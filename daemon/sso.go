@@ -67,35 +67,47 @@ type ssoTarget struct {
 	session sso.Session
 }
 
-// ssoTarget resolves name (empty: the default profile) to the IAM Identity
-// Center session it signs in to: an [sso-session NAME] the config file has
-// and no profile of that name, or the session of an SSO profile or of the
-// source of a role. ok is false for a profile of another kind.
-func (s *service) ssoTarget(name string) (t ssoTarget, ok bool, err error) {
+// loginTarget is a name that a login, its needs, a logout or a sign-in
+// takes, resolved once: the IAM Identity Center session it signs in to,
+// or else the profile whose MFA session it opens or closes.
+type loginTarget struct {
+	sso  *ssoTarget   // the session signed in to; nil for an MFA profile
+	plan profile.Plan // the MFA profile's, when sso is nil
+}
+
+// resolveLogin resolves name (empty: the default profile) once: to the IAM
+// Identity Center session it signs in to, which is an [sso-session NAME]
+// the config file has and no profile of that name, or the session of an
+// SSO profile or of the source of a role; or else to the plan of a
+// profile of another kind.
+func (s *service) resolveLogin(name string) (loginTarget, error) {
 	name = cmp.Or(name, s.defaultProfile)
 	if name == "" {
-		return ssoTarget{}, false, &fault.Error{Kind: fault.InvalidInput, Code: "NoProfile", Message: "name the profile or sso-session, e.g. brokerd login my-sso"}
+		return loginTarget{}, &fault.Error{Kind: fault.InvalidInput, Code: "NoProfile", Message: "name the profile or sso-session, e.g. brokerd login my-sso"}
 	}
 	if err := checkName(name); err != nil {
-		return ssoTarget{}, false, err
+		return loginTarget{}, err
 	}
 	cfg, err := s.broker.Profiles()
 	if err != nil {
-		return ssoTarget{}, false, fault.Wrap(fault.InvalidConfig, err)
+		return loginTarget{}, fault.Wrap(fault.InvalidConfig, err)
 	}
 	if _, gerr := cfg.Get(name); errors.Is(gerr, profile.ErrNotFound) {
 		if sess, err := cfg.SSOSession(name); err == nil {
 			if sess.StartURL == "" || sess.Region == "" {
-				return ssoTarget{}, false, incomplete(name, cfg.Path)
+				return loginTarget{}, incomplete(name, cfg.Path)
 			}
-			return ssoTarget{name: name, session: sso.Session{Name: sess.Name, StartURL: sess.StartURL, Region: sess.Region, Scopes: sess.Scopes}}, true, nil
+			return loginTarget{sso: &ssoTarget{name: name, session: sso.Session{Name: sess.Name, StartURL: sess.StartURL, Region: sess.Region, Scopes: sess.Scopes}}}, nil
 		}
 	}
 	p, err := s.broker.Plan(name)
-	if err != nil || p.Kind != profile.KindSSO {
-		return ssoTarget{}, false, err
+	if err != nil {
+		return loginTarget{}, err
 	}
-	return ssoTarget{name: p.LoginName(), session: broker.SSOSession(p)}, true, nil
+	if p.Kind != profile.KindSSO {
+		return loginTarget{plan: p}, nil
+	}
+	return loginTarget{sso: &ssoTarget{name: p.LoginName(), session: broker.SSOSession(p)}}, nil
 }
 
 // noCode refuses an MFA code given for name, which signs in to t's
@@ -123,13 +135,14 @@ func (t ssoTarget) needs() control.LoginNeeds {
 // waits for its token in a goroutine the daemon owns. A login for the same
 // session replaces one under way.
 func (s *service) SSOLogin(ctx context.Context, name string) (control.SSOLogin, error) {
-	t, ok, err := s.ssoTarget(name)
+	lt, err := s.resolveLogin(name)
 	if err != nil {
 		return control.SSOLogin{}, err
 	}
-	if !ok {
+	if lt.sso == nil {
 		return control.SSOLogin{}, fault.New(fault.InvalidInput, "profile %q does not use IAM Identity Center: run brokerd login %s for its MFA session", name, name)
 	}
+	t := *lt.sso
 	if s.sso == nil {
 		return control.SSOLogin{}, fault.New(fault.Unsupported, "this brokerd was started without IAM Identity Center")
 	}
