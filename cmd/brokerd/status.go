@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/deploy"
 	"github.com/brokerd/brokerd/state"
@@ -138,12 +137,12 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 		tw.Flush()
 		next := st.Sessions[0]
 		for _, s := range st.Sessions {
-			if s.Expires.Before(next.Expires) {
+			if s.LoginDue().Before(next.LoginDue()) {
 				next = s
 			}
 		}
-		if sessionLeft(next, now) != "expired" {
-			fmt.Fprintf(w, "next login due: %s (in %s): brokerd login %s\n\n", next.Expires.Local().Format(time.DateTime), roundDuration(next.Expires.Sub(now)), next.Profile)
+		if due := next.LoginDue(); sessionUsed(next, now) {
+			fmt.Fprintf(w, "next login due: %s (in %s): brokerd login %s\n\n", due.Local().Format(time.DateTime), roundDuration(due.Sub(now)), next.Profile)
 		} else {
 			fmt.Fprintf(w, "login due now: brokerd login %s\n\n", next.Profile)
 		}
@@ -176,13 +175,19 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 }
 
 // sessionLeft shows the time left of MFA session s, or "expired" once the
-// daemon no longer uses it: in its last broker.SessionMinLeft.
+// daemon no longer uses it.
 func sessionLeft(s control.Session, now time.Time) string {
-	left := s.Expires.Sub(now)
-	if left < broker.SessionMinLeft {
+	if !sessionUsed(s, now) {
 		return "expired"
 	}
-	return roundDuration(left)
+	return roundDuration(s.Expires.Sub(now))
+}
+
+// sessionUsed reports whether the daemon still uses MFA session s at now:
+// until the time it said (control.Session.LoginDue), a little before the
+// session ends, when the next login is due.
+func sessionUsed(s control.Session, now time.Time) bool {
+	return now.Before(s.LoginDue())
 }
 
 // roundDuration shows d to the minute, or "expired".

@@ -13,32 +13,59 @@ import (
 	"github.com/brokerd/brokerd/deploy"
 )
 
-// TestPrintStatus_SessionEnd checks that an MFA session shows as ended from
-// when the daemon stops using it, SessionMinLeft before it expires.
+// TestPrintStatus_SessionEnd checks that an MFA session shows as ended,
+// and the next login as due, from when the daemon stops using it: the
+// UsedUntil it sends, or SessionMinLeft (70 s) before the session expires
+// from a daemon that sends none.
 func TestPrintStatus_SessionEnd(t *testing.T) {
 	now := time.Date(2026, 11, 22, 19, 58, 55, 0, time.Local)
 	tests := []struct {
-		left time.Duration
-		want []string
-		not  string
+		left      time.Duration
+		usedUntil time.Duration // before the session ends; 0: none sent (an older daemon)
+		want      []string
+		not       string
 	}{
-		{2 * time.Minute, []string{"2m0s", "next login due: 2026-11-22 20:00:55 (in 2m0s): brokerd login dev"}, "login due now"},
-		{65 * time.Second, []string{"expired", "login due now: brokerd login dev"}, "next login due"},
-		{-time.Hour, []string{"expired", "login due now: brokerd login dev"}, "next login due"},
+		{2 * time.Minute, 0, []string{"2m0s", "next login due: 2026-11-22 19:59:45 (in 50s): brokerd login dev"}, "login due now"},
+		{65 * time.Second, 0, []string{"expired", "login due now: brokerd login dev"}, "next login due"},
+		{-time.Hour, 0, []string{"expired", "login due now: brokerd login dev"}, "next login due"},
+		{2 * time.Minute, 70 * time.Second, []string{"2m0s", "next login due: 2026-11-22 19:59:45 (in 50s): brokerd login dev"}, "login due now"},
+		{65 * time.Second, 70 * time.Second, []string{"expired", "login due now: brokerd login dev"}, "next login due"},
+		// The daemon's time, not a margin of the CLI's own.
+		{2 * time.Minute, 90 * time.Second, []string{"2m0s", "next login due: 2026-11-22 19:59:25 (in 30s): brokerd login dev"}, "login due now"},
+		{80 * time.Second, 90 * time.Second, []string{"expired", "login due now: brokerd login dev"}, "next login due"},
 	}
 	for _, tt := range tests {
-		st := control.Status{Endpoint: "http://127.0.0.1:9911", PID: 7, Started: now.Add(-time.Hour),
-			Sessions: []control.Session{{Profile: "dev", MFASerial: "arn:aws:iam::111111111111:mfa/alice", Expires: now.Add(tt.left)}}}
+		s := control.Session{Profile: "dev", MFASerial: "arn:aws:iam::111111111111:mfa/alice", Expires: now.Add(tt.left)}
+		if tt.usedUntil != 0 {
+			s.UsedUntil = s.Expires.Add(-tt.usedUntil)
+		}
+		st := control.Status{Endpoint: "http://127.0.0.1:9911", PID: 7, Started: now.Add(-time.Hour), Sessions: []control.Session{s}}
 		var b strings.Builder
 		printStatus(&b, st, now)
 		for _, want := range tt.want {
 			if !strings.Contains(b.String(), want) {
-				t.Errorf("printStatus() with %s left = %q, want it to contain %q", tt.left, b.String(), want)
+				t.Errorf("printStatus() with %s left, used until %s before = %q, want it to contain %q", tt.left, tt.usedUntil, b.String(), want)
 			}
 		}
 		if strings.Contains(b.String(), tt.not) {
-			t.Errorf("printStatus() with %s left = %q, want no %q", tt.left, b.String(), tt.not)
+			t.Errorf("printStatus() with %s left, used until %s before = %q, want no %q", tt.left, tt.usedUntil, b.String(), tt.not)
 		}
+	}
+}
+
+// TestPrintStatus_NextLoginDue checks that the next login due is that of
+// the session the daemon stops using first.
+func TestPrintStatus_NextLoginDue(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	end := now.Add(11 * time.Hour)
+	st := control.Status{Endpoint: "http://127.0.0.1:9911", PID: 7, Started: now.Add(-time.Hour), Sessions: []control.Session{
+		{Profile: "dev", MFASerial: "arn:aws:iam::111111111111:mfa/alice", Expires: end, UsedUntil: end.Add(-10 * time.Minute)},
+		{Profile: "ops", MFASerial: "arn:aws:iam::222222222222:mfa/alice", Expires: end.Add(-time.Minute), UsedUntil: end.Add(-2 * time.Minute)},
+	}}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	if want := "next login due: 2026-11-22 19:50:00 (in 10h50m0s): brokerd login dev\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("printStatus() = %q, want it to contain %q", b.String(), want)
 	}
 }
 
