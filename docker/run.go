@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -105,6 +106,9 @@ type RunOptions struct {
 	// named without a value takes this process's (docker's environment),
 	// and is left out when that has none.
 	Regions map[string]string
+	// Env are the names of the variables the options set (-e, --env-file),
+	// those taken from docker's environment only when it has them.
+	Env []string
 }
 
 // Restarts reports whether the engine starts the container again when it
@@ -151,14 +155,18 @@ func ParseRunArgs(args []string) (o RunOptions, err error) {
 	fromFlags, fromFiles := map[string]string{}, map[string]string{}
 	region := func(set map[string]string, kv string) {
 		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k)
+		}
+		if ok && !slices.Contains(o.Env, k) {
+			o.Env = append(o.Env, k)
+		}
 		if k != wire.VarRegion && k != wire.VarDefRegion {
 			return
 		}
 		if !ok {
-			if v, ok = os.LookupEnv(k); !ok {
-				delete(set, k) // docker leaves it out
-				return
-			}
+			delete(set, k) // docker leaves it out
+			return
 		}
 		set[k] = v
 	}

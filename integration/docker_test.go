@@ -278,6 +278,17 @@ region = eu-west-1
 		}
 	})
 
+	// Keys or a profile in the options come before the endpoint in the
+	// container's SDKs: brokerd says so rather than leave the developer
+	// wondering why the profile's credentials were not used.
+	t.Run("shadowing variables", func(t *testing.T) {
+		r := e.run(t, "", "docker", "run", prod, "--", "--rm", "--entrypoint", "/awsenv",
+			"-e", "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "-e", "AWS_SECRET_ACCESS_KEY=x", image)
+		if r.code != 0 || !strings.Contains(r.stderr, "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, set by the docker run options, come before brokerd's endpoint") {
+			t.Errorf("brokerd docker run with keys in -e: %v; want a warning naming them", r)
+		}
+	})
+
 	// A container that the engine restarts keeps its token: brokerd docker
 	// run returned at its first exit and revoked it, and every later run
 	// was refused TokenRevoked.

@@ -331,6 +331,11 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 				tok.ID, err, tok.Expires.Local().Format(time.DateTime), tok.ID)
 		}
 	}
+	if vars := shadowing(opts.Env); len(vars) > 0 {
+		fmt.Fprintf(e.stderr, "brokerd: %s, set by the docker run options, come before brokerd's endpoint in the SDKs' credential chains: "+
+			"the container's SDKs may not use %s's credentials; drop them (an AWS_PROFILE whose profile has credential_source = EcsContainer is fine)\n",
+			strings.Join(vars, ", "), profile)
+	}
 	region, own := opts.Region(tok.Region)
 	if region == "" && !own {
 		fmt.Fprintf(e.stderr, "brokerd: profile %s sets no region: give the container AWS_REGION\n", profile)
@@ -367,6 +372,18 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return exitCode{code: exit.ExitCode()} // docker said why
 	}
 	return err
+}
+
+// shadowing are the variables among names that come before brokerd's
+// endpoint in SDKs' credential chains (brokerd exec removes them).
+func shadowing(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if slices.Contains(scrubbed, n) && !strings.HasPrefix(n, "AWS_CONTAINER_") {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // created reports whether docker wrote a container's id to cidfile: it

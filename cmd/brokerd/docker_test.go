@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,5 +162,30 @@ func TestPrintContainers(t *testing.T) {
 	printContainers(&b, nil, now)
 	if b.Len() != 0 {
 		t.Errorf("printContainers(none) = %q, want nothing", b.String())
+	}
+}
+
+// Variables that come before the endpoint in SDKs' chains are named: with
+// -e AWS_PROFILE and a mounted ~/.aws the Go SDK failed on the profile's
+// source keys, with -e AWS_ACCESS_KEY_ID it used those keys, and nothing
+// said why the container did not get the profile's credentials.
+func TestShadowing(t *testing.T) {
+	t.Setenv("AWS_SESSION_TOKEN", "x")
+	os.Unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE")
+	tests := []struct {
+		args string
+		want []string
+	}{
+		{"-e A=1 --env AWS_REGION=x img", nil},
+		{"-e AWS_PROFILE=prod -v /h/.aws:/root/.aws img", []string{"AWS_PROFILE"}},
+		{"-e AWS_ACCESS_KEY_ID=AKIA -eAWS_SECRET_ACCESS_KEY=s -e AWS_SESSION_TOKEN img", []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}},
+		{"-e AWS_WEB_IDENTITY_TOKEN_FILE img", nil}, // unset here: docker leaves it out
+		{"img -e AWS_PROFILE=x", nil},
+	}
+	for _, tt := range tests {
+		opts, err := docker.ParseRunArgs(strings.Fields(tt.args))
+		if got := shadowing(opts.Env); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("shadowing(ParseRunArgs(%q).Env) = %q, %v; want %q", tt.args, got, err, tt.want)
+		}
 	}
 }
