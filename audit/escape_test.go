@@ -48,8 +48,7 @@ func TestFormat_JSONEscapes(t *testing.T) {
 		t.Errorf("brokerd audit --json wrote %q raw:\n%q", c, b.String())
 	}
 
-	// New's writer is Open's, without lumberjack, whose goroutine would
-	// read time.Local while TestFormat sets it.
+	// New's writer is Open's, without the rotation.
 	var file closer
 	l := audit.New(&file, audit.Config{})
 	l.Record(e)

@@ -43,7 +43,7 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 		if e.Count > 1 {
 			kind += fmt.Sprintf(" x%d", e.Count)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.In(zone).Format(time.DateTime),
 			kind, dash(shown(e.Profile)), dash(shown(MaskKey(e.KeyID))), who(e, self), dash(shown(e.Code)))
 	}
 	if err := tw.Flush(); err != nil {
@@ -51,6 +51,10 @@ func Format(w io.Writer, events []Event, jsonOut bool) error {
 	}
 	return nil
 }
+
+// zone is where the table shows times: the machine's; tests set another
+// rather than time.Local, which the log writer's goroutines read.
+var zone = time.Local
 
 // euid is the user who reads the log, as a rule the one whose daemon
 // wrote it; tests replace it.

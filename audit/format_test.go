@@ -48,10 +48,8 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestFormat(t *testing.T) {
-	local := time.Local
-	time.Local = time.FixedZone("CET", 3600) // the table shows local times
-	defer func() { time.Local = local }()
-	defer audit.SetEUID(1000)() // the clients' user reads
+	defer audit.SetZone(time.FixedZone("CET", 3600))() // the table shows local times
+	defer audit.SetEUID(1000)()                        // the clients' user reads
 	for _, tt := range []struct {
 		name string
 		json bool
