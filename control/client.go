@@ -44,6 +44,14 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, c.call(ctx, http.MethodGet, "/v1/status", nil, &st)
 }
 
+// Names asks the daemon for the profile and sso-session names it knows;
+// it does not read the keychain for them. A daemon older than this call
+// answers a *Error with Status 404.
+func (c *Client) Names(ctx context.Context) (Names, error) {
+	var n Names
+	return n, c.call(ctx, http.MethodGet, "/v1/names", nil, &n)
+}
+
 // Refresh asks the daemon to fetch new credentials for profile now.
 func (c *Client) Refresh(ctx context.Context, profile string) error {
 	return c.call(ctx, http.MethodPost, "/v1/refresh", named{profile}, nil)

@@ -62,6 +62,10 @@ func TestClient_RoundTrip(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(st, fakeStatus) {
 		t.Errorf("Status() = %+v, %v, want %+v", st, err, fakeStatus)
 	}
+	names, err := c.Names(ctx)
+	if err != nil || !reflect.DeepEqual(names, fakeNames) {
+		t.Errorf("Names() = %+v, %v, want %+v", names, err, fakeNames)
+	}
 	if err := c.Refresh(ctx, "a,b/50%"); err != nil {
 		t.Errorf("Refresh(%q) = %v", "a,b/50%", err)
 	}
@@ -87,6 +91,7 @@ func TestClient_RoundTrip(t *testing.T) {
 
 	want := []string{
 		"Status()",
+		"Names()",
 		`Refresh("a,b/50%")`,
 		"Reload()",
 		`LoginNeeds("dev")`,

@@ -112,9 +112,22 @@ type Resolved struct {
 	Region string `json:"region,omitempty"`
 }
 
+// Names are the names the daemon knows, for the shell's completion: read
+// without the keychain, whose read may ask the person to unlock it.
+type Names struct {
+	// Profiles are those of the config file, those served or with an MFA
+	// session, and those the keychain held when the daemon last read it.
+	Profiles []string `json:"profiles"`
+	// SSOSessions are the config file's [sso-session NAME] sections.
+	SSOSessions []string `json:"sso_sessions,omitempty"`
+}
+
 // Service is what the daemon does for the control API.
 type Service interface {
 	Status(ctx context.Context) (Status, error)
+	// Names lists the profile and sso-session names the daemon knows,
+	// without reading the keychain.
+	Names(ctx context.Context) (Names, error)
 	// Refresh fetches new credentials for profile now.
 	Refresh(ctx context.Context, profile string) error
 	// Reload applies the config file as it is now to the cached

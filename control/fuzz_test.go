@@ -26,6 +26,7 @@ import (
 // read; one it did not answer never reached it.
 func FuzzHandler(f *testing.F) {
 	f.Add("GET", "/v1/status", []byte(nil), false)
+	f.Add("GET", "/v1/names", []byte(nil), false)
 	f.Add("POST", "/v1/refresh", []byte(`{"profile":"a,b"}`), false)
 	f.Add("POST", "/v1/refresh", []byte(`{"profile":"dev","force":true}`), false)
 	f.Add("POST", "/v1/refresh/dev", []byte(nil), false)

@@ -41,6 +41,7 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	h := handler{svc: svc, log: log}
 	r := chi.NewRouter()
 	r.Get("/v1/status", h.status)
+	r.Get("/v1/names", h.names)
 	r.Post("/v1/refresh", h.refresh)
 	r.Post("/v1/reload", h.reload)
 	r.Post("/v1/login/needs", h.loginNeeds)
@@ -129,6 +130,11 @@ func (h handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 func (h handler) status(w http.ResponseWriter, r *http.Request) {
 	st, err := h.svc.Status(r.Context())
 	h.reply(w, r, st, err)
+}
+
+func (h handler) names(w http.ResponseWriter, r *http.Request) {
+	n, err := h.svc.Names(r.Context())
+	h.reply(w, r, n, err)
 }
 
 func (h handler) refresh(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,7 @@ var (
 	fakeStatus  = control.Status{Endpoint: "http://127.0.0.1:9911", PID: 42, Started: fakeStarted, DefaultProfile: "dev",
 		Profiles: []control.Profile{{Name: "dev", Kind: "role", RoleARN: "arn:aws:iam::1:role/Dev", SourceProfile: "base", LastError: "none"}},
 		Sessions: []control.Session{{Profile: "base", MFASerial: "arn:aws:iam::1:mfa/me", Expires: fakeStarted.Add(time.Hour)}}}
+	fakeNames  = control.Names{Profiles: []string{"base", "ci", "dev"}, SSOSessions: []string{"my-sso"}}
 	fakeNeeds  = control.LoginNeeds{Profile: "base", Kind: "mfa", MFASerial: "arn:aws:iam::1:mfa/me", MFAProcess: "op read x"}
 	fakeResult = control.LoginResult{Session: control.Session{Profile: "base", MFASerial: "arn:aws:iam::1:mfa/me", Expires: fakeStarted.Add(12 * time.Hour)},
 		Warning: "the keychain is locked"}
@@ -60,6 +61,10 @@ func (f *fakeService) Status(context.Context) (control.Status, error) {
 		panic("a bug")
 	}
 	return fakeStatus, f.record("Status()")
+}
+
+func (f *fakeService) Names(context.Context) (control.Names, error) {
+	return fakeNames, f.record("Names()")
 }
 
 func (f *fakeService) Refresh(_ context.Context, profile string) error {
@@ -100,6 +105,10 @@ func TestHandler(t *testing.T) {
 	}{
 		{name: "status", method: "GET", path: "/v1/status",
 			wantStatus: 200, wantBody: fakeStatus, wantCalls: []string{"Status()"}},
+		{name: "names", method: "GET", path: "/v1/names",
+			wantStatus: 200, wantBody: fakeNames, wantCalls: []string{"Names()"}},
+		{name: "names by POST", method: "POST", path: "/v1/names",
+			wantStatus: 405, wantCode: "MethodNotAllowed"},
 		{name: "resolve", method: "POST", path: "/v1/resolve", body: `{"profile":""}`,
 			wantStatus: 200, wantBody: control.Resolved{Profile: "dev", Region: "eu-west-1"}, wantCalls: []string{`Resolve("")`}},
 		{name: "refresh", method: "POST", path: "/v1/refresh", body: `{"profile":"a,b"}`,

@@ -24,7 +24,7 @@ func (s *service) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, kerr := s.keys.Profiles(ctx)
+	keys, kerr := s.keyProfiles(ctx)
 	old := s.applied
 	s.applied = cfg
 	s.cache.Forget(func(name string) bool {

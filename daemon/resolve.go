@@ -20,7 +20,7 @@ func (s *service) Resolve(ctx context.Context, name string) (control.Resolved, e
 		return control.Resolved{}, err
 	}
 	if !p.Listed {
-		if names, kerr := s.keys.Profiles(ctx); kerr == nil && !slices.Contains(names, p.Name) {
+		if names, kerr := s.keyProfiles(ctx); kerr == nil && !slices.Contains(names, p.Name) {
 			path := "the AWS config file"
 			if cfg, err := s.broker.Profiles(); err == nil {
 				path = cfg.Path

@@ -48,6 +48,8 @@ type service struct {
 	// sessionsLoaded is set once the MFA sessions kept in the keychain
 	// were read into memory (see loadSessions).
 	sessionsLoaded atomic.Bool
+	// keyNames are the profiles with keys the keychain last listed.
+	keyNames keyNames
 }
 
 var _ control.Service = (*service)(nil)
@@ -99,7 +101,7 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		}
 		st.SSOSessions = s.ssoStatus(ctx, cfg)
 	}
-	if names, err := s.keys.Profiles(ctx); err == nil {
+	if names, err := s.keyProfiles(ctx); err == nil {
 		for _, n := range names {
 			add(n)
 		}
@@ -234,7 +236,7 @@ func (s *service) known(ctx context.Context, p profile.Plan, withSession bool) b
 	if p.Listed {
 		return true
 	}
-	names, err := s.keys.Profiles(ctx)
+	names, err := s.keyProfiles(ctx)
 	if err != nil || slices.Contains(names, p.Source.Name) {
 		return true
 	}
@@ -253,6 +255,7 @@ func (s *service) KeysChanged(ctx context.Context, c control.KeysChange) error {
 		return err
 	}
 	s.broker.ForgetKeys(c.Profile)
+	s.keysChangedName(c.Profile, c.Removed)
 	if !c.Removed {
 		s.cache.Retry()
 		s.log.Info("keys changed", zap.String("profile", c.Profile))
@@ -296,7 +299,7 @@ func (s *service) loadSessions(ctx context.Context, names []string) {
 // locked keychain asks the person to unlock it, so status, or a request
 // for a role, reads the sessions once it is unlocked.
 func (s *service) watchSessions(ctx context.Context) {
-	if names, err := s.keys.Profiles(ctx); err == nil {
+	if names, err := s.keyProfiles(ctx); err == nil {
 		s.loadSessions(ctx, names)
 	}
 	for {

@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/daemon"
+	"github.com/brokerd/brokerd/profile"
+	"github.com/brokerd/brokerd/state"
 )
 
 // shells are the shells brokerd has completions for.
@@ -20,7 +25,8 @@ func (e *env) completionCmd() *cobra.Command {
 		Use:   "completion bash|zsh|fish|powershell",
 		Short: "Print the shell completion script for brokerd (profile names included)",
 		Long: "Print the completion script for a shell. Profile names are completed wherever a profile is taken,\n" +
-			"from the running daemon (the AWS config file) and the keychain. For example:\n\n" +
+			"from the running daemon, or from the AWS config file when none runs; never from the keychain, so that\n" +
+			"a TAB shows no unlock prompt. For example:\n\n" +
 			"  source <(brokerd completion bash)                 # bash, in ~/.bashrc\n" +
 			"  brokerd completion zsh > \"${fpath[1]}/_brokerd\"  # zsh\n" +
 			"  brokerd completion fish | source                  # fish\n" +
@@ -67,7 +73,7 @@ func (e *env) completeProfiles(root *cobra.Command) {
 					if len(args) > 0 {
 						return nil, cobra.ShellCompDirectiveDefault // exec's command, for one
 					}
-					return e.profileNames(cmd.Context(), prefix, sessions), cobra.ShellCompDirectiveNoFileComp
+					return profileNames(cmd.Context(), prefix, sessions), cobra.ShellCompDirectiveNoFileComp
 				}
 			}
 		}
@@ -79,7 +85,7 @@ func (e *env) completeProfiles(root *cobra.Command) {
 				continue
 			}
 			c.RegisterFlagCompletionFunc(flag, func(cmd *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-				return e.profileNames(cmd.Context(), prefix, false), cobra.ShellCompDirectiveNoFileComp
+				return profileNames(cmd.Context(), prefix, false), cobra.ShellCompDirectiveNoFileComp
 			})
 		}
 		for _, sub := range c.Commands() {
@@ -89,35 +95,57 @@ func (e *env) completeProfiles(root *cobra.Command) {
 	walk(root)
 }
 
-// profileNames lists the profiles starting with prefix that the running
-// daemon knows (from the AWS config file) and that have keys in the
-// keychain; either may be missing. With sessions, the IAM Identity Center
-// sessions too. It takes at most two seconds.
-func (e *env) profileNames(ctx context.Context, prefix string, sessions bool) []string {
+// profileNames lists the names starting with prefix of the profiles, and
+// with sessions of the IAM Identity Center sessions too, that the running
+// daemon knows; with no daemon to answer (or one older than its names),
+// those of the AWS config file. A TAB must not ask anything of the person:
+// it never reads the keychain, whose read while locked shows an unlock
+// prompt, nor creates the state directory, and takes at most two seconds.
+func profileNames(ctx context.Context, prefix string, sessions bool) []string {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var names []string
-	if dir, err := stateDir(); err == nil {
-		c := control.NewClient(dir)
-		if st, err := c.Status(ctx); err == nil {
-			for _, p := range st.Profiles {
-				names = append(names, p.Name)
-			}
-			for _, s := range st.SSOSessions {
-				if sessions {
-					names = append(names, s.Name)
-				}
-			}
-		}
-		c.Close()
+	n, err := daemonNames(ctx)
+	if err != nil {
+		n, _ = daemon.ConfigNames("")
 	}
-	if keys, err := e.keys.Profiles(ctx); err == nil {
-		names = append(names, keys...)
+	names := slices.Clone(n.Profiles)
+	if sessions {
+		names = append(names, n.SSOSessions...)
 	}
+	// What no profile can be named (a space, a newline) is no candidate.
+	names = slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) || profile.CheckName(n) != nil })
 	slices.Sort(names)
-	names = slices.Compact(names)
-	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) })
+	return slices.Compact(names)
+}
+
+// daemonNames asks the daemon serving from the state directory for the
+// names it knows. The directory is taken as it is, not created or made
+// private as stateDir does: one that is missing, or that is not this
+// user's alone, has no daemon of this user's to ask.
+func daemonNames(ctx context.Context) (control.Names, error) {
+	path, err := statePath()
+	if err != nil {
+		return control.Names{}, err
+	}
+	if !ownPrivateDir(path) {
+		return control.Names{}, state.ErrNotRunning
+	}
+	c := control.NewClient(state.Dir{Path: path})
+	defer c.Close()
+	return c.Names(ctx)
+}
+
+// ownPrivateDir reports whether path is a directory, not a link, of this
+// user's that no other user may enter, as state.Open leaves the state
+// directory.
+func ownPrivateDir(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || int(st.Uid) == os.Getuid()
 }
