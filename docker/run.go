@@ -100,6 +100,8 @@ type RunOptions struct {
 	// Given are the options that brokerd sets itself and that the
 	// arguments set too, such as --network.
 	Given []string
+	// Networks are the values of --network (and --net).
+	Networks []string
 	// Regions are the values that the options give AWS_REGION and
 	// AWS_DEFAULT_REGION, as docker resolves them: an -e over an
 	// --env-file, whatever their order, the last -e of each; a variable
@@ -194,7 +196,10 @@ func ParseRunArgs(args []string) (o RunOptions, err error) {
 			o.CapDrop = append(o.CapDrop, value)
 		case "--cap-add":
 			o.CapAdd = append(o.CapAdd, value)
-		case "--network", "--net", "--cidfile":
+		case "--network", "--net":
+			o.Given = append(o.Given, name)
+			o.Networks = append(o.Networks, value)
+		case "--cidfile":
 			o.Given = append(o.Given, name)
 		case "--env", "-e":
 			k, _, _ := strings.Cut(value, "=")

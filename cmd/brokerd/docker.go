@@ -291,7 +291,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return err
 	}
 	if len(opts.Given) > 0 {
-		return fmt.Errorf("brokerd docker run sets %s itself: drop them from the docker run options (connect other networks afterwards with docker network connect)", strings.Join(opts.Given, ", "))
+		return givenError(profile, opts)
 	}
 	dir, err := stateDir()
 	if err != nil {
@@ -372,6 +372,26 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		return exitCode{code: exit.ExitCode()} // docker said why
 	}
 	return err
+}
+
+// givenError is the refusal of options that brokerd docker run sets
+// itself, saying what to do instead: a container must be on brokerd's
+// network, where the relay is, and docker run (before Docker 25) puts a
+// container on one network only.
+func givenError(profile string, opts docker.RunOptions) error {
+	for _, n := range opts.Networks {
+		switch {
+		case n == "host":
+			return fmt.Errorf("brokerd docker run puts the container on network %s, where brokerd's relay is: a container on the host's network (--network host) "+
+				"cannot reach the relay, and brokerd's loopback endpoint refuses container tokens; drop --network host (publish ports with -p)", docker.Network)
+		case n != docker.Network && n != "" && n != "none" && n != "bridge" && n != "default" && !strings.HasPrefix(n, "container:"):
+			return fmt.Errorf("brokerd docker run puts the container on network %s, where brokerd's relay is, and docker run (before Docker 25) joins one network only: "+
+				"for a container on network %s too, create it with the options brokerd docker token prints, connect it, then start it: "+
+				"id=$(docker create $(brokerd docker token %s) [OPTIONS] IMAGE) && docker network connect %s \"$id\" && docker start -a \"$id\"",
+				docker.Network, n, wire.ShellQuote(profile), wire.ShellQuote(n))
+		}
+	}
+	return fmt.Errorf("brokerd docker run sets %s itself: drop them from the docker run options", strings.Join(opts.Given, ", "))
 }
 
 // shadowing are the variables among names that come before brokerd's

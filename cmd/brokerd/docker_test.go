@@ -189,3 +189,31 @@ func TestShadowing(t *testing.T) {
 		}
 	}
 }
+
+// Options brokerd sets itself are refused with what to do instead: the
+// refusal of --network myapp said to connect it afterwards, which an
+// attached docker run leaves no time for, and of --network host nothing
+// of why a container there gets no credentials.
+func TestGivenError(t *testing.T) {
+	tests := []struct {
+		args string
+		want []string
+	}{
+		{"--network host img", []string{"--network host", "cannot reach the relay", "drop --network host"}},
+		{"--net=my-app img", []string{"network my-app too", "id=$(docker create $(brokerd docker token 'team prod') [OPTIONS] IMAGE) && docker network connect my-app \"$id\" && docker start -a \"$id\""}},
+		{"--network brokerd --cidfile /c img", []string{"sets --network, --cidfile itself"}},
+		{"--network none img", []string{"sets --network itself"}},
+	}
+	for _, tt := range tests {
+		opts, err := docker.ParseRunArgs(strings.Fields(tt.args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := givenError("team prod", opts).Error()
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("givenError(%q) = %q, want it to say %q", tt.args, got, w)
+			}
+		}
+	}
+}
