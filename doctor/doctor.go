@@ -198,14 +198,15 @@ func checkSessions(env Env, st control.Status) []Check {
 	var out []Check
 	now := env.Now()
 	for _, s := range st.Sessions {
-		left := s.Expires.Sub(now)
+		// The daemon stops using a session a little before it ends.
+		left := s.LoginDue().Sub(now)
 		switch {
 		case left <= 0:
-			out = append(out, Check{"MFA session " + s.Profile, Fail, "expired at " + s.Expires.Local().Format(time.DateTime), "brokerd login " + s.Profile})
+			out = append(out, Check{"MFA session " + s.Profile, Fail, "no longer used since " + s.LoginDue().Local().Format(time.DateTime) + "; it expires at " + s.Expires.Local().Format(time.DateTime), "brokerd login " + s.Profile})
 		case left < 30*time.Minute:
 			out = append(out, Check{"MFA session " + s.Profile, Warn, fmt.Sprintf("%s left", left.Round(time.Minute)), "brokerd login " + s.Profile})
 		default:
-			out = append(out, Check{"MFA session " + s.Profile, OK, fmt.Sprintf("%s left, until %s", left.Round(time.Minute), s.Expires.Local().Format(time.DateTime)), ""})
+			out = append(out, Check{"MFA session " + s.Profile, OK, fmt.Sprintf("%s left, until %s", left.Round(time.Minute), s.LoginDue().Local().Format(time.DateTime)), ""})
 		}
 	}
 	for _, p := range st.Profiles {

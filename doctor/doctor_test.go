@@ -196,6 +196,12 @@ func TestRun_Problems(t *testing.T) {
 				return control.Status{Sessions: []control.Session{{Profile: "dev", Expires: now.Add(-time.Minute)}}}, nil
 			}
 		}, "MFA session dev", Fail, "brokerd login dev"},
+		{"session in its last seconds, no longer used", func(w *world) {
+			w.env.Status = func(context.Context) (control.Status, error) {
+				return control.Status{Sessions: []control.Session{{Profile: "dev", Expires: now.Add(30 * time.Second),
+					UsedUntil: now.Add(-40 * time.Second)}}}, nil
+			}
+		}, "MFA session dev", Fail, "brokerd login dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

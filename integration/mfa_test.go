@@ -180,8 +180,9 @@ func TestMFALoginOnceADay(t *testing.T) {
 	if s := findSession(st, dev); s == nil || s.MFASerial != aliceMFA || s.Expires.Local().Format(time.DateTime) != expiry {
 		t.Errorf("brokerd status --json sessions = %+v, want %s with device %s until %s", st.Sessions, dev, aliceMFA, expiry)
 	}
-	// The next login due is the session that ends first: dev's, unless
-	// the keychain, shared by the tests that run alongside, holds one of
+	// The next login due is when the daemon stops using the session that
+	// ends first, SessionMinLeft before its end: dev's, unless the
+	// keychain, shared by the tests that run alongside, holds one of
 	// theirs that ends sooner.
 	first := control.Session{Profile: dev}
 	if s := findSession(st, dev); s != nil {
@@ -192,8 +193,11 @@ func TestMFALoginOnceADay(t *testing.T) {
 			first = s
 		}
 	}
-	firstExpiry := first.Expires.Local().Format(time.DateTime)
-	if want := "next login due: " + firstExpiry + " (in "; !strings.Contains(text, want) || !strings.Contains(text, "): brokerd login "+first.Profile+"\n") {
+	if want := first.Expires.Add(-broker.SessionMinLeft); !first.UsedUntil.Equal(want) {
+		t.Errorf("brokerd status --json: session %+v used until %v, want %v, %v before it expires", first, first.UsedUntil, want, broker.SessionMinLeft)
+	}
+	firstDue := first.Expires.Add(-broker.SessionMinLeft).Local().Format(time.DateTime)
+	if want := "next login due: " + firstDue + " (in "; !strings.Contains(text, want) || !strings.Contains(text, "): brokerd login "+first.Profile+"\n") {
 		t.Errorf("brokerd status:\n%s\nwant a line %q…%q", text, want, "): brokerd login "+first.Profile)
 	}
 	for name, text := range stateFiles(t, e.StateDir) {

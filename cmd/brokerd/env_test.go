@@ -120,7 +120,7 @@ func TestPrintStatus(t *testing.T) {
 	var b strings.Builder
 	printStatus(&b, st, now)
 	for _, want := range []string{
-		"next login due: 2026-11-22 20:00:00 (in 11h0m0s): brokerd login dev",
+		"next login due: 2026-11-22 19:58:50 (in 10h59m0s): brokerd login dev", // SessionMinLeft (70 s) before the end
 		"arn:aws:iam::999999999999:role/UpdateApp",
 		"54m0s", "6m0s ago",
 	} {

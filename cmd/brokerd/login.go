@@ -156,12 +156,11 @@ func (e *env) forgetStartURL(ctx context.Context, startURL string) error {
 }
 
 // printLogin says until when the MFA session s is open, and when the next
-// login is due: broker.SessionMinLeft before it ends, when the daemon
-// stops using it.
+// login is due: when the daemon stops using it, a little before it ends.
 func printLogin(w io.Writer, s control.Session, now time.Time) {
 	fmt.Fprintf(w, "MFA session of profile %s open until %s (%s); next login due %s\n",
 		s.Profile, s.Expires.Local().Format(time.DateTime), roundDuration(s.Expires.Sub(now)),
-		s.Expires.Add(-broker.SessionMinLeft).Local().Format(time.DateTime))
+		s.LoginDue().Local().Format(time.DateTime))
 }
 
 // readCode gets an MFA code from the profile's mfa_process, the terminal,
