@@ -35,11 +35,9 @@ import (
 // The environment is read once; clients are dropped when the config file
 // changes.
 type stsClients struct {
-	// wall and mono tell the wall-clock time and the monotonic time since
-	// some origin, so that the pool can tell a laptop slept; nil means the
-	// real clocks.
+	// wall tells the wall-clock time, so that the pool can tell a laptop
+	// slept; nil means the real clock.
 	wall func() time.Time
-	mono func() time.Duration
 
 	mu        sync.Mutex
 	base      *aws.Config // the environment's configuration, loaded once
@@ -122,7 +120,7 @@ func (s *stsClients) load(ctx context.Context) error {
 		tr = bc.GetTransport()
 	}
 	tr.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	s.pool = wakepool.New(tr, s.wall, s.mono)
+	s.pool = wakepool.New(tr, s.wall, nil)
 	cfg.HTTPClient = &http.Client{Transport: s.pool, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.base, s.transport = &cfg, tr

@@ -129,7 +129,6 @@ type Client struct {
 
 	mu      sync.Mutex
 	regions map[string]*services
-	mono    func() time.Duration // monotonic time since some origin; nil means the real one
 
 	flights   singleflight.Group // refreshes, by session key
 	refreshMu sync.Mutex         // held while a session's record is read, changed and written
@@ -181,7 +180,7 @@ func (c *Client) services(ctx context.Context, region string) (*services, error)
 	// The transport as the SDK configured it (AWS_CA_BUNDLE included), on
 	// a pool that drops connections a laptop's sleep left dead.
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		cfg.HTTPClient = &http.Client{Transport: wakepool.New(bc.GetTransport(), c.clock.Now, c.mono), Timeout: 10 * time.Second,
+		cfg.HTTPClient = &http.Client{Transport: wakepool.New(bc.GetTransport(), c.clock.Now, nil), Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	s := &services{

@@ -93,21 +93,34 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A connection given up is closed, not the request's context
 	// cancelled: a context ended just after the answer was read would
 	// take the connection out of the pool.
-	var answered, given atomic.Bool
+	var (
+		answered, given atomic.Bool
+		mu              sync.Mutex
+		timers          []*time.Timer // one per connection tried
+	)
 	once := req.Context().Value(onceOnlyKey{}) != nil
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			if info.Reused && !once {
-				time.AfterFunc(p.Wait, func() {
+				t := time.AfterFunc(p.Wait, func() {
 					if !answered.Load() && given.CompareAndSwap(false, true) {
 						info.Conn.Close()
 					}
 				})
+				mu.Lock()
+				timers = append(timers, t)
+				mu.Unlock()
 			}
 		},
 		GotFirstResponseByte: func() { answered.Store(true) },
 	})
 	resp, err := p.tr.RoundTrip(req.WithContext(ctx))
+	// The answer's first byte, or the failure, has come: the waits are over.
+	mu.Lock()
+	for _, t := range timers {
+		t.Stop()
+	}
+	mu.Unlock()
 	if err != nil && given.Load() {
 		// The others idle since the same moment are no better.
 		p.tr.CloseIdleConnections()
