@@ -123,14 +123,14 @@ func (l *Login) Wait(ctx context.Context) error {
 			}
 			return fmt.Errorf("sso session %q: %w", s.Key(), ErrCodeExpired)
 		}
-		// A slow answer is waited for, not given up for dead: the approved
-		// code works once.
+		// Sent once: the approved code works once. This loop polls again
+		// after a failure for now.
 		out, err := svc.oidc.CreateToken(wakepool.OnceOnly(ctx), &ssooidc.CreateTokenInput{
 			ClientId:     aws.String(l.reg.ClientID),
 			ClientSecret: aws.String(l.reg.ClientSecret),
 			GrantType:    aws.String("urn:ietf:params:oauth:grant-type:device_code"),
 			DeviceCode:   aws.String(l.deviceCode),
-		})
+		}, sendOnce)
 		var (
 			pending *types.AuthorizationPendingException
 			slow    *types.SlowDownException

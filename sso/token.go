@@ -224,14 +224,13 @@ func (r record) unrefreshable(now time.Time) string {
 // refresh has the service refresh r's tokens with its refresh token, at
 // now.
 func (r *record) refresh(ctx context.Context, svc *services, now time.Time) error {
-	// A slow answer is waited for, not given up for dead: the refresh
-	// token may be rotated.
+	// Sent once: the refresh token may be rotated.
 	out, err := svc.oidc.CreateToken(wakepool.OnceOnly(ctx), &ssooidc.CreateTokenInput{
 		ClientId:     aws.String(r.ClientID),
 		ClientSecret: aws.String(r.ClientSecret),
 		GrantType:    aws.String("refresh_token"),
 		RefreshToken: aws.String(r.RefreshToken),
-	})
+	}, sendOnce)
 	if err != nil {
 		return err
 	}
@@ -264,3 +263,10 @@ func refusedRefresh(err error) bool {
 	return errors.As(err, &grant) || errors.As(err, &client) || errors.As(err, &unauth) ||
 		errors.As(err, &exp) || errors.As(err, &denied)
 }
+
+// sendOnce makes a call that spends a one-time value (a device code, a
+// refresh token the service may rotate) one attempt: the SDK's retryer
+// would send it again after a reset or a 5xx, though the service may have
+// taken it. With wakepool.OnceOnly, which keeps the pool from giving up on
+// its slow answer.
+func sendOnce(o *ssooidc.Options) { o.RetryMaxAttempts = 1 }

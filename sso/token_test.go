@@ -2,11 +2,18 @@ package sso_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/brokerd/brokerd/internal/ssofake"
 	"github.com/brokerd/brokerd/sso"
@@ -218,5 +225,49 @@ func TestToken_ReadMidWrite(t *testing.T) {
 	}
 	if _, err := sso.New(newFakeStore(), zapNop, sso.Config{Clock: e.clock}).Token(context.Background(), session); !errors.Is(err, sso.ErrLoginRequired) {
 		t.Errorf("Token() with nothing stored = %v, want ErrLoginRequired", err)
+	}
+}
+
+// TestToken_RefreshSentOnce checks that a refresh whose answer is lost
+// (the connection reset after the service took the refresh token) is not
+// sent again at once with the same refresh token, which a service that
+// rotates it refuses, signing the session out.
+func TestToken_RefreshSentOnce(t *testing.T) {
+	var mu sync.Mutex
+	var sent []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			RefreshToken string `json:"refreshToken"`
+		}
+		json.NewDecoder(r.Body).Decode(&in)
+		mu.Lock()
+		sent = append(sent, in.RefreshToken)
+		first := len(sent) == 1
+		mu.Unlock()
+		if first {
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // reset: the answer is lost
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"accessToken":"new","expiresIn":3600,"refreshToken":"rotated","tokenType":"Bearer"}`)
+	}))
+	defer srv.Close()
+	sess := sso.Session{Name: "corp", StartURL: "https://x.awsapps.com/start", Region: "eu-west-1"}
+	rec, _ := json.Marshal(map[string]any{"startUrl": sess.StartURL, "region": sess.Region, "accessToken": "old",
+		"expiresAt": time.Now().Add(time.Minute), "refreshToken": "rt-1", "clientId": "id", "clientSecret": "secret",
+		"registrationExpiresAt": time.Now().Add(24 * time.Hour)})
+	st := newFakeStore()
+	st.blobs["corp"] = rec
+	c := sso.New(st, zap.NewNop(), sso.Config{OIDCEndpoint: srv.URL, PortalEndpoint: srv.URL})
+	// The current token is still valid: Token serves it.
+	if _, err := c.Token(t.Context(), sess); err != nil {
+		t.Errorf("Token with the refresh's answer lost = %v, want the current token", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 1 {
+		t.Errorf("refresh tokens sent: %q, want rt-1 once", sent)
 	}
 }
