@@ -211,8 +211,9 @@ func (f *flaky) serve(t *testing.T, fake *ssofake.Server) string {
 	return srv.URL
 }
 
-// A poll that fails for now (each is the SDK's two attempts) does not end
-// the sign-in: the person may be approving the code meanwhile.
+// A poll that fails for now (one attempt each: the device code is sent
+// once a poll) does not end the sign-in: the person may be approving the
+// code meanwhile.
 func TestLogin_WaitPollsOnThroughFailures(t *testing.T) {
 	sec := time.Second
 	tests := []struct {
@@ -245,7 +246,7 @@ func TestLogin_WaitPollsOnThroughFailures(t *testing.T) {
 			go func() { done <- l.Wait(context.Background()) }()
 			e.advance(t, sec)
 			e.waitForWaiter(t) // the first poll was answered: pending
-			f.fail(2*tt.fails, tt.drop)
+			f.fail(tt.fails, tt.drop)
 			if err := e.fake.Approve(l.UserCode); err != nil {
 				t.Fatal(err)
 			}
