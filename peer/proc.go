@@ -185,14 +185,6 @@ func holds(proc fs.FS, pid, target string) (bool, error) {
 // opens a connection per request gets the number of the one it closed.
 func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string, limit int) (seen map[uint64]string, found, cut bool, err error) {
 	dir := pid + "/fd"
-	if limit > 0 {
-		// Linux 6.2 and later give the number of fds as the directory's
-		// size: listing thousands costs more than reading limit links.
-		if fi, err := fs.Stat(proc, dir); err == nil && fi.Size() > int64(limit) {
-			seen, found := scanKnown(proc, dir, inode, known, limit)
-			return seen, found, !found, nil
-		}
-	}
 	ents, err := fs.ReadDir(proc, dir)
 	if err != nil {
 		return nil, false, false, err
@@ -228,29 +220,6 @@ func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string, limi
 		}
 	}
 	return seen, false, cut, nil
-}
-
-// scanKnown reads the links of at most limit of the fds in dir that were
-// sockets (known), until one is linked to the socket inode, and returns
-// the sockets it read and whether it found it.
-func scanKnown(proc fs.FS, dir string, inode uint64, known map[uint64]string, limit int) (seen map[uint64]string, found bool) {
-	seen = make(map[uint64]string)
-	for _, fd := range known {
-		if limit--; limit < 0 {
-			break
-		}
-		n, ok := strings.CutPrefix(readLink(proc, dir+"/"+fd), "socket:[")
-		if !ok {
-			continue
-		}
-		if in, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
-			seen[in] = fd
-			if in == inode {
-				return seen, true
-			}
-		}
-	}
-	return seen, false
 }
 
 // merge is what is known of a process's sockets after a scan: what it saw,
