@@ -207,10 +207,9 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 	if ok {
 		return p, nil
 	}
-	pid, cut := f.findRecent(sock, hints)
-	searched := false
+	pid, searched := f.findRecent(sock, hints), false
 	if pid == 0 {
-		pid, searched, err = f.search(sock, hints, cut, s)
+		pid, searched, err = f.search(sock, hints, s)
 	}
 	if err != nil {
 		return Process{UID: sock.uid, Searched: searched}, fmt.Errorf("socket %v of uid %d: %w", r, sock.uid, err)
@@ -222,20 +221,18 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 }
 
 // search finds the process holding sock among all but the pids in hints
-// (looked at already), or among those in cut (whose fds were not all
-// read), one search at a time. A lookup that waited for another's search
-// first looks at the processes that one found.
-func (f *Finder) search(sock socket, hints, cut []int, s Search) (pid int, searched bool, err error) {
+// (looked at already), one search at a time. A lookup that waited for
+// another's search first looks at the processes that one found.
+func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched bool, err error) {
 	f.searching.Lock()
 	defer f.searching.Unlock()
 	f.mu.Lock()
 	found := slices.DeleteFunc(slices.Clone(f.recent), func(pid int) bool { return slices.Contains(hints, pid) })
 	f.mu.Unlock()
-	if pid, _ := f.findRecent(sock, found); pid != 0 {
+	if pid := f.findRecent(sock, found); pid != 0 {
 		return pid, false, nil
 	}
-	skip := slices.DeleteFunc(slices.Clone(hints), func(pid int) bool { return slices.Contains(cut, pid) })
-	if !searchIf(s, func() { pid, err = findHolder(f.proc, sock, skip) }) {
+	if !searchIf(s, func() { pid, err = findHolder(f.proc, sock, hints) }) {
 		return 0, false, ErrNotSearched
 	}
 	if err == nil {
@@ -260,20 +257,14 @@ func searchIf(s Search, search func()) bool {
 	return true
 }
 
-// maxRescan is how many fd links of a recent process findRecent reads
-// again, those that were sockets first: a client's new socket is most
-// often on the fd of one it closed. Reading them all costs a readlink
-// each (20 ms for 3,000 fds), outside the search budget, for every new
-// client while such a process is recent; a search reads the rest.
-const maxRescan = 128
-
 // findRecent returns the recent process that holds sock, 0 when none
 // does: first as their fds were last read, then reading them again, but
-// not those of a process of another user than the socket's (each
-// connection of another user, who may be refused, but is looked up, cost
-// that), and at most maxRescan of each; cut names the processes whose
-// fds it did not all read.
-func (f *Finder) findRecent(sock socket, hints []int) (pid int, cut []int) {
+// not those of a process of another user than the socket's. Reading a
+// process's fds again costs a readlink each, all of them when it does not
+// hold the socket (20 ms for 3,000 fds), outside the search budget: each
+// connection of another user (who may be refused, but is looked up)
+// cost that.
+func (f *Finder) findRecent(sock socket, hints []int) int {
 	inode := sock.inode
 	target := socketLink(inode)
 	for _, pid := range hints {
@@ -282,7 +273,7 @@ func (f *Finder) findRecent(sock socket, hints []int) (pid int, cut []int) {
 		f.mu.Unlock()
 		// The fd may have been closed, or reused, since.
 		if ok && readLink(f.proc, strconv.Itoa(pid)+"/fd/"+fd) == target {
-			return pid, nil
+			return pid
 		}
 	}
 	for _, pid := range hints {
@@ -293,7 +284,7 @@ func (f *Finder) findRecent(sock socket, hints []int) (pid int, cut []int) {
 		if described && d.p.UID != sock.uid {
 			continue
 		}
-		seen, found, partly, err := scanFor(f.proc, strconv.Itoa(pid), inode, known, maxRescan)
+		seen, found, err := scanFor(f.proc, strconv.Itoa(pid), inode, known)
 		if err != nil {
 			continue
 		}
@@ -303,13 +294,10 @@ func (f *Finder) findRecent(sock socket, hints []int) (pid int, cut []int) {
 		}
 		f.mu.Unlock()
 		if found {
-			return pid, nil
-		}
-		if partly {
-			cut = append(cut, pid)
+			return pid
 		}
 	}
-	return 0, cut
+	return 0
 }
 
 // describe reads what describe does of pid, once per process: a client

@@ -178,18 +178,16 @@ func holds(proc fs.FS, pid, target string) (bool, error) {
 }
 
 // scanFor reads the fd links of the process named pid until one is linked
-// to the socket inode, or limit (0: no limit) have been read, and returns
-// the sockets it read on the way (inode to fd), whether it found it, and
-// whether it stopped at the limit. known is what an earlier scan returned:
+// to the socket inode, and returns the sockets it read on the way (inode
+// to fd) and whether it found it. known is what an earlier scan returned:
 // the fds that were sockets then are read first, since a client that
 // opens a connection per request gets the number of the one it closed.
-func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string, limit int) (seen map[uint64]string, found, cut bool, err error) {
+func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string) (seen map[uint64]string, found bool, err error) {
 	dir := pid + "/fd"
 	ents, err := fs.ReadDir(proc, dir)
 	if err != nil {
-		return nil, false, false, err
+		return nil, false, err
 	}
-	cut = limit > 0 && len(ents) > limit
 	wasSocket := make(map[string]bool, len(known))
 	for _, fd := range known {
 		wasSocket[fd] = true
@@ -203,9 +201,6 @@ func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string, limi
 		}
 		return 0
 	})
-	if cut {
-		ents = ents[:limit]
-	}
 	seen = make(map[uint64]string)
 	for _, e := range ents {
 		n, ok := strings.CutPrefix(readLink(proc, dir+"/"+e.Name()), "socket:[")
@@ -215,11 +210,11 @@ func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string, limi
 		if in, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
 			seen[in] = e.Name()
 			if in == inode {
-				return seen, true, false, nil
+				return seen, true, nil
 			}
 		}
 	}
-	return seen, false, cut, nil
+	return seen, false, nil
 }
 
 // merge is what is known of a process's sockets after a scan: what it saw,

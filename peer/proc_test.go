@@ -398,35 +398,3 @@ func TestFinder_OtherUserSkipsRecentFds(t *testing.T) {
 		t.Errorf("the lookup of uid 1001's socket listed %d fd directories and read %d of uid 1000's pid 42's fd links, want none", n, l)
 	}
 }
-
-// A recent client holding thousands of fds has at most a few hundred of
-// them read again for each new client of its user, those that were
-// sockets first; a search, charged to the budget, reads the rest. Reading
-// them all cost a readlink a fd (20 ms for 3,000) on the request path,
-// outside the budget, for each new aws CLI while such a client (an IDE)
-// was recent.
-func TestFinder_RecentWithManyFds(t *testing.T) {
-	f, p := newFinder(t, 0)
-	local := tcpAddr("127.0.0.1:8080")
-	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.PID != 42 {
-		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
-	}
-	for fd := 100; fd < 3100; fd++ {
-		p.MapFS[fmt.Sprintf("42/fd/%d", fd)] = &fstest.MapFile{Data: []byte("/dev/null"), Mode: fs.ModeSymlink}
-	}
-	p.links42.Store(0)
-	// pid 43's socket, uid 1000 as pid 42, with no search left.
-	if got, err := f.LookupLimited(tcpAddr("[::1]:8080"), tcpAddr("[::1]:54324"), &search{left: 0}); !errors.Is(err, peer.ErrNotSearched) {
-		t.Fatalf("LookupLimited of a new client, no search left = %+v, %v; want ErrNotSearched", got, err)
-	}
-	if n := p.links42.Load(); n > 200 {
-		t.Errorf("the lookup of another process's socket read %d of pid 42's 3,000 fd links, want a few hundred at most", n)
-	}
-	// pid 42's new socket, on an fd read last: a search finds it.
-	row := "   5: 0100007F:D436 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 600 1 0000000000000000 20 4 30 10 -1\n"
-	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + row)}
-	p.MapFS["42/fd/999"] = &fstest.MapFile{Data: []byte("socket:[600]"), Mode: fs.ModeSymlink}
-	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54326"), &search{left: 1}); err != nil || got.PID != 42 || !got.Searched {
-		t.Errorf("LookupLimited of pid 42's socket on fd 999 = %+v, %v; want pid 42, found by a search", got, err)
-	}
-}
