@@ -201,8 +201,10 @@ func checkSessions(env Env, st control.Status) []Check {
 		// The daemon stops using a session a little before it ends.
 		left := s.LoginDue().Sub(now)
 		switch {
+		case !now.Before(s.Expires):
+			out = append(out, Check{"MFA session " + s.Profile, Fail, "expired at " + s.Expires.Local().Format(time.DateTime), "brokerd login " + s.Profile})
 		case left <= 0:
-			out = append(out, Check{"MFA session " + s.Profile, Fail, "no longer used since " + s.LoginDue().Local().Format(time.DateTime) + "; it expires at " + s.Expires.Local().Format(time.DateTime), "brokerd login " + s.Profile})
+			out = append(out, Check{"MFA session " + s.Profile, Fail, "no longer used since " + s.LoginDue().Local().Format(time.DateTime) + ", though it expires at " + s.Expires.Local().Format(time.DateTime), "brokerd login " + s.Profile})
 		case left < 30*time.Minute:
 			out = append(out, Check{"MFA session " + s.Profile, Warn, fmt.Sprintf("%s left", left.Round(time.Minute)), "brokerd login " + s.Profile})
 		default:
