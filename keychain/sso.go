@@ -73,6 +73,9 @@ func (t SSOTokens) Set(ctx context.Context, key string, blob []byte) error {
 	if !json.Valid(blob) {
 		return fmt.Errorf("store the SSO token of session %q: not JSON", key)
 	}
+	if measureItems && macOSCommandLen(SSOService, key, string(blob)) > macOSCommandMax {
+		return t.setParts(ctx, key, blob)
+	}
 	err := t.s.setJSON(ctx, SSOService, key, json.RawMessage(blob))
 	if errors.Is(err, keyring.ErrSetDataTooBig) {
 		return t.setParts(ctx, key, blob)

@@ -1,9 +1,7 @@
 package keychain_test
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +19,8 @@ type darwinBackend struct{ *fakeBackend }
 
 var _ keychain.Backend = darwinBackend{}
 
-func darwinCommandLen(service, user, secret string) int {
-	quote := func(s string) string { return "'" + s + "'" } // shellescape quotes base64's + / =; an upper bound elsewhere
-	password := "go-keyring-base64:" + base64.StdEncoding.EncodeToString([]byte(secret))
-	return len(fmt.Sprintf("add-generic-password -U -s %s -a %s -w %s\n", quote(service), quote(user), quote(password)))
-}
-
 func (b darwinBackend) Set(service, user, secret string) error {
-	if darwinCommandLen(service, user, secret) > 4096 {
+	if keychain.MacOSCommandLen(service, user, secret) > keychain.MacOSCommandMax {
 		return keyring.ErrSetDataTooBig
 	}
 	return b.fakeBackend.Set(service, user, secret)
@@ -68,7 +60,7 @@ func TestSSOTokens_MacOSItemLimit(t *testing.T) {
 			ctx := t.Context()
 
 			big := realSSORecord(t, "1")
-			if n := darwinCommandLen(keychain.SSOService, key, string(big)); n <= 4096 {
+			if n := keychain.MacOSCommandLen(keychain.SSOService, key, string(big)); n <= keychain.MacOSCommandMax {
 				t.Fatalf("a real session's record makes a command of %d bytes, want over macOS's 4096: the test measures nothing", n)
 			}
 			if err := tokens.Set(ctx, key, big); err != nil {
