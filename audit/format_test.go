@@ -152,6 +152,10 @@ func TestParseSince(t *testing.T) {
 		{"2026-12-01 19:54:12", time.Date(2026, 12, 1, 19, 54, 12, 0, cet)}, // as the table shows it
 		{"2026-12-01T18:54:12Z", time.Date(2026, 12, 1, 18, 54, 12, 0, time.UTC)},
 		{"2026-12-01T19:54:12.5+01:00", time.Date(2026, 12, 1, 18, 54, 12, 5e8, time.UTC)},
+		{"09:02", time.Date(2026, 12, 2, 9, 2, 0, 0, cet)}, // today's
+		{"10:30:00", now}, // now is today's
+		{"14:02", time.Date(2026, 12, 1, 14, 2, 0, 0, cet)},      // today's is to come: yesterday's
+		{"23:59:59", time.Date(2026, 12, 1, 23, 59, 59, 0, cet)}, // the same
 	}
 	for _, tt := range tests {
 		got, err := audit.ParseSince(tt.in, now)
@@ -159,7 +163,7 @@ func TestParseSince(t *testing.T) {
 			t.Errorf("ParseSince(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", "yesterday", "-1h", "0s", "0d", "1w", "2026-13-01", "12/01/2026", "2026-12-01 18:54"} {
+	for _, in := range []string{"", "yesterday", "-1h", "0s", "0d", "1w", "2026-13-01", "12/01/2026", "2026-12-01 18:54", "25:00", "9:2"} {
 		_, err := audit.ParseSince(in, now)
 		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "1h") {
 			t.Errorf("ParseSince(%q) = %v, want a one-line error saying what to write", in, err)

@@ -13,7 +13,9 @@ const maxDays = 36500
 // ParseSince reads a --since value relative to now: a duration back from
 // now ("90s", "30m", "1h", "2h30m", "7d"), a date meaning its midnight in
 // now's location ("2026-12-01"), a time in now's location as the audit's
-// table shows it ("2026-12-01 19:54:12"), or a time in RFC 3339
+// table shows it ("2026-12-01 19:54:12"), a time of day, the last one
+// at or before now ("14:02", "14:02:30": today's, or yesterday's when
+// today's is to come), or a time in RFC 3339
 // ("2026-12-01T18:54:12Z", "2026-12-01T19:54:12+01:00").
 func ParseSince(s string, now time.Time) (time.Time, error) { return parseTime("since", s, now) }
 
@@ -40,8 +42,18 @@ func parseTime(flag, s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
+	for _, layout := range []string{"15:04", time.TimeOnly} {
+		if c, err := time.Parse(layout, s); err == nil {
+			y, m, d := now.Date()
+			t := time.Date(y, m, d, c.Hour(), c.Minute(), c.Second(), 0, now.Location())
+			if t.After(now) {
+				t = t.AddDate(0, 0, -1)
+			}
+			return t, nil
+		}
+	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("%s %q: write a time ago (30m, 1h, 7d), a date (2026-12-01) or a time (2026-12-01 19:54:12, 2026-12-01T18:54:12Z)", flag, s)
+	return time.Time{}, fmt.Errorf("%s %q: write a time ago (30m, 1h, 7d), a date (2026-12-01), a time of day (14:02) or a time (2026-12-01 19:54:12, 2026-12-01T18:54:12Z)", flag, s)
 }

@@ -25,7 +25,7 @@ func (e *env) auditCmd() *cobra.Command {
 			"(masked) and the local process (pid, executable, uid) or the container (token label, container id)\n" +
 			"that made it. Requests alike from one client, over all its connections, are one line with a count.\n" +
 			"To find who got the credentials that CloudTrail names, give their key id (brokerd audit --key ASIA…)\n" +
-			"or the time of the call (brokerd audit --profile prod --at \"2026-12-01 14:02:00\").\n" +
+			"or the time of the call (brokerd audit --profile prod --at 14:02, or --at \"2026-12-01 14:02:00\").\n" +
 			"The log is kept where the running daemon says (brokerd status --json: audit_dir), else in\n" +
 			defaultAuditDirDoc + ".",
 		Args: cobra.NoArgs,
