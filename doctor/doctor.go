@@ -111,9 +111,6 @@ func loadFiles(env Env) files {
 	return f
 }
 
-// loadConfig parses the config file at path; nil when it does not load.
-func loadConfig(path string) *profile.Config { return loadFiles(Env{ConfigFile: path}).cfg }
-
 // Report is doctor's --json output.
 type Report struct {
 	OK     bool    `json:"ok"` // no check failed

@@ -1,6 +1,8 @@
 package doctor
 
 import (
+	"github.com/brokerd/brokerd/profile"
+
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -104,3 +106,6 @@ func TestCheckChaining(t *testing.T) {
 		})
 	}
 }
+
+// loadConfig parses the config file at path; nil when it does not load.
+func loadConfig(path string) *profile.Config { return loadFiles(Env{ConfigFile: path}).cfg }

@@ -17,8 +17,10 @@ import (
 // are known too.
 var knownKeys = profile.Settings()
 
-// settingName is what a setting's name, or a typo of one, looks like.
-var settingName = regexp.MustCompile(`^[a-z0-9_.-]{1,40}$`)
+// settingName is what a setting's name, or a typo of one, looks like: at
+// most 39 characters, so that a secret access key (40) pasted before an
+// = is never taken for one and shown (the longest setting has 36).
+var settingName = regexp.MustCompile(`^[a-z0-9_.-]{1,39}$`)
 
 // regionName is an AWS region's name (eu-west-1, us-gov-west-1,
 // eusc-de-east-1), or a partition's global pseudo-region (aws-global).

@@ -426,6 +426,7 @@ func TestRun_BrokenLinesShowNoSecret(t *testing.T) {
 // broken line by its number only, whatever the line holds.
 func TestBotocoreProblems_ShowNoSecret(t *testing.T) {
 	const secret, token = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEBYaDGhpZGRlbnRva2VuMTIzNDU2Nzg5MA=="
+	const plain = "wJalrXUtnFEMI0K7MDENG1bPxRfiCYEXAMPLEKEY"
 	tests := []struct {
 		name, text string
 		line       int
@@ -435,6 +436,9 @@ func TestBotocoreProblems_ShowNoSecret(t *testing.T) {
 		{"header without ] after a profile name", "[profile a]\n[profile b " + secret + "\n", 2, "has no closing ]"},
 		{"a token pasted twice", "[profile a]\n" + token + "\n" + token + "\n", 3, "is set a second time in [profile a] (first on line 2)"},
 		{"a token before any section", token + "\n[profile a]\n", 1, "before any [section]"},
+		// A secret key without / or + looks like a setting's name once
+		// lowered, but for its length.
+		{"a plain secret set twice", "[profile a]\n" + plain + " = 1\n" + plain + " = 2\n", 3, "is set a second time in [profile a] (first on line 2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,7 +447,7 @@ func TestBotocoreProblems_ShowNoSecret(t *testing.T) {
 				t.Fatalf("botocoreProblems(%q) = %+v, want one problem on line %d saying %q", tt.text, got, tt.line, tt.why)
 			}
 			for _, s := range []string{got[0].why, got[0].fix} {
-				if low := strings.ToLower(s); strings.Contains(low, strings.ToLower(secret)) || strings.Contains(low, strings.ToLower(strings.TrimRight(token, "="))) {
+				if low := strings.ToLower(s); strings.Contains(low, strings.ToLower(secret)) || strings.Contains(low, strings.ToLower(plain)) || strings.Contains(low, strings.ToLower(strings.TrimRight(token, "="))) {
 					t.Errorf("botocoreProblems(%q) = %q, which shows the secret", tt.text, s)
 				}
 			}

@@ -1,5 +1,5 @@
 // Package peer finds the process at the other end of a loopback TCP
-// connection: its pid, executable, user and command line.
+// connection: its pid, executable, user and mount namespace.
 //
 // A lookup costs milliseconds, not microseconds: on Linux it reads
 // /proc/net/tcp and tcp6 (tens to hundreds of microseconds, growing with the

@@ -245,9 +245,8 @@ func readLink(proc fs.FS, name string) string {
 	return l
 }
 
-// describe reads the executable, mount namespace, effective uid and
-// command line of pid; what it cannot read stays empty (uid: the
-// socket's).
+// describe reads the executable, mount namespace and effective uid of
+// pid; what it cannot read stays empty (uid: the socket's).
 func describe(proc fs.FS, pid, uid int) Process {
 	dir := strconv.Itoa(pid) + "/"
 	p := Process{PID: pid, UID: uid}

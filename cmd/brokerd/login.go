@@ -136,7 +136,8 @@ func isStartURL(name string) bool {
 // forgetStartURL removes the tokens kept under startURL from the keychain:
 // those of a legacy profile removed from the config file, which the daemon
 // no longer knows by name. The daemon reads them from the keychain at each
-// use, so it has none left either. The portal is not asked to end the
+// use (a record it refreshed but could not store stays in its memory, for
+// no profile now, until it stops). The portal is not asked to end the
 // sign-in: its region went with the profile.
 func (e *env) forgetStartURL(ctx context.Context, startURL string) error {
 	tokens := e.keys.SSO()
