@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -185,109 +184,4 @@ func expireCredentials(resp *http.Response) error {
 	resp.ContentLength = int64(len(b))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 	return nil
-}
-
-// dropProxy forwards TCP connections to a target until killed: then the
-// connections open so far lose every byte either way, and stay open, as
-// a connection whose peer vanished while a laptop slept. Connections made
-// later are forwarded.
-type dropProxy struct {
-	ln     net.Listener
-	to     string
-	lost   atomic.Int64  // bytes sent into dead connections
-	closed chan struct{} // a value each time a client closes a live connection
-
-	mu    sync.Mutex
-	conns []*dropConn
-}
-
-type dropConn struct {
-	dead atomic.Bool
-}
-
-func newDropProxy(t testing.TB, to string) *dropProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &dropProxy{ln: ln, to: to, closed: make(chan struct{}, 100)}
-	var wg sync.WaitGroup
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", to)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			dc := &dropConn{}
-			p.mu.Lock()
-			p.conns = append(p.conns, dc)
-			open = append(open, in, out)
-			p.mu.Unlock()
-			wg.Go(func() { p.pipe(dc, out, in, true) })
-			wg.Go(func() { p.pipe(dc, in, out, false) })
-		}
-	})
-	return p
-}
-
-// pipe copies from src to dst while the connection lives.
-func (p *dropProxy) pipe(dc *dropConn, dst, src net.Conn, fromClient bool) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if dc.dead.Load() {
-				if fromClient {
-					p.lost.Add(int64(n))
-				}
-			} else if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !dc.dead.Load() {
-				dst.Close()
-				if fromClient {
-					select {
-					case p.closed <- struct{}{}:
-					default:
-					}
-				}
-			}
-			return
-		}
-	}
-}
-
-func (p *dropProxy) addr() string { return p.ln.Addr().String() }
-
-// kill makes every connection open so far lose its bytes.
-func (p *dropProxy) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.dead.Store(true)
-	}
-}
-
-func (p *dropProxy) accepted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
 }

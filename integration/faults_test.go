@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/brokerd/brokerd/internal/dropproxy"
 )
 
 // TestSTSFaultsBounded puts each kind of STS failure between the daemon and
@@ -231,9 +233,9 @@ func TestSTSDeadPooledConnection(t *testing.T) {
 	t.Parallel()
 	proxy := newSTSProxy(openSTS.URL)
 	t.Cleanup(proxy.Close)
-	drop := newDropProxy(t, strings.TrimPrefix(proxy.URL, "http://"))
+	drop := dropproxy.New(t, strings.TrimPrefix(proxy.URL, "http://"))
 	e := newEnv(t)
-	e.setenv("AWS_ENDPOINT_URL_STS", "http://"+drop.addr())
+	e.setenv("AWS_ENDPOINT_URL_STS", "http://"+drop.Addr())
 	e.writeConfig(t, deadConnConfig)
 	dev, prod, ops := e.profile("dev"), e.profile("prod"), e.profile("ops")
 	e.addKeys(t, dev, randomKeys(t))
@@ -242,7 +244,7 @@ func TestSTSDeadPooledConnection(t *testing.T) {
 	if r := d.get(t, "/v1/credentials/"+prod, nil); r.status != http.StatusOK {
 		t.Fatalf("credentials of %s: %v", prod, r)
 	}
-	drop.kill()
+	drop.Kill()
 	deadline := time.Now().Add(30 * time.Second) // against a hang, not a measure
 	for {
 		r, err := d.requestOnce(http.MethodGet, "/v1/credentials/"+ops, nil)
@@ -260,7 +262,7 @@ func TestSTSDeadPooledConnection(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if drop.lost.Load() == 0 {
+	if drop.Lost.Load() == 0 {
 		t.Errorf("no request was written into the dead connection: the test tested nothing")
 	}
 	d.stop(t)

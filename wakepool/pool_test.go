@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/brokerd/brokerd/internal/dropproxy"
 )
 
 // TestPool_DeadConnections checks that a pooled connection whose peer went
@@ -41,7 +42,7 @@ func TestPool_DeadConnections(t *testing.T) {
 				io.WriteString(w, `{}`)
 			}))
 			defer srv.Close()
-			proxy := newDropProxy(t, srv.Listener.Addr().String())
+			proxy := dropproxy.New(t, srv.Listener.Addr().String())
 
 			var mu sync.Mutex
 			wall, mono := time.Date(2026, 11, 23, 22, 0, 0, 0, time.UTC), time.Duration(0)
@@ -53,7 +54,7 @@ func TestPool_DeadConnections(t *testing.T) {
 			t.Cleanup(tr.CloseIdleConnections)
 			client := &http.Client{Transport: pool, Timeout: 10 * time.Second}
 			call := func(ctx context.Context) error {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.addr()+"/", nil)
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.Addr()+"/", nil)
 				if err != nil {
 					return err
 				}
@@ -73,7 +74,7 @@ func TestPool_DeadConnections(t *testing.T) {
 				}
 			}})
 			for pooled := false; !pooled; {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.addr()+"/", nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.Addr()+"/", nil)
 				resp, err := client.Do(req)
 				if err != nil {
 					t.Fatal(err)
@@ -83,21 +84,21 @@ func TestPool_DeadConnections(t *testing.T) {
 				select {
 				case err := <-idle:
 					pooled = err == nil
-				case <-proxy.closed:
+				case <-proxy.Closed:
 				}
 			}
-			conns := proxy.accepted()
+			conns := proxy.Accepted()
 
 			mu.Lock()
 			wall, mono = wall.Add(tt.sleep+time.Second), mono+time.Second
 			mu.Unlock()
 			if tt.die {
-				proxy.kill()
+				proxy.Kill()
 			}
 			if err := call(t.Context()); !errors.Is(err, tt.wantErr) {
 				t.Fatalf("call after %v asleep (connection dead: %v) = %v, want %v", tt.sleep, tt.die, err, tt.wantErr)
 			}
-			if got := proxy.accepted() - conns; got != tt.wantConns {
+			if got := proxy.Accepted() - conns; got != tt.wantConns {
 				t.Errorf("new connections = %d, want %d", got, tt.wantConns)
 			}
 		})
@@ -169,109 +170,4 @@ func TestPool_OnceOnly(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dropProxy forwards TCP connections to a target until killed: then the
-// connections open so far lose every byte either way, and stay open, as
-// a connection whose peer vanished while a laptop slept. Connections made
-// later are forwarded.
-type dropProxy struct {
-	ln     net.Listener
-	to     string
-	lost   atomic.Int64  // bytes sent into dead connections
-	closed chan struct{} // a value each time a client closes a live connection
-
-	mu    sync.Mutex
-	conns []*dropConn
-}
-
-type dropConn struct {
-	dead atomic.Bool
-}
-
-func newDropProxy(t *testing.T, to string) *dropProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &dropProxy{ln: ln, to: to, closed: make(chan struct{}, 100)}
-	var wg sync.WaitGroup
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", to)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			dc := &dropConn{}
-			p.mu.Lock()
-			p.conns = append(p.conns, dc)
-			open = append(open, in, out)
-			p.mu.Unlock()
-			wg.Go(func() { p.pipe(dc, out, in, true) })
-			wg.Go(func() { p.pipe(dc, in, out, false) })
-		}
-	})
-	return p
-}
-
-// pipe copies from src to dst while the connection lives.
-func (p *dropProxy) pipe(dc *dropConn, dst, src net.Conn, fromClient bool) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if dc.dead.Load() {
-				if fromClient {
-					p.lost.Add(int64(n))
-				}
-			} else if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !dc.dead.Load() {
-				dst.Close()
-				if fromClient {
-					select {
-					case p.closed <- struct{}{}:
-					default:
-					}
-				}
-			}
-			return
-		}
-	}
-}
-
-func (p *dropProxy) addr() string { return p.ln.Addr().String() }
-
-// kill makes every connection open so far lose its bytes.
-func (p *dropProxy) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.dead.Store(true)
-	}
-}
-
-func (p *dropProxy) accepted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
 }
