@@ -91,8 +91,22 @@ func TestLookup_Self(t *testing.T) {
 // The real /proc: a client in another process is that process, not the
 // server holding the other end.
 func TestLookup_Child(t *testing.T) {
+	c, cmd := dialingChild(t, os.Args[0], "-test.run=^$")
+	got, err := peer.New(peer.Config{}).Lookup(c.LocalAddr(), c.RemoteAddr())
+	want := peer.Process{PID: cmd.Process.Pid, UID: os.Geteuid(), Exe: executable(t), Searched: true}
+	if err != nil || got != want {
+		t.Errorf("Lookup(%v, %v) = %+v, %v; want %+v", c.LocalAddr(), c.RemoteAddr(), got, err, want)
+	}
+}
+
+// dialingChild runs argv, this test binary (perhaps under a wrapper),
+// which dials PEER_TEST_DIAL and prints its own address; it returns the
+// server's end of that connection, and the child, which runs until the
+// test ends.
+func dialingChild(t *testing.T, argv ...string) (net.Conn, *exec.Cmd) {
+	t.Helper()
 	l := listen(t, "tcp4")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "PEER_TEST_DIAL="+l.Addr().String())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -105,21 +119,16 @@ func TestLookup_Child(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { stdin.Close(); cmd.Wait() }()
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
 	c, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != c.RemoteAddr().String() {
+	t.Cleanup(func() { c.Close() })
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || strings.TrimSpace(line) != c.RemoteAddr().String() {
 		t.Fatalf("child printed %q, %v; want %v", line, err, c.RemoteAddr())
 	}
-	got, err := peer.New(peer.Config{}).Lookup(c.LocalAddr(), c.RemoteAddr())
-	want := peer.Process{PID: cmd.Process.Pid, UID: os.Geteuid(), Exe: executable(t), Searched: true}
-	if err != nil || got != want {
-		t.Errorf("Lookup(%v, %v) = %+v, %v; want %+v", c.LocalAddr(), c.RemoteAddr(), got, err, want)
-	}
+	return c, cmd
 }
 
 // Once the client has gone, its socket is not found or has no process.

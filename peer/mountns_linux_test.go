@@ -3,7 +3,6 @@
 package peer_test
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"strings"
@@ -29,29 +28,7 @@ func TestLookup_OtherMountNamespace(t *testing.T) {
 		{"other", []string{"unshare", "--mount", os.Args[0], "-test.run=^$"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := listen(t, "tcp4")
-			cmd := exec.Command(tt.argv[0], tt.argv[1:]...)
-			cmd.Env = append(os.Environ(), "PEER_TEST_DIAL="+l.Addr().String())
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { stdin.Close(); cmd.Wait() }()
-			c, err := l.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || strings.TrimSpace(line) != c.RemoteAddr().String() {
-				t.Fatalf("client printed %q, %v; want %v", line, err, c.RemoteAddr())
-			}
+			c, cmd := dialingChild(t, tt.argv...)
 			got, err := peer.New(peer.Config{}).Lookup(c.LocalAddr(), c.RemoteAddr())
 			if err != nil || got.PID != cmd.Process.Pid || (got.MountNS != "") != tt.otherNS || (tt.otherNS && !strings.HasPrefix(got.MountNS, "mnt:[")) {
 				t.Errorf("Lookup of a client in the %s mount namespace = %+v, %v; want pid %d, MountNS set: %v", tt.name, got, err, cmd.Process.Pid, tt.otherNS)
