@@ -1,18 +1,18 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httptrace"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/brokerd/brokerd/internal/dropproxy"
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/wakepool"
 )
@@ -27,7 +27,7 @@ func TestSTSClients_SlowPooledAnswer(t *testing.T) {
 	for _, once := range []bool{false, true} {
 		t.Run(fmt.Sprintf("once only %v", once), func(t *testing.T) {
 			var calls, slow atomic.Int32
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.Copy(io.Discard, r.Body)
 				calls.Add(1)
 				if slow.Load() == 1 {
@@ -37,16 +37,6 @@ func TestSTSClients_SlowPooledAnswer(t *testing.T) {
 				w.Header().Set("Content-Type", "text/xml")
 				io.WriteString(w, callerIdentity)
 			}))
-			closed := make(chan struct{}, 100)
-			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-				if st == http.StateClosed {
-					select {
-					case closed <- struct{}{}:
-					default:
-					}
-				}
-			}
-			srv.Start()
 			defer srv.Close()
 			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 			t.Setenv("AWS_REGION", "us-east-1")
@@ -57,29 +47,13 @@ func TestSTSClients_SlowPooledAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.pool.Wait = 50 * time.Millisecond
-			// Until a connection is pooled (a connection the transport closes
-			// instead, having lost the race between the answer and the end of
-			// writing the request, is reported as closed).
-			idle := make(chan error, 1)
-			ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{PutIdleConn: func(err error) {
-				select {
-				case idle <- err:
-				default:
-				}
-			}})
-			for pooled := false; !pooled; {
-				if _, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case err := <-idle:
-					pooled = err == nil
-				case <-closed:
-				}
-			}
+			dropproxy.UntilPooled(t, func(ctx context.Context) error {
+				_, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+				return err
+			})
 			before := calls.Load()
 			slow.Store(1)
-			ctx = t.Context()
+			ctx := t.Context()
 			if once {
 				ctx = wakepool.OnceOnly(ctx)
 			}

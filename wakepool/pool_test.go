@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,27 +65,7 @@ func TestPool_DeadConnections(t *testing.T) {
 				_, err = io.Copy(io.Discard, resp.Body)
 				return err
 			}
-			idle := make(chan error, 1)
-			ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{PutIdleConn: func(err error) {
-				select {
-				case idle <- err:
-				default:
-				}
-			}})
-			for pooled := false; !pooled; {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy.Addr()+"/", nil)
-				resp, err := client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				select {
-				case err := <-idle:
-					pooled = err == nil
-				case <-proxy.Closed:
-				}
-			}
+			dropproxy.UntilPooled(t, call)
 			conns := proxy.Accepted()
 
 			mu.Lock()
@@ -135,27 +114,7 @@ func TestPool_OnceOnly(t *testing.T) {
 				_, err = io.Copy(io.Discard, resp.Body)
 				return err
 			}
-			// Until a connection is pooled, as in TestPool_DeadConnections.
-			idle := make(chan error, 1)
-			trace := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{PutIdleConn: func(err error) {
-				select {
-				case idle <- err:
-				default:
-				}
-			}})
-			for pooled := false; !pooled; {
-				if err := call(trace); err != nil {
-					t.Fatal(err)
-				}
-				// A connection the transport closes instead (it lost the
-				// race between the answer and the end of writing the
-				// request) reports nothing: then call again.
-				select {
-				case err := <-idle:
-					pooled = err == nil
-				case <-time.After(time.Second):
-				}
-			}
+			dropproxy.UntilPooled(t, call)
 			slow.Store(true)
 			ctx := t.Context()
 			if once {

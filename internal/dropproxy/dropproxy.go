@@ -19,9 +19,6 @@ type Proxy struct {
 	to string
 	// Lost counts the bytes clients sent into dead connections.
 	Lost atomic.Int64
-	// Closed receives a value each time a client closes a live
-	// connection (up to 100 waiting).
-	Closed chan struct{}
 
 	mu    sync.Mutex
 	conns []*conn
@@ -39,7 +36,7 @@ func New(t testing.TB, to string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, to: to, Closed: make(chan struct{}, 100)}
+	p := &Proxy{ln: ln, to: to}
 	var wg sync.WaitGroup
 	var open []net.Conn
 	t.Cleanup(func() {
@@ -91,12 +88,6 @@ func (p *Proxy) pipe(dc *conn, dst, src net.Conn, fromClient bool) {
 		if err != nil {
 			if !dc.dead.Load() {
 				dst.Close()
-				if fromClient {
-					select {
-					case p.Closed <- struct{}{}:
-					default:
-					}
-				}
 			}
 			return
 		}
