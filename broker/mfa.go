@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.uber.org/zap"
@@ -219,14 +218,7 @@ func (b *Broker) login(ctx context.Context, p profile.Plan, code string, d time.
 // second time as invalid, which reads as a mistyped code. A signature
 // refused for clock skew (STS did not look at the code) is still tried
 // again, with the corrected time.
-func codeOnce(o *sts.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-		so.MaxAttempts = 2
-		so.Retryables = []retry.IsErrorRetryable{retry.RetryableError{}}
-		so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 20 * time.Millisecond, nil })
-		so.RateLimiter = ratelimit.None
-	})
-}
+func codeOnce(o *sts.Options) { o.Retryer = twoAttempts(retry.RetryableError{}) }
 
 // anyMFASerial finds the mfa_serial of a role that uses source, for a login
 // to a source profile that names none itself.

@@ -136,9 +136,15 @@ func (s *stsClients) load(ctx context.Context) error {
 // dead (the next attempt dials a new one); any other failure is the
 // cache's to retry, so that a failing STS sees one call per retry window.
 func readRetryer() aws.Retryer {
+	return twoAttempts(retry.IsErrorRetryableFunc(resetWhileReading), retry.IsErrorRetryableFunc(deadConnection), retry.RetryableError{})
+}
+
+// twoAttempts is a retryer that tries a call a second time, 20 ms later and
+// with no rate limit, after a failure that one of retryables marks.
+func twoAttempts(retryables ...retry.IsErrorRetryable) aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = 2
-		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(resetWhileReading), retry.IsErrorRetryableFunc(deadConnection), retry.RetryableError{}}
+		o.Retryables = retryables
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 20 * time.Millisecond, nil })
 		o.RateLimiter = ratelimit.None
 	})
