@@ -130,17 +130,25 @@ func TestRun_ConfigLint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			write(t, w.env.ConfigFile, tt.config)
-			if tt.creds != "" {
-				write(t, w.env.CredentialsFile, tt.creds)
-			}
-			checks := Run(context.Background(), w.env)
-			wantCheck(t, checks, tt.check, tt.phrase, tt.level, tt.fix)
-			if Failed(checks) != (tt.level == Fail) {
-				t.Errorf("Failed() = %v with a %v finding, want %v", Failed(checks), tt.level, tt.level == Fail)
-			}
+			wantFinding(t, tt.config, tt.creds, tt.check, tt.phrase, tt.level, tt.fix)
 		})
+	}
+}
+
+// wantFinding runs doctor on the files config and creds (none when "") and
+// checks that it reports check with phrase, at level, with fix, and that
+// Failed says so exactly when the level is Fail.
+func wantFinding(t *testing.T, config, creds, check, phrase string, level Level, fix string) {
+	t.Helper()
+	w := newWorld(t)
+	write(t, w.env.ConfigFile, config)
+	if creds != "" {
+		write(t, w.env.CredentialsFile, creds)
+	}
+	checks := Run(context.Background(), w.env)
+	wantCheck(t, checks, check, phrase, level, fix)
+	if Failed(checks) != (level == Fail) {
+		t.Errorf("Failed() = %v with a %v finding, want %v:\n%s", Failed(checks), level, level == Fail, printed(checks))
 	}
 }
 
@@ -519,16 +527,7 @@ func TestRun_SDKsDisagree(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			write(t, w.env.ConfigFile, tt.config)
-			if tt.creds != "" {
-				write(t, w.env.CredentialsFile, tt.creds)
-			}
-			checks := Run(context.Background(), w.env)
-			wantCheck(t, checks, tt.check, tt.phrase, tt.level, tt.fix)
-			if Failed(checks) != (tt.level == Fail) {
-				t.Errorf("Failed() = %v with a %v finding, want %v:\n%s", Failed(checks), tt.level, tt.level == Fail, printed(checks))
-			}
+			wantFinding(t, tt.config, tt.creds, tt.check, tt.phrase, tt.level, tt.fix)
 		})
 	}
 	// With the section there, nothing to say.
