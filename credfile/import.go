@@ -32,13 +32,9 @@ func Import(path, profile string, store func(Keys) error) error {
 	if err != nil {
 		return fmt.Errorf("read credentials file: %w", err)
 	}
-	keys, err := Find(text, profile)
+	keys, out, err := Take(text, path, profile)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	out, err := Remove(text, profile)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return err
 	}
 	if err := store(keys); err != nil {
 		return fmt.Errorf("store the keys of profile %s: %w (%s is unchanged)", profile, err, path)
@@ -51,6 +47,21 @@ func Import(path, profile string, store func(Keys) error) error {
 		return fmt.Errorf("the keys are stored, but %s still holds them: remove [%s] from it by hand (%w)", path, profile, err)
 	}
 	return nil
+}
+
+// Take returns the keys of section [profile] of text, the credentials
+// file at path (see Find), and text without that section (see Remove);
+// the error names path.
+func Take(text []byte, path, profile string) (Keys, []byte, error) {
+	keys, err := Find(text, profile)
+	if err != nil {
+		return Keys{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out, err := Remove(text, profile)
+	if err != nil {
+		return Keys{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return keys, out, nil
 }
 
 // rewrite replaces the file at path, which held old when it was read, with

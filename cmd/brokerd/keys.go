@@ -261,12 +261,9 @@ func importPipe(pipe io.Reader, path, profile string, store func(credfile.Keys) 
 	case len(text) == 0:
 		return fmt.Errorf("%s (a pipe) gave nothing: nothing writes to it, or what does printed nothing", path)
 	}
-	keys, err := credfile.Find(text, profile)
+	keys, _, err := credfile.Take(text, path, profile) // refuses what a file's import refuses
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if _, err := credfile.Remove(text, profile); err != nil { // what a file's import would refuse
-		return fmt.Errorf("%s: %w", path, err)
+		return err
 	}
 	if err := store(keys); err != nil {
 		return fmt.Errorf("store the keys of profile %s: %w", profile, err)
