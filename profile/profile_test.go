@@ -443,8 +443,9 @@ func TestParse_AsSDK(t *testing.T) {
 	}
 }
 
-// sdkProfile returns profile name of text as aws-sdk-go-v2 reads it.
-func sdkProfile(t *testing.T, text, name string) profile.Profile {
+// sdkShared returns profile name of the config file text as
+// aws-sdk-go-v2's shared config reads it, with no credentials file.
+func sdkShared(t *testing.T, text, name string) config.SharedConfig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -457,6 +458,13 @@ func sdkProfile(t *testing.T, text, name string) profile.Profile {
 	if err != nil {
 		t.Fatalf("config.LoadSharedConfigProfile(%q) of %q = %v", name, text, err)
 	}
+	return sc
+}
+
+// sdkProfile returns profile name of text as aws-sdk-go-v2 reads it.
+func sdkProfile(t *testing.T, text, name string) profile.Profile {
+	t.Helper()
+	sc := sdkShared(t, text, name)
 	p := profile.Profile{Name: name, RoleARN: sc.RoleARN, SourceProfile: sc.SourceProfileName, ExternalID: sc.ExternalID,
 		RoleSessionName: sc.RoleSessionName, Region: sc.Region, MFASerial: sc.MFASerial}
 	if sc.RoleDurationSeconds != nil {

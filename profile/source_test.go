@@ -1,12 +1,8 @@
 package profile_test
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/config"
 )
 
 // TestConfig_SourceWithKeys checks that a source_profile whose section
@@ -79,17 +75,7 @@ func TestConfig_SourceWithKeys(t *testing.T) {
 // roles assumed from it, innermost first, as aws-sdk-go-v2 resolves them.
 func sdkSource(t *testing.T, text, name string) (string, []string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sc, err := config.LoadSharedConfigProfile(t.Context(), name, func(o *config.LoadSharedConfigOptions) {
-		o.ConfigFiles = []string{path}
-		o.CredentialsFiles = []string{}
-	})
-	if err != nil {
-		t.Fatalf("config.LoadSharedConfigProfile(%q) of %q = %v", name, text, err)
-	}
+	sc := sdkShared(t, text, name)
 	var chain []string
 	p := &sc
 	for p.RoleARN != "" && p.Source != nil {
