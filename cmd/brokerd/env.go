@@ -108,7 +108,11 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 		}
 		warnings = append(warnings, notAnswering(err, dir, installed))
 		if reg == "" && getenv(wire.VarRegion) == "" && getenv(wire.VarDefRegion) == "" {
-			warnings = append(warnings, "the region of profile "+cmp.Or(profile, "(the default)")+" is not known while brokerd does not answer: run this again once it does, or set AWS_REGION and AWS_DEFAULT_REGION")
+			which := "the daemon's default profile"
+			if profile != "" {
+				which = "profile " + profile
+			}
+			warnings = append(warnings, "the region of "+which+" is not known while brokerd does not answer: run this again once it does, or set AWS_REGION and AWS_DEFAULT_REGION")
 		}
 	}
 	vars = [][2]string{

@@ -176,7 +176,7 @@ func TestShellVars_daemonDown(t *testing.T) {
 		t.Errorf("shellVars() with nothing installed = %q, %v, want %q", vars, err, want)
 	}
 	if len(warnings) != 2 || !strings.Contains(warnings[0], "No such file or directory: '"+token+"'") || !strings.Contains(warnings[0], "brokerd install") ||
-		!strings.Contains(warnings[1], "region") {
+		!strings.Contains(warnings[1], "region of the daemon's default profile is not known") {
 		t.Errorf("warnings = %q, want what SDKs say meanwhile and how to start brokerd, and that the region is not known", warnings)
 	}
 
