@@ -15,7 +15,14 @@ type usageError struct {
 	cmd *cobra.Command
 }
 
-func (u usageError) Error() string { return u.err.Error() + "; usage: " + u.cmd.UseLine() }
+func (u usageError) Error() string {
+	line := u.cmd.UseLine()
+	if u.cmd.HasAvailableSubCommands() {
+		// cobra's line for a group leaves out the command it needs.
+		line = u.cmd.CommandPath() + " COMMAND [flags]"
+	}
+	return u.err.Error() + "; usage: " + line
+}
 
 func (u usageError) Unwrap() error { return u.err }
 

@@ -15,9 +15,9 @@ func TestRun_usage(t *testing.T) {
 		args []string
 		want []string // in the error
 	}{
-		{nil, []string{"give a command: one of", "usage: brokerd [flags]"}},
-		{[]string{"frob"}, []string{`unknown command "frob"`, "usage: brokerd [flags]"}},
-		{[]string{"keys"}, []string{"keys needs a command: one of add, import, list, remove, rotate", "usage: brokerd keys [flags]"}},
+		{nil, []string{"give a command: one of", "usage: brokerd COMMAND [flags]"}},
+		{[]string{"frob"}, []string{`unknown command "frob"`, "usage: brokerd COMMAND [flags]"}},
+		{[]string{"keys"}, []string{"keys needs a command: one of add, import, list, remove, rotate", "usage: brokerd keys COMMAND [flags]"}},
 		{[]string{"keys", "lst"}, []string{`unknown command "lst" for keys: did you mean list?`}},
 		{[]string{"keys", "add"}, []string{"wrong number of arguments (0 given)", "usage: brokerd keys add PROFILE [flags]"}},
 		{[]string{"keys", "rotate", "a", "b"}, []string{"usage: brokerd keys rotate PROFILE [flags]"}},
