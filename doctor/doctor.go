@@ -81,6 +81,7 @@ func Run(ctx context.Context, env Env) []Check {
 	}
 	out = append(out, checkSSO(env, cfg, st, len(daemon) > 0 && daemon[0].Level == OK)...)
 	out = append(out, checkShadowing(env, f)...)
+	out = append(out, checkIgnoreEndpointsVar(env)...)
 	out = append(out, checkRegion(env, f, cfg))
 	keys, keychain := checkKeychain(ctx, env)
 	out = append(out, checkSyntax(env)...)

@@ -607,3 +607,23 @@ func TestRun_UnusedKeysOfARole(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_IgnoreEndpointsVar checks that an
+// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS the SDKs read differently is
+// reported, and true or false are not.
+func TestRun_IgnoreEndpointsVar(t *testing.T) {
+	for _, v := range []string{"yes", "1", "TRUE", "false"} {
+		t.Run(v, func(t *testing.T) {
+			w := newWorld(t)
+			w.vars["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = v
+			checks := Run(context.Background(), w.env)
+			c, found := find(checks, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+			if want := v == "yes" || v == "1"; found != want {
+				t.Fatalf("Run() with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s reports it: %v, want %v:\n%s", v, found, want, printed(checks))
+			}
+			if found && (c.Level != Warn || !strings.Contains(c.Message, "botocore and the aws CLI read it as false") || c.Fix != "export AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true or false, or unset it") {
+				t.Errorf("Run() with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s = %+v, want a warning saying how the SDKs read it, and its fix", v, c)
+			}
+		})
+	}
+}

@@ -155,6 +155,19 @@ func checkShadowing(env Env, f files) []Check {
 	return out
 }
 
+// checkIgnoreEndpointsVar warns of an AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+// that is neither true nor false: botocore (and so the aws CLI) reads it
+// as false, and the Go SDK fails to load any configuration with it.
+func checkIgnoreEndpointsVar(env Env) []Check {
+	v := env.Getenv(profile.IgnoreEndpointsVar)
+	if v == "" || strings.EqualFold(v, "true") || strings.EqualFold(v, "false") {
+		return nil
+	}
+	return []Check{{profile.IgnoreEndpointsVar, Warn,
+		fmt.Sprintf("%s=%s is neither true nor false: botocore and the aws CLI read it as false, and the Go SDK fails to load any configuration with it", profile.IgnoreEndpointsVar, v),
+		fmt.Sprintf("export %s=true or false, or unset it", profile.IgnoreEndpointsVar)}}
+}
+
 // credentialSettings are the settings other than keys that give a profile
 // credentials of its own, which SDKs use before the container provider.
 var credentialSettings = []string{"role_arn", "source_profile", "credential_process", "credential_source",

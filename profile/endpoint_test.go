@@ -71,3 +71,45 @@ func sdkSTSClientEndpoint(t *testing.T, text, name string) string {
 	}
 	return aws.ToString(sts.NewFromConfig(cfg).Options().BaseEndpoint)
 }
+
+// TestParse_IgnoreEndpointsEnv checks that AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
+// when it is true or false (in any case), decides over a profile's
+// ignore_configured_endpoint_urls, as in aws-sdk-go-v2 (its environment
+// config comes before the shared config) and botocore (the variable before
+// the profile in its config chain); unset or empty, the profile decides,
+// as in aws-sdk-go-v2 (botocore reads an empty value as false).
+func TestParse_IgnoreEndpointsEnv(t *testing.T) {
+	for _, v := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_PROFILE"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	const global = "[profile a]\nendpoint_url = http://global:1\n"
+	tests := []struct {
+		env, text, want string
+		ignore          bool
+	}{
+		{"false", global + "ignore_configured_endpoint_urls = true\n", "http://global:1", false},
+		{"FALSE", global + "ignore_configured_endpoint_urls = true\n", "http://global:1", false},
+		{"false", global + "services = s\nignore_configured_endpoint_urls = true\n[services s]\nsts =\n  endpoint_url = http://sts:2\n", "http://sts:2", false},
+		{"true", global, "", true},
+		{"True", global + "ignore_configured_endpoint_urls = false\n", "", true},
+		{"", global + "ignore_configured_endpoint_urls = true\n", "", true},
+		{"", global, "http://global:1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+"/"+tt.text, func(t *testing.T) {
+			t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", tt.env)
+			if tt.env == "" {
+				os.Unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+			}
+			p, err := mustParse(t, tt.text).Get("a")
+			if err != nil || p.EndpointURL != tt.want || p.IgnoreEndpoints != tt.ignore {
+				t.Errorf("with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%q, Parse(%q).Get(a) = EndpointURL %q, IgnoreEndpoints %v, %v; want %q, %v",
+					tt.env, tt.text, p.EndpointURL, p.IgnoreEndpoints, err, tt.want, tt.ignore)
+			}
+			if got := sdkSTSClientEndpoint(t, tt.text, "a"); got != tt.want {
+				t.Errorf("with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%q, aws-sdk-go-v2's STS client of profile a of %q sends to %q, want %q", tt.env, tt.text, got, tt.want)
+			}
+		})
+	}
+}

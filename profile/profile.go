@@ -41,15 +41,15 @@ type Profile struct {
 	MFAProcess      string
 	// EndpointURL is where the SDKs send the STS calls of this profile,
 	// as the file sets it: the endpoint_url of sts in the [services NAME]
-	// section the profile names, else its endpoint_url; "" when it sets
-	// ignore_configured_endpoint_urls = true, or neither. The environment
-	// (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
-	// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) comes first, and is not read
-	// here.
+	// section the profile names, else its endpoint_url; "" when
+	// IgnoreEndpoints, or it sets neither. AWS_ENDPOINT_URL_STS and
+	// AWS_ENDPOINT_URL come first, and are not read here.
 	EndpointURL string
-	// IgnoreEndpoints is ignore_configured_endpoint_urls = true: the SDKs
-	// use no endpoint of the file for this profile, its source profile's
-	// included.
+	// IgnoreEndpoints means the SDKs use no endpoint of the file for this
+	// profile, its source profile's included:
+	// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true, or the profile's
+	// ignore_configured_endpoint_urls = true unless that variable is false
+	// (see ignoresEndpoints).
 	IgnoreEndpoints bool
 	// CredentialProcess is the command of credential_process, which the
 	// SDKs run for credentials (brokerd does not).
@@ -129,6 +129,7 @@ func Parse(path string, text []byte) *Config { return ParseFile(text).Config(pat
 // Config returns the profiles of f, a config file, as Parse does.
 func (f File) Config(path string) *Config {
 	services := map[string]*Section{}
+	envIgnore, envSet := ignoreEndpointsEnv()
 	c := &Config{Path: path, profiles: map[string]Profile{}, invalid: map[string]error{}}
 	for _, s := range f.Sections {
 		if name, ok := strings.CutPrefix(s.Name, "services "); ok {
@@ -144,22 +145,21 @@ func (f File) Config(path string) *Config {
 			c.invalid[name] = fmt.Errorf("%w %s, profile %q: %v", ErrInvalid, path, name, err)
 			continue
 		}
-		p.EndpointURL = stsEndpoint(s, services)
-		p.IgnoreEndpoints = ignoresEndpoints(s)
+		p.IgnoreEndpoints = envIgnore || !envSet && ignoresEndpoints(s)
+		if !p.IgnoreEndpoints {
+			p.EndpointURL = stsEndpoint(s, services)
+		}
 		c.profiles[name] = p
 	}
 	return c
 }
 
 // stsEndpoint is the endpoint that the SDKs send the STS calls of profile
-// s to, as the file sets it (aws-sdk-go-v2: resolveBaseEndpoint of config
-// and of sts; botocore: ConfiguredEndpointProvider): none when the profile
-// ignores configured endpoints (true in any case), else the endpoint_url
-// of sts in the [services NAME] section it names, else its endpoint_url.
+// s to, as the file sets it, when configured endpoints are not ignored
+// (aws-sdk-go-v2: resolveBaseEndpoint of config and of sts; botocore:
+// ConfiguredEndpointProvider): the endpoint_url of sts in the [services
+// NAME] section it names, else its endpoint_url.
 func stsEndpoint(s *Section, services map[string]*Section) string {
-	if ignoresEndpoints(s) {
-		return ""
-	}
 	if svc := services[s.Keys["services"]]; svc != nil {
 		if u := svc.Nested["sts"]["endpoint_url"]; u != "" {
 			return u
@@ -172,6 +172,29 @@ func stsEndpoint(s *Section, services map[string]*Section) string {
 // ignore_configured_endpoint_urls = true (in any case).
 func ignoresEndpoints(s *Section) bool {
 	return strings.EqualFold(s.Keys["ignore_configured_endpoint_urls"], "true")
+}
+
+// IgnoreEndpointsVar is the variable that decides over every profile's
+// ignore_configured_endpoint_urls.
+const IgnoreEndpointsVar = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+
+// ignoreEndpointsEnv returns what AWS_IGNORE_CONFIGURED_ENDPOINT_URLS says,
+// and whether it says anything: true or false, in any case, decide for
+// every profile, as in aws-sdk-go-v2 (the environment config before the
+// shared config) and botocore (the variable before the profile); unset or
+// empty, each profile decides, as in aws-sdk-go-v2. The SDKs part on the
+// other values: botocore reads an empty or other value as false, and
+// aws-sdk-go-v2 fails to load any configuration with another value (so
+// brokerd's STS calls fail too); doctor warns of both.
+func ignoreEndpointsEnv() (ignore, set bool) {
+	v := os.Getenv(IgnoreEndpointsVar)
+	switch {
+	case strings.EqualFold(v, "true"):
+		return true, true
+	case strings.EqualFold(v, "false"):
+		return false, true
+	}
+	return false, false
 }
 
 // Header is the config file's section header of profile name.
@@ -219,7 +242,6 @@ func parseProfile(name string, s *Section) (Profile, error) {
 		Region:            get("region"),
 		MFASerial:         get("mfa_serial"),
 		MFAProcess:        get("mfa_process"),
-		EndpointURL:       get("endpoint_url"),
 		CredentialProcess: get("credential_process"),
 		SSOSession:        get("sso_session"),
 		SSOStartURL:       get("sso_start_url"),
