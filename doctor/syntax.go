@@ -32,6 +32,12 @@ func checkSyntax(env Env) []Check {
 				fmt.Sprintf("%s line %d: %s, so the aws CLI and boto3 refuse the whole file (\"Unable to parse config file\") while brokerd and the Go SDK skip the line", file, p.line, p.why),
 				fmt.Sprintf("%s on line %d of %s", p.fix, p.line, file)})
 		}
+		if i == 0 {
+			for _, p := range sectionNameProblems(text) {
+				out = append(out, Check{"syntax", Warn, fmt.Sprintf("%s line %d: %s", file, p.line, p.why),
+					fmt.Sprintf("on line %d of %s, %s", p.line, file, p.fix)})
+			}
+		}
 		for _, p := range valueProblems(text) {
 			out = append(out, Check{"syntax", Warn, fmt.Sprintf("%s line %d: %s", file, p.line, p.why),
 				fmt.Sprintf("%s on line %d of %s", p.fix, p.line, file)})
