@@ -245,7 +245,7 @@ func hint(se *stsError, api smithy.APIError, kind fault.Kind) string {
 	case se.session && (badKeys(code) || code == "ExpiredToken"):
 		return fmt.Sprintf(" (the MFA session of profile %q is no longer valid: run `brokerd login %s`)", se.signer, se.signer)
 	case badKeys(code):
-		return fmt.Sprintf(" (the keychain's keys of profile %q are not valid: store current ones with `brokerd keys add %s`)", se.signer, se.signer)
+		return fmt.Sprintf(" (the keychain's keys of profile %q are not valid: store current ones with `brokerd keys add %s --replace`)", se.signer, se.signer)
 	case code == "AccessDenied" && se.op == "AssumeRole":
 		return fmt.Sprintf(" (check that %s trusts your user and that your user may assume it)", se.profile.RoleARN)
 	}

@@ -170,7 +170,7 @@ func TestClassify(t *testing.T) {
 			name: "STS invalid keys", profile: "dev",
 			err:        &stsError{op: "AssumeRole", profile: devRole, signer: "base", err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
 			wantStatus: 403, wantCode: "InvalidClientTokenId",
-			wantIn: []string{`keys of profile "base"`, "`brokerd keys add base`"},
+			wantIn: []string{`keys of profile "base"`, "`brokerd keys add base --replace`"},
 		},
 		{
 			name: "STS refuses the credentials of an SSO source", profile: "dev",
@@ -183,13 +183,13 @@ func TestClassify(t *testing.T) {
 			name: "STS invalid keys of a source profile", profile: "base",
 			err:        &stsError{op: "GetSessionToken", profile: base, signer: "base", err: apiErr(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")},
 			wantStatus: 403, wantCode: "SignatureDoesNotMatch",
-			wantIn: []string{"STS GetSessionToken", "`brokerd keys add base`"},
+			wantIn: []string{"STS GetSessionToken", "`brokerd keys add base --replace`"},
 		},
 		{
 			name: "STS invalid keys under a chained role", profile: "admin",
 			err:        &stsError{op: "AssumeRole", profile: adminRole, signer: "base", err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
 			wantStatus: 403, wantCode: "InvalidClientTokenId",
-			wantIn: []string{`profile "admin"`, "`brokerd keys add base`"},
+			wantIn: []string{`profile "admin"`, "`brokerd keys add base --replace`"},
 			notIn:  []string{"keys add dev", "keys add admin"},
 		},
 		{
@@ -209,7 +209,7 @@ func TestClassify(t *testing.T) {
 			name: "STS invalid keys at an MFA login", profile: "base",
 			err:        &stsError{op: "GetSessionToken", profile: base, signer: "base", mfa: true, err: apiErr(403, "InvalidClientTokenId", "The security token included in the request is invalid.")},
 			wantStatus: 403, wantCode: "InvalidClientTokenId",
-			wantIn: []string{"`brokerd keys add base`"},
+			wantIn: []string{"`brokerd keys add base --replace`"},
 			notIn:  []string{"brokerd login"},
 		},
 		{

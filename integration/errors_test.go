@@ -128,8 +128,8 @@ source_profile = {user}
 	tests := []struct {
 		name, profile, code, phrase string
 	}{
-		{"unknown keys, role", e.profile("stranger-role"), "InvalidClientTokenId", "the keychain's keys of profile \"" + stranger + "\" are not valid: store current ones with `brokerd keys add " + stranger + "`"},
-		{"unknown keys, source profile", stranger, "InvalidClientTokenId", "store current ones with `brokerd keys add " + stranger + "`"},
+		{"unknown keys, role", e.profile("stranger-role"), "InvalidClientTokenId", "the keychain's keys of profile \"" + stranger + "\" are not valid: store current ones with `brokerd keys add " + stranger + " --replace`"},
+		{"unknown keys, source profile", stranger, "InvalidClientTokenId", "store current ones with `brokerd keys add " + stranger + " --replace`"},
 		{"role not allowed", e.profile("denied"), "AccessDenied", "check that arn:aws:iam::999999999999:role/UpdateApp trusts your user and that your user may assume it"},
 	}
 	for _, tt := range tests {

@@ -266,6 +266,16 @@ func (e *Env) addKeys(t testing.TB, profile string, k keyPair) {
 	}
 }
 
+// replaceKeys stores k for profile, which has other keys, with `brokerd
+// keys add --replace`.
+func (e *Env) replaceKeys(t testing.TB, profile string, k keyPair) {
+	t.Helper()
+	out := e.mustRun(t, k.stdin(), "keys", "add", profile, "--replace")
+	if want := "stored keys " + k.masked() + " for profile " + profile; !strings.Contains(out, want) {
+		t.Fatalf("brokerd keys add %s --replace printed %q, want it to contain %q", profile, out, want)
+	}
+}
+
 // status returns `brokerd status --json`.
 func (e *Env) status(t testing.TB) control.Status {
 	t.Helper()

@@ -68,7 +68,7 @@ func TestKeysAddHeals(t *testing.T) {
 		// The failure opened a retry window: the stored error, at once.
 		wantAPIError(t, d.get(t, "/v1/credentials/"+prod, nil), http.StatusForbidden, "InvalidClientTokenId", "brokerd keys add "+dev)
 
-		e.addKeys(t, dev, good)
+		e.replaceKeys(t, dev, good)
 		added := time.Now()
 		d.credentials(t, prod)
 		t.Logf("after keys add, %s was served within %v", prod, time.Since(added).Round(time.Millisecond))

@@ -233,6 +233,63 @@ func TestKeysImport(t *testing.T) {
 	})
 }
 
+// TestKeysKeepStoredKeys checks that keys add and keys import replace
+// other keys of a profile only with --replace: the secret of a long-term
+// key is shown once, when it is made, so keys replaced by mistake (the
+// wrong profile named) would be lost. A different key id is refused before
+// the secret is read; the same keys again are no change.
+func TestKeysKeepStoredKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.profile("dev")
+	k, other := randomKeys(t), randomKeys(t)
+	e.addKeys(t, dev, k)
+	listed := func() string { return e.mustRun(t, "", "keys", "list") }
+
+	r := e.run(t, other.stdin(), "keys", "add", dev)
+	wantOneLineError(t, r, "profile "+dev+" has keys "+k.masked()+" in the keychain already: add --replace to replace them")
+	if strings.Contains(r.stdout+r.stderr, other.Secret) || strings.Contains(r.stdout+r.stderr, k.Secret) {
+		t.Errorf("keys add quoted a secret: %v", r)
+	}
+	// The key id alone is refused: the secret is not asked for.
+	r = e.run(t, other.ID+"\n", "keys", "add", dev)
+	wantOneLineError(t, r, "add --replace to replace them")
+	// The same key id with another secret is refused too.
+	r = e.run(t, k.ID+"\n"+other.Secret+"\n", "keys", "add", dev)
+	wantOneLineError(t, r, "add --replace to replace them")
+	if list := listed(); !strings.Contains(list, dev+"\t"+k.masked()) {
+		t.Fatalf("keys list = %q after refused adds, want %s with %s kept", list, dev, k.masked())
+	}
+	if out := e.mustRun(t, k.stdin(), "keys", "add", dev); !strings.Contains(out, "keys "+k.masked()+" of profile "+dev+" are in the keychain already") {
+		t.Errorf("keys add of the same keys printed %q, want that they are stored already", out)
+	}
+
+	credentials := filepath.Join(e.Dir, "credentials")
+	text := "[" + dev + "]\naws_access_key_id = " + other.ID + "\naws_secret_access_key = " + other.Secret + "\n"
+	if err := os.WriteFile(credentials, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run(t, "", "keys", "import", dev)
+	wantOneLineError(t, r, "profile "+dev+" has keys "+k.masked()+" in the keychain already: add --replace")
+	if got, _ := os.ReadFile(credentials); string(got) != text {
+		t.Errorf("a refused keys import changed the file to %q", got)
+	}
+	if list := listed(); !strings.Contains(list, dev+"\t"+k.masked()) {
+		t.Fatalf("keys list = %q after a refused import, want %s with %s kept", list, dev, k.masked())
+	}
+	r = e.run(t, "", "keys", "import", dev, "--replace")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: they replace the keys "+k.masked()) {
+		t.Errorf("keys import --replace = %v, want the keys moved and a warning naming those replaced", r)
+	}
+	if list := listed(); !strings.Contains(list, dev+"\t"+other.masked()) {
+		t.Errorf("keys list = %q after keys import --replace, want %s with %s", list, dev, other.masked())
+	}
+	e.replaceKeys(t, dev, k)
+	if list := listed(); !strings.Contains(list, dev+"\t"+k.masked()) {
+		t.Errorf("keys list = %q after keys add --replace, want %s with %s", list, dev, k.masked())
+	}
+}
+
 // TestKeysAddFromEnv stores the keys of AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY, and says to unset them: left in the shell, they
 // would shadow brokerd in every SDK started from it.

@@ -33,22 +33,40 @@ import (
 
 func (e *env) keysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage long-term keys in the OS keychain"}
-	var fromEnv bool
+	var fromEnv, replace bool
 	add := &cobra.Command{
 		Use:   "add PROFILE",
 		Short: "Store a profile's long-term access key in the keychain",
 		Long: "Store a profile's long-term access key id and secret access key in the OS keychain.\n" +
 			"On a terminal it asks for both (the secret without echo), checking the key id before asking for the\n" +
 			"secret; otherwise it reads two lines from standard input: the access key id, then the secret access\n" +
-			"key. With --from-env it takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Nothing is written to any file.",
+			"key. With --from-env it takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Nothing is written to any file.\n" +
+			"Other keys already stored for the profile are replaced only with --replace.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := keychain.ValidProfile(args[0]); err != nil {
 				return err
 			}
-			k, err := e.readKeys(fromEnv)
+			old, err := e.storedKeys(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			// A different key id is refused before the secret is asked for.
+			k, err := e.readKeys(fromEnv, func(id string) error {
+				if old != nil && id != old.AccessKeyID && !replace {
+					return keysExist(args[0], *old)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			switch {
+			case old != nil && k == *old:
+				fmt.Fprintf(e.stdout, "keys %s of profile %s are in the keychain already\n", wire.Mask(k.AccessKeyID), args[0])
+				return nil
+			case old != nil && !replace:
+				return keysExist(args[0], *old)
 			}
 			if err := e.keys.AddKeys(cmd.Context(), args[0], k); err != nil {
 				return err
@@ -63,6 +81,7 @@ func (e *env) keysCmd() *cobra.Command {
 		},
 	}
 	add.Flags().BoolVar(&fromEnv, "from-env", false, "read AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	add.Flags().BoolVar(&replace, "replace", false, "replace the keys the keychain holds for the profile (their secret is lost)")
 	var asJSON bool
 	list := &cobra.Command{
 		Use:     "list",
@@ -141,7 +160,8 @@ func (e *env) listKeys(ctx context.Context, asJSON bool) error {
 }
 
 func (e *env) keysImportCmd() *cobra.Command {
-	return &cobra.Command{
+	var replace bool
+	cmd := &cobra.Command{
 		Use:   "import PROFILE",
 		Short: "Move a profile's keys from ~/.aws/credentials into the keychain",
 		Long: "Move the keys of section [PROFILE] of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE,\n" +
@@ -149,7 +169,8 @@ func (e *env) keysImportCmd() *cobra.Command {
 			"byte of the file stays as it was (comments and other sections included); the file is replaced\n" +
 			"atomically. A section that appears twice, holds a session token or settings other than the keys,\n" +
 			"or that SDKs read differently is refused, and the file left as it was. A pipe is read once and\n" +
-			"nothing is removed: AWS_SHARED_CREDENTIALS_FILE=<(pass show aws) brokerd keys import dev.",
+			"nothing is removed: AWS_SHARED_CREDENTIALS_FILE=<(pass show aws) brokerd keys import dev.\n" +
+			"Other keys already stored for the profile are replaced only with --replace.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -167,7 +188,13 @@ func (e *env) keysImportCmd() *cobra.Command {
 				if err := checkKeyID(stored.AccessKeyID); err != nil {
 					return err
 				}
-				if old, err := e.keys.Keys(cmd.Context(), name); err == nil && old.AccessKeyID != stored.AccessKeyID {
+				old, err := e.storedKeys(cmd.Context(), name)
+				switch {
+				case err != nil:
+					return err
+				case old != nil && *old != stored && !replace:
+					return keysExist(name, *old)
+				case old != nil && old.AccessKeyID != stored.AccessKeyID:
 					replaced = old.AccessKeyID
 				}
 				return e.keys.AddKeys(cmd.Context(), name, stored)
@@ -197,6 +224,8 @@ func (e *env) keysImportCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace the keys the keychain holds for the profile (their secret is lost)")
+	return cmd
 }
 
 // maxCredentialsFile bounds what keys import reads: no credentials file
@@ -357,9 +386,29 @@ func checkKeyID(id string) error {
 	return keyid.Check(id)
 }
 
+// storedKeys returns the keys the keychain holds for profile, nil when it
+// holds none or an item that is not brokerd's (which keys add replaces).
+func (e *env) storedKeys(ctx context.Context, profile string) (*keychain.Keys, error) {
+	k, err := e.keys.Keys(ctx, profile)
+	switch {
+	case errors.Is(err, keychain.ErrNotFound), errors.Is(err, keychain.ErrFormat):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &k, nil
+}
+
+// keysExist is the refusal to replace the keys old of profile.
+func keysExist(profile string, old keychain.Keys) error {
+	return fmt.Errorf("profile %s has keys %s in the keychain already: add --replace to replace them (brokerd keeps no other copy of their secret), or run `brokerd keys rotate %[1]s` to make a new key in IAM",
+		profile, wire.Mask(old.AccessKeyID))
+}
+
 // readKeys reads a key pair from the environment, the terminal or stdin,
-// checking the key id before the secret is read.
-func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
+// checking the key id, with checkKeyID and then with check, before the
+// secret is read.
+func (e *env) readKeys(fromEnv bool, check func(id string) error) (keychain.Keys, error) {
 	if fromEnv {
 		k := keychain.Keys{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
 		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
@@ -367,6 +416,9 @@ func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 		}
 		if err := checkKeyID(k.AccessKeyID); err != nil {
 			return keychain.Keys{}, fmt.Errorf("AWS_ACCESS_KEY_ID: %w", err)
+		}
+		if err := check(k.AccessKeyID); err != nil {
+			return keychain.Keys{}, err
 		}
 		return k, k.Validate()
 	}
@@ -378,6 +430,9 @@ func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 		}
 		id = strings.TrimSpace(id)
 		if err := checkKeyID(id); err != nil {
+			return keychain.Keys{}, err
+		}
+		if err := check(id); err != nil {
 			return keychain.Keys{}, err
 		}
 		fmt.Fprint(e.stderr, "Secret access key (not shown): ")
@@ -395,6 +450,9 @@ func (e *env) readKeys(fromEnv bool) (keychain.Keys, error) {
 		lines = append(lines, strings.TrimSpace(sc.Text()))
 		if len(lines) == 1 {
 			if err := checkKeyID(lines[0]); err != nil {
+				return keychain.Keys{}, err
+			}
+			if err := check(lines[0]); err != nil {
 				return keychain.Keys{}, err
 			}
 		}
