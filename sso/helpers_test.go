@@ -3,6 +3,7 @@ package sso_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,6 +27,7 @@ type fakeStore struct {
 	secrets []string
 	err     error // returned by every method when set
 	setErr  error // returned by Set when set
+	sets    int   // calls of Set, refused ones included
 }
 
 var _ sso.Store = (*fakeStore)(nil)
@@ -40,6 +43,7 @@ func (s *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
 func (s *fakeStore) Set(_ context.Context, key string, blob []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sets++
 	if s.err != nil {
 		return s.err
 	}
@@ -62,6 +66,37 @@ func (s *fakeStore) Delete(_ context.Context, key string) error {
 	defer s.mu.Unlock()
 	delete(s.blobs, key)
 	return s.err
+}
+
+// refuseSets makes Set return err (a locked keychain); nil takes sets
+// again.
+func (s *fakeStore) refuseSets(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setErr = err
+}
+
+// setCalls returns how many times Set was called.
+func (s *fakeStore) setCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sets
+}
+
+// checkNoSecretsIn fails t if a log entry of logs holds a token or secret
+// the store was given.
+func (s *fakeStore) checkNoSecretsIn(t *testing.T, logs *observer.ObservedLogs) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range logs.All() {
+		line := fmt.Sprintf("%s %v", e.Message, e.ContextMap())
+		for _, secret := range s.secrets {
+			if strings.Contains(line, secret) {
+				t.Errorf("log entry %q holds a secret", e.Message)
+			}
+		}
+	}
 }
 
 // field returns a string field of the record stored under key.

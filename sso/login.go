@@ -167,9 +167,9 @@ func (l *Login) Wait(ctx context.Context) error {
 		if err := r.update(out, now); err != nil {
 			return fmt.Errorf("sign in to sso session %q: %w", s.Key(), err)
 		}
-		c.refreshMu.Lock()
-		err = c.save(ctx, s, r)
-		c.refreshMu.Unlock()
+		unlock := c.lock(s.Key())
+		err = c.save(ctx, s.Key(), r)
+		unlock()
 		if err != nil {
 			return err
 		}

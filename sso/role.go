@@ -75,8 +75,7 @@ func (c *Client) roleCredentials(ctx context.Context, s Session, tok Token, acco
 // removed), whose region is not known any more. It reports whether there
 // were any.
 func (c *Client) Forget(ctx context.Context, key string) (bool, error) {
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
+	defer c.lock(key)()
 	c.setUnsaved(key, nil)
 	blob, err := c.store.Get(ctx, key)
 	if err != nil || blob == nil {
@@ -93,11 +92,11 @@ func (c *Client) Forget(ctx context.Context, key string) (bool, error) {
 // portal cannot be asked, the error, returned after the tokens are
 // removed, wraps ErrStillSignedInAtPortal.
 func (c *Client) Logout(ctx context.Context, s Session) error {
-	c.refreshMu.Lock()
+	unlock := c.lock(s.Key())
 	r, loadErr := c.load(ctx, s)
 	c.setUnsaved(s.Key(), nil)
 	err := c.store.Delete(ctx, s.Key())
-	c.refreshMu.Unlock()
+	unlock()
 	if err != nil {
 		return fmt.Errorf("remove the token of sso session %q: %w", s.Key(), err)
 	}

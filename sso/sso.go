@@ -84,6 +84,11 @@ type Token struct {
 	// Refreshable is true while a refresh token is stored: brokerd renews
 	// the access token before it expires, without a person.
 	Refreshable bool
+	// InMemoryOnly is true while the token, refreshed when the Store
+	// refused it (a locked keychain), is held only in memory: the refresh
+	// token it replaced is spent, so a restart before a later store takes
+	// it needs a new sign-in.
+	InMemoryOnly bool
 }
 
 func (t Token) String() string {
@@ -130,15 +135,29 @@ type Client struct {
 	mu      sync.Mutex
 	regions map[string]*services
 
-	flights   singleflight.Group // refreshes, by session key
-	refreshMu sync.Mutex         // held while a session's record is read, changed and written
+	flights singleflight.Group // refreshes, by session key
+
+	// locks holds, by session key, the mutex held while that session's
+	// record is read, changed and written: one session's slow refresh
+	// holds up no other session.
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex
 
 	// unsaved holds, by session key, a record refreshed at the service
 	// that the Store refused (a keychain locked after a sleep): the
 	// refresh token it replaced is spent, so it is kept, and used, until
-	// a later save takes it.
+	// a later store takes it (see storeLater).
 	unsavedMu sync.Mutex
-	unsaved   map[string]record
+	unsaved   map[string]unsaved
+	storing   map[string]bool // the keys whose store is under way in the background
+	wg        sync.WaitGroup  // those stores
+}
+
+// unsaved is a record the Store refused, and when it was last offered to
+// the Store.
+type unsaved struct {
+	r     record
+	tried time.Time
 }
 
 // services are the SDK clients of one region, built once.
@@ -152,11 +171,25 @@ func New(store Store, log *zap.Logger, cfg Config) *Client {
 	if cfg.RefreshBefore <= 0 {
 		cfg.RefreshBefore = 5 * time.Minute
 	}
-	c := &Client{store: store, log: log.Named("sso"), cfg: cfg, clock: cfg.Clock, regions: map[string]*services{}, unsaved: map[string]record{}}
+	c := &Client{store: store, log: log.Named("sso"), cfg: cfg, clock: cfg.Clock, regions: map[string]*services{},
+		locks: map[string]*sync.Mutex{}, unsaved: map[string]unsaved{}, storing: map[string]bool{}}
 	if c.clock == nil {
 		c.clock = clockwork.NewRealClock()
 	}
 	return c
+}
+
+// lock locks the record of the session key, and returns its unlock.
+func (c *Client) lock(key string) (unlock func()) {
+	c.locksMu.Lock()
+	m := c.locks[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		c.locks[key] = m
+	}
+	c.locksMu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // services returns the SDK clients of region, configured as the SDK

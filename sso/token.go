@@ -33,19 +33,25 @@ func (r record) token() Token {
 }
 
 // load returns the record of s, or an error wrapping ErrLoginRequired when
-// there is none for its start URL and region.
+// there is none for its start URL and region. A record held only in memory
+// comes before the Store's.
 func (c *Client) load(ctx context.Context, s Session) (record, error) {
 	c.unsavedMu.Lock()
-	r, ok := c.unsaved[s.Key()]
+	u, ok := c.unsaved[s.Key()]
 	c.unsavedMu.Unlock()
-	if ok && r.StartURL == s.StartURL && r.Region == s.Region {
-		return r, nil
+	if ok && u.r.StartURL == s.StartURL && u.r.Region == s.Region {
+		return u.r, nil
 	}
 	blob, err := c.store.Get(ctx, s.Key())
 	if err != nil {
 		return record{}, fmt.Errorf("read the token of sso session %q: %w", s.Key(), err)
 	}
-	r = record{}
+	if blob != nil {
+		// The Store gave an item: a keychain that was locked may take
+		// what it refused.
+		c.storeAllLater(storeAfterAccess)
+	}
+	r := record{}
 	switch {
 	case blob == nil:
 		return record{}, fmt.Errorf("sso session %q: nobody signed in: %w", s.Key(), ErrLoginRequired)
@@ -59,29 +65,127 @@ func (c *Client) load(ctx context.Context, s Session) (record, error) {
 	return r, nil
 }
 
-func (c *Client) save(ctx context.Context, s Session, r record) error {
+// save stores r as the record of the session key, and drops the one held
+// in memory; the caller holds the session's lock.
+func (c *Client) save(ctx context.Context, key string, r record) error {
 	blob, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if err := c.store.Set(ctx, s.Key(), blob); err != nil {
-		return fmt.Errorf("store the token of sso session %q: %w", s.Key(), err)
+	if err := c.store.Set(ctx, key, blob); err != nil {
+		return fmt.Errorf("store the token of sso session %q: %w", key, err)
 	}
-	c.setUnsaved(s.Key(), nil)
+	c.setUnsaved(key, nil)
+	c.storeAllLater(storeAfterAccess) // the Store takes records again
 	return nil
 }
 
-// setUnsaved keeps r as the record of key that the Store refused; nil
-// drops it.
+// setUnsaved keeps r as the record of key that the Store refused just
+// now; nil drops it.
 func (c *Client) setUnsaved(key string, r *record) {
 	c.unsavedMu.Lock()
 	defer c.unsavedMu.Unlock()
 	if r == nil {
 		delete(c.unsaved, key)
 	} else {
-		c.unsaved[key] = *r
+		c.unsaved[key] = unsaved{r: *r, tried: c.clock.Now()}
 	}
 }
+
+const (
+	// refreshWait bounds a refresh, and a store of a record held in
+	// memory, that callers no longer wait for.
+	refreshWait = 30 * time.Second
+	// storeRetry is how often Token offers a record held in memory to
+	// the Store again: a locked macOS keychain may show its unlock
+	// prompt at each offer.
+	storeRetry = time.Minute
+	// storeAfterAccess is how soon after the last offer a record held in
+	// memory is offered again once the Store has given or taken another
+	// item, which a locked keychain does not.
+	storeAfterAccess = 5 * time.Second
+)
+
+// storeLater offers the record of key held in memory, if any, to the Store
+// again in the background, unless it was offered less than gap ago or an
+// offer is under way. Nobody waits for it: a request never waits on the
+// keychain, nor on a person at its unlock prompt, for a record it has.
+func (c *Client) storeLater(key string, gap time.Duration) {
+	now := c.clock.Now()
+	c.unsavedMu.Lock()
+	u, ok := c.unsaved[key]
+	due := ok && !c.storing[key] && now.Sub(u.tried) >= gap
+	if due {
+		u.tried = now
+		c.unsaved[key] = u
+		c.storing[key] = true
+	}
+	c.unsavedMu.Unlock()
+	if !due {
+		return
+	}
+	c.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), refreshWait)
+		defer cancel()
+		c.storeHeld(ctx, key)
+		c.unsavedMu.Lock()
+		delete(c.storing, key)
+		c.unsavedMu.Unlock()
+	})
+}
+
+// storeAllLater is storeLater for every record held in memory.
+func (c *Client) storeAllLater(gap time.Duration) {
+	c.unsavedMu.Lock()
+	keys := make([]string, 0, len(c.unsaved))
+	for k := range c.unsaved {
+		keys = append(keys, k)
+	}
+	c.unsavedMu.Unlock()
+	for _, k := range keys {
+		c.storeLater(k, gap)
+	}
+}
+
+// storeHeld stores the record of key held in memory, if it still is.
+func (c *Client) storeHeld(ctx context.Context, key string) error {
+	defer c.lock(key)()
+	c.unsavedMu.Lock()
+	u, ok := c.unsaved[key]
+	c.unsavedMu.Unlock()
+	if !ok {
+		return nil // stored, replaced or signed out meanwhile
+	}
+	if err := c.save(ctx, key, u.r); err != nil {
+		c.log.Debug("sso token still held only in memory: the keychain did not take it",
+			zap.String("session", key), zap.Error(err))
+		return err
+	}
+	c.log.Info("sso token stored; it was held only in memory", zap.String("session", key), zap.Time("expires", u.r.ExpiresAt))
+	return nil
+}
+
+// StoreUnsaved stores every session's token held only in memory (refreshed
+// while the Store refused it), waiting for the Store up to ctx: for a
+// daemon that stops, whose next start would otherwise need new sign-ins.
+// Its errors hold no token.
+func (c *Client) StoreUnsaved(ctx context.Context) error {
+	c.unsavedMu.Lock()
+	keys := make([]string, 0, len(c.unsaved))
+	for k := range c.unsaved {
+		keys = append(keys, k)
+	}
+	c.unsavedMu.Unlock()
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, c.storeHeld(ctx, k))
+	}
+	return errors.Join(errs...)
+}
+
+// Wait waits for the stores of tokens held in memory that Token started
+// in the background, each of which ends within 30 s.
+func (c *Client) Wait() { c.wg.Wait() }
 
 // fresh tells whether r's access token is valid for longer than the
 // refresh margin.
@@ -94,10 +198,29 @@ func (c *Client) fresh(r record) bool {
 // error wrapping ErrLoginRequired when there is no token, or it expired and
 // cannot be refreshed: no refresh token, the client registration expired,
 // or the service refused the refresh.
+//
+// A token held only in memory (Token.InMemoryOnly) is offered to the Store
+// again in the background, at most once a minute, or 5 s after the Store
+// gave or took another session's.
 func (c *Client) Token(ctx context.Context, s Session) (Token, error) {
 	if err := s.validate(); err != nil {
 		return Token{}, err
 	}
+	tok, err := c.token(ctx, s)
+	if err != nil {
+		return Token{}, err
+	}
+	c.unsavedMu.Lock()
+	u, held := c.unsaved[s.Key()]
+	c.unsavedMu.Unlock()
+	if held {
+		tok.InMemoryOnly = u.r.AccessToken == tok.AccessToken
+		c.storeLater(s.Key(), storeRetry)
+	}
+	return tok, nil
+}
+
+func (c *Client) token(ctx context.Context, s Session) (Token, error) {
 	r, err := c.load(ctx, s)
 	if errors.Is(err, ErrLoginRequired) {
 		// Read while a refresh wrote it (in parts, in the macOS
@@ -123,10 +246,9 @@ func (c *Client) refresh(ctx context.Context, s Session, rejected string) (Token
 		key += "\x00rejected"
 	}
 	done := c.flights.DoChan(key, func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshWait)
 		defer cancel()
-		c.refreshMu.Lock()
-		defer c.refreshMu.Unlock()
+		defer c.lock(s.Key())()
 		return c.refreshLocked(ctx, s, rejected)
 	})
 	select {
@@ -161,7 +283,7 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 			// refused token expires.
 			state = "was refused by the portal"
 			r.AccessToken, r.ExpiresAt = "", time.Time{}
-			if err := c.save(ctx, s, r); err != nil {
+			if err := c.save(ctx, s.Key(), r); err != nil {
 				return Token{}, err
 			}
 		case r.AccessToken == "":
@@ -183,7 +305,7 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 			if r.AccessToken == rejected {
 				r.AccessToken, r.ExpiresAt = "", time.Time{}
 			}
-			if serr := c.save(ctx, s, r); serr != nil {
+			if serr := c.save(ctx, s.Key(), r); serr != nil {
 				c.setUnsaved(s.Key(), &r)
 				return Token{}, serr
 			}
@@ -198,11 +320,12 @@ func (c *Client) refreshLocked(ctx context.Context, s Session, rejected string) 
 		}
 		return Token{}, fmt.Errorf("refresh the token of sso session %q: %w", s.Key(), err)
 	}
-	if err := c.save(ctx, s, r); err != nil {
+	if err := c.save(ctx, s.Key(), r); err != nil {
 		// The refresh token just used is spent: dropping what replaced
 		// it would sign the session out.
 		c.setUnsaved(s.Key(), &r)
-		c.log.Warn("sso token refreshed, but not stored; kept in memory until the next refresh stores it",
+		c.log.Warn("sso token refreshed, but the keychain did not take it: the session is held only in memory, "+
+			"and a restart before it is stored needs a new sign-in; it is offered to the keychain again at each use, at most once a minute",
 			zap.String("session", s.Key()), zap.Time("expires", r.ExpiresAt), zap.Error(err))
 		return r.token(), nil
 	}
