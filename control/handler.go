@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/brokerd/brokerd/httperr"
+	"github.com/brokerd/brokerd/httpsrv"
 )
 
 // maxBody bounds a request's body, and bodyTimeout the time it may take
@@ -22,18 +23,14 @@ const (
 	bodyTimeout = 5 * time.Second
 )
 
-// Server returns the control API's server for svc: a request's headers
-// must arrive within 5 s and its body within bodyTimeout, and connections
-// idle for 2 minutes are closed. There is no WriteTimeout: SSOWait
-// answers after up to MaxSSOWait.
+// Server returns the control API's server for svc, with httpsrv's limits:
+// a request's headers must arrive within 5 s and its body within
+// bodyTimeout, and connections idle for 2 minutes are closed. There is no
+// WriteTimeout: SSOWait answers after up to MaxSSOWait.
 func Server(svc Service, log *zap.Logger) *http.Server {
-	return &http.Server{
-		Handler:           Handler(svc, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          zap.NewStdLog(log),
-	}
+	s := httpsrv.New(Handler(svc, log))
+	s.ErrorLog = zap.NewStdLog(log)
+	return s
 }
 
 // Handler serves svc on the control API.

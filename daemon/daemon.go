@@ -24,6 +24,7 @@ import (
 	"github.com/brokerd/brokerd/conns"
 	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/creds"
+	"github.com/brokerd/brokerd/httpsrv"
 	"github.com/brokerd/brokerd/keychain"
 	"github.com/brokerd/brokerd/server"
 	"github.com/brokerd/brokerd/sso"
@@ -151,37 +152,24 @@ func Run(ctx context.Context, cfg Config) error {
 	// What an edit of the config file is compared with (nil: any edit
 	// drops every cached profile).
 	svc.applied, _ = b.Profiles()
-	// ReadHeaderTimeout stops clients that never finish a request, and
-	// IdleTimeout frees connections that clients keep idle. There is no
-	// WriteTimeout: a response is under 1 KiB and never waits on the
-	// client, and its deadline would cost every request a timer.
-	api := &http.Server{
-		Handler: server.New(c, server.Config{
-			Token:          token,
-			Hosts:          []string{addr.String(), fmt.Sprintf("localhost:%d", addr.Port)},
-			DefaultProfile: cfg.DefaultProfile,
-			Log:            log.Named("server"),
-			Clock:          cfg.Clock,
-			Audit:          x.audit,
-			Relay:          x.loopbackRelay(cfg, c, token, log),
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ConnState:         conns.Track,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
-	}
+	// httpsrv.New: header, idle and size limits, no WriteTimeout.
+	api := httpsrv.New(server.New(c, server.Config{
+		Token:          token,
+		Hosts:          []string{addr.String(), fmt.Sprintf("localhost:%d", addr.Port)},
+		DefaultProfile: cfg.DefaultProfile,
+		Log:            log.Named("server"),
+		Clock:          cfg.Clock,
+		Audit:          x.audit,
+		Relay:          x.loopbackRelay(cfg, c, token, log),
+	}))
+	api.ConnState = conns.Track
+	api.ErrorLog = zap.NewStdLog(log.Named("http"))
 	x.wrap(api)
 	// Containers reach the relay socket through brokerd's relay (docker
 	// setup): the same credentials, for container tokens only.
-	rel := &http.Server{
-		Handler: server.NewRelay(c, server.RelayConfig{Tokens: x.tokens, MainToken: token, Log: log.Named("relay"),
-			Clock: cfg.Clock, Audit: x.audit, ClientHeader: true}),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
-	}
+	rel := httpsrv.New(server.NewRelay(c, server.RelayConfig{Tokens: x.tokens, MainToken: token, Log: log.Named("relay"),
+		Clock: cfg.Clock, Audit: x.audit, ClientHeader: true}))
+	rel.ErrorLog = zap.NewStdLog(log.Named("http"))
 	ctrs := &containers{svc: svc, tokens: x.tokens, state: cfg.State, auditDir: cfg.AuditDir, log: log.Named("containers")}
 	ctl := control.Server(controlAPI{svc, ctrs}, log.Named("control"))
 	// Requests still waiting on STS or the keychain near the end of the

@@ -22,6 +22,7 @@ import (
 
 	"github.com/brokerd/brokerd/conns"
 	"github.com/brokerd/brokerd/httperr"
+	"github.com/brokerd/brokerd/httpsrv"
 	"github.com/brokerd/brokerd/wire"
 )
 
@@ -159,13 +160,8 @@ func CheckListen(addr string) error {
 // keeps them cannot exhaust the relay's memory or file descriptors.
 func Serve(ctx context.Context, ln *net.TCPListener, maxConns int, h http.Handler) error {
 	l := conns.Limit(ln, maxConns)
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ConnState:         conns.Track,
-	}
+	srv := httpsrv.New(h)
+	srv.ConnState = conns.Track
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	select {
