@@ -139,7 +139,7 @@ func TestRunOptions_Region(t *testing.T) {
 
 func TestClient_Args(t *testing.T) {
 	c := docker.Client{Profile: "a,b", HostTokenFile: "/s/containers/c1/token", CIDFile: "/s/containers/c1/cid", Region: "eu-west-1"}
-	want := "--network brokerd --cidfile /s/containers/c1/cid --env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/a%2Cb " +
+	want := "--network brokerd --cap-drop NET_RAW --cidfile /s/containers/c1/cid --env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2/v1/credentials/a%2Cb " +
 		"--env AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/brokerd/token --mount type=bind,source=/s/containers/c1/token,target=/run/brokerd/token,readonly " +
 		"--env AWS_REGION=eu-west-1 --env AWS_DEFAULT_REGION=eu-west-1"
 	if got := strings.Join(c.Args(), " "); got != want {
@@ -150,6 +150,40 @@ func TestClient_Args(t *testing.T) {
 	if !strings.Contains(got, "--env AWS_CONTAINER_AUTHORIZATION_TOKEN ") && !strings.HasSuffix(got, "--env AWS_CONTAINER_AUTHORIZATION_TOKEN") ||
 		strings.Contains(got, "TOKEN_FILE") || strings.Contains(got, "--mount") || strings.Contains(got, "AWS_REGION") {
 		t.Errorf("Args with TokenEnv = %s: want the variable's name only, no file, no region", got)
+	}
+	c = docker.Client{Profile: "p", HostTokenFile: "/t", KeepNetRaw: true}
+	if got := strings.Join(c.Args(), " "); strings.Contains(got, "--cap-drop") {
+		t.Errorf("Args with KeepNetRaw = %s, want no --cap-drop", got)
+	}
+}
+
+// A container keeps CAP_NET_RAW, with which it forges ARP answers for the
+// relay's address, only when its options give it back; they are named in
+// a warning, with the other options that let it pose as the relay.
+func TestRunOptions_NetRaw(t *testing.T) {
+	tests := []struct {
+		args     string
+		adds     bool
+		spoofing []string
+	}{
+		{"app", false, nil},
+		{"--cap-drop ALL --cap-add CHOWN app", false, nil},
+		{"--cap-add NET_RAW app", true, []string{"--cap-add NET_RAW"}},
+		{"--cap-add=cap_net_raw app", true, []string{"--cap-add cap_net_raw"}},
+		{"--cap-add all app", true, []string{"--cap-add all"}},
+		{"--privileged app", true, []string{"--privileged"}},
+		{"--privileged=false app", false, nil},
+		{"--cap-add NET_ADMIN app", false, []string{"--cap-add NET_ADMIN"}},
+		{"app --cap-add NET_RAW", false, nil}, // the command's, not docker's
+	}
+	for _, tt := range tests {
+		o, err := docker.ParseRunArgs(strings.Fields(tt.args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.AddsNetRaw() != tt.adds || !slices.Equal(o.Spoofing(), tt.spoofing) {
+			t.Errorf("ParseRunArgs(%q): AddsNetRaw() = %v, Spoofing() = %q; want %v, %q", tt.args, o.AddsNetRaw(), o.Spoofing(), tt.adds, tt.spoofing)
+		}
 	}
 }
 
@@ -163,6 +197,7 @@ func TestCompose(t *testing.T) {
 		var got struct {
 			Services map[string]struct {
 				Networks    []string
+				CapDrop     []string `yaml:"cap_drop"`
 				Environment map[string]string
 				Volumes     []map[string]any
 			}
@@ -176,9 +211,9 @@ func TestCompose(t *testing.T) {
 			v["source"] = interpolate(t, v["source"].(string))
 		}
 		wantVolumes := []map[string]any{{"type": "bind", "source": host, "target": "/run/brokerd/token", "read_only": true}}
-		if !slices.Equal(web.Networks, []string{"default", "brokerd"}) || web.Environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] != "/run/brokerd/token" ||
+		if !slices.Equal(web.Networks, []string{"default", "brokerd"}) || !slices.Equal(web.CapDrop, []string{"NET_RAW"}) || web.Environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] != "/run/brokerd/token" ||
 			web.Environment["AWS_REGION"] != "us-east-1" || !reflect.DeepEqual(web.Volumes, wantVolumes) || got.Networks["brokerd"]["external"] != true {
-			t.Errorf("Compose(%q) reads as %+v, want the project's default network and brokerd's, the token file's variable, the region and a read-only bind of %q:\n%s", host, got, host, fragment)
+			t.Errorf("Compose(%q) reads as %+v, want the project's default network and brokerd's, NET_RAW dropped, the token file's variable, the region and a read-only bind of %q:\n%s", host, got, host, fragment)
 		}
 	}
 }

@@ -26,13 +26,22 @@ type Client struct {
 	CIDFile string
 	// Region is the profile's region; "" sets none.
 	Region string
+	// KeepNetRaw leaves the container Docker's default CAP_NET_RAW, which
+	// Args otherwise drops: with it a container forges ARP answers for the
+	// relay's address and collects the other containers' tokens. Set it
+	// only when the options add it back (RunOptions.AddsNetRaw).
+	KeepNetRaw bool
 }
 
 // Args are the options of docker run that give a container c's
-// credentials: brokerd's network, the endpoint's URL at the relay, the
-// token (the file's mount, or the variable's name), the region.
+// credentials: brokerd's network, without CAP_NET_RAW (see KeepNetRaw),
+// the endpoint's URL at the relay, the token (the file's mount, or the
+// variable's name), the region.
 func (c Client) Args() []string {
 	args := []string{"--network", Network}
+	if !c.KeepNetRaw {
+		args = append(args, "--cap-drop", "NET_RAW")
+	}
 	if c.CIDFile != "" {
 		args = append(args, "--cidfile", c.CIDFile)
 	}
@@ -62,12 +71,15 @@ func (c Client) Env() [][2]string {
 // Compose is a docker compose fragment for a service named service that
 // gives it c's credentials. The service stays on its project's default
 // network too: a service that names networks is on those alone, and would
-// no longer reach the other services of its project.
+// no longer reach the other services of its project. It drops CAP_NET_RAW,
+// as Args does; a cap_add of the service's own gives it back.
 func (c Client) Compose(service string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "services:\n  %s:\n", service)
 	fmt.Fprintf(&b, "    # default: the project's network, where the other services are (name yours instead if the service lists its own)\n")
-	fmt.Fprintf(&b, "    networks: [default, %s]\n    environment:\n", Network)
+	fmt.Fprintf(&b, "    networks: [default, %s]\n", Network)
+	fmt.Fprintf(&b, "    # without it no container on %s can forge ARP answers for the relay's address and take the others' tokens\n", Network)
+	fmt.Fprintf(&b, "    cap_drop: [NET_RAW]\n    environment:\n")
 	for _, kv := range c.Env() {
 		fmt.Fprintf(&b, "      %s: %s\n", kv[0], composeQuote(kv[1]))
 	}
@@ -88,9 +100,10 @@ func composeQuote(s string) string {
 // RunOptions is what brokerd reads in the arguments a person gives docker
 // run: the options before the image, and the image.
 type RunOptions struct {
-	User   string // --user, "" when not given
-	Name   string // --name, "" when not given
-	Detach bool
+	User       string // --user, "" when not given
+	Name       string // --name, "" when not given
+	Detach     bool
+	Privileged bool
 	// Restart is the --restart policy, "" when not given.
 	Restart string
 	Image   string
@@ -118,6 +131,38 @@ type RunOptions struct {
 func (o RunOptions) Restarts() bool {
 	policy, _, _ := strings.Cut(o.Restart, ":")
 	return policy != "" && policy != "no"
+}
+
+// AddsNetRaw reports whether the options give the container CAP_NET_RAW
+// themselves: --cap-add NET_RAW or ALL, or --privileged.
+func (o RunOptions) AddsNetRaw() bool {
+	return o.Privileged || slices.ContainsFunc(o.CapAdd, func(c string) bool {
+		c = CapName(c)
+		return c == "ALL" || c == "NET_RAW"
+	})
+}
+
+// Spoofing are the options that let the container pose as another address
+// on brokerd's network, the relay's 169.254.170.2 included: CAP_NET_RAW
+// forges ARP answers, CAP_NET_ADMIN gives its interface another address,
+// --privileged has both. Each is named as given ("--cap-add net_raw").
+func (o RunOptions) Spoofing() []string {
+	var out []string
+	if o.Privileged {
+		out = append(out, "--privileged")
+	}
+	for _, c := range o.CapAdd {
+		switch CapName(c) {
+		case "ALL", "NET_RAW", "NET_ADMIN":
+			out = append(out, "--cap-add "+c)
+		}
+	}
+	return out
+}
+
+// CapName is a capability as docker reads it: upper case, without CAP_.
+func CapName(c string) string {
+	return strings.TrimPrefix(strings.ToUpper(c), "CAP_")
 }
 
 // Region is the region to give the container in AWS_REGION and
@@ -190,6 +235,8 @@ func ParseRunArgs(args []string) (o RunOptions, err error) {
 			o.Name = value
 		case "--detach", "-d":
 			o.Detach = value == "" || value == "true"
+		case "--privileged":
+			o.Privileged = value == "" || value == "true"
 		case "--restart":
 			o.Restart = value
 		case "--cap-drop":

@@ -135,12 +135,12 @@ func TestDocker(t *testing.T) {
 	bin := t.TempDir()
 	static := buildStatic(t, bin, "github.com/brokerd/brokerd/cmd/brokerd", "brokerd")
 	ctxDir := t.TempDir()
-	for _, name := range []string{"whoami", "awsenv"} {
+	for _, name := range []string{"whoami", "awsenv", "rawsock"} {
 		if err := os.Rename(buildStatic(t, bin, "./testdata/"+name, name), filepath.Join(ctxDir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami awsenv /\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami awsenv rawsock /\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
 	image := "brokerd-whoami:test"
 	dockerCmd(t, "build", "-q", "-t", image, ctxDir)
 
@@ -258,6 +258,49 @@ region = eu-west-1
 		}
 		if r := e.run(t, "", "docker", "run", prod, "--", "--network", "host", image); r.code == 0 || !strings.Contains(r.stderr, "--network") {
 			t.Errorf("brokerd docker run with --network: %v, want a refusal naming --network", r)
+		}
+	})
+
+	// A container on brokerd's network that keeps Docker's default
+	// CAP_NET_RAW can forge ARP answers for 169.254.170.2 and collect the
+	// other containers' tokens: brokerd docker run drops it, and the
+	// container still gets its credentials. Options that add it back are
+	// obeyed, with a warning.
+	t.Run("no raw sockets", func(t *testing.T) {
+		// packet is what the container said of its packet socket (docker
+		// may put its standard error first).
+		packet := func(out string) string {
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, "packet socket: ") {
+					return l
+				}
+			}
+			return ""
+		}
+		c := runContainer(t, "--network", docker.Network, "--entrypoint", "/rawsock", image, "-raw", "-url", "http://"+docker.Gateway+":1/")
+		if packet(c.Out) != "packet socket: ok" {
+			t.Fatalf("a container on network %s with Docker's default capabilities printed %q; want it to open a packet socket, as the defect needs", docker.Network, c.Out)
+		}
+		const name = "brokerd-it-noraw"
+		r := e.run(t, "", append(append([]string{"docker", "run", prod, "--", "--name", name, "--entrypoint", "/rawsock"}, inContainer...), image)...)
+		id := strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format", "{{.Id}}", name))
+		dockerCmd(t, "rm", "--force", name)
+		wantServed(t, container{ID: id, Out: r.stdout, Code: r.code}, name)
+		if packet(r.stdout) != "packet socket: operation not permitted" || !strings.Contains(r.stdout, "\n"+assumedUpdateApp) {
+			t.Errorf("brokerd docker run: %v; want no packet socket (operation not permitted), then the role's ARN", r)
+		}
+		if strings.Contains(r.stderr, "NET_RAW") {
+			t.Errorf("brokerd docker run without --cap-add warned %q", r.stderr)
+		}
+		// --cap-add ALL and --privileged are unit tests only: this engine
+		// (in a container itself) cannot apply every capability.
+		for _, add := range [][]string{{"--cap-add", "NET_RAW"}, {"--cap-add=cap_net_raw"}} {
+			args := append(append([]string{"docker", "run", prod, "--", "--rm", "--entrypoint", "/rawsock"}, add...), image, "-raw", "-url", "http://"+docker.Gateway+":1/")
+			r := e.run(t, "", args...)
+			warnings := strings.Count(r.stderr, "pose as the relay")
+			if packet(r.stdout) != "packet socket: ok" || warnings != 1 || !strings.Contains(r.stderr, "--cap-add ") {
+				t.Errorf("brokerd %s: %v; want the packet socket the options ask for and one warning naming --cap-add", strings.Join(args, " "), r)
+			}
 		}
 	})
 

@@ -269,7 +269,8 @@ func (e *env) dockerRunCmd() *cobra.Command {
 		Use:   "run PROFILE -- [DOCKER RUN OPTIONS] IMAGE [COMMAND...]",
 		Short: "docker run with PROFILE's credentials, through a token made for this container and revoked when it ends",
 		Long: "Run docker run with the options that give the container PROFILE's credentials (brokerd's network, the\n" +
-			"endpoint's URL at the relay, a token file mounted read-only, the region), then your options. The token\n" +
+			"endpoint's URL at the relay, a token file mounted read-only, the region) and drop CAP_NET_RAW, with which\n" +
+			"a container could pose as the relay, unless your options add it back; then your options. The token\n" +
 			"is made for this container alone and revoked when docker run returns; with --detach it lasts until its\n" +
 			"expiry (--ttl) or brokerd docker revoke. docker's exit code is brokerd's.",
 		Args: cobra.MinimumNArgs(2),
@@ -336,11 +337,17 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 			"the container's SDKs may not use %s's credentials; drop them (an AWS_PROFILE whose profile has credential_source = EcsContainer is fine)\n",
 			strings.Join(vars, ", "), profile)
 	}
+	if spoof := opts.Spoofing(); len(spoof) > 0 {
+		fmt.Fprintf(e.stderr, "brokerd: the docker run options (%s) let the container pose as the relay at %s on network %s "+
+			"(forging ARP answers, or taking its address) and collect the tokens of the other containers there; brokerd drops NET_RAW otherwise (ping works without it)\n",
+			strings.Join(spoof, ", "), wire.RelayAddr, docker.Network)
+	}
 	region, own := opts.Region(tok.Region)
 	if region == "" && !own {
 		fmt.Fprintf(e.stderr, "brokerd: profile %s sets no region: give the container AWS_REGION\n", profile)
 	}
-	c := docker.Client{Profile: profile, HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: region, TokenEnv: tokenEnv}
+	c := docker.Client{Profile: profile, HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: region, TokenEnv: tokenEnv,
+		KeepNetRaw: opts.AddsNetRaw()}
 	argv := append(append([]string{"run"}, c.Args()...), runArgs...)
 	run := exec.Command("docker", argv...)
 	run.Stdin, run.Stdout, run.Stderr = os.Stdin, e.stdout, e.stderr
@@ -491,7 +498,7 @@ func readerUID(ctx context.Context, r docker.Runner, opts docker.RunOptions, sel
 func overridesModes(opts docker.RunOptions) bool {
 	names := func(caps []string) bool {
 		return slices.ContainsFunc(caps, func(c string) bool {
-			c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+			c = docker.CapName(c)
 			return c == "ALL" || c == "DAC_OVERRIDE"
 		})
 	}
