@@ -18,17 +18,34 @@ import (
 )
 
 // With PEER_TEST_DIAL set, the test binary is a client: it dials the
-// address, prints its local address and waits for its stdin to close.
+// address, prints its local address and waits for its stdin to close;
+// with PEER_TEST_FDS=N too, it first opens N files, and dials again for
+// each line it reads.
 func TestMain(m *testing.M) {
 	if addr := os.Getenv("PEER_TEST_DIAL"); addr != "" {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+		n, _ := strconv.Atoi(os.Getenv("PEER_TEST_FDS"))
+		var files []*os.File
+		for range n {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			files = append(files, f)
 		}
-		fmt.Println(c.LocalAddr())
-		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
-		os.Exit(0)
+		in := bufio.NewReader(os.Stdin)
+		for {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			fmt.Println(c.LocalAddr())
+			if _, err := in.ReadString('\n'); err != nil || n == 0 {
+				break
+			}
+		}
+		os.Exit(len(files) - n)
 	}
 	os.Exit(m.Run())
 }

@@ -104,12 +104,12 @@ type Finder struct {
 	order  []key // insertion order, oldest first, for eviction
 	recent []int // pids last found, most recent first
 	procs  map[int]described
-	// socks holds the socket inodes that each recent process held when
-	// its fds were read, and the fd of each (one inode per fd): a burst of
+	// fds holds what was read of each recent process's fds: a burst of
 	// connections from one client costs one fd link each once its fds are
-	// read, and a client that reconnects has its former socket fds read
-	// first.
-	socks map[int]map[uint64]string
+	// read, a client that reconnects has its former socket fds read
+	// first, and a new client beside one holding thousands of fds has only
+	// that one's former sockets and new fds read (see findRecent).
+	fds map[int]*fdTable
 	// diag asks the kernel for the socket (Linux sock_diag) rather than
 	// reading proc's socket tables; set for the running system.
 	diag bool
@@ -155,7 +155,7 @@ func New(cfg Config) *Finder {
 		cfg.Size = 256
 	}
 	return &Finder{proc: cfg.Proc, diag: diag, size: cfg.Size, owners: make(map[key]Process), procs: make(map[int]described),
-		socks: make(map[int]map[uint64]string)}
+		fds: make(map[int]*fdTable)}
 }
 
 // Lookup finds the client of the accepted connection whose local and
@@ -207,9 +207,21 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 	if ok {
 		return p, nil
 	}
-	pid, searched := f.findRecent(sock, hints), false
+	pid, rest := f.findRecent(sock, hints)
+	searched := false
 	if pid == 0 {
-		pid, searched, err = f.search(sock, hints, s)
+		var more []unread
+		pid, searched, more, err = f.search(sock, hints, s)
+		// Only now, with no search allowed or none that found it, the fds
+		// of recent processes that held no socket when last read: the
+		// client may be one of them with a new socket on such an fd (a
+		// file closed since), but most often it is a new process, which
+		// the search finds first.
+		if pid == 0 {
+			if p := f.readRest(sock, append(rest, more...)); p != 0 {
+				pid, err = p, nil
+			}
+		}
 	}
 	if err != nil {
 		return Process{UID: sock.uid, Searched: searched}, fmt.Errorf("socket %v of uid %d: %w", r, sock.uid, err)
@@ -222,25 +234,28 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 
 // search finds the process holding sock among all but the pids in hints
 // (looked at already), one search at a time. A lookup that waited for
-// another's search first looks at the processes that one found.
-func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched bool, err error) {
+// another's search first looks at the processes that one found, as
+// findRecent does; the fds it left unread of them are returned with
+// ErrNotSearched or the search's error.
+func (f *Finder) search(sock socket, hints []int, s Search) (pid int, searched bool, rest []unread, err error) {
 	f.searching.Lock()
 	defer f.searching.Unlock()
 	f.mu.Lock()
 	found := slices.DeleteFunc(slices.Clone(f.recent), func(pid int) bool { return slices.Contains(hints, pid) })
 	f.mu.Unlock()
-	if pid := f.findRecent(sock, found); pid != 0 {
-		return pid, false, nil
+	if pid, rest = f.findRecent(sock, found); pid != 0 {
+		return pid, false, nil, nil
 	}
-	if !searchIf(s, func() { pid, err = findHolder(f.proc, sock, hints) }) {
-		return 0, false, ErrNotSearched
+	skip := append(slices.Clone(hints), found...)
+	if !searchIf(s, func() { pid, err = findHolder(f.proc, sock, skip) }) {
+		return 0, false, rest, ErrNotSearched
 	}
 	if err == nil {
 		f.mu.Lock()
 		f.addRecent(pid)
 		f.mu.Unlock()
 	}
-	return pid, true, err
+	return pid, true, rest, err
 }
 
 // searchIf runs search, a search of every process, when s (nil: no
@@ -259,45 +274,86 @@ func searchIf(s Search, search func()) bool {
 
 // findRecent returns the recent process that holds sock, 0 when none
 // does: first as their fds were last read, then reading them again, but
-// not those of a process of another user than the socket's. Reading a
-// process's fds again costs a readlink each, all of them when it does not
-// hold the socket (20 ms for 3,000 fds), outside the search budget: each
-// connection of another user (who may be refused, but is looked up)
-// cost that.
-func (f *Finder) findRecent(sock socket, hints []int) int {
+// not those of a process of another user than the socket's (each
+// connection of another user, who may be refused, but is looked up, cost
+// that). Of a process's fds it reads again only those that held sockets
+// when last read and those opened since (listed now, not then): a client
+// that reconnects gets the number of an fd it closed, one that opens many
+// connections at once new numbers. The others, which held files, it
+// returns unread: reading them all costs a readlink each (20 ms for 3,000
+// fds, an IDE's), outside the search budget, and a new client, whom only
+// a search finds, would pay that for each recent process.
+func (f *Finder) findRecent(sock socket, hints []int) (pid int, rest []unread) {
 	inode := sock.inode
 	target := socketLink(inode)
 	for _, pid := range hints {
 		f.mu.Lock()
-		fd, ok := f.socks[pid][inode]
+		fd, ok := f.fds[pid].holder(inode)
 		f.mu.Unlock()
 		// The fd may have been closed, or reused, since.
-		if ok && readLink(f.proc, strconv.Itoa(pid)+"/fd/"+fd) == target {
-			return pid
+		if ok && readLink(f.proc, fdPath(pid, fd)) == target {
+			return pid, nil
 		}
 	}
 	for _, pid := range hints {
 		f.mu.Lock()
-		known := f.socks[pid]
 		d, described := f.procs[pid]
 		f.mu.Unlock()
 		if described && d.p.UID != sock.uid {
 			continue
 		}
-		seen, found, err := scanFor(f.proc, strconv.Itoa(pid), inode, known)
+		listed, err := listFds(f.proc, pid)
 		if err != nil {
 			continue
 		}
 		f.mu.Lock()
-		if slices.Contains(f.recent, pid) {
-			f.socks[pid] = merge(known, seen)
+		t := f.fds[pid]
+		if t == nil && slices.Contains(f.recent, pid) {
+			t = newFdTable()
+			f.fds[pid] = t
 		}
+		first, others := t.split(listed)
 		f.mu.Unlock()
+		read, found := readFds(f.proc, pid, first, inode)
+		f.note(pid, read)
 		if found {
-			return pid
+			return pid, nil
+		}
+		if len(others) > 0 {
+			rest = append(rest, unread{pid, others})
+		}
+	}
+	return 0, rest
+}
+
+// unread is what findRecent left unread of a process's fds.
+type unread struct {
+	pid int
+	fds []int32
+}
+
+// readRest reads the fds that findRecent left unread until one is linked
+// to sock, and returns its process, 0 when none is.
+func (f *Finder) readRest(sock socket, rest []unread) int {
+	for _, u := range rest {
+		read, found := readFds(f.proc, u.pid, u.fds, sock.inode)
+		f.note(u.pid, read)
+		if found {
+			return u.pid
 		}
 	}
 	return 0
+}
+
+// note records what was read of pid's fds, while it is a recent process.
+func (f *Finder) note(pid int, read []fdLink) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.fds[pid]; t != nil {
+		for _, r := range read {
+			t.set(r.fd, r.inode)
+		}
+	}
 }
 
 // describe reads what describe does of pid, once per process: a client
@@ -347,7 +403,7 @@ func (f *Finder) addRecent(pid int) {
 	f.recent = slices.Insert(f.recent, 0, pid)
 	if len(f.recent) > maxRecent {
 		for _, pid := range f.recent[maxRecent:] {
-			delete(f.socks, pid)
+			delete(f.fds, pid)
 		}
 		f.recent = f.recent[:maxRecent]
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -177,63 +176,132 @@ func holds(proc fs.FS, pid, target string) (bool, error) {
 	return false, nil
 }
 
-// scanFor reads the fd links of the process named pid until one is linked
-// to the socket inode, and returns the sockets it read on the way (inode
-// to fd) and whether it found it. known is what an earlier scan returned:
-// the fds that were sockets then are read first, since a client that
-// opens a connection per request gets the number of the one it closed.
-func scanFor(proc fs.FS, pid string, inode uint64, known map[uint64]string) (seen map[uint64]string, found bool, err error) {
-	dir := pid + "/fd"
-	ents, err := fs.ReadDir(proc, dir)
+// listFds lists the fds of pid.
+func listFds(proc fs.FS, pid int) ([]int32, error) {
+	ents, err := fs.ReadDir(proc, strconv.Itoa(pid)+"/fd")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	wasSocket := make(map[string]bool, len(known))
-	for _, fd := range known {
-		wasSocket[fd] = true
-	}
-	slices.SortStableFunc(ents, func(a, b fs.DirEntry) int {
-		switch wa, wb := wasSocket[a.Name()], wasSocket[b.Name()]; {
-		case wa && !wb:
-			return -1
-		case wb && !wa:
-			return 1
-		}
-		return 0
-	})
-	seen = make(map[uint64]string)
+	fds := make([]int32, 0, len(ents))
 	for _, e := range ents {
-		n, ok := strings.CutPrefix(readLink(proc, dir+"/"+e.Name()), "socket:[")
-		if !ok {
-			continue
-		}
-		if in, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
-			seen[in] = e.Name()
-			if in == inode {
-				return seen, true, nil
-			}
+		if fd, err := strconv.ParseInt(e.Name(), 10, 32); err == nil {
+			fds = append(fds, int32(fd))
 		}
 	}
-	return seen, false, nil
+	return fds, nil
 }
 
-// merge is what is known of a process's sockets after a scan: what it saw,
-// and what was known of the fds it did not read (one inode per fd, so it
-// stays as small as the process's fd table).
-func merge(known, seen map[uint64]string) map[uint64]string {
-	read := make(map[string]bool, len(seen))
-	for _, fd := range seen {
-		read[fd] = true
-	}
-	out := maps.Clone(seen)
-	for in, fd := range known {
-		if !read[fd] {
-			if _, dup := out[in]; !dup {
-				out[in] = fd
-			}
+// fdPath is the name of pid's fd in proc.
+func fdPath(pid int, fd int32) string {
+	return strconv.Itoa(pid) + "/fd/" + strconv.FormatInt(int64(fd), 10)
+}
+
+// fdLink is what an fd read: the socket inode it was linked to, 0 when
+// it was not a socket.
+type fdLink struct {
+	fd    int32
+	inode uint64
+}
+
+// readFds reads the links of pid's fds, in order, until one is linked to
+// the socket inode, and returns what it read and whether it found it. An
+// fd closed meanwhile is left out.
+func readFds(proc fs.FS, pid int, fds []int32, inode uint64) (read []fdLink, found bool) {
+	dir := strconv.Itoa(pid) + "/fd/"
+	for _, fd := range fds {
+		l, err := fs.ReadLink(proc, dir+strconv.FormatInt(int64(fd), 10))
+		if err != nil {
+			continue
+		}
+		r := fdLink{fd: fd}
+		if n, ok := strings.CutPrefix(l, "socket:["); ok {
+			r.inode, _ = strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64)
+		}
+		read = append(read, r)
+		if r.inode == inode {
+			return read, true
 		}
 	}
-	return out
+	return read, false
+}
+
+// fdTable is what was read of a process's fds: the socket inode that each
+// fd read was linked to (0: not a socket), and the fd of each socket. An
+// fd listed that it does not hold is new, opened since, or not read yet.
+type fdTable struct {
+	fds   map[int32]fdEntry
+	socks map[uint64]int32
+	// listing counts the listings sorted, so that an fd that a listing
+	// no longer showed (closed) is dropped, and one that takes its number
+	// later is new.
+	listing uint32
+}
+
+type fdEntry struct {
+	inode   uint64
+	listing uint32 // the last listing that showed it
+}
+
+func newFdTable() *fdTable {
+	return &fdTable{fds: make(map[int32]fdEntry), socks: make(map[uint64]int32)}
+}
+
+// holder is the fd that held the socket inode when read.
+func (t *fdTable) holder(inode uint64) (int32, bool) {
+	if t == nil {
+		return 0, false
+	}
+	fd, ok := t.socks[inode]
+	return fd, ok
+}
+
+// split splits the fds listed into those to read first, the fds that were
+// sockets then the new ones, and the others, which held files when read.
+// It forgets the fds not listed. A nil table has every fd read first.
+func (t *fdTable) split(listed []int32) (first, others []int32) {
+	if t == nil {
+		return listed, nil
+	}
+	t.listing++
+	var fresh []int32
+	for _, fd := range listed {
+		e, ok := t.fds[fd]
+		switch {
+		case !ok:
+			fresh = append(fresh, fd)
+			continue
+		case e.inode != 0:
+			first = append(first, fd)
+		default:
+			others = append(others, fd)
+		}
+		e.listing = t.listing
+		t.fds[fd] = e
+	}
+	for fd, e := range t.fds {
+		if e.listing != t.listing {
+			t.forget(fd, e)
+		}
+	}
+	return append(first, fresh...), others
+}
+
+// set records what fd was read to hold.
+func (t *fdTable) set(fd int32, inode uint64) {
+	if e, ok := t.fds[fd]; ok {
+		t.forget(fd, e)
+	}
+	t.fds[fd] = fdEntry{inode: inode, listing: t.listing}
+	if inode != 0 {
+		t.socks[inode] = fd
+	}
+}
+
+func (t *fdTable) forget(fd int32, e fdEntry) {
+	delete(t.fds, fd)
+	if e.inode != 0 && t.socks[e.inode] == fd {
+		delete(t.socks, e.inode)
+	}
 }
 
 // socketLink is what an fd linked to the socket inode reads.

@@ -398,3 +398,62 @@ func TestFinder_OtherUserSkipsRecentFds(t *testing.T) {
 		t.Errorf("the lookup of uid 1001's socket listed %d fd directories and read %d of uid 1000's pid 42's fd links, want none", n, l)
 	}
 }
+
+// A recent client holding thousands of fds has only the fds that were
+// sockets at its last scan and those opened since read again for a new
+// client of its user, whom a search then finds; its own new sockets are
+// found among those, or, on an fd that held a file at the last scan,
+// among the rest, with no search. Reading them all cost a readlink a fd
+// (20 ms for 3,000) on the request path, outside the search budget, for
+// each new aws CLI while such a client (an IDE) was recent.
+func TestFinder_RecentWithManyFds(t *testing.T) {
+	f, p := newFinder(t, 0)
+	local := tcpAddr("127.0.0.1:8080")
+	link := func(to string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(to), Mode: fs.ModeSymlink} }
+	socket := func(port uint16, inode int) string {
+		return fmt.Sprintf("   9: 0100007F:%04X 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 %d 1 0000000000000000 20 4 30 10 -1\n", port, inode)
+	}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.PID != 42 {
+		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
+	}
+	for fd := 100; fd < 3100; fd++ {
+		p.MapFS[fmt.Sprintf("42/fd/%d", fd)] = link("/dev/null")
+	}
+	// pid 43's socket: pid 42's fds are all read, once.
+	if got, err := f.LookupLimited(tcpAddr("[::1]:8080"), tcpAddr("[::1]:54324"), &search{left: 1}); err != nil || got.PID != 43 || !got.Searched {
+		t.Fatalf("LookupLimited of a new client = %+v, %v; want pid 43, found by a search", got, err)
+	}
+	// pid 44's socket, port 54328, a new client again.
+	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + socket(54328, 800))}
+	p.MapFS["44/fd/3"] = link("socket:[800]")
+	p.links42.Store(0)
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54328"), &search{left: 1}); err != nil || got.PID != 44 || !got.Searched {
+		t.Errorf("LookupLimited of another new client = %+v, %v; want pid 44, found by a search", got, err)
+	}
+	if n := p.links42.Load(); n > 2 {
+		t.Errorf("the lookup of a new client read %d of pid 42's 3,003 fd links, want its 2 former sockets' alone", n)
+	}
+
+	// pid 42's socket on port 54326, on fd 4000, opened since.
+	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + socket(54326, 600) + socket(54327, 700))}
+	p.MapFS["42/fd/4000"] = link("socket:[600]")
+	p.links42.Store(0)
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54326"), &search{left: 0}); err != nil || got.PID != 42 || got.Searched {
+		t.Errorf("LookupLimited of pid 42's socket on a new fd, no search left = %+v, %v; want pid 42, no search", got, err)
+	}
+	if n := p.links42.Load(); n > 3 {
+		t.Errorf("the lookup of pid 42's socket on a new fd read %d of its fd links, want its 2 former sockets' and the new fd's", n)
+	}
+	// Its socket on port 54327, on fd 2000, which held /dev/null when read.
+	p.MapFS["42/fd/2000"] = link("socket:[700]")
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54327"), &search{left: 0}); err != nil || got.PID != 42 || got.Searched {
+		t.Errorf("LookupLimited of pid 42's socket on a reused fd, no search left = %+v, %v; want pid 42, no search", got, err)
+	}
+	// And on port 54329, on fd 1500, with a search allowed, which does not
+	// find it.
+	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + socket(54329, 900))}
+	p.MapFS["42/fd/1500"] = link("socket:[900]")
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54329"), &search{left: 1}); err != nil || got.PID != 42 {
+		t.Errorf("LookupLimited of pid 42's socket on a reused fd, a search allowed = %+v, %v; want pid 42", got, err)
+	}
+}
