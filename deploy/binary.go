@@ -33,21 +33,28 @@ func Binary() (string, error) {
 			temps = append(temps, r) // macOS: /var/folders/… is /private/var/folders/…
 		}
 	}
-	return path, checkBinary(path, temps)
+	home, _ := os.UserHomeDir()
+	return path, checkBinary(path, temps, home)
 }
 
-// checkBinary refuses a binary inside one of tempDirs or in a go-build
+// checkBinary refuses a binary inside one of tempDirs, unless it is in
+// home (a home under /tmp holds all the user has), or in a go-build
 // directory.
-func checkBinary(path string, tempDirs []string) error {
+func checkBinary(path string, tempDirs []string, home string) error {
 	temporary := false
 	for _, part := range strings.Split(filepath.ToSlash(path), "/") {
 		n, ok := strings.CutPrefix(part, "go-build")
 		temporary = temporary || ok && n != "" && strings.Trim(n, "0123456789") == ""
 	}
+	inside := func(dir string) bool {
+		rel, err := filepath.Rel(dir, path)
+		return dir != "" && err == nil && filepath.IsLocal(rel)
+	}
+	if filepath.Dir(home) == home {
+		home = "" // a home at / holds everything
+	}
 	for _, d := range tempDirs {
-		if rel, err := filepath.Rel(d, path); err == nil && filepath.IsLocal(rel) {
-			temporary = true
-		}
+		temporary = temporary || inside(d) && !inside(home)
 	}
 	if temporary {
 		return fmt.Errorf("brokerd is running from a temporary directory (%s), as under `go run`: install it first (`go install ./cmd/brokerd` or `go build -o ~/.local/bin/brokerd ./cmd/brokerd`), then run that binary's install", path)

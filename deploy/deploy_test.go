@@ -345,13 +345,21 @@ func TestCheckBinary(t *testing.T) {
 		{"/tmp/brokerd", false},
 		{"/private/var/folders/xy/T/go-build1/b001/exe/brokerd", false},
 		{"/home/ana/gotmp/go-build42/b001/exe/brokerd", false}, // GOTMPDIR
+		// A home in /tmp (a CI runner's) is where the user keeps things.
+		{"/tmp/home/.local/bin/brokerd", true},
+		{"/tmp/home/go-build1/b001/exe/brokerd", false},
+		{"/tmp/other/brokerd", false},
 	} {
-		err := checkBinary(tc.path, temps)
+		err := checkBinary(tc.path, temps, "/tmp/home")
 		if (err == nil) != tc.ok {
 			t.Errorf("checkBinary(%q) = %v, want ok %v", tc.path, err, tc.ok)
 		}
 		if err != nil && (!strings.Contains(err.Error(), "go install") || strings.Contains(err.Error(), "\n")) {
 			t.Errorf("checkBinary(%q) = %q, want one line saying to go install", tc.path, err)
 		}
+	}
+	// A home at / does not make /tmp the user's.
+	if err := checkBinary("/tmp/brokerd", temps, "/"); err == nil {
+		t.Errorf("checkBinary(%q) with home / = nil, want a refusal", "/tmp/brokerd")
 	}
 }
