@@ -63,8 +63,9 @@ var euid = os.Geteuid
 // who names the client of e: "pid 1234 /usr/bin/aws", with "(uid 0)" when
 // the process was not self's (root's, another user's: someone else got
 // the credentials) and "(in mnt:[4026532512])" when it ran in another
-// mount namespace (a container with the host's network), "uid 1001" when
-// only that is known, "container abc123 (label)", or "-".
+// mount namespace (a container with the host's network), "uid 1001
+// (note)" when only that is known, with the note that says why,
+// "container abc123 (label)", or "-".
 func who(e Event, self int) string {
 	var parts []string
 	if c := e.Container; c != nil {
@@ -88,7 +89,11 @@ func who(e Event, self int) string {
 			}
 			parts = append(parts, p)
 		} else {
-			parts = append(parts, fmt.Sprintf("uid %d", c.UID))
+			s := fmt.Sprintf("uid %d", c.UID)
+			if e.Note != "" { // why no process: not found, or not looked up
+				s += " (" + shown(e.Note) + ")"
+			}
+			parts = append(parts, s)
 		}
 	}
 	if len(parts) == 0 {

@@ -26,7 +26,10 @@ func formatted() []audit.Event {
 	e := issued("ci")
 	e.Time, e.Container = t0.Add(4*time.Minute), &audit.Container{ID: "0123456789abcdef", Label: "runner"}
 	// e.KeyID is left whole: Format masks it.
-	return []audit.Event{a, b, c, d, e}
+	f := issued("dev")
+	f.Time, f.KeyID, f.Client = t0.Add(5*time.Minute), "ASIA…MPLE", &audit.Client{UID: 1000}
+	f.Note = "client not looked up: too many new connections"
+	return []audit.Event{a, b, c, d, e, f}
 }
 
 // golden compares got with testdata/name, which -update rewrites.

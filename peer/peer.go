@@ -40,7 +40,8 @@ type Process struct {
 	PID int
 	// UID is the process's effective user id or, when the process was not
 	// found, the owner of the client's socket. Always set on success and
-	// with ErrNoProcess.
+	// with ErrNoProcess; with ErrNotSearched, -1 where the socket is found
+	// with its process alone (macOS: lsof).
 	UID int
 	// Exe is the path of the process's executable; "" when unreadable.
 	Exe string
@@ -69,7 +70,8 @@ var (
 	ErrNoProcess = errors.New("process holding the socket not found")
 	// ErrNotSearched means that the client is not among the processes
 	// found last, and the lookup's Search did not allow a search of every
-	// process. Process.UID is the socket's owner.
+	// process. Process.UID is the socket's owner, or -1 when unknown (see
+	// Process.UID).
 	ErrNotSearched = errors.New("client not among the processes found last, and no search allowed")
 )
 
@@ -187,7 +189,7 @@ func (f *Finder) LookupLimited(local, remote net.Addr, s Search) (Process, error
 	if f.proc == nil {
 		var p Process
 		if !searchIf(s, func() { p, err = systemLookup(l, r) }) {
-			return Process{}, ErrNotSearched
+			return Process{UID: -1}, ErrNotSearched
 		}
 		p.Searched = true
 		return p, err

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -429,6 +428,9 @@ func (a *Audit) identify(cs *connState, b *budget) {
 	switch {
 	case errors.Is(err, peer.ErrNotSearched):
 		cs.note = notLookedUp
+		if p.UID >= 0 { // the socket's owner, found before the search
+			cs.client = &audit.Client{UID: p.UID}
+		}
 	case err == nil:
 		cs.client = &audit.Client{PID: p.PID, Exe: p.Exe, UID: p.UID, MountNS: p.MountNS}
 		if p.Exe == "" {
@@ -436,7 +438,7 @@ func (a *Audit) identify(cs *connState, b *budget) {
 		}
 	case errors.Is(err, peer.ErrNoProcess):
 		cs.client = &audit.Client{UID: p.UID}
-		cs.note = fmt.Sprintf("process of uid %d not found", p.UID)
+		cs.note = "process not found"
 	case errors.Is(err, peer.ErrNotFound):
 		cs.note = "client not found: it had closed the connection"
 	default:

@@ -68,7 +68,7 @@ func TestAudit_LookupBudget(t *testing.T) {
 		switch {
 		case e.Client != nil && e.Client.PID == 42:
 			named += e.N()
-		case e.Client == nil && e.Note == notLookedUp:
+		case e.Client != nil && e.Client.PID == 0 && e.Client.UID == 1000 && e.Note == notLookedUp:
 			counted += e.N()
 		default:
 			t.Errorf("unexpected event %+v", e)
@@ -207,5 +207,49 @@ func TestAudit_BoundsKeepPendingRefusals(t *testing.T) {
 	}
 	if refused != 3 {
 		t.Errorf("the audit log holds %d refusals, want 3", refused)
+	}
+}
+
+// A connection whose lookup found its socket but was allowed no search
+// is written with the socket's owner: "client not looked up" lines still
+// say whose it was. Where the lookup knows no owner (macOS, where lsof
+// finds the socket and the process at once), or none was made (the rate
+// spent), the line names none.
+func TestAudit_NotLookedUpKeepsUID(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		uid    int  // the socket's owner that the lookup returns
+		rateOK bool // a lookup is allowed
+		want   *audit.Client
+	}{
+		{"uid known", 1001, true, &audit.Client{UID: 1001}},
+		{"root", 0, true, &audit.Client{UID: 0}},
+		{"uid unknown", -1, true, nil},
+		{"rate spent", 1001, false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := &memLog{}
+			l := audit.New(out, audit.Config{})
+			cfg := AuditConfig{LookupShare: 1e-9, LookupBurst: time.Nanosecond}
+			if !tt.rateOK {
+				cfg.LookupRate, cfg.LookupRateBurst = 1e-9, 1e-9
+			}
+			a := NewAudit(l, cfg)
+			a.lookup = func(local, remote net.Addr, s peer.Search) (peer.Process, error) {
+				return peer.Process{UID: tt.uid}, peer.ErrNotSearched
+			}
+			issueOnNewConn(a, &cache.Served{})
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var e audit.Event
+			if err := json.Unmarshal(out.b.Bytes(), &e); err != nil {
+				t.Fatalf("audit line %q: %v", out.b.Bytes(), err)
+			}
+			if e.Note != notLookedUp || (e.Client == nil) != (tt.want == nil) || (e.Client != nil && *e.Client != *tt.want) {
+				t.Errorf("issued after a lookup that returned uid %d, ErrNotSearched = client %+v, note %q; want client %+v, note %q",
+					tt.uid, e.Client, e.Note, tt.want, notLookedUp)
+			}
+		})
 	}
 }
