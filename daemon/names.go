@@ -70,21 +70,3 @@ func (s *service) Names(context.Context) (control.Names, error) {
 func configNames(cfg *profile.Config) control.Names {
 	return control.Names{Profiles: cfg.Names(), SSOSessions: cfg.SSOSessionNames()}
 }
-
-// ConfigNames lists the profiles and sso-sessions of the AWS config file
-// at path (empty: where the SDKs look), as a daemon serving it would name
-// them from it. It is for the shell's completion when no daemon runs, and
-// reads neither the keychain nor anything but that file.
-func ConfigNames(path string) (control.Names, error) {
-	if path == "" {
-		var err error
-		if path, err = profile.Path(); err != nil {
-			return control.Names{}, err
-		}
-	}
-	cfg, err := profile.Load(path)
-	if err != nil {
-		return control.Names{}, err
-	}
-	return configNames(cfg), nil
-}

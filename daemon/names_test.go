@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/brokerd/brokerd/control"
@@ -66,32 +64,5 @@ func TestService_NamesReadNoKeychain(t *testing.T) {
 	}
 	if n := keys.reads.Load(); n != 1 {
 		t.Errorf("the keychain's profile list was read %d times, want once (by status)", n)
-	}
-}
-
-// TestConfigNames checks the names of a config file read without a
-// daemon, and that a missing file has none.
-func TestConfigNames(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "config")
-	if err := os.WriteFile(path, []byte("[default]\n[profile dev]\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n[sso-session my-sso]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		path string
-		want control.Names
-	}{
-		{path, control.Names{Profiles: []string{"default", "dev", "prod"}, SSOSessions: []string{"my-sso"}}},
-		{filepath.Join(dir, "none"), control.Names{Profiles: []string{}, SSOSessions: []string{}}},
-	}
-	for _, tt := range tests {
-		got, err := ConfigNames(tt.path)
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ConfigNames(%s) = %+v, %v, want %+v", strings.TrimPrefix(tt.path, dir), got, err, tt.want)
-		}
-	}
-	t.Setenv("AWS_CONFIG_FILE", path)
-	if got, err := ConfigNames(""); err != nil || len(got.Profiles) != 3 {
-		t.Errorf("ConfigNames(\"\") with AWS_CONFIG_FILE = %+v, %v, want its three profiles", got, err)
 	}
 }

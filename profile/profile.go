@@ -315,6 +315,24 @@ func (c *Config) Names() []string {
 	return names
 }
 
+// LoadNames lists the profile and sso-session names of the config file at
+// path (empty: Path()), sorted, as Load and Names and SSOSessionNames
+// would; a missing file has none. It reads that file and nothing else,
+// the keychain least of all: it is what shell completion lists when no
+// daemon runs, the one read of the config file by the CLI.
+func LoadNames(path string) (profiles, ssoSessions []string, err error) {
+	if path == "" {
+		if path, err = Path(); err != nil {
+			return nil, nil, err
+		}
+	}
+	c, err := Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Names(), c.SSOSessionNames(), nil
+}
+
 // Source returns the profile whose long-term keys sign for name: name itself
 // for a source profile, else the end of its source_profile chain. chain
 // lists the roles to assume from it, innermost first. A source_profile

@@ -752,3 +752,30 @@ func TestReadFile_TooLarge(t *testing.T) {
 		t.Errorf("ReadFile(16 MiB + 1) = %v, want an error naming the limit", err)
 	}
 }
+
+// TestLoadNames checks the names of a config file, and that a missing
+// file has none.
+func TestLoadNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	if err := os.WriteFile(path, []byte("[default]\n[profile dev]\n[profile prod]\nrole_arn = arn:aws:iam::999999999999:role/UpdateApp\nsource_profile = dev\n[sso-session my-sso]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path                  string
+		profiles, ssoSessions []string
+	}{
+		{path, []string{"default", "dev", "prod"}, []string{"my-sso"}},
+		{filepath.Join(dir, "none"), []string{}, []string{}},
+	}
+	for _, tt := range tests {
+		profiles, sessions, err := profile.LoadNames(tt.path)
+		if err != nil || !slices.Equal(profiles, tt.profiles) || !slices.Equal(sessions, tt.ssoSessions) {
+			t.Errorf("LoadNames(%s) = %q, %q, %v; want %q, %q", strings.TrimPrefix(tt.path, dir), profiles, sessions, err, tt.profiles, tt.ssoSessions)
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", path)
+	if profiles, _, err := profile.LoadNames(""); err != nil || len(profiles) != 3 {
+		t.Errorf("LoadNames(\"\") with AWS_CONFIG_FILE = %q, %v; want its three profiles", profiles, err)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/control"
-	"github.com/brokerd/brokerd/daemon"
 	"github.com/brokerd/brokerd/profile"
 	"github.com/brokerd/brokerd/state"
 )
@@ -109,7 +108,8 @@ func profileNames(ctx context.Context, prefix string, sessions bool) []string {
 	defer cancel()
 	n, err := daemonNames(ctx)
 	if err != nil {
-		n, _ = daemon.ConfigNames("")
+		// The CLI's one read of the config file (scripts/layers).
+		n.Profiles, n.SSOSessions, _ = profile.LoadNames("")
 	}
 	names := slices.Clone(n.Profiles)
 	if sessions {
