@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -39,6 +40,10 @@ type Config struct {
 	// Log receives a line when the daemon cannot be reached (at most one a
 	// second); nil logs nothing.
 	Log *zap.Logger
+	// HeaderTimeout is how long the daemon may take to answer a request
+	// it accepted; 0 means 40 s, longer than a cold fetch with MFA or SSO
+	// refreshes takes.
+	HeaderTimeout time.Duration
 }
 
 // Handler returns the relay's handler.
@@ -47,12 +52,15 @@ func Handler(cfg Config) (http.Handler, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = 40 * time.Second
+	}
 	var target *url.URL
 	transport := &http.Transport{
 		Proxy:                 nil,
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       time.Minute,
-		ResponseHeaderTimeout: 40 * time.Second,
+		ResponseHeaderTimeout: cfg.HeaderTimeout,
 	}
 	switch {
 	case cfg.Socket != "":
@@ -91,11 +99,11 @@ func Handler(cfg Config) (http.Handler, error) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
+			line, answer := unanswered(err, cfg.HeaderTimeout)
 			if now := time.Now().Unix(); lastErr.Swap(now) != now {
-				log.Warn("cannot reach brokerd", zap.Error(err))
+				log.Warn(line, zap.Error(err))
 			}
-			httperr.Write(w, httperr.Errorf(http.StatusServiceUnavailable, "BrokerdUnavailable",
-				"brokerd's relay cannot reach the daemon: is brokerd running on the host (brokerd status)? The relay reconnects by itself once it is"))
+			httperr.Write(w, answer)
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +121,36 @@ func Handler(cfg Config) (http.Handler, error) {
 		}
 		p.ServeHTTP(w, r)
 	}), nil
+}
+
+// daemonLog is where the daemon's log is, for the relay's answers.
+const daemonLog = "journalctl --user -u brokerd; on macOS ~/Library/Logs/brokerd"
+
+// unanswered is the relay's log line for a request the daemon did not
+// answer, err saying why, and the answer to the container: a daemon
+// that nothing accepts for (its socket or port closed) is down; one whose
+// socket's queue is full, or that took the request and did not answer
+// within timeout, runs but is slow or stuck, and asking whether it runs
+// would send its user looking in the wrong place.
+func unanswered(err error, timeout time.Duration) (line string, answer error) {
+	var op *net.OpError
+	dial := errors.As(err, &op) && op.Op == "dial"
+	var te interface{ Timeout() bool }
+	switch {
+	case dial && errors.Is(err, syscall.EAGAIN):
+		return "brokerd does not answer", httperr.Errorf(http.StatusGatewayTimeout, "BrokerdNotAnswering",
+			"brokerd's daemon runs but accepts no connection (its socket's queue is full): it is stuck or overloaded; "+
+				"see brokerd status and the daemon's log (%s), and restart it if it stays so", daemonLog)
+	case dial:
+		return "cannot reach brokerd", httperr.Errorf(http.StatusServiceUnavailable, "BrokerdUnavailable",
+			"brokerd's relay cannot connect to the daemon: is brokerd running on the host (brokerd status)? The relay reconnects by itself once it is")
+	case errors.As(err, &te) && te.Timeout():
+		return "brokerd does not answer", httperr.Errorf(http.StatusGatewayTimeout, "BrokerdNotAnswering",
+			"brokerd's daemon took the request but did not answer within %v: it runs but is slow or stuck; "+
+				"see brokerd status and the daemon's log (%s), and restart it if it stays so", timeout, daemonLog)
+	}
+	return "brokerd closed the connection without answering", httperr.Errorf(http.StatusServiceUnavailable, "BrokerdUnavailable",
+		"brokerd's daemon closed the connection without answering: did it stop or restart? Try again; brokerd status says whether it runs")
 }
 
 // CheckUpstream reports why upstream cannot be the daemon's endpoint as

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,17 +179,94 @@ func TestHandler_Bodies(t *testing.T) {
 	}
 }
 
-// Without the daemon the relay answers 503, which SDKs retry.
+// Without the daemon the relay answers 503, which SDKs retry, and asks
+// whether brokerd runs; a daemon that closed the connection without an
+// answer (it stopped or restarted meanwhile) is asked about too.
 func TestHandler_DaemonDown(t *testing.T) {
-	h, err := relay.Handler(relay.Config{Socket: filepath.Join(t.TempDir(), "none.sock")})
+	closing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, _ := w.(http.Hijacker).Hijack()
+		c.Close()
+	})
+	for _, tt := range []struct {
+		name, socket, message, line string
+	}{
+		{"no daemon", filepath.Join(t.TempDir(), "none.sock"), "cannot connect to the daemon: is brokerd running", "cannot reach brokerd"},
+		{"closed", daemon(t, closing), "closed the connection without answering", "brokerd closed the connection without answering"},
+	} {
+		core, logs := observer.New(zap.DebugLevel)
+		h, err := relay.Handler(relay.Config{Socket: tt.socket, Log: zap.New(core)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil))
+		if w.Code != 503 || !strings.Contains(w.Body.String(), "BrokerdUnavailable") || !strings.Contains(w.Body.String(), tt.message) ||
+			w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %s, want 503 BrokerdUnavailable as JSON saying %q", tt.name, w.Code, w.Body, tt.message)
+		}
+		if all := logs.All(); len(all) != 1 || all[0].Message != tt.line {
+			t.Errorf("%s: the relay logged %v, want %q", tt.name, all, tt.line)
+		}
+	}
+}
+
+// A daemon that accepts the request and does not answer in time runs but
+// is slow or stuck: the relay says so, and where to look, rather than ask
+// whether brokerd runs; its log line says the same. A daemon that accepts
+// no connection (its socket's queue full) is stuck too.
+func TestHandler_DaemonSlow(t *testing.T) {
+	stuck := make(chan struct{})
+	defer close(stuck)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-stuck })
+	full := filepath.Join(t.TempDir(), "full.sock")
+	fd := listenFull(t, full)
+	defer syscall.Close(fd)
+	for _, tt := range []struct {
+		name, socket string
+	}{
+		{"no answer", daemon(t, slow)},
+		{"no accept", full},
+	} {
+		core, logs := observer.New(zap.DebugLevel)
+		h, err := relay.Handler(relay.Config{Socket: tt.socket, Log: zap.New(core), HeaderTimeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil))
+		var body struct{ Code, Message string }
+		json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != http.StatusGatewayTimeout || body.Code != "BrokerdNotAnswering" || strings.Contains(body.Message, "running") ||
+			!strings.Contains(body.Message, "brokerd status") || !strings.Contains(body.Message, "log") {
+			t.Errorf("%s: %d %s; want 504 BrokerdNotAnswering saying the daemon is slow or stuck and where to look", tt.name, w.Code, w.Body)
+		}
+		if all := logs.All(); len(all) != 1 || all[0].Message != "brokerd does not answer" {
+			t.Errorf("%s: the relay logged %v, want one line that brokerd does not answer", tt.name, all)
+		}
+	}
+}
+
+// listenFull listens on a Unix socket at path that accepts no connection
+// and holds one queued already, so that the next connect finds its queue
+// full (EAGAIN), as a stuck daemon's does.
+func listenFull(t *testing.T, path string) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/credentials/prod", nil))
-	if w.Code != 503 || !strings.Contains(w.Body.String(), "BrokerdUnavailable") || w.Header().Get("Content-Type") != "application/json" {
-		t.Errorf("with no daemon: %d %s, want 503 BrokerdUnavailable as JSON", w.Code, w.Body)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
 	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return fd
 }
 
 // A container that gives up while the daemon fetches (JS and Java SDKs
