@@ -52,7 +52,7 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.clock.Now()
-	id, c := randomHex(16), &client{secret: randomHex(32), scopes: in.Scopes, expires: now.Add(s.cfg.RegistrationLifetime)}
+	id, c := randomHex(16), &client{secret: s.secret(), scopes: in.Scopes, expires: now.Add(s.cfg.RegistrationLifetime)}
 	s.clients[id] = c
 	writeJSON(w, http.StatusOK, map[string]any{
 		"clientId":              id,
@@ -180,7 +180,7 @@ func (s *Server) deviceToken(w http.ResponseWriter, c *client, clientID, code st
 // when the client registered scopes, as the service does; s.mu must be
 // held.
 func (s *Server) issue(w http.ResponseWriter, c *client, clientID, startURL string) {
-	g := &grant{clientID: clientID, startURL: startURL, expires: s.clock.Now().Add(s.cfg.TokenLifetime), access: "aoa" + randomHex(32)}
+	g := &grant{clientID: clientID, startURL: startURL, expires: s.clock.Now().Add(s.cfg.TokenLifetime), access: s.token("aoa")}
 	s.access[g.access] = g
 	out := map[string]any{
 		"accessToken": g.access,
@@ -188,7 +188,7 @@ func (s *Server) issue(w http.ResponseWriter, c *client, clientID, startURL stri
 		"expiresIn":   int(s.cfg.TokenLifetime / time.Second),
 	}
 	if len(c.scopes) > 0 {
-		g.refresh = "aor" + randomHex(32)
+		g.refresh = s.token("aor")
 		s.refresh[g.refresh] = g
 		out["refreshToken"] = g.refresh
 	}

@@ -41,6 +41,11 @@ type Config struct {
 	// MinPoll, when set, answers SlowDownException to a poll of a device
 	// code that comes sooner than MinPoll after the previous poll.
 	MinPoll time.Duration
+	// RealSizes issues values as long as IAM Identity Center's: client
+	// secrets of about 1,900 characters (a signed "eyJraWQi…" token),
+	// access and refresh tokens of about 1,100 ("aoa…", "aor…"); false
+	// issues short ones (64 to 67 characters), which fit any keychain item.
+	RealSizes bool
 	// Mint returns the credentials of a role for GetRoleCredentials; nil
 	// means fixed test credentials that expire an hour later. An error
 	// wrapping ErrNoAccess answers ForbiddenException, any other
@@ -198,6 +203,29 @@ func (s *Server) staticCredentials(_ context.Context, accountID, roleName string
 		CanExpire:       true,
 		Expires:         s.clock.Now().Add(time.Hour),
 	}, nil
+}
+
+// The lengths of what the server issues with Config.RealSizes.
+const (
+	realSecretLen = 1900
+	realTokenLen  = 1100
+)
+
+// secret returns a new client secret.
+func (s *Server) secret() string {
+	if !s.cfg.RealSizes {
+		return randomHex(32)
+	}
+	const jwtHeader = "eyJraWQiOiJrZXktMTU2NDAyODA5OSIsImFsZyI6IkhTMzg0In0."
+	return jwtHeader + randomHex((realSecretLen-len(jwtHeader))/2)
+}
+
+// token returns a new access or refresh token, starting with prefix.
+func (s *Server) token(prefix string) string {
+	if !s.cfg.RealSizes {
+		return prefix + randomHex(32)
+	}
+	return prefix + randomHex((realTokenLen-len(prefix))/2)
 }
 
 func randomHex(n int) string {

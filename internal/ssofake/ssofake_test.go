@@ -170,3 +170,42 @@ func TestServer_RoleCredentials(t *testing.T) {
 		t.Error("Approve() of an unknown code = nil, want an error")
 	}
 }
+
+// TestServer_RealSizes checks the lengths of what the server issues with
+// RealSizes, as IAM Identity Center issues them, and without.
+func TestServer_RealSizes(t *testing.T) {
+	type span struct{ min, max int }
+	for _, tt := range []struct {
+		real          bool
+		secret, token span
+	}{
+		{real: true, secret: span{1850, 1950}, token: span{1050, 1150}},
+		{real: false, secret: span{32, 100}, token: span{32, 100}},
+	} {
+		t.Run(fmt.Sprint("RealSizes=", tt.real), func(t *testing.T) {
+			s := ssofake.New(ssofake.Config{RealSizes: tt.real})
+			defer s.Close()
+			oidc, _ := clients(s)
+			reg, tok := flow(t, s, oidc)
+			refreshed, err := oidc.CreateToken(context.Background(), &ssooidc.CreateTokenInput{ClientId: reg.ClientId,
+				ClientSecret: reg.ClientSecret, GrantType: aws.String("refresh_token"), RefreshToken: tok.RefreshToken})
+			if err != nil {
+				t.Fatalf("CreateToken(refresh) = %v", err)
+			}
+			for _, v := range []struct {
+				name, value string
+				want        span
+			}{
+				{"client secret", aws.ToString(reg.ClientSecret), tt.secret},
+				{"access token", aws.ToString(tok.AccessToken), tt.token},
+				{"refresh token", aws.ToString(tok.RefreshToken), tt.token},
+				{"refreshed access token", aws.ToString(refreshed.AccessToken), tt.token},
+				{"refreshed refresh token", aws.ToString(refreshed.RefreshToken), tt.token},
+			} {
+				if n := len(v.value); n < v.want.min || n > v.want.max {
+					t.Errorf("%s of %d characters, want %d to %d", v.name, n, v.want.min, v.want.max)
+				}
+			}
+		})
+	}
+}
