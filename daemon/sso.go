@@ -286,6 +286,11 @@ func (s *service) ssoSessionStatus(ctx context.Context, t ssoTarget, profiles []
 	switch {
 	case err == nil:
 		st.SignedIn, st.Expires, st.Refreshable = true, &tok.Expires, tok.Refreshable
+		if tok.InMemoryOnly {
+			// Signed in, with a warning, in Error, which doctor shows.
+			st.Error = "held only in memory: the keychain refused the refreshed token; unlock the keychain " +
+				"(brokerd stores the token at its next use), or a restart of brokerd will need brokerd login " + t.name
+		}
 	case !errors.Is(err, sso.ErrLoginRequired):
 		st.Error = ssoFault(t.name, err).Error()
 	}

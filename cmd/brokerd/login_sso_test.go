@@ -22,6 +22,8 @@ func TestPrintSSOSessions(t *testing.T) {
 		{Name: "my-sso", StartURL: "https://my-sso.awsapps.com/start", Profiles: []string{"sso-admin", "sso-dev"}, SignedIn: true, Expires: &expires, Refreshable: true},
 		{Name: "legacy", StartURL: "https://legacy.awsapps.com/start", Profiles: []string{"legacy"}},
 		{Name: "locked", StartURL: "https://locked.awsapps.com/start", Error: "keychain is locked: unlock your login keychain"},
+		{Name: "held", StartURL: "https://held.awsapps.com/start", SignedIn: true, Expires: &expires, Refreshable: true,
+			Error: "held only in memory: the keychain refused the refreshed token"},
 	}}
 	var b strings.Builder
 	printSSOSessions(&b, st, now)
@@ -29,6 +31,8 @@ func TestPrintSSOSessions(t *testing.T) {
 	for _, want := range []string{
 		"SSO SESSION", "my-sso", "sso-admin,sso-dev", expires.Format(time.DateTime), "45m0s (refreshed until the session ends)",
 		"legacy", "not signed in: brokerd login legacy", "keychain is locked",
+		// Signed in, with a warning.
+		"45m0s (refreshed until the session ends); held only in memory: the keychain refused the refreshed token",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("printSSOSessions() = %q, want %q in it", out, want)

@@ -25,13 +25,16 @@ func printSSOSessions(w io.Writer, st control.Status, now time.Time) {
 		}
 		expires, left := "-", "not signed in: brokerd login "+s.Name
 		switch {
-		case s.Error != "":
-			left = s.Error
 		case s.Expires != nil:
 			expires, left = s.Expires.Local().Format(time.DateTime), roundDuration(s.Expires.Sub(now))
 			if s.Refreshable {
 				left += " (refreshed until the session ends)"
 			}
+			if s.Error != "" { // signed in, with a warning: the token is held only in memory
+				left += "; " + s.Error
+			}
+		case s.Error != "":
+			left = s.Error
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.StartURL, profiles, expires, left)
 	}
