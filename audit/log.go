@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +23,12 @@ import (
 // FileName is the name of the current audit log in its directory; rotated
 // ones are named audit-2026-12-01T18-54-12.000.log (UTC).
 const FileName = "audit.log"
+
+// LockName is the file in the log's directory that the Log writing it
+// holds locked (flock) while open, with its process id: two writers would
+// each rotate the file at their own count of the bytes they wrote, into
+// each other's rotated files.
+const LockName = "lock"
 
 // Config holds the log's tunables; a zero field takes the default named.
 type Config struct {
@@ -43,9 +51,13 @@ type Log struct {
 	cfg Config
 	log *zap.Logger
 	out io.WriteCloser
-	// renew starts the file again when it has been removed, and reports
-	// whether it did; run calls it before each write. nil for New's.
-	renew  func() (bool, error)
+	// lock is the directory's lock file, held locked; nil for New's.
+	// Only run touches it, then Close once run has ended.
+	lock *os.File
+	// renew starts the file again when it has been removed, with the lock
+	// when that is gone too, and reports whether it did; run calls it
+	// before each write. nil for New's.
+	renew  func(lock **os.File) (bool, error)
 	mu     sync.RWMutex // held for writing to close ch
 	closed bool
 	// ch holds pointers: a queue of values would be 200 KB of live heap
@@ -58,7 +70,9 @@ type Log struct {
 // Open opens the audit log in dir, brokerd's own state or data directory:
 // it creates dir with mode 0700, or narrows it to 0700, and the file with
 // mode 0600, which rotated files keep; a file or directory removed while
-// the log is open is made again at the next write. It starts the writer,
+// the log is open is made again at the next write. It locks the directory
+// (LockName) until Close, and returns an error wrapping ErrInUse, with the
+// other's process id, when another Log holds it. It starts the writer,
 // which Close stops.
 //
 // The rotation (lumberjack) starts a goroutine of its own on the first
@@ -73,30 +87,85 @@ func Open(dir string, cfg Config) (*Log, error) {
 	if err := prepare(dir); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	out := &lumberjack.Logger{
 		Filename:   filepath.Join(dir, FileName),
 		MaxSize:    cfg.MaxSize,
 		MaxBackups: cfg.MaxBackups,
 	}
-	return begin(out, cfg, func() (bool, error) { return renew(dir, out) }), nil
+	return begin(out, cfg, func(lock **os.File) (bool, error) { return renew(dir, out, lock) }, lock), nil
+}
+
+// ErrInUse is what Open's error wraps when another Log, most often
+// another brokerd's, holds the directory.
+var ErrInUse = errors.New("audit log directory in use")
+
+// lockDir takes the lock of dir, and writes this process's id in it.
+func lockDir(dir string) (*os.File, error) {
+	name := filepath.Join(dir, LockName)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log lock: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("audit log lock %s is not a regular file: remove it", name)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			b, _ := io.ReadAll(io.LimitReader(f, 32))
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				return nil, fmt.Errorf("%w: another brokerd (pid %d) writes its audit log here", ErrInUse, pid)
+			}
+			return nil, fmt.Errorf("%w: another brokerd writes its audit log here", ErrInUse)
+		}
+		return nil, fmt.Errorf("lock audit log directory: %w", err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
 }
 
 // renew starts the log in dir again when its file is gone (rm audit.log,
 // or the whole directory, to clear it): out would write on to the removed
 // file, which no one can read, until its next rotation. It makes the
-// directory and file as Open does and has out open the new file at its
+// directory and file as Open does, takes the lock again when it is gone
+// too (*lock, which it replaces), and has out open the new file at its
 // next write. It reports whether it did.
-func renew(dir string, out *lumberjack.Logger) (bool, error) {
+func renew(dir string, out *lumberjack.Logger, lock **os.File) (bool, error) {
 	if _, err := os.Lstat(out.Filename); !errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err := prepare(dir); err != nil {
 		return false, err
 	}
+	if !holds(dir, *lock) {
+		l, err := lockDir(dir)
+		if err != nil {
+			return false, err
+		}
+		(*lock).Close()
+		*lock = l
+	}
 	if err := out.Close(); err != nil {
 		return true, fmt.Errorf("close removed audit log: %w", err)
 	}
 	return true, nil
+}
+
+// holds reports whether lock is dir's lock file.
+func holds(dir string, lock *os.File) bool {
+	held, err := lock.Stat()
+	if err != nil {
+		return false
+	}
+	fi, err := os.Lstat(filepath.Join(dir, LockName))
+	return err == nil && os.SameFile(fi, held)
 }
 
 // prepare makes dir 0700 and its current file 0600, creating them if need
@@ -152,11 +221,11 @@ func notRegular(name string, mode fs.FileMode) error {
 func New(out io.WriteCloser, cfg Config) *Log { return start(out, cfg) }
 
 // start runs the writer on out.
-func start(out io.WriteCloser, cfg Config) *Log { return begin(out, cfg, nil) }
+func start(out io.WriteCloser, cfg Config) *Log { return begin(out, cfg, nil, nil) }
 
 // begin runs the writer on out, calling renew (nil: none) before each
-// write.
-func begin(out io.WriteCloser, cfg Config, renew func() (bool, error)) *Log {
+// write; lock (nil: none) is closed by Close.
+func begin(out io.WriteCloser, cfg Config, renew func(lock **os.File) (bool, error), lock *os.File) *Log {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 1024
 	}
@@ -167,7 +236,7 @@ func begin(out io.WriteCloser, cfg Config, renew func() (bool, error)) *Log {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	l := &Log{cfg: cfg, log: log, out: out, renew: renew, ch: make(chan *Event, cfg.Buffer), done: make(chan struct{})}
+	l := &Log{cfg: cfg, log: log, out: out, renew: renew, lock: lock, ch: make(chan *Event, cfg.Buffer), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -221,7 +290,11 @@ func (l *Log) Close() error {
 	close(l.ch)
 	l.mu.Unlock()
 	<-l.done
-	if err := l.out.Close(); err != nil {
+	err := l.out.Close()
+	if l.lock != nil {
+		l.lock.Close() // after the last write
+	}
+	if err != nil {
 		return fmt.Errorf("close audit log: %w", err)
 	}
 	return nil
@@ -243,7 +316,7 @@ func (l *Log) run() {
 	renewFailed := false // reported once until a renewal works
 	for e := range l.ch {
 		if l.renew != nil {
-			switch renewed, err := l.renew(); {
+			switch renewed, err := l.renew(&l.lock); {
 			case err != nil && !renewFailed:
 				l.log.Error("audit log removed, and not started again", zap.Error(err))
 				renewFailed = true

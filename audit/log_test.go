@@ -185,7 +185,7 @@ func TestLog_Rotation(t *testing.T) {
 		if m := mode(t, filepath.Join(dir, e.Name())); m != 0o600 {
 			t.Errorf("%s mode = %v, want 0600", e.Name(), m)
 		}
-		if e.Name() != audit.FileName && !strings.HasPrefix(e.Name(), "audit-") {
+		if e.Name() != audit.FileName && e.Name() != audit.LockName && !strings.HasPrefix(e.Name(), "audit-") {
 			t.Errorf("unexpected file %s", e.Name())
 		}
 	}

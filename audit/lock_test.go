@@ -1,0 +1,54 @@
+package audit_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/brokerd/brokerd/audit"
+)
+
+// A second Log in a directory another holds (two daemons given one audit
+// directory) is refused, naming the holder's process, until the first is
+// closed: each would rotate audit.log at its own count of the bytes it
+// wrote, into the other's rotated files, which MaxBackups then removes
+// under it. The directory removed and made again by the first Log's next
+// write is held again.
+func TestOpen_DirInUse(t *testing.T) {
+	for _, removed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("removed=%v", removed), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "audit")
+			first := open(t, dir, audit.Config{})
+			if removed {
+				first.Record(issued("before"))
+				written(t, filepath.Join(dir, audit.FileName))
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				first.Record(issued("after"))
+				written(t, filepath.Join(dir, audit.FileName))
+			}
+			second, err := audit.Open(dir, audit.Config{})
+			if err == nil {
+				second.Close()
+			}
+			want := fmt.Sprintf("another brokerd (pid %d) writes its audit log here", os.Getpid())
+			if !errors.Is(err, audit.ErrInUse) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Open of a directory held by another Log = %v; want ErrInUse, one line, saying %q", err, want)
+			}
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			second, err = audit.Open(dir, audit.Config{})
+			if err != nil {
+				t.Fatalf("Open once the other Log closed = %v", err)
+			}
+			if err := second.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
