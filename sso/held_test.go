@@ -3,7 +3,9 @@ package sso_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,18 +138,78 @@ func TestClient_StoreUnsaved(t *testing.T) {
 	e.store.checkNoSecretsIn(t, logs)
 }
 
+// TestToken_HeldInMemoryServedWhileTheKeychainWaits checks that Token
+// serves a token held in memory at once while the store it started in the
+// background waits on the keychain (an unlock prompt), and starts no
+// other.
+func TestToken_HeldInMemoryServedWhileTheKeychainWaits(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: 10 * time.Minute})
+	e.login(t, session)
+	store := &gatedStore{fakeStore: e.store, key: session.Key(), entered: make(chan struct{}), release: make(chan struct{})}
+	store.open.Store(true)
+	c := sso.New(store, zapNop, sso.Config{Clock: e.clock, OIDCEndpoint: e.fake.URL, PortalEndpoint: e.fake.URL})
+	e.store.refuseSets(errStore)
+	e.clock.Advance(6 * time.Minute)
+	tok, err := c.Token(t.Context(), session)
+	if err != nil || !tok.InMemoryOnly {
+		t.Fatalf("Token() refreshed while the store refuses writes = %+v, %v, want a token held in memory", tok, err)
+	}
+	e.store.refuseSets(nil)
+	store.open.Store(false)
+	e.clock.Advance(time.Minute)
+
+	answered := make(chan error, 2)
+	token := func() {
+		got, err := c.Token(t.Context(), session)
+		if err == nil && got != tok {
+			err = fmt.Errorf("got %+v, want %+v", got, tok)
+		}
+		answered <- err
+	}
+	go token()
+	// Not sleeps: bounds on what must happen at once.
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	select {
+	case <-store.entered: // the store in the background waits on the keychain
+	case <-timeout.C:
+		t.Fatal("Token() a minute later did not offer the token held in memory to the store")
+	}
+	go token()
+	for range 2 {
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.Errorf("Token() while the store waits on the keychain = %v", err)
+			}
+		case <-timeout.C:
+			t.Errorf("Token() waited on the keychain, want the token held in memory at once")
+			defer func() { <-answered }()
+		}
+	}
+	close(store.release)
+	c.Wait()
+	if e.store.field(session.Key(), "accessToken") != tok.AccessToken {
+		t.Error("the store does not hold the token held in memory once the keychain answered")
+	}
+	if n := e.store.setCalls(); n != 3 { // the sign-in, the refused refresh, the offer
+		t.Errorf("Set called %d times, want 3: one offer while it waits on the keychain", n)
+	}
+}
+
 // gatedStore is a fakeStore whose Set of key waits, after saying so on
 // entered, until release is closed: a keychain write waiting on an
-// unlock prompt.
+// unlock prompt. With open set, Set does not wait.
 type gatedStore struct {
 	*fakeStore
 	key     string
 	entered chan struct{}
 	release chan struct{}
+	open    atomic.Bool
 }
 
 func (s *gatedStore) Set(ctx context.Context, key string, blob []byte) error {
-	if key == s.key {
+	if key == s.key && !s.open.Load() {
 		s.entered <- struct{}{}
 		<-s.release
 	}
