@@ -304,41 +304,85 @@ func (f *Finder) findRecent(sock socket, hints []int) (pid int, rest []unread) {
 		if described && d.p.UID != sock.uid {
 			continue
 		}
-		listed, err := listFds(f.proc, pid)
-		if err != nil {
-			continue
-		}
-		f.mu.Lock()
-		t := f.fds[pid]
-		if t == nil && slices.Contains(f.recent, pid) {
-			t = newFdTable()
-			f.fds[pid] = t
-		}
-		first, others := t.split(listed)
-		f.mu.Unlock()
-		read, found := readFds(f.proc, pid, first, inode)
-		f.note(pid, read)
+		found, left := f.scanRecent(pid, inode)
 		if found {
 			return pid, nil
 		}
-		if len(others) > 0 {
-			rest = append(rest, unread{pid, others})
+		if left != nil {
+			rest = append(rest, *left)
 		}
 	}
 	return 0, rest
 }
 
-// unread is what findRecent left unread of a process's fds.
+// scanRecent reads again the fds of pid that findRecent reads, until one
+// is linked to the socket inode, and returns whether one was, or else
+// what it left unread. Linux 6.2 and later give the number of a
+// process's fds as the size of its fd directory: when that is the number
+// known, listing them (5 ms for 3,000) is left for later too, and only the
+// former sockets are read.
+func (f *Finder) scanRecent(pid int, inode uint64) (found bool, left *unread) {
+	f.mu.Lock()
+	t := f.fds[pid]
+	if t == nil && slices.Contains(f.recent, pid) {
+		t = newFdTable()
+		f.fds[pid] = t
+	}
+	known := t.size()
+	f.mu.Unlock()
+	if known > 0 && fdCount(f.proc, pid) == known {
+		f.mu.Lock()
+		former := t.sockets()
+		f.mu.Unlock()
+		read, found := readFds(f.proc, pid, former, inode)
+		f.note(pid, read)
+		if found {
+			return true, nil
+		}
+		return false, &unread{pid: pid, unlisted: true}
+	}
+	listed, err := listFds(f.proc, pid)
+	if err != nil {
+		return false, nil
+	}
+	f.mu.Lock()
+	former, fresh, others := t.split(listed)
+	f.mu.Unlock()
+	read, found := readFds(f.proc, pid, append(former, fresh...), inode)
+	f.note(pid, read)
+	if found {
+		return true, nil
+	}
+	if len(others) == 0 {
+		return false, nil
+	}
+	return false, &unread{pid: pid, fds: others}
+}
+
+// unread is what findRecent left unread of a process's fds: fds, or, when
+// unlisted, all but its former sockets.
 type unread struct {
-	pid int
-	fds []int32
+	pid      int
+	fds      []int32
+	unlisted bool
 }
 
 // readRest reads the fds that findRecent left unread until one is linked
 // to sock, and returns its process, 0 when none is.
 func (f *Finder) readRest(sock socket, rest []unread) int {
 	for _, u := range rest {
-		read, found := readFds(f.proc, u.pid, u.fds, sock.inode)
+		fds := u.fds
+		if u.unlisted {
+			listed, err := listFds(f.proc, u.pid)
+			if err != nil {
+				continue
+			}
+			f.mu.Lock()
+			_, fresh, others := f.fds[u.pid].split(listed)
+			f.mu.Unlock()
+			fds = append(fresh, others...)
+		}
+		read, found := readFds(f.proc, u.pid, fds, sock.inode)
 		f.note(u.pid, read)
 		if found {
 			return u.pid

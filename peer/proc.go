@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -191,6 +192,16 @@ func listFds(proc fs.FS, pid int) ([]int32, error) {
 	return fds, nil
 }
 
+// fdCount is the number of pid's fds as the size of its fd directory
+// (Linux 6.2 and later; 0 before), -1 when it cannot be read.
+func fdCount(proc fs.FS, pid int) int {
+	fi, err := fs.Stat(proc, strconv.Itoa(pid)+"/fd")
+	if err != nil {
+		return -1
+	}
+	return int(fi.Size())
+}
+
 // fdPath is the name of pid's fd in proc.
 func fdPath(pid int, fd int32) string {
 	return strconv.Itoa(pid) + "/fd/" + strconv.FormatInt(int64(fd), 10)
@@ -255,15 +266,14 @@ func (t *fdTable) holder(inode uint64) (int32, bool) {
 	return fd, ok
 }
 
-// split splits the fds listed into those to read first, the fds that were
-// sockets then the new ones, and the others, which held files when read.
-// It forgets the fds not listed. A nil table has every fd read first.
-func (t *fdTable) split(listed []int32) (first, others []int32) {
+// split sorts the fds listed into those that were sockets when read, the
+// new ones (not read), and the others, which held files when read. It
+// forgets the fds not listed. To a nil table every fd is new.
+func (t *fdTable) split(listed []int32) (former, fresh, others []int32) {
 	if t == nil {
-		return listed, nil
+		return nil, listed, nil
 	}
 	t.listing++
-	var fresh []int32
 	for _, fd := range listed {
 		e, ok := t.fds[fd]
 		switch {
@@ -271,7 +281,7 @@ func (t *fdTable) split(listed []int32) (first, others []int32) {
 			fresh = append(fresh, fd)
 			continue
 		case e.inode != 0:
-			first = append(first, fd)
+			former = append(former, fd)
 		default:
 			others = append(others, fd)
 		}
@@ -283,7 +293,21 @@ func (t *fdTable) split(listed []int32) (first, others []int32) {
 			t.forget(fd, e)
 		}
 	}
-	return append(first, fresh...), others
+	return former, fresh, others
+}
+
+// size is how many fds were read and are not known closed; 0 for a nil
+// table.
+func (t *fdTable) size() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.fds)
+}
+
+// sockets are the fds that were sockets when read.
+func (t *fdTable) sockets() []int32 {
+	return slices.Collect(maps.Values(t.socks))
 }
 
 // set records what fd was read to hold.

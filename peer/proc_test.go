@@ -73,11 +73,34 @@ func stat(pid int, comm string, start int) string {
 
 // proc wraps a fake /proc: it refuses what a process of another user
 // would be refused (pid 77's fds) and counts listings of the process list
-// and of fd directories, and reads of pid 42's fd links.
+// and of fd directories, and reads of pid 42's fd links and listings of
+// its fds. With fdCount, an fd directory's size is its number of fds, as
+// in Linux 6.2 and later; else 0, as before.
 type proc struct {
 	fstest.MapFS
-	listings, fdListings, links42 atomic.Int32
+	listings, fdListings, links42, fdListings42 atomic.Int32
+	fdCount                                     bool
 }
+
+func (p *proc) Stat(name string) (fs.FileInfo, error) {
+	fi, err := p.MapFS.Stat(name)
+	if err != nil || !p.fdCount || !strings.HasSuffix(name, "/fd") {
+		return fi, err
+	}
+	ents, err := p.MapFS.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return sized{fi, int64(len(ents))}, nil
+}
+
+// sized is a FileInfo with another size.
+type sized struct {
+	fs.FileInfo
+	size int64
+}
+
+func (s sized) Size() int64 { return s.size }
 
 var (
 	_ fs.ReadLinkFS = (*proc)(nil)
@@ -99,6 +122,9 @@ func (p *proc) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 	case strings.HasSuffix(name, "/fd"):
 		p.fdListings.Add(1)
+		if name == "42/fd" {
+			p.fdListings42.Add(1)
+		}
 	}
 	return p.MapFS.ReadDir(name)
 }
@@ -405,9 +431,20 @@ func TestFinder_OtherUserSkipsRecentFds(t *testing.T) {
 // found among those, or, on an fd that held a file at the last scan,
 // among the rest, with no search. Reading them all cost a readlink a fd
 // (20 ms for 3,000) on the request path, outside the search budget, for
-// each new aws CLI while such a client (an IDE) was recent.
+// each new aws CLI while such a client (an IDE) was recent. Where the
+// kernel gives the number of fds (6.2 and later), the fds are not even
+// listed while that number is unchanged.
 func TestFinder_RecentWithManyFds(t *testing.T) {
+	for _, fdCount := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fd count %v", fdCount), func(t *testing.T) {
+			testRecentWithManyFds(t, fdCount)
+		})
+	}
+}
+
+func testRecentWithManyFds(t *testing.T, fdCount bool) {
 	f, p := newFinder(t, 0)
+	p.fdCount = fdCount
 	local := tcpAddr("127.0.0.1:8080")
 	link := func(to string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(to), Mode: fs.ModeSymlink} }
 	socket := func(port uint16, inode int) string {
@@ -427,11 +464,15 @@ func TestFinder_RecentWithManyFds(t *testing.T) {
 	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + socket(54328, 800))}
 	p.MapFS["44/fd/3"] = link("socket:[800]")
 	p.links42.Store(0)
+	p.fdListings42.Store(0)
 	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54328"), &search{left: 1}); err != nil || got.PID != 44 || !got.Searched {
 		t.Errorf("LookupLimited of another new client = %+v, %v; want pid 44, found by a search", got, err)
 	}
 	if n := p.links42.Load(); n > 2 {
 		t.Errorf("the lookup of a new client read %d of pid 42's 3,003 fd links, want its 2 former sockets' alone", n)
+	}
+	if n := p.fdListings42.Load(); fdCount && n != 0 {
+		t.Errorf("the lookup of a new client listed pid 42's fds %d times, want none as their number is unchanged", n)
 	}
 
 	// pid 42's socket on port 54326, on fd 4000, opened since.
