@@ -485,3 +485,49 @@ func TestCLI_Errors(t *testing.T) {
 		})
 	}
 }
+
+// A container with a restart policy whose token file is gone (a reboot
+// emptied the state directory) cannot start again: LostTokens finds it,
+// with its profile and policy, and leaves alone those without a policy,
+// those whose file is there, and those removed since docker ps.
+func TestLostTokens(t *testing.T) {
+	dir := t.TempDir()
+	kept := filepath.Join(dir, "kept")
+	os.WriteFile(kept, []byte("bdc_x"), 0o600)
+	gone := filepath.Join(dir, "c1", "to|ken")
+	url := "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + docker.RelayURL("team$prod|x")
+	f := &fakeDocker{answers: map[string]string{
+		"ps --all": "id1\nid2\nid3\nid4\n",
+		"container inspect": strings.Join([]string{
+			"/web|always|0|" + url + "|" + gone,
+			"/once|no|0|" + url + "|" + gone,
+			"/fine|always|0|" + url + "|" + kept,
+			"/retry|on-failure|3||" + gone,
+		}, "\n") + "\n",
+	}}
+	lost, err := docker.LostTokens(context.Background(), f)
+	want := []docker.Lost{
+		{Name: "web", Restart: "always", Profile: "team$prod|x", TokenFile: gone},
+		{Name: "retry", Restart: "on-failure:3", TokenFile: gone},
+	}
+	if err != nil || !reflect.DeepEqual(lost, want) {
+		t.Fatalf("LostTokens = %+v, %v; want %+v", lost, err, want)
+	}
+	if !slices.Contains(f.calls, "ps --all --quiet --no-trunc --filter volume=/run/brokerd/token") {
+		t.Errorf("docker calls %q, want the containers that mount a token file", f.calls)
+	}
+	if got, want := lost[0].Fix(), "docker rm -f web, then brokerd docker run 'team$prod|x' -- --restart always --name web [your other options] IMAGE"; got != want {
+		t.Errorf("Fix() = %q, want %q", got, want)
+	}
+	if got := lost[1].Fix(); !strings.Contains(got, "brokerd docker run PROFILE -- --restart on-failure:3 --name retry") {
+		t.Errorf("Fix() without a profile = %q, want PROFILE", got)
+	}
+	if got := lost[0].Problem(); !strings.Contains(got, "container web (--restart always) cannot start again: its token file "+gone+" is gone (a reboot") {
+		t.Errorf("Problem() = %q", got)
+	}
+
+	none, err := docker.LostTokens(context.Background(), &fakeDocker{answers: map[string]string{"ps --all": ""}})
+	if err != nil || none != nil {
+		t.Errorf("LostTokens without such containers = %v, %v; want none", none, err)
+	}
+}

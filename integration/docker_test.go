@@ -117,6 +117,46 @@ func startMotoOn(t *testing.T, host string) string {
 	return m.URL
 }
 
+// dockerEnv builds a static brokerd and the image brokerd-whoami:test
+// (whoami, awsenv and rawsock, FROM scratch), and returns an environment
+// whose profile prod assumes a role with dev's keys, set to remove the
+// relay, the network and the images when the test ends.
+func dockerEnv(t *testing.T) (e *Env, static, image string) {
+	t.Helper()
+	bin := t.TempDir()
+	static = buildStatic(t, bin, "github.com/brokerd/brokerd/cmd/brokerd", "brokerd")
+	ctxDir := t.TempDir()
+	for _, name := range []string{"whoami", "awsenv", "rawsock"} {
+		if err := os.Rename(buildStatic(t, bin, "./testdata/"+name, name), filepath.Join(ctxDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami awsenv rawsock /\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
+	image = "brokerd-whoami:test"
+	dockerCmd(t, "build", "-q", "-t", image, ctxDir)
+
+	e = newEnv(t)
+	e.writeConfig(t, `
+[profile {dev}]
+region = us-east-1
+
+[profile {prod}]
+role_arn = arn:aws:iam::999999999999:role/UpdateApp
+source_profile = {dev}
+region = eu-west-1
+`)
+	e.addKeys(t, e.profile("dev"), randomKeys(t))
+	t.Cleanup(func() {
+		e.run(t, "", "docker", "teardown")
+		out, _ := dockerTry(t, "image", "ls", "--quiet", "--filter", "label="+docker.LabelKey+"=relay")
+		for _, id := range strings.Fields(out) {
+			dockerTry(t, "image", "rm", "--force", id)
+		}
+		dockerTry(t, "image", "rm", "--force", image)
+	})
+	return e, static, image
+}
+
 // TestDocker sets up brokerd's network and relay on a real Docker engine,
 // then checks what issue 12 asks: a container started with the printed
 // options gets the role through the Go SDK; `brokerd docker run` does the
@@ -132,38 +172,8 @@ func startMotoOn(t *testing.T, host string) string {
 // are the engine's, and brokerd doctor in other tests looks at them.
 func TestDocker(t *testing.T) {
 	requireDocker(t)
-	bin := t.TempDir()
-	static := buildStatic(t, bin, "github.com/brokerd/brokerd/cmd/brokerd", "brokerd")
-	ctxDir := t.TempDir()
-	for _, name := range []string{"whoami", "awsenv", "rawsock"} {
-		if err := os.Rename(buildStatic(t, bin, "./testdata/"+name, name), filepath.Join(ctxDir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY whoami awsenv rawsock /\nENTRYPOINT [\"/whoami\"]\n"), 0o600)
-	image := "brokerd-whoami:test"
-	dockerCmd(t, "build", "-q", "-t", image, ctxDir)
-
-	e := newEnv(t)
-	e.writeConfig(t, `
-[profile {dev}]
-region = us-east-1
-
-[profile {prod}]
-role_arn = arn:aws:iam::999999999999:role/UpdateApp
-source_profile = {dev}
-region = eu-west-1
-`)
+	e, static, image := dockerEnv(t)
 	dev, prod := e.profile("dev"), e.profile("prod")
-	e.addKeys(t, dev, randomKeys(t))
-	t.Cleanup(func() {
-		e.run(t, "", "docker", "teardown")
-		out, _ := dockerTry(t, "image", "ls", "--quiet", "--filter", "label="+docker.LabelKey+"=relay")
-		for _, id := range strings.Fields(out) {
-			dockerTry(t, "image", "rm", "--force", id)
-		}
-		dockerTry(t, "image", "rm", "--force", image)
-	})
 
 	// Setup, with a first daemon: the race-enabled binary is dynamic and
 	// refused; a static one builds the relay.
@@ -602,4 +612,80 @@ func listening(t *testing.T, dir string) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestDockerReboot follows a container with --restart always through a
+// restart of the daemon, which keeps its token (the digest in
+// containers.json, the file in the state directory), and a reboot, which
+// empties the state directory: the engine then cannot start the container
+// (its token file's mount has no source), and brokerd says so, with what
+// to do, when it starts the relay again (docker setup, run or token, which
+// a reboot needs) and in doctor; doing it serves the container again.
+func TestDockerReboot(t *testing.T) {
+	requireDocker(t)
+	e, static, image := dockerEnv(t)
+	prod := e.profile("prod")
+	d := e.startDaemon(t, "--default-profile", prod)
+	e.mustRun(t, "", "docker", "setup", "--binary", static)
+	d.stop(t)
+	e.setenv("AWS_ENDPOINT_URL_STS", startMotoOn(t, docker.Gateway))
+	d = e.startDaemon(t, "--default-profile", prod)
+
+	const name = "brokerd-it-reboot"
+	defer dockerTry(t, "rm", "--force", name)
+	served := func() int {
+		out, _ := dockerTry(t, "logs", name)
+		return strings.Count(out, "200 ASIA")
+	}
+	// whoami -raw gets credentials through the relay and exits 0: the
+	// engine runs it again and again until stopped.
+	r := e.run(t, "", "docker", "run", prod, "--", "--detach", "--name", name, "--restart", "always", image, "-raw")
+	if r.code != 0 || !strings.Contains(r.stderr, "lasts until") {
+		t.Fatalf("brokerd docker run --detach --restart always: %v", r)
+	}
+	waitFor(t, "a run with credentials", func() bool { return served() >= 1 })
+	dockerCmd(t, "stop", name)
+
+	d.stop(t)
+	d = e.startDaemon(t, "--default-profile", prod)
+	n := served()
+	dockerCmd(t, "start", name)
+	waitFor(t, "a run with credentials after the daemon's restart", func() bool { return served() > n })
+	dockerCmd(t, "stop", name)
+
+	// A reboot: the engine's containers stop, the runtime directory goes,
+	// the daemon starts again after the login.
+	dockerCmd(t, "stop", docker.RelayName)
+	d.stop(t)
+	if err := os.RemoveAll(e.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	d = e.startDaemon(t, "--default-profile", prod)
+	if out, code := dockerTry(t, "start", name); code == 0 || !strings.Contains(out, "bind source path does not exist") {
+		t.Errorf("docker start %s after the reboot: exit %d %q; want docker's refusal of the missing token file", name, code, out)
+	}
+	problem := "container " + name + " (--restart always) cannot start again: its token file "
+	fix := "docker rm -f " + name + ", then brokerd docker run " + prod + " -- --restart always --name " + name + " [your other options] IMAGE"
+	r = e.run(t, "", "docker", "token", prod, "--label", "after-reboot")
+	if r.code != 0 || !strings.Contains(r.stderr, "started the relay container") || strings.Count(r.stderr, problem) != 1 || !strings.Contains(r.stderr, fix) {
+		t.Errorf("brokerd docker token after the reboot: %v\nwant it to start the relay and say once %q… %q", r, problem, fix)
+	}
+	if r := e.run(t, "", "docker", "token", prod, "--label", "again"); strings.Contains(r.stderr, problem) {
+		t.Errorf("brokerd docker token with the relay running: %v; want no look at the containers (it costs two docker commands)", r)
+	}
+	if r := e.run(t, "", "doctor"); !strings.Contains(r.stdout+r.stderr, problem) || !strings.Contains(r.stdout+r.stderr, fix) {
+		t.Errorf("brokerd doctor after the reboot: %v\nwant %q and %q", r, problem, fix)
+	}
+
+	dockerCmd(t, "rm", "--force", name)
+	r = e.run(t, "", "docker", "run", prod, "--", "--detach", "--name", name, "--restart", "always", image, "-raw")
+	if r.code != 0 {
+		t.Fatalf("brokerd docker run again: %v", r)
+	}
+	waitFor(t, "a run with credentials after the fix", func() bool { return served() >= 1 })
+	dockerCmd(t, "stop", name)
+	if r := e.run(t, "", "doctor"); strings.Contains(r.stdout+r.stderr, problem) {
+		t.Errorf("brokerd doctor once the container is made again: %v; want no word of it", r)
+	}
+	d.stop(t)
 }

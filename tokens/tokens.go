@@ -277,7 +277,7 @@ func (s *Store) Check(secret string) (Token, error) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		return Token{}, fmt.Errorf("%w: brokerd never issued it or has forgotten it (revoked or expired over a day ago, or the tokens file was removed); start the container again with brokerd docker run", ErrUnknown)
+		return Token{}, fmt.Errorf("%w: brokerd never issued it or has forgotten it (it ended over a day ago, or brokerd lost its record: a reboot or a logout empties the state directory, or containers.json was removed); start the container again with brokerd docker run", ErrUnknown)
 	}
 	tok.ContainerID = e.containerID(tok.CIDFile)
 	if lu := e.lastUsed.Load(); lu != 0 {

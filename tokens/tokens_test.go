@@ -167,6 +167,25 @@ func TestStore_File(t *testing.T) {
 	}
 }
 
+// A reboot empties the state directory, containers.json with it: a
+// container that kept its token (docker run --token-env, in its
+// environment) is refused with a message that says why and what to do.
+func TestStore_AfterReboot(t *testing.T) {
+	dir := t.TempDir()
+	s, clock := open(t, filepath.Join(dir, "containers.json"))
+	secret, _ := issue(t, s, "web", time.Hour, "prod")
+	os.RemoveAll(dir)
+	again, err := tokens.Open(tokens.Config{File: filepath.Join(dir, "containers.json"), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = again.Check(secret)
+	if !errors.Is(err, tokens.ErrUnknown) || !strings.Contains(err.Error(), "a reboot or a logout empties the state directory") ||
+		!strings.Contains(err.Error(), "start the container again with brokerd docker run") {
+		t.Errorf("after a reboot, Check = %v; want ErrUnknown saying a reboot loses the record, and what to do", err)
+	}
+}
+
 func TestStore_Forgotten(t *testing.T) {
 	s, clock := open(t, "")
 	_, a := issue(t, s, "a", time.Hour, "p")

@@ -132,6 +132,7 @@ func (e *env) dockerSetupCmd() *cobra.Command {
 				return err
 			}
 			say("relay %s at %s: %s", docker.RelayName, wire.RelayAddr, did)
+			warnLost(ctx, r, e.stderr)
 			if err := docker.Probe(ctx, r, tag, 10*time.Second); err != nil {
 				if did != "running" {
 					return err
@@ -586,7 +587,12 @@ func printContainers(w io.Writer, ts []control.ContainerToken, now time.Time) {
 // dockerChecks are doctor's checks of the network and the relay.
 func dockerChecks(ctx context.Context, dir state.Dir) []doctor.Check {
 	bin, _ := os.Executable()
-	return doctor.Docker(ctx, doctor.DockerEnv{Docker: docker.CLI{}, State: dir, Binary: bin})
+	checks := doctor.Docker(ctx, doctor.DockerEnv{Docker: docker.CLI{}, State: dir, Binary: bin})
+	lost, _ := docker.LostTokens(ctx, docker.CLI{}) // doctor.Docker reports docker's errors
+	for _, l := range lost {
+		checks = append(checks, doctor.Check{Name: "container " + l.Name, Level: doctor.Warn, Message: l.Problem(), Fix: l.Fix()})
+	}
+	return checks
 }
 
 // relayReady checks that brokerd's network exists and starts the relay if
@@ -599,6 +605,18 @@ func relayReady(ctx context.Context, r docker.Runner, dir state.Dir, w io.Writer
 	did, err := docker.StartRelay(ctx, r, dir.Join(daemon.RelayDir))
 	if did != "" {
 		fmt.Fprintf(w, "brokerd: %s the relay container %s\n", did, docker.RelayName)
+		// The relay was stopped or held a removed directory: after a
+		// reboot or a logout, which emptied the state directory.
+		warnLost(ctx, r, w)
 	}
 	return err
+}
+
+// warnLost tells on w, a line each, of the containers with a restart
+// policy that cannot start again, their token files gone, and what to do.
+func warnLost(ctx context.Context, r docker.Runner, w io.Writer) {
+	lost, _ := docker.LostTokens(ctx, r) // a hint: docker's errors are reported elsewhere
+	for _, l := range lost {
+		fmt.Fprintf(w, "brokerd: %s; make it again: %s\n", l.Problem(), l.Fix())
+	}
 }
