@@ -340,7 +340,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 	}
 	if spoof := opts.Spoofing(); len(spoof) > 0 {
 		fmt.Fprintf(e.stderr, "brokerd: the docker run options (%s) let the container pose as the relay at %s on network %s "+
-			"(forging ARP answers, or taking its address) and collect the tokens of the other containers there; brokerd drops NET_RAW otherwise (ping works without it)\n",
+			"(forging ARP answers, or taking its address) and collect the tokens of the other containers there; drop them unless the container needs them (brokerd drops NET_RAW unless they add it back; ping works without it)\n",
 			strings.Join(spoof, ", "), wire.RelayAddr, docker.Network)
 	}
 	region, own := opts.Region(tok.Region)
