@@ -127,6 +127,16 @@ func Run(ctx context.Context, cfg Config) error {
 		tokens = &memTokens{}
 	}
 	ssoClient := sso.New(tokens, log, sso.Config{Clock: cfg.Clock})
+	defer func() {
+		// A token refreshed while the keychain refused it is stored now,
+		// or the next start needs a new sign-in.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := ssoClient.StoreUnsaved(ctx); err != nil {
+			log.Warn("sso tokens held only in memory were not stored: their sessions need new sign-ins", zap.Error(err))
+		}
+		ssoClient.Wait()
+	}()
 	b := broker.New(cfg.Keys, broker.Config{ConfigPath: cfg.ConfigPath, Log: log.Named("broker"), Sessions: cfg.Keys, Clock: cfg.Clock, SSO: ssoClient})
 	defer b.Close()
 	// A request waits for STS at most a second (Patience), as long as the

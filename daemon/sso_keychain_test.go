@@ -259,3 +259,33 @@ func TestRun_SSOTokenHeldInMemory(t *testing.T) {
 	st, _ = sessionStatus(t, d, "my-sso")
 	checkNoSSOSecrets(t, logs, st)
 }
+
+// TestRun_SSOTokenHeldInMemoryStoredAtStop stops the daemon while a token
+// refreshed with the keychain refusing writes is held only in memory: the
+// daemon stores it as it stops, and the next start serves without a new
+// sign-in (the refresh token stored before was spent).
+func TestRun_SSOTokenHeldInMemoryStoredAtStop(t *testing.T) {
+	w, fake := ssoWorld(t, ssofake.Config{RealSizes: true, TokenLifetime: 4 * time.Minute})
+	kc := newMacKeychain()
+	run := func() *running {
+		return w.runWith(t, func(c *Config) { c.SSOTokens = keychain.New(kc).SSO() })
+	}
+	d := run()
+	signIn(t, d, fake, "my-sso")
+	kc.lock(false, true)
+	if status, key := d.get(t, "sso-dev"); status != 200 || !strings.HasPrefix(key, "ASIA") {
+		t.Fatalf("GET sso-dev with the keychain refusing writes = %d %s, want credentials from the refreshed token", status, key)
+	}
+	spent, _ := kc.record(t, "my-sso")["refreshToken"].(string)
+	kc.lock(false, false)
+	if err := d.stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if now, _ := kc.record(t, "my-sso")["refreshToken"].(string); now == spent {
+		t.Fatal("the daemon stopped without storing the token it held only in memory")
+	}
+	d = run()
+	if status, key := d.get(t, "sso-dev"); status != 200 || !strings.HasPrefix(key, "ASIA") {
+		t.Fatalf("GET sso-dev after a restart = %d %s, want credentials without a new sign-in", status, key)
+	}
+}
