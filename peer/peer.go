@@ -368,9 +368,18 @@ type unread struct {
 }
 
 // readRest reads the fds that findRecent left unread until one is linked
-// to sock, and returns its process, 0 when none is.
+// to sock, and returns its process, 0 when none is. Another lookup may
+// have read the client's fd since, and noted the socket there: that fd is
+// read first, and an fd noted as a socket since is not skipped.
 func (f *Finder) readRest(sock socket, rest []unread) int {
+	target := socketLink(sock.inode)
 	for _, u := range rest {
+		f.mu.Lock()
+		fd, ok := f.fds[u.pid].holder(sock.inode)
+		f.mu.Unlock()
+		if ok && readLink(f.proc, fdPath(u.pid, fd)) == target {
+			return u.pid
+		}
 		fds := u.fds
 		if u.unlisted {
 			listed, err := listFds(f.proc, u.pid)
@@ -378,9 +387,10 @@ func (f *Finder) readRest(sock socket, rest []unread) int {
 				continue
 			}
 			f.mu.Lock()
-			_, fresh, others := f.fds[u.pid].split(listed)
+			former, fresh, others := f.fds[u.pid].split(listed)
 			f.mu.Unlock()
-			fds = append(fresh, others...)
+			// The former sockets were read, but may be noted since.
+			fds = slices.Concat(fresh, others, former)
 		}
 		read, found := readFds(f.proc, u.pid, fds, sock.inode)
 		f.note(u.pid, read)

@@ -80,6 +80,8 @@ type proc struct {
 	fstest.MapFS
 	listings, fdListings, links42, fdListings42 atomic.Int32
 	fdCount                                     bool
+	// listing42, when set, runs once as pid 42's fds are next listed.
+	listing42 func()
 }
 
 func (p *proc) Stat(name string) (fs.FileInfo, error) {
@@ -124,6 +126,10 @@ func (p *proc) ReadDir(name string) ([]fs.DirEntry, error) {
 		p.fdListings.Add(1)
 		if name == "42/fd" {
 			p.fdListings42.Add(1)
+			if hook := p.listing42; hook != nil {
+				p.listing42 = nil
+				hook()
+			}
 		}
 	}
 	return p.MapFS.ReadDir(name)
@@ -496,5 +502,45 @@ func testRecentWithManyFds(t *testing.T, fdCount bool) {
 	p.MapFS["42/fd/1500"] = link("socket:[900]")
 	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54329"), &search{left: 1}); err != nil || got.PID != 42 {
 		t.Errorf("LookupLimited of pid 42's socket on a reused fd, a search allowed = %+v, %v; want pid 42", got, err)
+	}
+}
+
+// A recent client's socket on an fd that held a file when read is found
+// by the reading of the rest of its fds even when another lookup has read
+// that fd since and noted the socket there: it was taken for one read
+// already, and skipped (TestAuditNamesHostClients: a burst's issuance of
+// "process not found").
+func TestFinder_RestReadsWhatOthersNoted(t *testing.T) {
+	f, p := newFinder(t, 0)
+	p.fdCount = true
+	local := tcpAddr("127.0.0.1:8080")
+	link := func(to string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(to), Mode: fs.ModeSymlink} }
+	socket := func(port uint16, inode int) string {
+		return fmt.Sprintf("   9: 0100007F:%04X 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 %d 1 0000000000000000 20 4 30 10 -1\n", port, inode)
+	}
+	if got, err := f.Lookup(local, tcpAddr("127.0.0.1:54321")); err != nil || got.PID != 42 {
+		t.Fatalf("Lookup = %+v, %v; want pid 42", got, err)
+	}
+	for fd := 100; fd < 3100; fd++ {
+		p.MapFS[fmt.Sprintf("42/fd/%d", fd)] = link("/dev/null")
+	}
+	// pid 43's socket: pid 42's fds are all read.
+	if got, err := f.LookupLimited(tcpAddr("[::1]:8080"), tcpAddr("[::1]:54324"), &search{left: 1}); err != nil || got.PID != 43 {
+		t.Fatalf("LookupLimited of a new client = %+v, %v; want pid 43", got, err)
+	}
+	// Two sockets of pid 42 on fds that held files: 54327 on fd 2000,
+	// 54330 on fd 2500.
+	p.MapFS["net/tcp"] = &fstest.MapFile{Data: []byte(tcp + socket(54327, 700) + socket(54330, 710))}
+	p.MapFS["42/fd/2000"] = link("socket:[700]")
+	p.MapFS["42/fd/2500"] = link("socket:[710]")
+	// As the first lookup lists pid 42's fds to read the rest, the second
+	// reads them, fd 2000 on the way to its own.
+	p.listing42 = func() {
+		if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54330"), &search{left: 0}); err != nil || got.PID != 42 {
+			t.Errorf("LookupLimited of pid 42's socket on fd 2500 = %+v, %v; want pid 42", got, err)
+		}
+	}
+	if got, err := f.LookupLimited(local, tcpAddr("127.0.0.1:54327"), &search{left: 0}); err != nil || got.PID != 42 {
+		t.Errorf("LookupLimited of pid 42's socket on fd 2000 = %+v, %v; want pid 42", got, err)
 	}
 }
