@@ -360,7 +360,8 @@ func (f *Finder) scanRecent(pid int, inode uint64) (found bool, left *unread) {
 }
 
 // unread is what findRecent left unread of a process's fds: fds, or, when
-// unlisted, all but its former sockets.
+// unlisted (their number was unchanged), every fd, which readRest lists,
+// the former sockets last.
 type unread struct {
 	pid      int
 	fds      []int32
