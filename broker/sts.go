@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -76,9 +75,6 @@ func (s *stsClients) get(ctx context.Context, p, source profile.Profile) (*sts.C
 	key := stsKey{cmp.Or(s.base.Region, p.Region, source.Region, "us-east-1"), p.EndpointURL}
 	if key.endpoint == "" && !p.IgnoreEndpoints {
 		key.endpoint = source.EndpointURL
-	}
-	if strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
-		key.endpoint = ""
 	}
 	if c := s.clients[key]; c != nil {
 		return c, nil
