@@ -36,7 +36,7 @@ func STSTime(ctx context.Context) (time.Time, error) {
 	var send *smithyhttp.RequestSendError
 	switch {
 	case errors.As(err, &send): // a ResponseError too, with no response
-		return time.Time{}, fmt.Errorf("reach STS: %w", err)
+		return time.Time{}, sendError{send}
 	case err == nil:
 		if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
 			header = raw.Header
@@ -52,3 +52,11 @@ func STSTime(ctx context.Context) (time.Time, error) {
 	}
 	return at, nil
 }
+
+// sendError is an STS request that got no answer, shown as its cause: the
+// SDK's operation, attempt count and empty request id add nothing.
+type sendError struct{ *smithyhttp.RequestSendError }
+
+func (e sendError) Error() string { return "reach STS: " + e.Err.Error() }
+
+func (e sendError) Unwrap() error { return e.RequestSendError }

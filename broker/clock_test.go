@@ -1,13 +1,18 @@
 package broker_test
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/brokerd/brokerd/broker"
 )
@@ -83,5 +88,25 @@ func TestSTSTime(t *testing.T) {
 				t.Errorf("STSTime() with %v left %v (%v) in TMPDIR, want nothing", tt.env, left, err)
 			}
 		})
+	}
+}
+
+// TestSTSTime_unreachable checks that an STS that does not answer is named
+// by the cause alone, not the SDK's operation and retry wording, and stays
+// a RequestSendError for doctor to tell from STS's refusals.
+func TestSTSTime_unreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	t.Setenv("AWS_ENDPOINT_URL_STS", url)
+	t.Setenv("AWS_REGION", "us-east-1")
+	_, err = broker.STSTime(t.Context())
+	var send *smithyhttp.RequestSendError
+	if err == nil || !errors.As(err, &send) || !strings.HasPrefix(err.Error(), "reach STS: Post \""+url) ||
+		!strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "operation error") || strings.Contains(err.Error(), "RequestID") {
+		t.Errorf("STSTime() with nothing at %s = %v, want \"reach STS: Post …: connection refused\" wrapping a RequestSendError", url, err)
 	}
 }
