@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -61,9 +62,8 @@ func (e *env) loginCmd() *cobra.Command {
 				if code, err = e.readCode(cmd.Context(), needs); err != nil {
 					return err
 				}
-			}
-			if !mfaCode.MatchString(code) {
-				return errors.New("the MFA code must be 6 digits")
+			} else if err := checkCode(code, "--code", "pass the code your MFA device shows now"); err != nil {
+				return err
 			}
 			res, err := client.Login(cmd.Context(), control.Login{Profile: name, Code: code, DurationSeconds: int(duration / time.Second)})
 			if err != nil {
@@ -181,14 +181,41 @@ func (e *env) readCode(ctx context.Context, needs control.LoginNeeds) (string, e
 		if err != nil {
 			return "", fmt.Errorf("mfa_process of profile %s failed (run it yourself to see why, or pass --code): %w", needs.Profile, err)
 		}
-		return strings.TrimSpace(string(out)), nil
+		code := strings.TrimSpace(string(out))
+		return code, checkCode(code, "mfa_process of profile "+needs.Profile,
+			"make it print the code alone, or pass --code")
 	}
+	terminal := false
 	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		terminal = true
 		fmt.Fprintf(e.stderr, "MFA code for %s (%s): ", needs.Profile, needs.MFASerial)
 	}
 	line, err := bufio.NewReader(e.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("no MFA code: give it with --code, or set mfa_process in the profile")
 	}
-	return strings.TrimSpace(line), nil
+	code, from := strings.TrimSpace(line), "standard input"
+	if terminal {
+		from = "the terminal"
+	}
+	return code, checkCode(code, from, "type the code your MFA device shows now, or pass --code")
+}
+
+// checkCode refuses a code that is not 6 digits, saying where it came
+// from, what came (its length, never the text: a pipe meant for another
+// command may hold a secret) and fix, what to do.
+func checkCode(code, from, fix string) error {
+	if mfaCode.MatchString(code) {
+		return nil
+	}
+	got := fmt.Sprintf("%d characters", utf8.RuneCountInString(code))
+	switch n := strings.Count(code, "\n") + 1; {
+	case code == "":
+		got = "nothing"
+	case n > 1:
+		got = fmt.Sprintf("%d lines", n)
+	case utf8.RuneCountInString(code) == 6:
+		got = "6 characters that are not all digits"
+	}
+	return fmt.Errorf("the MFA code must be 6 digits, and %s gave %s: %s", from, got, fix)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -30,5 +32,60 @@ func TestPrintLogin_NextLoginDue(t *testing.T) {
 		if b.String() != tt.want {
 			t.Errorf("printLogin(%v) = %q, want %q", tt.duration, b.String(), tt.want)
 		}
+	}
+}
+
+// TestReadCode_SaysWhereABadCodeCameFrom checks that a code that is not 6
+// digits is refused with where it came from (mfa_process, standard input)
+// and what to do, never with the text itself: a bare "the MFA code must be
+// 6 digits" after an mfa_process that printed a line of its own beside the
+// code left the user looking at the code that was typed nowhere.
+func TestReadCode_SaysWhereABadCodeCameFrom(t *testing.T) {
+	tests := []struct {
+		name, process, stdin string
+		want                 string // "" for no error
+	}{
+		{"process prints the code", "echo 123456", "", ""},
+		{"process prints a prompt too", `printf 'Touch your key\n123456\n'`, "",
+			"the MFA code must be 6 digits, and mfa_process of profile dev gave 2 lines: make it print the code alone, or pass --code"},
+		{"process prints nothing", "true", "",
+			"the MFA code must be 6 digits, and mfa_process of profile dev gave nothing: make it print the code alone, or pass --code"},
+		{"process prints a sentence", "echo your code is 123456", "",
+			"the MFA code must be 6 digits, and mfa_process of profile dev gave 19 characters: make it print the code alone, or pass --code"},
+		{"standard input", "", "123456\n", ""},
+		{"standard input, 5 digits", "", "12345\n",
+			"the MFA code must be 6 digits, and standard input gave 5 characters: type the code your MFA device shows now, or pass --code"},
+		{"standard input, a secret", "", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+			"the MFA code must be 6 digits, and standard input gave 40 characters: type the code your MFA device shows now, or pass --code"},
+		{"standard input, letters", "", "abcdef\n",
+			"the MFA code must be 6 digits, and standard input gave 6 characters that are not all digits: type the code your MFA device shows now, or pass --code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr strings.Builder
+			e := &env{stdin: strings.NewReader(tt.stdin), stdout: io.Discard, stderr: &stderr}
+			code, err := e.readCode(context.Background(), control.LoginNeeds{Profile: "dev", Kind: "mfa", MFAProcess: tt.process})
+			switch {
+			case tt.want == "" && (err != nil || code != "123456"):
+				t.Errorf("readCode(%q, %q) = %q, %v, want 123456", tt.process, tt.stdin, code, err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("readCode(%q, %q) = %v, want %q", tt.process, tt.stdin, err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "EXAMPLEKEY") {
+				t.Errorf("readCode(%q, %q) = %v, which quotes its input", tt.process, tt.stdin, err)
+			}
+		})
+	}
+}
+
+// TestLogin_CodeFlagRefusedFirst checks that a --code that is not 6
+// digits is refused before the daemon is asked, with what to do.
+func TestLogin_CodeFlagRefusedFirst(t *testing.T) {
+	t.Setenv("BROKERD_STATE_DIR", t.TempDir())
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"login", "dev", "--code", "12345"}, strings.NewReader(""), &stdout, &stderr)
+	want := "the MFA code must be 6 digits, and --code gave 5 characters: pass the code your MFA device shows now"
+	if err == nil || err.Error() != want {
+		t.Errorf("brokerd login dev --code 12345 = %v, want %q", err, want)
 	}
 }
