@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -258,7 +259,11 @@ func openExtras(cfg Config, log *zap.Logger) (*extras, error) {
 			if x.relay != nil {
 				x.relay.Close()
 			}
-			return nil, fmt.Errorf("%w (in %s): fix it, or choose another directory with brokerd serve --audit-dir DIR", err, cfg.AuditDir)
+			fix := "fix it"
+			if errors.Is(err, audit.ErrInUse) {
+				fix = "stop that brokerd"
+			}
+			return nil, fmt.Errorf("%w (in %s): %s, or choose another directory with brokerd serve --audit-dir DIR", err, cfg.AuditDir, fix)
 		}
 		x.audit = server.NewAudit(x.auditLog, server.AuditConfig{Lookup: peer.New(peer.Config{}).LookupLimited, Clock: cfg.Clock})
 	}

@@ -26,6 +26,6 @@ func TestAuditDirShared(t *testing.T) {
 	second := map[string]string{"BROKERD_STATE_DIR": filepath.Join(filepath.Dir(e.StateDir), "state2")}
 	r := e.exec(t, second, "", brokerdBin, "serve", "--listen", "127.0.0.1:0")
 	wantOneLineError(t, r, fmt.Sprintf("another brokerd (pid %d) writes its audit log here", d.PID))
-	wantOneLineError(t, r, "--audit-dir")
+	wantOneLineError(t, r, "stop that brokerd, or choose another directory with brokerd serve --audit-dir DIR")
 	d.credentials(t, prod)
 }
