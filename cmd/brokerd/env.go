@@ -106,7 +106,7 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 		if installed.DefaultProfile != "" && (name == "" || name == installed.DefaultProfile) {
 			profile, reg, known = installed.DefaultProfile, installed.Region, true
 		}
-		warnings = append(warnings, notAnswering(err, dir, installed))
+		warnings = append(warnings, notAnswering(err, dir, installed, base))
 		if reg == "" && getenv(wire.VarRegion) == "" && getenv(wire.VarDefRegion) == "" {
 			which := "the daemon's default profile"
 			if profile != "" {
@@ -176,19 +176,32 @@ func (e *env) regionOf(ctx context.Context, client *control.Client, prev, profil
 // (installedService).
 func (e *env) installed() deploy.Installed { return installedService() }
 
-// notAnswering says that the daemon does not answer, what SDKs then do,
-// and how to start it.
-func notAnswering(err error, dir state.Dir, installed deploy.Installed) string {
-	why := "it is not running"
-	if !errors.Is(err, state.ErrNotRunning) {
+// notAnswering says that the daemon at base does not answer, what SDKs
+// then do, and how to start it. A daemon that stops removes its token
+// file, and SDKs fail to read it; one killed (kill -9, a crash) leaves it,
+// and SDKs fail to connect; one that runs and does not answer leaves them
+// waiting.
+func notAnswering(err error, dir state.Dir, installed deploy.Installed, base string) string {
+	token := dir.Join(state.TokenFile)
+	why, fails := "it is not running", fmt.Sprintf("fail with \"No such file or directory: '%s'\"", token)
+	_, serr := os.Stat(token)
+	left := serr == nil
+	switch {
+	case !errors.Is(err, state.ErrNotRunning):
 		why = err.Error()
+		if left {
+			fails = "get no answer from " + base
+		}
+	case left:
+		why = "it stopped without cleaning up: killed, or crashed"
+		fails = fmt.Sprintf("fail with `Could not connect to the endpoint URL: \"%s/v1/credentials…\"`", base)
 	}
 	start := "`brokerd install` (a user service) or `brokerd serve`"
 	if installed.Present {
 		start = startService(installed)
 	}
-	return fmt.Sprintf("brokerd does not answer (%s); the lines below work once it runs, until then SDKs in this shell fail with "+
-		"\"No such file or directory: '%s'\": start it with %s", why, dir.Join(state.TokenFile), start)
+	return fmt.Sprintf("brokerd does not answer (%s); the lines below work once it runs, until then SDKs in this shell %s: start it with %s",
+		why, fails, start)
 }
 
 // endpointVars are the endpoint and token file of the running daemon for

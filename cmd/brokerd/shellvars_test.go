@@ -215,3 +215,29 @@ func TestShellVars_daemonDown(t *testing.T) {
 		t.Errorf("warnings = %q, want one saying to start the installed service", warnings)
 	}
 }
+
+// TestShellVars_daemonKilled checks what env says of a daemon killed
+// (kill -9, a crash), which left its token file: SDKs find the file and
+// fail to connect, not to read it, as env said ("No such file or
+// directory") while `brokerd doctor` said the right thing.
+func TestShellVars_daemonKilled(t *testing.T) {
+	w := newShellWorld(t)
+	e := &env{}
+	token := w.dir.Join(state.TokenFile)
+	if err := os.WriteFile(token, []byte("left by a daemon killed with -9"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, warnings, err := e.shellVars(context.Background(), "", getenv())
+	if err != nil || len(warnings) == 0 {
+		t.Fatalf("shellVars() with a killed daemon's token file = %q, %v, want warnings", warnings, err)
+	}
+	want := "brokerd does not answer (it stopped without cleaning up: killed, or crashed); the lines below work once it runs, " +
+		"until then SDKs in this shell fail with `Could not connect to the endpoint URL: \"http://127.0.0.1:9911/v1/credentials…\"`: " +
+		"start it with `brokerd install` (a user service) or `brokerd serve`"
+	if runtime.GOOS == "linux" && warnings[0] != want {
+		t.Errorf("warnings[0] = %q, want %q", warnings[0], want)
+	}
+	if strings.Contains(warnings[0], "No such file") || strings.Contains(warnings[0], "left by") {
+		t.Errorf("warnings[0] = %q, want no \"No such file\" for a token file that is there, nor its content", warnings[0])
+	}
+}
