@@ -49,6 +49,12 @@ func (e *env) installCmd() *cobra.Command {
 			}
 			o.GOOS, o.Binary, o.UID = runtime.GOOS, bin, os.Getuid()
 			o.BinaryOnPath = onPath(bin)
+			// --listen first: the refusals below name the command to run
+			// instead (brokerd serve, or install again) with these
+			// options, which must not be refused in turn.
+			if _, err := o.Vars(); err != nil {
+				return err
+			}
 			if !dryRun { // nothing else matters without a service manager
 				if err := deploy.Preflight(cmd.Context(), o, deploy.ExecRunner{}); err != nil {
 					return err
