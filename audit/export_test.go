@@ -17,3 +17,11 @@ func SetZone(loc *time.Location) (restore func()) {
 	zone = loc
 	return func() { zone = old }
 }
+
+// SetFlock makes Open lock its directory with f, until the function it
+// returns is called.
+func SetFlock(f func(fd, how int) error) (restore func()) {
+	old := flock
+	flock = f
+	return func() { flock = old }
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/brokerd/brokerd/audit"
@@ -48,6 +49,33 @@ func TestOpen_DirInUse(t *testing.T) {
 			}
 			if err := second.Close(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestOpen_NoLocks checks that a directory on a file system without locks
+// (NFS mounted nolock: ENOLCK; some FUSE and SMB mounts: EOPNOTSUPP) is
+// written as before locks were taken, not refused: brokerd could not
+// start with its audit log there.
+func TestOpen_NoLocks(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.ENOLCK, syscall.EOPNOTSUPP} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			defer audit.SetFlock(func(int, int) error { return errno })()
+			dir := filepath.Join(t.TempDir(), "audit")
+			l, err := audit.Open(dir, audit.Config{})
+			if err != nil {
+				t.Fatalf("Open(%q) where flock fails with %v = %v, want no error", dir, errno, err)
+			}
+			l.Record(issued("before"))
+			written(t, filepath.Join(dir, audit.FileName))
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			l.Record(issued("after"))
+			written(t, filepath.Join(dir, audit.FileName))
+			if err := l.Close(); err != nil {
+				t.Fatalf("Close() = %v", err)
 			}
 		})
 	}

@@ -88,6 +88,14 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	lock, err := lockDir(dir)
+	if errors.Is(err, errNoLocks) {
+		// As before locks: a second brokerd given the directory is not
+		// refused.
+		if cfg.Log != nil {
+			cfg.Log.Warn("the audit log directory cannot be locked, so another brokerd writing there would not be refused", zap.Error(err))
+		}
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +111,17 @@ func Open(dir string, cfg Config) (*Log, error) {
 // another brokerd's, holds the directory.
 var ErrInUse = errors.New("audit log directory in use")
 
-// lockDir takes the lock of dir, and writes this process's id in it.
+// errNoLocks is what lockDir's error wraps, with the lock file open but
+// not locked, where dir's file system has no locks: NFS mounted nolock,
+// some FUSE and SMB mounts.
+var errNoLocks = errors.New("the file system has no locks")
+
+// flock is syscall.Flock; tests replace it.
+var flock = syscall.Flock
+
+// lockDir takes the lock of dir, and writes this process's id in it. Where
+// the file system has no locks, it returns the lock file open, unlocked,
+// with an error wrapping errNoLocks.
 func lockDir(dir string) (*os.File, error) {
 	name := filepath.Join(dir, LockName)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
@@ -114,7 +132,10 @@ func lockDir(dir string) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit log lock %s is not a regular file: remove it", name)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOTSUP) {
+			return f, fmt.Errorf("lock audit log directory: %w: %w", errNoLocks, err)
+		}
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			b, _ := io.ReadAll(io.LimitReader(f, 32))
@@ -146,6 +167,9 @@ func renew(dir string, out *lumberjack.Logger, lock **os.File) (bool, error) {
 	}
 	if !holds(dir, *lock) {
 		l, err := lockDir(dir)
+		if errors.Is(err, errNoLocks) {
+			err = nil // as Open
+		}
 		if err != nil {
 			return false, err
 		}
