@@ -23,6 +23,10 @@ type Status struct {
 	// AuditDir is where the daemon writes its audit log, "" when it
 	// writes none.
 	AuditDir string `json:"audit_dir,omitempty"`
+	// ConfigError says why the AWS config file cannot be used (it cannot
+	// be read or parsed), "" when it can: every profile it names is
+	// refused until then.
+	ConfigError string `json:"config_error,omitempty"`
 }
 
 // Session is an MFA session of a source profile, without its secrets.
@@ -86,7 +90,7 @@ type LoginResult struct {
 // Profile is the state of one profile's credentials.
 type Profile struct {
 	Name          string     `json:"name"`
-	Kind          string     `json:"kind"` // "role", "source" or "sso"
+	Kind          string     `json:"kind"` // "role", "source", "sso", or "invalid": the config file's, not servable as written (LastError says why)
 	RoleARN       string     `json:"role_arn,omitempty"`
 	SourceProfile string     `json:"source_profile,omitempty"`
 	Expires       *time.Time `json:"expires,omitempty"`

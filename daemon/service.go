@@ -91,15 +91,35 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 	// The config file and keychain name the profiles; either may fail
 	// without hiding what the cache knows.
 	if cfg, err := s.broker.Profiles(); err == nil {
-		for _, name := range cfg.Names() {
-			if p, _ := cfg.Get(name); p.IsRole() {
+		// The default profile too: the config file does not list a
+		// profile it cannot read (profile.Config.Names).
+		names := cfg.Names()
+		if s.defaultProfile != "" && !slices.Contains(names, s.defaultProfile) {
+			names = append(names, s.defaultProfile)
+		}
+		for _, name := range names {
+			p, _ := cfg.Get(name)
+			switch {
+			case p.IsRole():
 				sp := add(name)
 				sp.Kind, sp.RoleARN, sp.SourceProfile = "role", p.RoleARN, p.SourceProfile
-			} else if p.IsSSO() {
+			case p.IsSSO():
 				add(name).Kind = "sso"
+			}
+			// A profile that cannot be served as written (a misspelt
+			// role_arn, credential_process, a source_profile loop) shows
+			// why before anything asks for it, as its requests will say.
+			if _, err := s.broker.Plan(name); err != nil && (fault.KindOf(err) == fault.InvalidConfig || fault.KindOf(err) == fault.Unsupported) {
+				sp := add(name)
+				if sp.Kind == "source" {
+					sp.Kind = "invalid"
+				}
+				sp.LastError = err.Error()
 			}
 		}
 		st.SSOSessions = s.ssoStatus(ctx, cfg)
+	} else {
+		st.ConfigError = err.Error()
 	}
 	if names, err := s.keyProfiles(ctx); err == nil {
 		for _, n := range names {
@@ -113,7 +133,7 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 			p.Kind, p.RoleARN = "role", cs.RoleARN
 		}
 		p.Expires, p.LastRefresh, p.NextRefresh = timePtr(cs.Expires), timePtr(cs.LastRefresh), timePtr(cs.NextRefresh)
-		p.LastError = cs.LastError
+		p.LastError = cmp.Or(cs.LastError, p.LastError)
 	}
 	for _, si := range s.broker.Sessions() {
 		st.Sessions = append(st.Sessions, controlSession(si.Profile, si.MFASerial, si.Expires))

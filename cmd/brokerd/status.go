@@ -127,6 +127,9 @@ func reinstall(in deploy.Installed) string {
 func printStatus(w io.Writer, st control.Status, now time.Time) {
 	fmt.Fprintf(w, "brokerd (pid %d) serving %s since %s; default profile %q\n\n",
 		st.PID, st.Endpoint, st.Started.Local().Format(time.DateTime), st.DefaultProfile)
+	if st.ConfigError != "" {
+		fmt.Fprintf(w, "AWS config file not used: %s (every profile it names is refused until then; brokerd doctor checks it)\n\n", st.ConfigError)
+	}
 	printSSOSessions(w, st, now)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(st.Sessions) > 0 {

@@ -159,3 +159,19 @@ func deadPID(t *testing.T) int {
 	}
 	return cmd.Process.Pid
 }
+
+// TestPrintStatus_ConfigError checks that status says why the daemon
+// cannot use the AWS config file, above the profiles it then refuses.
+func TestPrintStatus_ConfigError(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	st := control.Status{Endpoint: "http://127.0.0.1:9911", PID: 7, Started: now.Add(-time.Hour), DefaultProfile: "prod",
+		ConfigError: "invalid AWS config: read /home/a/.aws/config: is a directory: make /home/a/.aws/config a file you can read",
+		Profiles:    []control.Profile{{Name: "dev", Kind: "source"}}}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	want := "AWS config file not used: invalid AWS config: read /home/a/.aws/config: is a directory: make /home/a/.aws/config a file you can read " +
+		"(every profile it names is refused until then; brokerd doctor checks it)\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("printStatus() = %q, want it to contain %q", b.String(), want)
+	}
+}
