@@ -137,11 +137,12 @@ type Client struct {
 
 	flights singleflight.Group // refreshes, by session key
 
-	// locks holds, by session key, the mutex held while that session's
-	// record is read, changed and written: one session's slow refresh
-	// holds up no other session.
+	// locks holds, by session key, the lock (a channel of one, so that a
+	// wait for it can end with a ctx) held while that session's record is
+	// read, changed and written: one session's slow refresh holds up no
+	// other session.
 	locksMu sync.Mutex
-	locks   map[string]*sync.Mutex
+	locks   map[string]chan struct{}
 
 	// unsaved holds, by session key, a record refreshed at the service
 	// that the Store refused (a keychain locked after a sleep): the
@@ -150,7 +151,10 @@ type Client struct {
 	unsavedMu sync.Mutex
 	unsaved   map[string]unsaved
 	storing   map[string]bool // the keys whose store is under way in the background
-	wg        sync.WaitGroup  // those stores
+	stopped   bool            // StoreUnsaved began: no more stores in the background
+	wg        sync.WaitGroup  // those stores, added to under unsavedMu
+	bg        context.Context // theirs, which StoreUnsaved cancels
+	stopBg    context.CancelFunc
 }
 
 // unsaved is a record the Store refused, and when it was last offered to
@@ -172,7 +176,8 @@ func New(store Store, log *zap.Logger, cfg Config) *Client {
 		cfg.RefreshBefore = 5 * time.Minute
 	}
 	c := &Client{store: store, log: log.Named("sso"), cfg: cfg, clock: cfg.Clock, regions: map[string]*services{},
-		locks: map[string]*sync.Mutex{}, unsaved: map[string]unsaved{}, storing: map[string]bool{}}
+		locks: map[string]chan struct{}{}, unsaved: map[string]unsaved{}, storing: map[string]bool{}}
+	c.bg, c.stopBg = context.WithCancel(context.Background())
 	if c.clock == nil {
 		c.clock = clockwork.NewRealClock()
 	}
@@ -181,15 +186,26 @@ func New(store Store, log *zap.Logger, cfg Config) *Client {
 
 // lock locks the record of the session key, and returns its unlock.
 func (c *Client) lock(key string) (unlock func()) {
+	unlock, _ = c.lockCtx(context.Background(), key)
+	return unlock
+}
+
+// lockCtx is lock, waiting no longer than ctx: it returns ctx's error
+// when that ends first.
+func (c *Client) lockCtx(ctx context.Context, key string) (unlock func(), err error) {
 	c.locksMu.Lock()
 	m := c.locks[key]
 	if m == nil {
-		m = &sync.Mutex{}
+		m = make(chan struct{}, 1)
 		c.locks[key] = m
 	}
 	c.locksMu.Unlock()
-	m.Lock()
-	return m.Unlock
+	select {
+	case m <- struct{}{}:
+		return func() { <-m }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // services returns the SDK clients of region, configured as the SDK

@@ -114,24 +114,26 @@ func (c *Client) storeLater(key string, gap time.Duration) {
 	now := c.clock.Now()
 	c.unsavedMu.Lock()
 	u, ok := c.unsaved[key]
-	due := ok && !c.storing[key] && now.Sub(u.tried) >= gap
+	due := ok && !c.stopped && !c.storing[key] && now.Sub(u.tried) >= gap
 	if due {
 		u.tried = now
 		c.unsaved[key] = u
 		c.storing[key] = true
+		c.wg.Add(1) // under unsavedMu: never once StoreUnsaved's Wait began
 	}
 	c.unsavedMu.Unlock()
 	if !due {
 		return
 	}
-	c.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), refreshWait)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.bg, refreshWait)
 		defer cancel()
 		c.storeHeld(ctx, key)
 		c.unsavedMu.Lock()
 		delete(c.storing, key)
 		c.unsavedMu.Unlock()
-	})
+	}()
 }
 
 // storeAllLater is storeLater for every record held in memory.
@@ -149,7 +151,11 @@ func (c *Client) storeAllLater(gap time.Duration) {
 
 // storeHeld stores the record of key held in memory, if it still is.
 func (c *Client) storeHeld(ctx context.Context, key string) error {
-	defer c.lock(key)()
+	unlock, err := c.lockCtx(ctx, key)
+	if err != nil {
+		return fmt.Errorf("store the token of sso session %q: %w", key, err)
+	}
+	defer unlock()
 	c.unsavedMu.Lock()
 	u, ok := c.unsaved[key]
 	c.unsavedMu.Unlock()
@@ -168,8 +174,14 @@ func (c *Client) storeHeld(ctx context.Context, key string) error {
 // StoreUnsaved stores every session's token held only in memory (refreshed
 // while the Store refused it), waiting for the Store up to ctx: for a
 // daemon that stops, whose next start would otherwise need new sign-ins.
-// Its errors hold no token.
+// It first ends the stores under way in the background, and no other
+// starts after it. Its errors hold no token.
 func (c *Client) StoreUnsaved(ctx context.Context) error {
+	c.unsavedMu.Lock()
+	c.stopped = true
+	c.unsavedMu.Unlock()
+	c.stopBg()
+	c.wg.Wait()
 	c.unsavedMu.Lock()
 	keys := make([]string, 0, len(c.unsaved))
 	for k := range c.unsaved {
@@ -184,7 +196,8 @@ func (c *Client) StoreUnsaved(ctx context.Context) error {
 }
 
 // Wait waits for the stores of tokens held in memory that Token started
-// in the background, each of which ends within 30 s.
+// in the background, each of which ends within 30 s, or at once after
+// StoreUnsaved.
 func (c *Client) Wait() { c.wg.Wait() }
 
 // fresh tells whether r's access token is valid for longer than the
