@@ -89,6 +89,58 @@ func (h handler) containerRoutes(r chi.Router) {
 	})
 }
 
+// ReissueRequest asks the daemon for a new token for a container whose
+// token file is gone (see Reissuer), written where the container's mount
+// names it.
+type ReissueRequest struct {
+	// TokenFile is the source of the container's token file mount: it must
+	// be a token file of the daemon's state directory,
+	// STATE/containers/ID/token, ID naming the token to reissue.
+	TokenFile string `json:"token_file"`
+	// ContainerID is the container's id, 64 hex digits, which names it in
+	// status and the audit log.
+	ContainerID string   `json:"container_id"`
+	Label       string   `json:"label"`
+	Profiles    []string `json:"profiles"`
+	// TTLSeconds is the token's lifetime; 0 means the default (12h).
+	TTLSeconds int `json:"ttl_seconds"`
+	// ReaderUID is as in TokenRequest.
+	ReaderUID int `json:"reader_uid,omitempty"`
+}
+
+// Reissuer gives a container whose token file was lost (a reboot or a
+// logout emptied the state directory) a new token in place, so that it
+// starts again as it is. The handler serves its route when the Service
+// implements it, and answers 404 (a daemon older than the CLI) otherwise.
+type Reissuer interface {
+	// ReissueToken makes the token and writes its file at r.TokenFile:
+	// kind InvalidInput when that is not a token file of the state
+	// directory, or a file is there already.
+	ReissueToken(ctx context.Context, r ReissueRequest) (IssuedToken, error)
+}
+
+// reissueRoute adds the route of Reissuer, if svc implements it.
+func (h handler) reissueRoute(r chi.Router) {
+	rs, ok := h.svc.(Reissuer)
+	if !ok {
+		return
+	}
+	r.Post("/v1/docker/reissue", func(w http.ResponseWriter, r *http.Request) {
+		var req ReissueRequest
+		if h.decode(w, r, &req) {
+			res, err := rs.ReissueToken(r.Context(), req)
+			h.reply(w, r, res, err)
+		}
+	})
+}
+
+// ReissueToken asks the daemon for a new token for a container whose token
+// file is gone.
+func (c *Client) ReissueToken(ctx context.Context, req ReissueRequest) (IssuedToken, error) {
+	var res IssuedToken
+	return res, c.call(ctx, http.MethodPost, "/v1/docker/reissue", req, &res)
+}
+
 type revoked struct {
 	Tokens []ContainerToken `json:"tokens"`
 }

@@ -30,6 +30,7 @@ const (
 func Server(svc Service, log *zap.Logger) *http.Server {
 	s := httpsrv.New(Handler(svc, log))
 	s.ErrorLog = zap.NewStdLog(log)
+	s.ConnContext = callerContext // CallerOf names who asked
 	return s
 }
 
@@ -50,6 +51,7 @@ func Handler(svc Service, log *zap.Logger) http.Handler {
 	r.Post("/v1/console", h.console)
 	r.Post("/v1/resolve", h.resolve)
 	h.containerRoutes(r)
+	h.reissueRoute(r)
 	// A CLI newer than the running daemon asks for what it does not have.
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, nil, httperr.Errorf(http.StatusNotFound, "NotFound", "the running brokerd has no %s: restart it after an upgrade (systemctl --user restart brokerd, or stop and start brokerd serve)", r.URL.Path))

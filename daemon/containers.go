@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -163,20 +164,28 @@ func writeToken(path, secret string, reader int) (note string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("write the token file: %w", err)
 	}
+	return fillToken(f, secret, reader)
+}
+
+// fillToken writes secret to f, a token file just made 0600, makes it
+// readable as writeToken says, and closes it.
+func fillToken(f *os.File, secret string, reader int) (note string, err error) {
 	if _, err := f.WriteString(secret); err != nil {
 		f.Close()
 		return "", fmt.Errorf("write the token file: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("write the token file: %w", err)
-	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			note, err = "", fmt.Errorf("write the token file: %w", cerr)
+		}
+	}()
 	if reader == 0 || reader == os.Getuid() {
 		return "", nil
 	}
-	if reader > 0 && os.Chown(path, reader, -1) == nil {
+	if reader > 0 && f.Chown(reader, -1) == nil {
 		return fmt.Sprintf("token file owned by uid %d, mode 0600", reader), nil
 	}
-	if err := os.Chmod(path, 0o644); err != nil {
+	if err := f.Chmod(0o644); err != nil {
 		return "", fmt.Errorf("make the token file readable to the container: %w", err)
 	}
 	return "token file mode 0644, for the container's user; it stays private on this machine inside a 0700 directory", nil
@@ -239,6 +248,17 @@ type extras struct {
 	audit    *server.Audit // nil when no audit log is written
 	relay    net.Listener  // nil when the relay socket could not be made
 	closed   bool
+	// reissues counts the reissued tokens written to the audit log.
+	reissues atomic.Uint64
+}
+
+// reissued writes a token reissued to the audit log, if there is one.
+func (x *extras) reissued(ctx context.Context, t tokens.Token) {
+	if x.auditLog == nil {
+		return
+	}
+	x.auditLog.Record(reissuedEvent(ctx, t))
+	x.reissues.Add(1)
 }
 
 // openExtras opens the container tokens, the relay socket and the audit
@@ -247,7 +267,7 @@ type extras struct {
 func openExtras(cfg Config, log *zap.Logger) (*extras, error) {
 	x := &extras{}
 	var err error
-	x.tokens, err = tokens.Open(tokens.Config{File: cfg.State.Join(TokensFile), Clock: cfg.Clock})
+	x.tokens, err = tokens.Open(tokens.Config{File: cfg.State.Join(TokensFile), Clock: cfg.Clock, Reissued: x.reissued})
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +322,11 @@ func (x *extras) close(log *zap.Logger) {
 	if err := x.auditLog.Close(); err != nil {
 		log.Error("audit log not closed", zap.Error(err))
 	}
-	log.Info("audit log closed", zap.Uint64("issued", issued), zap.Uint64("refused", refused),
+	// issued counts the log's lines of issuances, as a reader summing the
+	// lines that are not refusals finds them: credentials served, and
+	// container tokens reissued (reissued, alone).
+	reissued := x.reissues.Load()
+	log.Info("audit log closed", zap.Uint64("issued", issued+reissued), zap.Uint64("reissued", reissued), zap.Uint64("refused", refused),
 		zap.Uint64("dropped", x.auditLog.Dropped()))
 }
 

@@ -6,6 +6,7 @@
 package tokens
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -97,6 +98,9 @@ type Request struct {
 	TTL time.Duration
 	// CIDFile, when set, is where docker will write the container's id.
 	CIDFile string
+	// ContainerID, when set, is the id of the container the token is
+	// for, known already (a reissue): 64 hex digits.
+	ContainerID string
 }
 
 // Config configures a Store.
@@ -106,6 +110,10 @@ type Config struct {
 	File string
 	// Clock judges expiry; nil means the real clock.
 	Clock clockwork.Clock
+	// Reissued, when set, is told of each token Reissue makes, once it is
+	// saved, with the context Reissue was given (the daemon writes it to
+	// the audit log, naming who asked); nil tells no one.
+	Reissued func(ctx context.Context, t Token)
 }
 
 // Store holds the container tokens. It is safe for concurrent use.
@@ -204,6 +212,39 @@ func LabelFrom(name string) string {
 // Issue makes a token as req says; it returns the secret, which the store
 // does not keep, and the token's description.
 func (s *Store) Issue(req Request) (string, Token, error) {
+	return s.issue(req, "")
+}
+
+// IsID reports whether id has the shape of a token id: c and 8 hex digits.
+func IsID(id string) bool {
+	if len(id) != 9 || id[0] != 'c' {
+		return false
+	}
+	_, err := hex.DecodeString(id[1:])
+	return err == nil && strings.ToLower(id) == id
+}
+
+// Reissue makes a token as Issue does, but with the id given, for a
+// container whose token file is gone (the state directory was emptied by
+// a reboot or a logout) while the container still names that file, whose
+// directory the id names. A token the store holds with that id is
+// replaced, unless it was revoked: a reissue does not undo a revocation
+// (fault.InvalidInput). Config.Reissued is told of the token.
+func (s *Store) Reissue(ctx context.Context, id string, req Request) (string, Token, error) {
+	if !IsID(id) {
+		return "", Token{}, fault.New(fault.InvalidInput, "%q is not a container token's id (c and 8 hex digits)", id)
+	}
+	secret, tok, err := s.issue(req, id)
+	if err == nil && s.cfg.Reissued != nil {
+		s.cfg.Reissued(ctx, tok)
+	}
+	return secret, tok, err
+}
+
+// issue makes the token req describes, with the id given, or a new one
+// when id is "".
+func (s *Store) issue(req Request, id string) (string, Token, error) {
+	reissue := id != ""
 	if err := CheckLabel(req.Label); err != nil {
 		return "", Token{}, fault.New(fault.InvalidInput, "%v", err)
 	}
@@ -229,26 +270,53 @@ func (s *Store) Issue(req Request) (string, Token, error) {
 	var raw [32]byte
 	rand.Read(raw[:])
 	secret := Prefix + hex.EncodeToString(raw[:])
-	var idb [4]byte
-	rand.Read(idb[:])
+	if req.ContainerID != "" && !isContainerID(req.ContainerID) {
+		return "", Token{}, fault.New(fault.InvalidInput, "container id %q: want 64 hex digits", req.ContainerID)
+	}
+	if id == "" {
+		var idb [4]byte
+		rand.Read(idb[:])
+		id = "c" + hex.EncodeToString(idb[:])
+	}
 	now := s.cfg.Clock.Now().UTC().Round(0)
-	tok := Token{ID: "c" + hex.EncodeToString(idb[:]), Label: req.Label, Profiles: profiles,
-		Created: now, Expires: now.Add(ttl), CIDFile: req.CIDFile}
+	tok := Token{ID: id, Label: req.Label, Profiles: profiles,
+		Created: now, Expires: now.Add(ttl), CIDFile: req.CIDFile, ContainerID: req.ContainerID}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.purge()
-	if len(s.byHash) >= maxTokens {
-		return "", Token{}, fault.New(fault.InvalidInput, "brokerd holds %d container tokens: revoke some (brokerd docker revoke --all)", len(s.byHash))
-	}
-	for _, e := range s.byHash {
-		if e.tok.ID == tok.ID {
+	var replaced *entry
+	var replacedHash [32]byte
+	for h, e := range s.byHash {
+		if e.tok.ID != tok.ID {
+			continue
+		}
+		if !reissue {
 			return "", Token{}, fault.New(fault.Internal, "token id %s drawn twice: try again", tok.ID)
 		}
+		if !e.tok.Revoked.IsZero() {
+			return "", Token{}, fault.New(fault.InvalidInput, "container token %s (label %s) was revoked at %s: a reissue does not undo a revocation; make the container again with brokerd docker run",
+				tok.ID, e.tok.Label, e.tok.Revoked.Format(time.RFC3339))
+		}
+		replaced, replacedHash = e, h
 	}
-	s.byHash[sha256.Sum256([]byte(secret))] = &entry{tok: tok}
+	if replaced == nil && len(s.byHash) >= maxTokens {
+		return "", Token{}, fault.New(fault.InvalidInput, "brokerd holds %d container tokens: revoke some (brokerd docker revoke --all)", len(s.byHash))
+	}
+	if replaced != nil {
+		delete(s.byHash, replacedHash)
+	}
+	e := &entry{tok: tok}
+	if req.ContainerID != "" {
+		cid := req.ContainerID
+		e.cid.Store(&cid)
+	}
+	s.byHash[sha256.Sum256([]byte(secret))] = e
 	if err := s.save(); err != nil {
 		delete(s.byHash, sha256.Sum256([]byte(secret)))
+		if replaced != nil {
+			s.byHash[replacedHash] = replaced
+		}
 		return "", Token{}, err
 	}
 	return secret, tok, nil

@@ -1,9 +1,12 @@
 package tokens_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +211,75 @@ func FuzzLabelFrom(f *testing.F) {
 			t.Errorf("LabelFrom(%q) = %q, which CheckLabel refuses: %v", name, label, tokens.CheckLabel(label))
 		}
 	})
+}
+
+// A reissue gives a container whose token file was lost a token with the
+// id its file's directory is named by: it replaces a token the store
+// still holds with that id (the old secret is then refused), never a
+// revoked one, records the container, is told to Config.Reissued, and
+// is kept across a restart.
+func TestStore_Reissue(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "containers.json")
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	type key struct{}
+	var told []string
+	s, err := tokens.Open(tokens.Config{File: file, Clock: clock, Reissued: func(ctx context.Context, t tokens.Token) {
+		told = append(told, fmt.Sprint(ctx.Value(key{}), " ", t.ID, " ", t.Label, " ", t.ContainerID))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := strings.Repeat("ab", 32)
+	ctx := context.WithValue(t.Context(), key{}, "cli")
+
+	// Lost with the state directory: the store does not hold the id.
+	secret, tok, err := s.Reissue(ctx, "c0123abcd", tokens.Request{Label: "web", Profiles: []string{"prod", "dev"}, TTL: time.Hour, ContainerID: cid})
+	if err != nil || tok.ID != "c0123abcd" || tok.ContainerID != cid || !tok.Expires.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("Reissue = %+v, %v; want token c0123abcd for the container, an hour", tok, err)
+	}
+	if got, err := s.Check(secret); err != nil || got.ID != "c0123abcd" || got.ContainerID != cid || got.Default() != "prod" {
+		t.Errorf("Check(reissued) = %+v, %v", got, err)
+	}
+	if want := []string{"cli c0123abcd web " + cid}; !reflect.DeepEqual(told, want) {
+		t.Errorf("Reissued told %q, want %q", told, want)
+	}
+
+	// Held still: replaced, the old secret refused.
+	again, _, err := s.Reissue(ctx, "c0123abcd", tokens.Request{Label: "web", Profiles: []string{"prod"}})
+	if err != nil {
+		t.Fatalf("Reissue of a held id = %v", err)
+	}
+	if _, err := s.Check(secret); !errors.Is(err, tokens.ErrUnknown) {
+		t.Errorf("Check(replaced secret) = %v, want ErrUnknown", err)
+	}
+	if n := len(s.List()); n != 1 {
+		t.Errorf("List holds %d tokens after a reissue of the same id, want 1", n)
+	}
+	reopened, err := tokens.Open(tokens.Config{File: file, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := reopened.Check(again); err != nil || got.ContainerID != cid && got.ContainerID != "" {
+		t.Errorf("after a restart, Check(reissued) = %+v, %v", got, err)
+	}
+
+	// Revoked: refused.
+	if _, err := s.Revoke("c0123abcd"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Reissue(ctx, "c0123abcd", tokens.Request{Label: "web", Profiles: []string{"prod"}}); fault.KindOf(err) != fault.InvalidInput || !strings.Contains(err.Error(), "does not undo a revocation") {
+		t.Errorf("Reissue of a revoked id = %v, want InvalidInput: no undoing a revocation", err)
+	}
+
+	for _, bad := range []string{"", "c0123", "../c0123abc", "C0123ABCD", "x0123abcd", "c0123abcg"} {
+		if _, _, err := s.Reissue(ctx, bad, tokens.Request{Label: "web", Profiles: []string{"prod"}}); fault.KindOf(err) != fault.InvalidInput {
+			t.Errorf("Reissue(%q) = %v, want InvalidInput", bad, err)
+		}
+	}
+	if _, _, err := s.Reissue(ctx, "c99999999", tokens.Request{Label: "web", Profiles: []string{"prod"}, ContainerID: "web"}); fault.KindOf(err) != fault.InvalidInput {
+		t.Errorf("Reissue with container id %q = %v, want InvalidInput", "web", err)
+	}
+	if len(told) != 2 {
+		t.Errorf("Reissued told of %d tokens, want the 2 made", len(told))
+	}
 }
