@@ -115,6 +115,9 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 			warnings = append(warnings, "the region of "+which+" is not known while brokerd does not answer: run this again once it does, or set AWS_REGION and AWS_DEFAULT_REGION")
 		}
 	}
+	if w := keysShadow(getenv); w != "" {
+		warnings = append(warnings, w)
+	}
 	vars = [][2]string{
 		{wire.VarURL, state.Endpoint{URL: base}.CredentialsURL(name)},
 		{wire.VarTokenFile, dir.Join(state.TokenFile)},
@@ -128,6 +131,23 @@ func (e *env) shellVars(ctx context.Context, name string, getenv func(string) st
 		return append(vars, region.Exports(getenv, "", "")...), warnings, nil
 	}
 	return append(vars, regionVars(getenv, reg, e.ours(ctx, client, getenv, profile, reg))...), warnings, nil
+}
+
+// keysShadow says that this shell holds keys in its environment, which
+// every SDK reads before the endpoint, so that the lines env prints change
+// nothing for them; "" when it holds none. The keys are never shown.
+func keysShadow(getenv func(string) string) string {
+	var set []string
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"} {
+		if getenv(v) != "" {
+			set = append(set, v)
+		}
+	}
+	if getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_ACCESS_KEY") == "" {
+		return "" // a secret or token without a key id is read by no SDK
+	}
+	return fmt.Sprintf("this shell sets %s, which AWS SDKs and the aws CLI use before brokerd's endpoint: run `unset %s` "+
+		"(or `brokerd exec PROFILE` for one command, which leaves them out)", strings.Join(set, ", "), strings.Join(set, " "))
 }
 
 // regionVars are the region variables to set to want (region.Exports),

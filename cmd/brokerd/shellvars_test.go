@@ -241,3 +241,40 @@ func TestShellVars_daemonKilled(t *testing.T) {
 		t.Errorf("warnings[0] = %q, want no \"No such file\" for a token file that is there, nor its content", warnings[0])
 	}
 }
+
+// TestShellVars_keysInTheShell checks that env warns of keys in the
+// shell's environment, which SDKs use before the endpoint it points them
+// at: `eval "$(brokerd env)"` then changed nothing, silently, and the aws
+// CLI went on signing with those keys. The keys are never shown.
+func TestShellVars_keysInTheShell(t *testing.T) {
+	w := newShellWorld(t)
+	w.serve(t, fakeDaemon{regions: map[string]string{"prod": "eu-west-1"}})
+	e := &env{}
+	tests := []struct {
+		env  []string
+		want string // "" for no warning
+	}{
+		{nil, ""},
+		{[]string{"AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN"}, ""},
+		{[]string{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+			"this shell sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, which AWS SDKs and the aws CLI use before brokerd's endpoint: " +
+				"run `unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY` (or `brokerd exec PROFILE` for one command, which leaves them out)"},
+		{[]string{"AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN"},
+			"this shell sets AWS_SESSION_TOKEN, AWS_ACCESS_KEY, AWS_SECRET_KEY, which AWS SDKs and the aws CLI use before brokerd's endpoint: " +
+				"run `unset AWS_SESSION_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY` (or `brokerd exec PROFILE` for one command, which leaves them out)"},
+	}
+	for _, tt := range tests {
+		_, warnings, err := e.shellVars(context.Background(), "", getenv(tt.env...))
+		if err != nil {
+			t.Fatalf("shellVars() with %q = %v", tt.env, err)
+		}
+		if (tt.want == "") != (len(warnings) == 0) || (tt.want != "" && warnings[0] != tt.want) {
+			t.Errorf("shellVars() with %q: warnings = %q, want %q", tt.env, warnings, tt.want)
+		}
+		for _, w := range warnings {
+			if strings.Contains(w, "EXAMPLE") {
+				t.Errorf("shellVars() with %q: warning %q shows a key", tt.env, w)
+			}
+		}
+	}
+}
