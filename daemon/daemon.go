@@ -127,6 +127,12 @@ func Run(ctx context.Context, cfg Config) error {
 		tokens = &memTokens{}
 	}
 	ssoClient := sso.New(tokens, log, sso.Config{Clock: cfg.Clock})
+	served := false // the last line, "stopped", once all below is done
+	defer func() {
+		if served {
+			log.Info("stopped")
+		}
+	}()
 	defer func() {
 		// A token refreshed while the keychain refused it is stored now,
 		// or the next start needs a new sign-in.
@@ -235,7 +241,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	err = g.Wait()
 	x.close(log) // before the last line, "stopped"
-	log.Info("stopped")
+	served = true
 	return err
 }
 

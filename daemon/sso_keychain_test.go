@@ -289,3 +289,31 @@ func TestRun_SSOTokenHeldInMemoryStoredAtStop(t *testing.T) {
 		t.Fatalf("GET sso-dev after a restart = %d %s, want credentials without a new sign-in", status, key)
 	}
 }
+
+// TestRun_SSOTokenNotStoredAtStop stops the daemon while a token held only
+// in memory cannot be stored either: it warns that the session needs a
+// new sign-in, and "stopped" is still its last line, which is what says
+// that it stopped cleanly.
+func TestRun_SSOTokenNotStoredAtStop(t *testing.T) {
+	w, fake := ssoWorld(t, ssofake.Config{RealSizes: true, TokenLifetime: 4 * time.Minute})
+	kc := newMacKeychain()
+	core, logs := observer.New(zap.DebugLevel)
+	d := w.runWith(t, func(c *Config) { c.SSOTokens = keychain.New(kc).SSO(); c.Log = zap.New(core) })
+	signIn(t, d, fake, "my-sso")
+	kc.lock(false, true)
+	if status, key := d.get(t, "sso-dev"); status != 200 || !strings.HasPrefix(key, "ASIA") {
+		t.Fatalf("GET sso-dev with the keychain refusing writes = %d %s, want credentials from the refreshed token", status, key)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if logs.FilterMessageSnippet("were not stored").FilterLevelExact(zap.WarnLevel).Len() != 1 {
+		t.Error("the daemon did not warn that the token held in memory was not stored")
+	}
+	all := logs.All()
+	if last := all[len(all)-1]; last.Message != "stopped" {
+		t.Errorf("the daemon's last log line = %q, want \"stopped\"", last.Message)
+	}
+	st := control.Status{}
+	checkNoSSOSecrets(t, logs, st)
+}
