@@ -112,17 +112,24 @@ func newFiles(path string) (*files, error) {
 	if err != nil {
 		return nil, err
 	}
-	dirs, err := newDirsWatcher()
+	dirs, err := openDirs()
 	if err != nil {
-		all.Close()
-		return nil, err
+		// Out of inotify instances (128 a user, which editors and sync
+		// tools spend): all watches those directories too, waking for
+		// their files' writes, rather than nothing being watched.
+		dirs = all
 	}
 	return &files{all: all, dirs: dirs, path: path, watched: map[string]watchedDir{}}, nil
 }
 
+// openDirs is newDirsWatcher; tests replace it.
+var openDirs = newDirsWatcher
+
 func (f *files) close() {
 	f.all.Close()
-	f.dirs.Close()
+	if f.dirs != f.all {
+		f.dirs.Close()
+	}
 }
 
 func (f *files) watcher(all bool) watcher {
