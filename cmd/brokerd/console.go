@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/brokerd/brokerd/control"
 )
+
+var errNoBrowser = errors.New("no browser to open here (no desktop session, or set BROWSER): run brokerd console with --print and open the URL it prints within 15 minutes")
 
 func (e *env) consoleCmd() *cobra.Command {
 	var printURL bool
@@ -22,6 +26,15 @@ func (e *env) consoleCmd() *cobra.Command {
 			"The sign-in URL works once, within 15 minutes; it is a secret, shown only with --print.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// What no profile takes is refused first; the daemon checks
+			// the profile's own limit (12h but for an IAM user).
+			if duration != 0 && (duration < 15*time.Minute || duration > 36*time.Hour) {
+				return fmt.Errorf("--duration %s: a console session lasts from 15m to 12h (36h for an IAM user's source profile)", duration)
+			}
+			// Before the daemon makes a sign-in URL that nothing opens.
+			if !printURL && browserCommand(os.Getenv("BROWSER"), "", exec.LookPath) == nil {
+				return errNoBrowser
+			}
 			dir, err := stateDir()
 			if err != nil {
 				return err
@@ -37,7 +50,7 @@ func (e *env) consoleCmd() *cobra.Command {
 				return nil
 			}
 			if !openBrowser(u.URL) {
-				return errors.New("no browser to open here (no desktop session, or set BROWSER): run brokerd console with --print and open the URL it prints within 15 minutes")
+				return errNoBrowser
 			}
 			fmt.Fprintln(e.stderr, "opened the AWS console in your browser")
 			return nil
