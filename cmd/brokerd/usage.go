@@ -60,6 +60,23 @@ func strict(root *cobra.Command) {
 		}
 	}
 	walk(root)
+	// `brokerd help frob` showed the help of brokerd and exited 0: cobra
+	// finds the root for a topic it does not know.
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "help" {
+			continue
+		}
+		show := c.Run
+		c.Run = nil
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if target, rest, err := c.Root().Find(args); err == nil && len(rest) > 0 && target.HasAvailableSubCommands() {
+				return needsSubcommand(target, rest)
+			}
+			show(c, args)
+			return nil
+		}
+	}
 }
 
 // noArguments says that c, which takes no arguments, was given args; a

@@ -32,6 +32,9 @@ func TestRun_usage(t *testing.T) {
 		{[]string{"status", "prod"}, []string{"status takes no arguments (1 given: prod)", "usage: brokerd status [flags]"}},
 		{[]string{"install", "prod"}, []string{"install takes no arguments (1 given: prod): did you mean --default-profile prod?", "usage: brokerd install [flags]"}},
 		{[]string{"docker", "teardown", "x", "y"}, []string{"docker teardown takes no arguments (2 given: x y)"}},
+		// help of a topic brokerd does not have showed brokerd's help, exit 0.
+		{[]string{"help", "stauts"}, []string{`unknown command "stauts": did you mean status?`, "usage: brokerd COMMAND [flags]"}},
+		{[]string{"help", "keys", "lst"}, []string{`unknown command "lst" for keys: did you mean list?`}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
