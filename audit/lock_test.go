@@ -80,3 +80,34 @@ func TestOpen_NoLocks(t *testing.T) {
 		})
 	}
 }
+
+// TestOpen_DirInUseOnAnotherHost checks that a directory held by a brokerd
+// of another machine (a home on NFS that two machines share) names that
+// machine: its pid is no process here, and stopping the process of that
+// pid here would stop another program. A lock file of an older brokerd,
+// its pid alone, names the pid alone.
+func TestOpen_DirInUseOnAnotherHost(t *testing.T) {
+	for _, tt := range []struct{ text, want string }{
+		{"4242 build-host-7\n", "another brokerd (pid 4242 on host build-host-7) writes its audit log here"},
+		{"4242\n", "another brokerd (pid 4242) writes its audit log here"},
+		{"", "another brokerd writes its audit log here"},
+	} {
+		dir := t.TempDir()
+		f, err := os.OpenFile(filepath.Join(dir, audit.LockName), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(tt.text)
+		l, err := audit.Open(dir, audit.Config{})
+		if err == nil {
+			l.Close()
+		}
+		if !errors.Is(err, audit.ErrInUse) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Open of a directory whose lock file holds %q = %v; want ErrInUse saying %q", tt.text, err, tt.want)
+		}
+		f.Close()
+	}
+}

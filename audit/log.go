@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unicode"
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
@@ -138,18 +139,44 @@ func lockDir(dir string) (*os.File, error) {
 		}
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			b, _ := io.ReadAll(io.LimitReader(f, 32))
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-				return nil, fmt.Errorf("%w: another brokerd (pid %d) writes its audit log here", ErrInUse, pid)
-			}
-			return nil, fmt.Errorf("%w: another brokerd writes its audit log here", ErrInUse)
+			b, _ := io.ReadAll(io.LimitReader(f, 320))
+			return nil, fmt.Errorf("%w: %s writes its audit log here", ErrInUse, holder(string(b)))
 		}
 		return nil, fmt.Errorf("lock audit log directory: %w", err)
 	}
 	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+" "+hostname()+"\n"), 0)
 	}
 	return f, nil
+}
+
+// holder names the brokerd whose lock file holds text, "PID HOST" (or
+// "PID", an older brokerd's): the host only when it is not this one, as
+// with a directory on NFS that two machines' brokerds share, where the
+// pid is another machine's.
+func holder(text string) string {
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return "another brokerd"
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return "another brokerd"
+	}
+	if len(f) > 1 && f[1] != hostname() && len(f[1]) <= 255 && !strings.ContainsFunc(f[1], func(r rune) bool { return !unicode.IsGraphic(r) }) {
+		return fmt.Sprintf("another brokerd (pid %d on host %s)", pid, f[1])
+	}
+	return fmt.Sprintf("another brokerd (pid %d)", pid)
+}
+
+// hostname is this machine's name, "" when unknown; a name with spaces is
+// not one.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || strings.ContainsFunc(h, unicode.IsSpace) || len(h) > 255 {
+		return ""
+	}
+	return h
 }
 
 // renew starts the log in dir again when its file is gone (rm audit.log,
