@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -100,14 +101,23 @@ func (e *env) logoutCmd() *cobra.Command {
 			// A session stays closable when a login could no longer be
 			// made (mfa_serial or the keys removed since): only the kind
 			// is needed, and Logout says whether the name exists.
-			needs, err := client.LoginNeeds(cmd.Context(), name)
-			if err != nil && !answered(err) {
-				return err
+			needs, needsErr := client.LoginNeeds(cmd.Context(), name)
+			if needsErr != nil && !answered(needsErr) {
+				return needsErr
+			}
+			// Whether there was an MFA session to close: the sessions
+			// status lists (those in memory and the keychain's); when
+			// status cannot say, one is taken to have been.
+			open := func(string) bool { return true }
+			if st, err := client.Status(cmd.Context()); err == nil {
+				open = func(src string) bool {
+					return slices.ContainsFunc(st.Sessions, func(s control.Session) bool { return s.Profile == src })
+				}
 			}
 			src, err := client.Logout(cmd.Context(), name)
 			var ce *control.Error
 			if errors.As(err, &ce) && ce.Code == "ProfileNotFound" {
-				return fmt.Errorf("%w\n(was %s a profile with sso_start_url and no sso_session, since removed? brokerd keeps its tokens under its start URL: "+
+				return fmt.Errorf("%w (was %s a profile with sso_start_url and no sso_session, since removed? brokerd keeps its tokens under its start URL: "+
 					"brokerd logout https://…/start removes them)", err, name)
 			}
 			if err != nil {
@@ -117,8 +127,19 @@ func (e *env) logoutCmd() *cobra.Command {
 			case "sso":
 				fmt.Fprintf(e.stdout, "signed out of IAM Identity Center session %s\n", src)
 			case "mfa":
+				if !open(src) {
+					fmt.Fprintf(e.stdout, "profile %s had no MFA session open: nothing to close\n", src)
+					break
+				}
 				fmt.Fprintf(e.stdout, "closed the MFA session of profile %s\n", src)
-			default: // a name the config file no longer has
+			default:
+				// A profile without mfa_serial (LoginNeeds refused it as
+				// such), else the tokens of an sso-session no longer in
+				// the config file.
+				if !isCode(needsErr, "ProfileNotFound") && !open(src) {
+					fmt.Fprintf(e.stdout, "profile %s had no MFA session open: nothing to close\n", src)
+					break
+				}
 				fmt.Fprintf(e.stdout, "removed the stored session %s\n", src)
 			}
 			return nil

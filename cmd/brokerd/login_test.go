@@ -9,6 +9,7 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/control"
+	"github.com/brokerd/brokerd/fault"
 )
 
 // TestPrintLogin_NextLoginDue checks that login names the time the next
@@ -87,5 +88,66 @@ func TestLogin_CodeFlagRefusedFirst(t *testing.T) {
 	want := "the MFA code must be 6 digits, and --code gave 5 characters: pass the code your MFA device shows now"
 	if err == nil || err.Error() != want {
 		t.Errorf("brokerd login dev --code 12345 = %v, want %q", err, want)
+	}
+}
+
+// logoutDaemon answers logout as the daemon does for a config with an MFA
+// source dev (sessions: whether it has one open) and a profile plain
+// without mfa_serial; other names are not found.
+type logoutDaemon struct {
+	control.Service
+	sessions []control.Session
+}
+
+func (d logoutDaemon) LoginNeeds(_ context.Context, name string) (control.LoginNeeds, error) {
+	switch name {
+	case "dev":
+		return control.LoginNeeds{Profile: "dev", Kind: "mfa", MFASerial: "arn:aws:iam::111111111111:mfa/alice"}, nil
+	case "plain":
+		return control.LoginNeeds{}, &fault.Error{Kind: fault.InvalidConfig, Message: `profile "plain" has no mfa_serial`}
+	}
+	return control.LoginNeeds{}, &fault.Error{Kind: fault.NotFound, Code: "ProfileNotFound", Message: `profile "` + name + `" is not in the AWS config file`}
+}
+
+func (d logoutDaemon) Status(context.Context) (control.Status, error) {
+	return control.Status{Profiles: []control.Profile{}, Sessions: d.sessions}, nil
+}
+
+func (d logoutDaemon) Logout(_ context.Context, name string) (string, error) {
+	if name == "dev" || name == "plain" {
+		return name, nil
+	}
+	return "", &fault.Error{Kind: fault.NotFound, Code: "ProfileNotFound", Message: `profile "` + name + `" is not in the AWS config file`}
+}
+
+// TestLogout_SaysWhetherASessionWasOpen checks that logout says it closed
+// an MFA session only when there was one: a second logout, or one of a
+// profile without mfa_serial, said "closed the MFA session of profile dev"
+// and "removed the stored session plain". A name it does not know is
+// refused in one line.
+func TestLogout_SaysWhetherASessionWasOpen(t *testing.T) {
+	open := []control.Session{{Profile: "dev", MFASerial: "arn:aws:iam::111111111111:mfa/alice", Expires: time.Now().Add(time.Hour)}}
+	tests := []struct {
+		name     string
+		sessions []control.Session
+		want     string
+		err      string
+	}{
+		{"dev", open, "closed the MFA session of profile dev\n", ""},
+		{"dev", nil, "profile dev had no MFA session open: nothing to close\n", ""},
+		{"plain", nil, "profile plain had no MFA session open: nothing to close\n", ""},
+		{"nosuch", nil, "", `profile "nosuch" is not in the AWS config file (was nosuch a profile with sso_start_url`},
+	}
+	for _, tt := range tests {
+		w := newShellWorld(t)
+		w.serve(t, logoutDaemon{sessions: tt.sessions})
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), []string{"logout", tt.name}, strings.NewReader(""), &stdout, &stderr)
+		if tt.err == "" && (err != nil || stdout.String() != tt.want) {
+			t.Errorf("brokerd logout %s with sessions %v = %q, %v, want %q", tt.name, tt.sessions, stdout.String(), err, tt.want)
+		}
+		if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("brokerd logout %s = %v, want one line saying %q", tt.name, err, tt.err)
+		}
 	}
 }
