@@ -34,7 +34,7 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 
 	// Rotate as IAM advises: a second key, stored, then the first deleted.
 	newKeys := authSTS.newAccessKey(t, user)
-	e.addKeys(t, dev, newKeys)
+	e.replaceKeys(t, dev, newKeys)
 	authSTS.deleteAccessKey(t, user, oldKeys.ID)
 	if got := d.credentials(t, prod); got != first {
 		t.Errorf("credentials changed from %s to %s with no refresh due", first.AccessKeyID, got.AccessKeyID)
