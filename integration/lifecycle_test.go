@@ -52,7 +52,7 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 	// Stale keys in the keychain: the refresh that a reload (SIGHUP) starts
 	// is refused by STS; brokerd keeps serving the credentials it has, and
 	// brokerd status and a forced refresh say to store current keys.
-	e.addKeys(t, dev, oldKeys)
+	e.replaceKeys(t, dev, oldKeys)
 	d.signal(t, syscall.SIGHUP)
 	waitFor(t, "the refresh after SIGHUP to fail with the stale keys", func() bool {
 		return strings.Contains(profileStatus(t, e.status(t), prod).LastError, "InvalidClientTokenId")
@@ -61,12 +61,12 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 		t.Errorf("after a refused refresh served %s, want the still valid %s", got.AccessKeyID, second.AccessKeyID)
 	}
 	err := control.NewClient(state.Dir{Path: e.StateDir}).Refresh(context.Background(), prod)
-	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") || !strings.Contains(err.Error(), "brokerd keys add "+dev) {
-		t.Errorf("refresh %s with stale keys = %v, want InvalidClientTokenId saying to run brokerd keys add %s", prod, err, dev)
+	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") || !strings.Contains(err.Error(), "brokerd keys add "+dev+" --replace") {
+		t.Errorf("refresh %s with stale keys = %v, want InvalidClientTokenId saying to run brokerd keys add %s --replace", prod, err, dev)
 	}
 
 	// Storing the current keys is enough: a refresh gets new credentials.
-	e.addKeys(t, dev, newKeys)
+	e.replaceKeys(t, dev, newKeys)
 	if err := control.NewClient(state.Dir{Path: e.StateDir}).Refresh(context.Background(), prod); err != nil {
 		t.Fatalf("refresh %s after storing current keys: %v", prod, err)
 	}
