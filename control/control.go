@@ -27,6 +27,10 @@ type Status struct {
 	// be read or parsed), "" when it can: every profile it names is
 	// refused until then.
 	ConfigError string `json:"config_error,omitempty"`
+	// DefaultProfileMissing says that the default profile is neither in
+	// the config file nor in the keychain, "" when it is (or the keychain
+	// cannot say): SDKs that name no profile are refused ProfileNotFound.
+	DefaultProfileMissing string `json:"default_profile_missing,omitempty"`
 }
 
 // Session is an MFA session of a source profile, without its secrets.

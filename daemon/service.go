@@ -135,6 +135,11 @@ func (s *service) Status(ctx context.Context) (control.Status, error) {
 		p.Expires, p.LastRefresh, p.NextRefresh = timePtr(cs.Expires), timePtr(cs.LastRefresh), timePtr(cs.NextRefresh)
 		p.LastError = cmp.Or(cs.LastError, p.LastError)
 	}
+	if s.defaultProfile != "" {
+		if _, err := s.Resolve(ctx, ""); fault.CodeOf(err) == "ProfileNotFound" {
+			st.DefaultProfileMissing = err.Error()
+		}
+	}
 	for _, si := range s.broker.Sessions() {
 		st.Sessions = append(st.Sessions, controlSession(si.Profile, si.MFASerial, si.Expires))
 	}

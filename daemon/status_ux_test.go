@@ -75,3 +75,27 @@ source_profile = loop
 		t.Errorf("Status().ConfigError with the config file a directory = %q, want it to name the file and say why", st.ConfigError)
 	}
 }
+
+// TestService_StatusDefaultProfileMissing checks that status says when the
+// default profile is neither in the config file nor in the keychain: it
+// showed `default profile "nope"` and nothing wrong, while every SDK that
+// names no profile was refused ProfileNotFound.
+func TestService_StatusDefaultProfileMissing(t *testing.T) {
+	w := newWorld(t)
+	w.keys.remove("dev")
+	s := newTestService(t, w, nil)
+	for _, tt := range []struct{ profile, want string }{
+		{"prod", ""},
+		{"dev", ""}, // in the config file
+		{"nope", `no profile "nope" in ` + w.config + " nor keys for it in the keychain"},
+	} {
+		s.defaultProfile = tt.profile
+		st, err := s.Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (tt.want == "") != (st.DefaultProfileMissing == "") || !strings.Contains(st.DefaultProfileMissing, tt.want) {
+			t.Errorf("Status() with default profile %s: DefaultProfileMissing = %q, want %q", tt.profile, st.DefaultProfileMissing, tt.want)
+		}
+	}
+}

@@ -127,6 +127,10 @@ func reinstall(in deploy.Installed) string {
 func printStatus(w io.Writer, st control.Status, now time.Time) {
 	fmt.Fprintf(w, "brokerd (pid %d) serving %s since %s; default profile %q\n\n",
 		st.PID, st.Endpoint, st.Started.Local().Format(time.DateTime), st.DefaultProfile)
+	if st.DefaultProfileMissing != "" {
+		fmt.Fprintf(w, "default profile missing: %s (SDKs that name no profile are refused until then; "+
+			"brokerd install --default-profile NAME, or serve's, changes the default)\n\n", st.DefaultProfileMissing)
+	}
 	if st.ConfigError != "" {
 		fmt.Fprintf(w, "AWS config file not used: %s (every profile it names is refused until then; brokerd doctor checks it)\n\n", st.ConfigError)
 	}

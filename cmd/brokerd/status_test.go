@@ -175,3 +175,19 @@ func TestPrintStatus_ConfigError(t *testing.T) {
 		t.Errorf("printStatus() = %q, want it to contain %q", b.String(), want)
 	}
 }
+
+// TestPrintStatus_DefaultProfileMissing checks that status says the
+// default profile is missing, and how to name another.
+func TestPrintStatus_DefaultProfileMissing(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	st := control.Status{Endpoint: "http://127.0.0.1:9911", PID: 7, Started: now.Add(-time.Hour), DefaultProfile: "nope",
+		DefaultProfileMissing: `no profile "nope" in /home/a/.aws/config nor keys for it in the keychain: add a [profile nope] section, or keys with ` + "`brokerd keys add nope`",
+		Profiles:              []control.Profile{{Name: "dev", Kind: "source"}}}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	want := "default profile missing: no profile \"nope\" in /home/a/.aws/config nor keys for it in the keychain: add a [profile nope] section, or keys with `brokerd keys add nope` " +
+		"(SDKs that name no profile are refused until then; brokerd install --default-profile NAME, or serve's, changes the default)\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("printStatus() = %q, want it to contain %q", b.String(), want)
+	}
+}
