@@ -91,6 +91,13 @@ type Store struct {
 	// that one that never returns is given up after abandonRead.
 	readsMu      sync.Mutex
 	readsStarted map[string]time.Time
+	// writes holds, by item, the end of the last write of it begun: a
+	// write runs once the one before it ended, even one its caller gave
+	// up on, so that a delete is not overtaken by a set abandoned before
+	// it (behind an unlock prompt) that the keychain carries out later;
+	// but not after abandonRead, as a read.
+	writesMu sync.Mutex
+	writes   map[string]chan struct{}
 }
 
 // abandonRead is how long reads of an item wait on a read under way that
@@ -249,14 +256,40 @@ func (s *Store) setJSON(ctx context.Context, service, user string, v any) error 
 	return s.write(ctx, service, user, func() error { return s.backend.Set(service, user, string(b)) })
 }
 
-// write runs f, a set or delete of an item, with the store's timeout.
-// Writes are never shared, and reads that start after f began or ended
-// do not join a read that began before.
+// write runs f, a set or delete of an item, with the store's timeout,
+// once the writes of the item begun before it ended, those given up on
+// included (or abandonRead after it began, whichever is first). Writes are never shared, and reads that start after f began
+// or ended do not join a read that began before.
 func (s *Store) write(ctx context.Context, service, user string, f func() error) error {
 	key := item(service, user)
 	s.reads.Forget(key)
+	mine := make(chan struct{})
+	s.writesMu.Lock()
+	before := s.writes[key]
+	if s.writes == nil {
+		s.writes = map[string]chan struct{}{}
+	}
+	s.writes[key] = mine
+	s.writesMu.Unlock()
 	done := make(chan singleflight.Result, 1)
 	go func() {
+		defer func() {
+			s.writesMu.Lock()
+			if s.writes[key] == mine {
+				delete(s.writes, key)
+			}
+			s.writesMu.Unlock()
+			close(mine)
+		}()
+		if before != nil {
+			// Not for ever: a go-keyring call may never return.
+			t := s.clock().NewTimer(abandonRead)
+			select {
+			case <-before:
+			case <-t.Chan():
+			}
+			t.Stop()
+		}
 		err := f()
 		s.reads.Forget(key)
 		done <- singleflight.Result{Err: err}

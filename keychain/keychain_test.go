@@ -373,15 +373,18 @@ func TestStore_BlockedReadsShareOneCall(t *testing.T) {
 		concurrent bool
 		calls      []call
 		want       map[string]int // backend calls started, by method
+		after      map[string]int // the same once the keychain answered; nil: not checked
 	}{
-		{"concurrent reads of one item", true, slices.Repeat([]call{keys("dev")}, 20), map[string]int{"Get": 1}},
+		{"concurrent reads of one item", true, slices.Repeat([]call{keys("dev")}, 20), map[string]int{"Get": 1}, nil},
 		// One read every 5 s: the first call, blocked for a minute, is
 		// given up once, and the second lasts the remaining 40 s.
-		{"sequential reads of one item", false, slices.Repeat([]call{keys("dev")}, 20), map[string]int{"Get": 2}},
-		{"reads of the profile list", false, slices.Repeat([]call{profiles}, 5), map[string]int{"Get": 1}},
-		{"reads of other items", true, []call{keys("dev"), keys("prod"), session, profiles}, map[string]int{"Get": 4}},
-		{"writes", true, []call{setSession, setSession, deleteSession, deleteSession}, map[string]int{"Set": 2, "Delete": 2}},
-		{"reads around a write", false, []call{session, session, setSession, session, session}, map[string]int{"Get": 2, "Set": 1}},
+		{"sequential reads of one item", false, slices.Repeat([]call{keys("dev")}, 20), map[string]int{"Get": 2}, nil},
+		{"reads of the profile list", false, slices.Repeat([]call{profiles}, 5), map[string]int{"Get": 1}, nil},
+		{"reads of other items", true, []call{keys("dev"), keys("prod"), session, profiles}, map[string]int{"Get": 4}, nil},
+		// Not shared, but one at a time: each once the one before ended.
+		{"writes", true, []call{setSession, setSession, setSession}, map[string]int{"Set": 1}, map[string]int{"Set": 3}},
+		{"a delete after a set given up on", false, []call{setSession, deleteSession}, map[string]int{"Set": 1}, map[string]int{"Set": 1, "Delete": 1}},
+		{"reads around a write", false, []call{session, session, setSession, session, session}, map[string]int{"Get": 2, "Set": 1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,6 +415,9 @@ func TestStore_BlockedReadsShareOneCall(t *testing.T) {
 				// Once the keychain answers, a read calls it anew.
 				close(b.block)
 				synctest.Wait()
+				if got := b.Calls(); tt.after != nil && !maps.Equal(got, tt.after) {
+					t.Errorf("backend calls once the keychain answered = %v, want %v", got, tt.after)
+				}
 				if err := tt.calls[0](t.Context(), s); err != nil && !errors.Is(err, keychain.ErrNotFound) {
 					t.Errorf("call 0 after the keychain answered = %v, want no error or ErrNotFound", err)
 				}
