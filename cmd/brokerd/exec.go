@@ -49,6 +49,10 @@ func (e *env) execCmd() *cobra.Command {
 				argv = []string{cmp.Or(os.Getenv("SHELL"), "/bin/sh")}
 			}
 			vars, err := e.execVars(cmd.Context(), args[0], os.Getenv)
+			if _, lerr := exec.LookPath(args[0]); isCode(err, "ProfileNotFound") && lerr == nil {
+				// `brokerd exec aws s3 ls`: the profile left out.
+				return usageError{fmt.Errorf("%q is a command, and no profile brokerd knows: name the profile first, brokerd exec PROFILE -- %s", args[0], strings.Join(args, " ")), cmd}
+			}
 			if err != nil {
 				return err
 			}
