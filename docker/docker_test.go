@@ -3,18 +3,21 @@ package docker_test
 import (
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/brokerd/brokerd/docker"
+	"github.com/brokerd/brokerd/wire"
 )
 
 func TestParseRunArgs(t *testing.T) {
@@ -486,48 +489,176 @@ func TestCLI_Errors(t *testing.T) {
 	}
 }
 
+// inspectLine is a line of docker inspect with LostTokens' format.
+func inspectLine(id, name, image, policy string, retries int, user, label, urlVar, source string) string {
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	env, mount := "", ""
+	if urlVar != "" {
+		env = q(urlVar)
+	}
+	if source != "" {
+		mount = q(source)
+	}
+	return strings.Join([]string{q(id), q("/" + name), q(image), q(policy), strconv.Itoa(retries), "false", q(user),
+		`["NET_RAW"]`, "null", q(label), env, mount}, "\t")
+}
+
 // A container with a restart policy whose token file is gone (a reboot
 // emptied the state directory) cannot start again: LostTokens finds it,
-// with its profile and policy, and leaves alone those without a policy,
-// those whose file is there, and those removed since docker ps.
+// with its profile, policy and the scope its label records, and leaves
+// alone those without a policy, those whose file is there, and those
+// removed since docker ps. A container with its token in its environment
+// is lost when the daemon does not hold the token its label names.
 func TestLostTokens(t *testing.T) {
 	dir := t.TempDir()
 	kept := filepath.Join(dir, "kept")
 	os.WriteFile(kept, []byte("bdc_x"), 0o600)
 	gone := filepath.Join(dir, "c1", "to|ken")
+	id := func(n int) string { return strings.Repeat(strconv.Itoa(n), 64) }
 	url := "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + docker.RelayURL("team$prod|x")
+	scope := docker.Scope{ID: "c0123abcd", Label: "web", Profiles: []string{"team$prod|x", "dev"}, TTLSeconds: 3600}
 	f := &fakeDocker{answers: map[string]string{
-		"ps --all": "id1\nid2\nid3\nid4\n",
+		"ps --all --quiet --no-trunc --filter volume": id(1) + "\n" + id(2) + "\n" + id(3) + "\n" + id(4) + "\n",
+		"ps --all --quiet --no-trunc --filter label":  id(1) + "\n" + id(5) + "\n" + id(6) + "\n",
 		"container inspect": strings.Join([]string{
-			"/web|always|0|" + url + "|" + gone,
-			"/once|no|0|" + url + "|" + gone,
-			"/fine|always|0|" + url + "|" + kept,
-			"/retry|on-failure|3||" + gone,
+			inspectLine(id(1), "web", "sha256:aa", "always", 0, "", scope.String(), url, gone),
+			inspectLine(id(2), "once", "sha256:aa", "no", 0, "", "", url, gone),
+			inspectLine(id(3), "fine", "sha256:aa", "always", 0, "", "", url, kept),
+			inspectLine(id(4), "retry", "sha256:aa", "on-failure", 3, "1000", "", "", gone),
+			inspectLine(id(6), "held", "sha256:aa", "always", 0, "", docker.Scope{ID: "c99999999", Label: "h", Profiles: []string{"team$prod|x"}}.String(), url, ""),
+			// Last, and its last field empty: the line ends with a tab.
+			inspectLine(id(5), "envy", "sha256:aa", "unless-stopped", 0, "", scope.String(), url, ""),
 		}, "\n") + "\n",
+		// An image without labels: {{with}} prints nothing.
+		"image inspect": `"sha256:aa"	` + "\n",
 	}}
-	lost, err := docker.LostTokens(context.Background(), f)
-	want := []docker.Lost{
-		{Name: "web", Restart: "always", Profile: "team$prod|x", TokenFile: gone},
-		{Name: "retry", Restart: "on-failure:3", TokenFile: gone},
+	held := func(id string) bool { return id == "c99999999" }
+	lost, err := docker.LostTokens(context.Background(), f, held)
+	if err != nil || len(lost) != 3 {
+		t.Fatalf("LostTokens = %+v, %v; want web, retry and envy", lost, err)
 	}
-	if err != nil || !reflect.DeepEqual(lost, want) {
-		t.Fatalf("LostTokens = %+v, %v; want %+v", lost, err, want)
+	web, retry, envy := lost[0], lost[1], lost[2]
+	if web.Name != "web" || web.ID != id(1) || web.Restart != "always" || web.Profile != "team$prod|x" || web.TokenFile != gone || !web.Gone ||
+		web.Scope == nil || !reflect.DeepEqual(*web.Scope, scope) || !reflect.DeepEqual(web.Profiles(), scope.Profiles) || !reflect.DeepEqual(web.CapDrop, []string{"NET_RAW"}) {
+		t.Errorf("web = %+v (scope %+v)", web, web.Scope)
 	}
-	if !slices.Contains(f.calls, "ps --all --quiet --no-trunc --filter volume=/run/brokerd/token") {
-		t.Errorf("docker calls %q, want the containers that mount a token file", f.calls)
+	if retry.Name != "retry" || retry.Restart != "on-failure:3" || retry.Profile != "" || retry.Profiles() != nil || retry.User != "1000" || !retry.Gone {
+		t.Errorf("retry = %+v", retry)
 	}
-	if got, want := lost[0].Fix(), "docker rm -f web, then brokerd docker run 'team$prod|x' -- --restart always --name web [your other options] IMAGE"; got != want {
-		t.Errorf("Fix() = %q, want %q", got, want)
+	if envy.Name != "envy" || !envy.TokenEnv || envy.Gone || envy.TokenFile != "" || envy.Scope == nil {
+		t.Errorf("envy = %+v", envy)
 	}
-	if got := lost[1].Fix(); !strings.Contains(got, "brokerd docker run PROFILE -- --restart on-failure:3 --name retry") {
-		t.Errorf("Fix() without a profile = %q, want PROFILE", got)
+	for _, want := range []string{"ps --all --quiet --no-trunc --filter volume=/run/brokerd/token", "ps --all --quiet --no-trunc --filter label=io.brokerd.reissue",
+		"image inspect --format"} {
+		if !slices.ContainsFunc(f.calls, func(c string) bool { return strings.HasPrefix(c, want) }) {
+			t.Errorf("docker calls %q, want %q", f.calls, want)
+		}
 	}
-	if got := lost[0].Problem(); !strings.Contains(got, "container web (--restart always) cannot start again: its token file "+gone+" is gone (a reboot") {
+	if got, want := web.Fix(), "brokerd docker reissue web gives it a new token in place (or make it again: docker rm -f web, then brokerd docker run 'team$prod|x' --also dev --label web --ttl 1h0m0s -- --restart always --name web [your other options] IMAGE)"; got != want {
+		t.Errorf("Fix() = %q\nwant %q", got, want)
+	}
+	if got := retry.Fix(); !strings.Contains(got, "brokerd docker reissue retry gives") || !strings.Contains(got, "brokerd docker run PROFILE -- --restart on-failure:3 --name retry") {
+		t.Errorf("Fix() without a profile = %q, want reissue, then PROFILE", got)
+	}
+	if got, want := envy.Fix(), "make it again (a token in its environment cannot be changed in place): docker rm -f envy, then brokerd docker run 'team$prod|x' --also dev --label web --ttl 1h0m0s --token-env -- --restart unless-stopped --name envy [your other options] IMAGE"; got != want {
+		t.Errorf("Fix() of --token-env = %q\nwant %q", got, want)
+	}
+	if got := web.Problem(); !strings.Contains(got, "container web (--restart always) cannot start again: its token file "+gone+" is gone (a reboot") {
 		t.Errorf("Problem() = %q", got)
 	}
+	if got := envy.Problem(); !strings.Contains(got, "container envy (--restart unless-stopped) holds in its environment a token that brokerd no longer knows") {
+		t.Errorf("Problem() of --token-env = %q", got)
+	}
 
-	none, err := docker.LostTokens(context.Background(), &fakeDocker{answers: map[string]string{"ps --all": ""}})
+	// Without the daemon's word, containers with a token in their
+	// environment are left out.
+	f.calls = nil
+	if lost, _ := docker.LostTokens(context.Background(), f, nil); len(lost) != 2 {
+		t.Errorf("LostTokens without held = %+v, want web and retry", lost)
+	}
+
+	none, err := docker.LostTokens(context.Background(), &fakeDocker{answers: map[string]string{"ps --all": ""}}, held)
 	if err != nil || none != nil {
 		t.Errorf("LostTokens without such containers = %v, %v; want none", none, err)
+	}
+}
+
+// The scope label is taken only when brokerd can tell it recorded it: it
+// names the URL's profile first, and the image does not set it (a
+// container's labels include its image's, so an image could name profiles
+// brokerd never gave the container).
+func TestLostTokens_ScopeTrust(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone")
+	url := "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + docker.RelayURL("dev")
+	mine := docker.Scope{ID: "c0123abcd", Label: "web", Profiles: []string{"dev", "prod"}}.String()
+	other := docker.Scope{ID: "c0123abcd", Label: "web", Profiles: []string{"admin", "prod"}}.String()
+	tests := []struct {
+		name, label, imageLabel, why string
+	}{
+		{"brokerd's", mine, "", ""},
+		{"the image's too", mine, mine, "its image sets label io.brokerd.reissue too"},
+		{"another first profile", other, "", "names profile admin first"},
+		{"not a scope", "profiles=admin", "", "want id, label and profiles"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, _ := json.Marshal(tt.imageLabel)
+			f := &fakeDocker{answers: map[string]string{
+				"ps --all":          strings.Repeat("a", 64) + "\n",
+				"container inspect": inspectLine(strings.Repeat("a", 64), "web", "sha256:bb", "always", 0, "", tt.label, url, gone) + "\n",
+				"image inspect":     `"sha256:bb"	` + string(b) + "\n",
+			}}
+			lost, err := docker.LostTokens(context.Background(), f, nil)
+			if err != nil || len(lost) != 1 {
+				t.Fatalf("LostTokens = %+v, %v", lost, err)
+			}
+			c := lost[0]
+			if tt.why == "" {
+				if c.Scope == nil || c.Untrusted != "" || strings.Join(c.Profiles(), ",") != "dev,prod" {
+					t.Errorf("scope %+v (%q), profiles %q; want the label's dev,prod", c.Scope, c.Untrusted, c.Profiles())
+				}
+				return
+			}
+			if c.Scope != nil || !strings.Contains(c.Untrusted, tt.why) || strings.Join(c.Profiles(), ",") != "dev" {
+				t.Errorf("scope %+v, untrusted %q, profiles %q; want the URL's dev alone, because %q", c.Scope, c.Untrusted, c.Profiles(), tt.why)
+			}
+		})
+	}
+}
+
+// A scope label survives docker run $(brokerd docker token P): unquoted by
+// wire.ShellQuote for plain names, and read back whole for any.
+func TestScope_RoundTrip(t *testing.T) {
+	for _, s := range []docker.Scope{
+		{ID: "c0123abcd", Label: "web", Profiles: []string{"prod"}},
+		{ID: "c0123abcd", Label: "my.app_1", Profiles: []string{"prod", "dev-2", "a.b_c"}, TTLSeconds: 604800},
+		{ID: "c0123abcd", Label: "web", Profiles: []string{"team$prod|x", "a+b,c=d%", "é"}},
+	} {
+		v := s.String()
+		got, err := docker.ParseScope(v)
+		if err != nil || !reflect.DeepEqual(got, s) {
+			t.Errorf("ParseScope(%q) = %+v, %v; want %+v", v, got, err, s)
+		}
+	}
+	plain := docker.Scope{ID: "c0123abcd", Label: "my.app_1", Profiles: []string{"prod", "dev-2"}, TTLSeconds: 60}
+	if arg := docker.ScopeLabel + "=" + plain.String(); wire.ShellQuote(arg) != arg {
+		t.Errorf("the label option %q is quoted for the shell: docker run $(brokerd docker token) would take the quotes", arg)
+	}
+	c := docker.Client{Profile: "prod", HostTokenFile: "/t", Scope: &plain}
+	if args := strings.Join(c.Args(), " "); !strings.HasSuffix(args, " --label io.brokerd.reissue=id=c0123abcd,label=my.app_1,profiles=prod+dev-2,ttl=60") {
+		t.Errorf("Args() = %q, want the scope label last", args)
+	}
+	var svc struct {
+		Services map[string]struct {
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(c.Compose("web")), &svc); err != nil || svc.Services["web"].Labels[docker.ScopeLabel] != plain.String() {
+		t.Errorf("Compose labels %+v, %v; want %s=%s", svc.Services["web"].Labels, err, docker.ScopeLabel, plain.String())
+	}
+	for _, bad := range []string{"", "id=c1", "id=c1,label=w", "id=c1,label=w,profiles=", "id=c1,label=w,profiles=p,ttl=x", "id=c1,label=w,profiles=%zz"} {
+		if _, err := docker.ParseScope(bad); err == nil {
+			t.Errorf("ParseScope(%q) = nil error", bad)
+		}
 	}
 }

@@ -31,6 +31,9 @@ type Client struct {
 	// relay's address and collects the other containers' tokens. Set it
 	// only when the options add it back (RunOptions.AddsNetRaw).
 	KeepNetRaw bool
+	// Scope, when set, is recorded in the container's label ScopeLabel,
+	// for brokerd docker reissue.
+	Scope *Scope
 }
 
 // Args are the options of docker run that give a container c's
@@ -55,6 +58,9 @@ func (c Client) Args() []string {
 	}
 	if c.Region != "" {
 		args = append(args, "--env", wire.VarRegion+"="+c.Region, "--env", wire.VarDefRegion+"="+c.Region)
+	}
+	if c.Scope != nil {
+		args = append(args, "--label", ScopeLabel+"="+c.Scope.String())
 	}
 	return args
 }
@@ -86,6 +92,9 @@ func (c Client) Compose(service string) string {
 	// The long syntax: the short one ("SRC:DST:ro") makes a directory
 	// where the token file is missing, and splits a path with a colon.
 	fmt.Fprintf(&b, "    volumes:\n      - type: bind\n        source: %s\n        target: %s\n        read_only: true\n", composeQuote(c.HostTokenFile), TokenFile)
+	if c.Scope != nil {
+		fmt.Fprintf(&b, "    labels:\n      %s: %s\n", ScopeLabel, composeQuote(c.Scope.String()))
+	}
 	fmt.Fprintf(&b, "networks:\n  %s:\n    external: true\n", Network)
 	return b.String()
 }

@@ -614,45 +614,90 @@ func listening(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// TestDockerReboot follows a container with --restart always through a
-// restart of the daemon, which keeps its token (the digest in
-// containers.json, the file in the state directory), and a reboot, which
-// empties the state directory: the engine then cannot start the container
-// (its token file's mount has no source), and brokerd says so, with what
-// to do, when it starts the relay again (docker setup, run or token, which
-// a reboot needs) and in doctor; doing it serves the container again.
+// TestDockerReboot follows containers with a restart policy through a
+// restart of the daemon, which keeps their tokens (the digests in
+// containers.json, the files in the state directory), and a reboot, which
+// empties the state directory: the engine then cannot start a container
+// whose token file's mount has no source, and one that holds its token in
+// its environment (--token-env) is refused; brokerd says so, with what to
+// do, when it starts the relay again (docker setup, run or token, which a
+// reboot needs) and in doctor. brokerd docker reissue then gives each a
+// new token at the very path its mount names, scoped as before (the
+// profiles of --also too, from the label docker run set), and docker start
+// serves them again, that profile and no other; a --token-env container
+// is told to be made again, and a container whose mount names a file
+// outside the state directory is refused, nothing written there. The audit
+// log names each reissue with the container and the command that asked.
 func TestDockerReboot(t *testing.T) {
 	requireDocker(t)
+	started := time.Now()
 	e, static, image := dockerEnv(t)
-	prod := e.profile("prod")
+	dev, prod := e.profile("dev"), e.profile("prod")
 	d := e.startDaemon(t, "--default-profile", prod)
 	e.mustRun(t, "", "docker", "setup", "--binary", static)
 	d.stop(t)
 	e.setenv("AWS_ENDPOINT_URL_STS", startMotoOn(t, docker.Gateway))
 	d = e.startDaemon(t, "--default-profile", prod)
 
-	const name = "brokerd-it-reboot"
-	defer dockerTry(t, "rm", "--force", name)
-	served := func() int {
-		out, _ := dockerTry(t, "logs", name)
-		return strings.Count(out, "200 ASIA")
+	const (
+		name  = "brokerd-it-reboot"      // prod, fetches prod
+		also  = "brokerd-it-reboot-also" // prod --also dev, fetches dev
+		other = "brokerd-it-reboot-dev"  // prod, fetches dev: refused
+		env   = "brokerd-it-reboot-env"  // prod --token-env
+		out   = "brokerd-it-reboot-out"  // mounts a file outside the state directory
+	)
+	for _, n := range []string{name, also, other, env, out} {
+		defer dockerTry(t, "rm", "--force", n)
 	}
+	logs := func(n string) string {
+		s, _ := dockerTry(t, "logs", n)
+		return s
+	}
+	served := func(n string) int { return strings.Count(logs(n), "200 A") } // ASIA… for prod, AKIA… (moto's session) for dev
+	devURL := docker.RelayURL(dev)
 	// whoami -raw gets credentials through the relay and exits 0: the
 	// engine runs it again and again until stopped.
 	r := e.run(t, "", "docker", "run", prod, "--", "--detach", "--name", name, "--restart", "always", image, "-raw")
 	if r.code != 0 || !strings.Contains(r.stderr, "lasts until") {
 		t.Fatalf("brokerd docker run --detach --restart always: %v", r)
 	}
-	waitFor(t, "a run with credentials", func() bool { return served() >= 1 })
-	dockerCmd(t, "stop", name)
+	e.mustRun(t, "", "docker", "run", prod, "--also", dev, "--label", "both", "--ttl", "2h", "--", "--detach", "--name", also, "--restart", "unless-stopped", image, "-raw", "-url", devURL)
+	e.mustRun(t, "", "docker", "run", prod, "--", "--detach", "--name", other, "--restart", "on-failure:5", image, "-raw", "-url", devURL)
+	e.mustRun(t, "", "docker", "run", prod, "--token-env", "--", "--detach", "--name", env, "--restart", "always", image, "-raw")
+	waitLogs(t, "runs with credentials", logs, []string{name, also, other, env}, func() bool {
+		return served(name) >= 1 && served(also) >= 1 && served(env) >= 1 && strings.Contains(logs(other), "ProfileNotAllowed")
+	})
+	mountOf := func(n string) string {
+		return strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format",
+			`{{range .Mounts}}{{if eq .Destination "`+docker.TokenFile+`"}}{{.Source}}{{end}}{{end}}`, n))
+	}
+	tokenFile := mountOf(name)
+	if !strings.HasPrefix(tokenFile, e.StateDir+"/containers/") {
+		t.Fatalf("container %s mounts %q, want a token file of the state directory %s", name, tokenFile, e.StateDir)
+	}
+	for _, n := range []string{name, also, other, env} {
+		dockerCmd(t, "stop", n)
+	}
 
 	d.stop(t)
 	d = e.startDaemon(t, "--default-profile", prod)
-	n := served()
+	n := served(name)
 	dockerCmd(t, "start", name)
-	waitFor(t, "a run with credentials after the daemon's restart", func() bool { return served() > n })
+	waitFor(t, "a run with credentials after the daemon's restart", func() bool { return served(name) > n })
 	dockerCmd(t, "stop", name)
+	if r := e.run(t, "", "doctor"); strings.Contains(r.stdout+r.stderr, "cannot start again") || strings.Contains(r.stdout+r.stderr, "no longer knows") {
+		t.Errorf("brokerd doctor after a restart of the daemon: %v; want no word of lost tokens", r)
+	}
 
+	// A container that mounts a file outside the state directory where a
+	// token file goes, as if brokerd had made it.
+	outside := filepath.Join(t.TempDir(), "containers", "c0123abcd")
+	os.MkdirAll(outside, 0o700)
+	os.WriteFile(filepath.Join(outside, "token"), []byte("bdc_x"), 0o600)
+	dockerCmd(t, "create", "--name", out, "--restart", "always", "--network", docker.Network,
+		"--env", "AWS_CONTAINER_CREDENTIALS_FULL_URI="+docker.RelayURL(prod), "--env", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="+docker.TokenFile,
+		"--mount", "type=bind,source="+filepath.Join(outside, "token")+",target="+docker.TokenFile+",readonly", image, "-raw")
+	os.Remove(filepath.Join(outside, "token"))
 	// A reboot: the engine's containers stop, the runtime directory goes,
 	// the daemon starts again after the login.
 	dockerCmd(t, "stop", docker.RelayName)
@@ -665,27 +710,141 @@ func TestDockerReboot(t *testing.T) {
 		t.Errorf("docker start %s after the reboot: exit %d %q; want docker's refusal of the missing token file", name, code, out)
 	}
 	problem := "container " + name + " (--restart always) cannot start again: its token file "
-	fix := "docker rm -f " + name + ", then brokerd docker run " + prod + " -- --restart always --name " + name + " [your other options] IMAGE"
+	fix := "brokerd docker reissue " + name + " gives it a new token in place (or make it again: docker rm -f " + name +
+		", then brokerd docker run " + prod + " --label " + name + " -- --restart always --name " + name + " [your other options] IMAGE)"
+	envProblem := "container " + env + " (--restart always) holds in its environment a token that brokerd no longer knows"
+	envFix := "make it again (a token in its environment cannot be changed in place): docker rm -f " + env + ", then brokerd docker run " + prod +
+		" --label " + env + " --token-env -- --restart always --name " + env + " [your other options] IMAGE"
 	r = e.run(t, "", "docker", "token", prod, "--label", "after-reboot")
-	if r.code != 0 || !strings.Contains(r.stderr, "started the relay container") || strings.Count(r.stderr, problem) != 1 || !strings.Contains(r.stderr, fix) {
-		t.Errorf("brokerd docker token after the reboot: %v\nwant it to start the relay and say once %q… %q", r, problem, fix)
+	if r.code != 0 || !strings.Contains(r.stderr, "started the relay container") || strings.Count(r.stderr, problem) != 1 || !strings.Contains(r.stderr, fix) ||
+		!strings.Contains(r.stderr, envProblem) || !strings.Contains(r.stderr, envFix) {
+		t.Errorf("brokerd docker token after the reboot: %v\nwant it to start the relay and say once %q… %q, and %q… %q", r, problem, fix, envProblem, envFix)
 	}
 	if r := e.run(t, "", "docker", "token", prod, "--label", "again"); strings.Contains(r.stderr, problem) {
-		t.Errorf("brokerd docker token with the relay running: %v; want no look at the containers (it costs two docker commands)", r)
+		t.Errorf("brokerd docker token with the relay running: %v; want no look at the containers (it costs docker commands)", r)
 	}
-	if r := e.run(t, "", "doctor"); !strings.Contains(r.stdout+r.stderr, problem) || !strings.Contains(r.stdout+r.stderr, fix) {
-		t.Errorf("brokerd doctor after the reboot: %v\nwant %q and %q", r, problem, fix)
+	r = e.run(t, "", "doctor")
+	if !strings.Contains(r.stdout+r.stderr, problem) || !strings.Contains(r.stdout+r.stderr, fix) || !strings.Contains(r.stdout+r.stderr, envProblem) {
+		t.Errorf("brokerd doctor after the reboot: %v\nwant %q, %q and %q", r, problem, fix, envProblem)
 	}
 
-	dockerCmd(t, "rm", "--force", name)
-	r = e.run(t, "", "docker", "run", prod, "--", "--detach", "--name", name, "--restart", "always", image, "-raw")
-	if r.code != 0 {
-		t.Fatalf("brokerd docker run again: %v", r)
+	// Reissue: the container outside the state directory is refused, the
+	// --token-env one told to be made again, the others get new tokens.
+	r = e.run(t, "", "docker", "reissue", out, env)
+	if r.code == 0 || !strings.Contains(r.stdout, "container "+out+": "+filepath.Join(outside, "token")+" is not a token file of brokerd's state directory") ||
+		!strings.Contains(r.stdout, "container "+env+" holds its token in its environment, which cannot be changed in place: make it again: docker rm -f "+env) {
+		t.Errorf("brokerd docker reissue %s %s: %v\nwant the first refused (outside the state directory), the second told to be made again", out, env, r)
 	}
-	waitFor(t, "a run with credentials after the fix", func() bool { return served() >= 1 })
-	dockerCmd(t, "stop", name)
-	if r := e.run(t, "", "doctor"); strings.Contains(r.stdout+r.stderr, problem) {
-		t.Errorf("brokerd doctor once the container is made again: %v; want no word of it", r)
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("brokerd docker reissue wrote %v outside the state directory", ents)
 	}
-	d.stop(t)
+	t0 := time.Now()
+	r = e.run(t, "", "docker", "reissue")
+	reissueTook := time.Since(t0)
+	for _, want := range []string{
+		"container " + name + ": new token ", "(label " + name + ") for " + prod + ", until ", "start it: docker start " + name,
+		"container " + also + ": new token ", "(label both) for " + prod + ", " + dev + ", until ",
+		"container " + other + ": new token ",
+		"container " + env + " holds its token in its environment",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("brokerd docker reissue: %v\nwant %q", r, want)
+		}
+	}
+	if r.code != 1 || !strings.Contains(r.stdout, "container "+out+": "+filepath.Join(outside, "token")+" is not a token file of brokerd's state directory") {
+		t.Errorf("brokerd docker reissue: %v; want exit 1 (the --token-env container has no new token, %s's mount is refused)", r, out)
+	}
+	if strings.Contains(r.stdout+r.stderr, "bdc_") {
+		t.Errorf("brokerd docker reissue printed a token: %v", r)
+	}
+	if got := mountOf(name); got != tokenFile {
+		t.Errorf("container %s mounts %q after the reissue, want %q", name, got, tokenFile)
+	}
+	fi, err := os.Lstat(tokenFile)
+	di, _ := os.Lstat(filepath.Dir(tokenFile))
+	if err != nil || fi.Mode() != 0o600 || di.Mode() != os.ModeDir|0o700 {
+		t.Errorf("reissued token file %s: %v, mode %v in %v; want 0600 in 0700", tokenFile, err, fi.Mode(), di.Mode())
+	}
+	var st control.Status
+	json.Unmarshal([]byte(e.mustRun(t, "", "status", "--json")), &st)
+	tokenID := filepath.Base(filepath.Dir(tokenFile))
+	var tok *control.ContainerToken
+	for i := range st.Containers {
+		if st.Containers[i].ID == tokenID {
+			tok = &st.Containers[i]
+		}
+	}
+	id := strings.TrimSpace(dockerCmd(t, "container", "inspect", "--format", "{{.Id}}", name))
+	if tok == nil || tok.Label != name || tok.ContainerID != id || !tok.Expires.After(time.Now().Add(11*time.Hour)) {
+		t.Errorf("status lists %+v; want token %s (the directory's id) labelled %s for container %s, 12h", st.Containers, tokenID, name, id)
+	}
+	for _, c := range st.Containers {
+		if c.Label == "both" && !c.Expires.Before(time.Now().Add(2*time.Hour)) {
+			t.Errorf("token of %s expires %v, want within the 2h it was given (its label's ttl)", also, c.Expires)
+		}
+	}
+
+	// docker start: each gets credentials again, for its profiles alone.
+	n, nAlso := served(name), served(also)
+	nOther := strings.Count(logs(other), "ProfileNotAllowed")
+	t1 := time.Now()
+	dockerCmd(t, "start", name)
+	dockerCmd(t, "start", also)
+	dockerCmd(t, "start", other)
+	waitLogs(t, "runs with credentials after the reissue", logs, []string{name, also, other}, func() bool {
+		return served(name) > n && served(also) > nAlso && strings.Count(logs(other), "ProfileNotAllowed") > nOther
+	})
+	servedAgain := time.Since(t1)
+	if strings.Count(logs(other), "200 A") > 0 {
+		t.Errorf("container %s, given prod, got %s's credentials: %s", other, dev, logs(other))
+	}
+	for _, c := range []string{name, also, other} {
+		dockerCmd(t, "stop", c)
+	}
+	if r := e.run(t, "", "doctor"); strings.Contains(r.stdout+r.stderr, problem) || !strings.Contains(r.stdout+r.stderr, envProblem) {
+		t.Errorf("brokerd doctor after the reissue: %v; want no word of %s, and %s still", r, name, env)
+	}
+	if r := e.run(t, "", "docker", "reissue", name); r.code != 0 || !strings.Contains(r.stdout, "container "+name+" has its token file: nothing to do") {
+		t.Errorf("brokerd docker reissue %s again: %v; want nothing to do", name, r)
+	}
+
+	d.stop(t) // checkAudit: every line names its process or container
+	events, err := audit.Read(e.vars["BROKERD_AUDIT_DIR"], audit.Filter{Since: d.Started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reissued []string
+	for _, ev := range events {
+		if ev.Kind != "reissued" {
+			continue
+		}
+		if ev.Container == nil || len(ev.Container.ID) != 64 || ev.Client == nil || ev.Client.PID <= 0 || ev.Client.Exe == "" || ev.Status != 200 {
+			t.Errorf("audit line of a reissue %+v: want the container's id, and the process that asked", ev)
+			continue
+		}
+		reissued = append(reissued, ev.Container.Label+" "+ev.Profile)
+	}
+	slices.Sort(reissued)
+	if want := []string{"both " + prod, name + " " + prod, other + " " + prod}; !slices.Equal(reissued, want) {
+		t.Errorf("the audit log names reissues %q, want %q", reissued, want)
+	}
+	t.Logf("docker reissue of 4 containers took %v; they were served %v after docker start; the test %v", reissueTook.Round(time.Millisecond),
+		servedAgain.Round(time.Millisecond), time.Since(started).Round(time.Second))
+}
+
+// waitLogs waits up to 20 s for cond, then fails the test with the
+// output of the containers names.
+func waitLogs(t *testing.T, what string, logs func(string) string, names []string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, n := range names {
+				fmt.Fprintf(&b, "%s:\n%s\n", n, logs(n))
+			}
+			t.Fatalf("timed out after 20 s waiting for %s; the containers printed:\n%s", what, b.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

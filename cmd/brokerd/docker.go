@@ -41,9 +41,10 @@ func (e *env) dockerCmd() *cobra.Command {
 			"  brokerd docker setup                          # once: the network and the relay container\n" +
 			"  brokerd docker run prod -- --rm my/app        # docker run with prod's credentials\n" +
 			"  brokerd docker token prod                     # the docker run options, for scripts and compose\n" +
-			"  brokerd docker revoke LABEL|ID                # end a token before its expiry",
+			"  brokerd docker revoke LABEL|ID                # end a token before its expiry\n" +
+			"  brokerd docker reissue                        # after a reboot: new tokens for the containers that lost theirs",
 	}
-	cmd.AddCommand(e.dockerSetupCmd(), e.dockerRunCmd(), e.dockerTokenCmd(), e.dockerRevokeCmd(), e.dockerTeardownCmd())
+	cmd.AddCommand(e.dockerSetupCmd(), e.dockerRunCmd(), e.dockerTokenCmd(), e.dockerRevokeCmd(), e.dockerReissueCmd(), e.dockerTeardownCmd())
 	return cmd
 }
 
@@ -132,7 +133,7 @@ func (e *env) dockerSetupCmd() *cobra.Command {
 				return err
 			}
 			say("relay %s at %s: %s", docker.RelayName, wire.RelayAddr, did)
-			warnLost(ctx, r, e.stderr)
+			warnLost(ctx, r, dir, e.stderr)
 			if err := docker.Probe(ctx, r, tag, 10*time.Second); err != nil {
 				if did != "running" {
 					return err
@@ -222,7 +223,7 @@ func (e *env) dockerTokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := docker.Client{Profile: args[0], HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: tok.Region}
+			c := docker.Client{Profile: args[0], HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: tok.Region, Scope: scopeOf(tok, req)}
 			switch format {
 			case "args":
 				fmt.Fprintln(e.stdout, wire.ShellJoin(c.Args()))
@@ -249,6 +250,12 @@ func (e *env) dockerTokenCmd() *cobra.Command {
 	flags.add(cmd)
 	cmd.Flags().StringVar(&format, "format", "args", "args (one line), lines (one option a line), compose or json")
 	return cmd
+}
+
+// scopeOf is what tok was made for, as req asked, for the container's
+// label docker.ScopeLabel: brokerd docker reissue gives the same again.
+func scopeOf(tok control.IssuedToken, req control.TokenRequest) *docker.Scope {
+	return &docker.Scope{ID: tok.ID, Label: tok.Label, Profiles: tok.Profiles, TTLSeconds: req.TTLSeconds}
 }
 
 // tokenNote tells on stderr what token was made.
@@ -348,7 +355,7 @@ func (e *env) dockerRun(ctx context.Context, profile string, runArgs []string, f
 		fmt.Fprintf(e.stderr, "brokerd: profile %s sets no region: give the container AWS_REGION\n", profile)
 	}
 	c := docker.Client{Profile: profile, HostTokenFile: tok.TokenFile, CIDFile: tok.CIDFile, Region: region, TokenEnv: tokenEnv,
-		KeepNetRaw: opts.AddsNetRaw()}
+		KeepNetRaw: opts.AddsNetRaw(), Scope: scopeOf(tok, req)}
 	argv := append(append([]string{"run"}, c.Args()...), runArgs...)
 	run := exec.Command("docker", argv...)
 	run.Stdin, run.Stdout, run.Stderr = os.Stdin, e.stdout, e.stderr
@@ -588,7 +595,7 @@ func printContainers(w io.Writer, ts []control.ContainerToken, now time.Time) {
 func dockerChecks(ctx context.Context, dir state.Dir) []doctor.Check {
 	bin, _ := os.Executable()
 	checks := doctor.Docker(ctx, doctor.DockerEnv{Docker: docker.CLI{}, State: dir, Binary: bin})
-	lost, _ := docker.LostTokens(ctx, docker.CLI{}) // doctor.Docker reports docker's errors
+	lost, _ := docker.LostTokens(ctx, docker.CLI{}, heldTokens(ctx, dir)) // doctor.Docker reports docker's errors
 	for _, l := range lost {
 		checks = append(checks, doctor.Check{Name: "container " + l.Name, Level: doctor.Warn, Message: l.Problem(), Fix: l.Fix()})
 	}
@@ -607,16 +614,30 @@ func relayReady(ctx context.Context, r docker.Runner, dir state.Dir, w io.Writer
 		fmt.Fprintf(w, "brokerd: %s the relay container %s\n", did, docker.RelayName)
 		// The relay was stopped or held a removed directory: after a
 		// reboot or a logout, which emptied the state directory.
-		warnLost(ctx, r, w)
+		warnLost(ctx, r, dir, w)
 	}
 	return err
 }
 
 // warnLost tells on w, a line each, of the containers with a restart
-// policy that cannot start again, their token files gone, and what to do.
-func warnLost(ctx context.Context, r docker.Runner, w io.Writer) {
-	lost, _ := docker.LostTokens(ctx, r) // a hint: docker's errors are reported elsewhere
+// policy that cannot work again, their token files gone (or their tokens,
+// held in their environment, unknown to the daemon of dir), and what to
+// do.
+func warnLost(ctx context.Context, r docker.Runner, dir state.Dir, w io.Writer) {
+	lost, _ := docker.LostTokens(ctx, r, heldTokens(ctx, dir)) // a hint: docker's errors are reported elsewhere
 	for _, l := range lost {
-		fmt.Fprintf(w, "brokerd: %s; make it again: %s\n", l.Problem(), l.Fix())
+		fmt.Fprintf(w, "brokerd: %s; %s\n", l.Problem(), l.Fix())
 	}
+}
+
+// heldTokens reports whether the daemon of dir holds the container token
+// of an id; nil when the daemon does not answer.
+func heldTokens(ctx context.Context, dir state.Dir) func(id string) bool {
+	client := control.NewClient(dir)
+	defer client.Close()
+	st, err := client.Status(ctx)
+	if err != nil {
+		return nil
+	}
+	return heldIn(st)
 }
