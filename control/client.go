@@ -19,6 +19,7 @@ import (
 
 // Client calls a running daemon's control API.
 type Client struct {
+	dir    state.Dir
 	socket string
 	hc     *http.Client
 }
@@ -26,7 +27,7 @@ type Client struct {
 // NewClient returns a client for the daemon serving from dir.
 func NewClient(dir state.Dir) *Client {
 	socket := dir.Join(state.SocketFile)
-	return &Client{socket: socket, hc: &http.Client{
+	return &Client{dir: dir, socket: socket, hc: &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -102,6 +103,22 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// ErrNotAnswering is the error of a daemon that took the request on its
+// socket and did not answer in time: it runs, stopped or stuck.
+var ErrNotAnswering = errors.New("brokerd does not answer")
+
+// notAnswering says that the daemon took the request and did not answer in
+// time, and what to do.
+func (c *Client) notAnswering() error {
+	who, resume := "the daemon", ""
+	if ep, err := c.dir.Endpoint(); err == nil && ep.PID > 0 {
+		who, resume = fmt.Sprintf("the daemon (pid %d)", ep.PID), fmt.Sprintf("; kill -CONT %d resumes it", ep.PID)
+	}
+	return fmt.Errorf("%w: %s took the request but gave no answer in time: it may be stopped (Ctrl-Z, kill -STOP%s) or stuck: "+
+		"see its log (journalctl --user -u brokerd; on macOS ~/Library/Logs/brokerd/), and restart it if it stays so",
+		ErrNotAnswering, who, resume)
+}
+
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -120,6 +137,10 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return state.ErrNotRunning
+		}
+		var ne net.Error
+		if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return c.notAnswering()
 		}
 		return fmt.Errorf("talk to brokerd at %s: %w", c.socket, err)
 	}

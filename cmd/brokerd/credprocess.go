@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerd/brokerd/control"
 	"github.com/brokerd/brokerd/state"
 )
 
@@ -56,13 +57,16 @@ type processCredentials struct {
 	AccountID       string `json:"AccountId,omitempty"`
 }
 
+// fetchTimeout bounds credential-process's request, as an SDK's own.
+const fetchTimeout = 10 * time.Second
+
 // fetchCredentials gets credentials from the endpoint as an SDK does.
 func fetchCredentials(ctx context.Context, url, tokenFile string) (processCredentials, error) {
 	token, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return processCredentials{}, fmt.Errorf("read the daemon's token: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -70,6 +74,11 @@ func fetchCredentials(ctx context.Context, url, tokenFile string) (processCreden
 	}
 	req.Header.Set("Authorization", string(token))
 	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return processCredentials{}, fmt.Errorf("%w: %s gave no answer within %s: the daemon may be stopped (Ctrl-Z, kill -STOP) or stuck: "+
+			"see brokerd status and its log (journalctl --user -u brokerd; on macOS ~/Library/Logs/brokerd/), and restart it if it stays so",
+			control.ErrNotAnswering, url, fetchTimeout)
+	}
 	if err != nil {
 		return processCredentials{}, fmt.Errorf("reach brokerd: %w", err)
 	}

@@ -207,6 +207,8 @@ func notAnswering(err error, dir state.Dir, installed deploy.Installed, base str
 	_, serr := os.Stat(token)
 	left := serr == nil
 	switch {
+	case errors.Is(err, control.ErrNotAnswering):
+		return fmt.Sprintf("%v; the lines below work once it answers, until then SDKs in this shell get no answer from %s", err, base)
 	case !errors.Is(err, state.ErrNotRunning):
 		why = err.Error()
 		if left {
