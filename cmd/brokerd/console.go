@@ -43,7 +43,7 @@ func (e *env) consoleCmd() *cobra.Command {
 			u, err := control.NewClient(dir).Console(cmd.Context(), control.Console{Profile: name, Destination: destination,
 				Region: region, DurationSeconds: int(duration / time.Second)})
 			if err != nil {
-				return err
+				return unnamed(err, name, "console")
 			}
 			if printURL {
 				fmt.Fprintln(e.stdout, u.URL)

@@ -52,7 +52,7 @@ func (e *env) loginCmd() *cobra.Command {
 			if code == "" {
 				needs, err := client.LoginNeeds(cmd.Context(), name)
 				if err != nil {
-					return err
+					return unnamed(err, name, "login")
 				}
 				if needs.Kind == "sso" {
 					if cmd.Flags().Changed("duration") {
@@ -68,7 +68,7 @@ func (e *env) loginCmd() *cobra.Command {
 			}
 			res, err := client.Login(cmd.Context(), control.Login{Profile: name, Code: code, DurationSeconds: int(duration / time.Second)})
 			if err != nil {
-				return err
+				return unnamed(err, name, "login")
 			}
 			printLogin(e.stdout, res.Session, time.Now())
 			if res.Warning != "" {
@@ -116,6 +116,9 @@ func (e *env) logoutCmd() *cobra.Command {
 			}
 			src, err := client.Logout(cmd.Context(), name)
 			var ce *control.Error
+			if errors.As(err, &ce) && ce.Code == "ProfileNotFound" && name == "" {
+				return unnamed(err, name, "logout")
+			}
 			if errors.As(err, &ce) && ce.Code == "ProfileNotFound" {
 				return fmt.Errorf("%w (was %s a profile with sso_start_url and no sso_session, since removed? brokerd keeps its tokens under its start URL: "+
 					"brokerd logout https://…/start removes them)", err, name)
@@ -145,6 +148,16 @@ func (e *env) logoutCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// unnamed adds to the daemon's ProfileNotFound for its default profile,
+// which a command given no profile name (name empty) takes, that the
+// profile was not named, and how to name one; other errors pass as they are.
+func unnamed(err error, name, command string) error {
+	if name != "" || !isCode(err, "ProfileNotFound") {
+		return err
+	}
+	return fmt.Errorf("%w; brokerd %s without a profile takes the daemon's default profile: name one, brokerd %s PROFILE", err, command, command)
 }
 
 // isStartURL tells whether a logout names a start URL: the key of the

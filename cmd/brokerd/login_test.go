@@ -151,3 +151,20 @@ func TestLogout_SaysWhetherASessionWasOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestUnnamed_DefaultProfileMissing checks that login, logout and console
+// given no profile, when the daemon's default profile does not exist, say
+// that the default was taken and how to name one: logout printed "(was  a
+// profile with sso_start_url …", an empty name, and none said why a
+// profile nobody typed was looked for.
+func TestUnnamed_DefaultProfileMissing(t *testing.T) {
+	w := newShellWorld(t)
+	w.serve(t, logoutDaemon{})
+	for _, command := range []string{"login", "logout"} {
+		err := run(context.Background(), []string{command}, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+		want := `profile "" is not in the AWS config file; brokerd ` + command + ` without a profile takes the daemon's default profile: name one, brokerd ` + command + ` PROFILE`
+		if err == nil || err.Error() != want {
+			t.Errorf("brokerd %s = %v, want %q", command, err, want)
+		}
+	}
+}
