@@ -155,7 +155,9 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 		}
 	}
 	if len(st.Profiles) == 0 {
-		fmt.Fprintln(w, "no profiles yet: add keys with `brokerd keys add PROFILE` and roles to ~/.aws/config")
+		if st.ConfigError == "" { // else there may be profiles, unread
+			fmt.Fprintln(w, "no profiles yet: add keys with `brokerd keys add PROFILE` and roles to ~/.aws/config")
+		}
 		return
 	}
 	fmt.Fprintln(tw, "PROFILE\tKIND\tROLE\tEXPIRES\tLEFT\tLAST REFRESH\tLAST ERROR")

@@ -174,6 +174,14 @@ func TestPrintStatus_ConfigError(t *testing.T) {
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("printStatus() = %q, want it to contain %q", b.String(), want)
 	}
+	// With no profile known, it does not say there are none yet: the
+	// file may have some.
+	st.Profiles = nil
+	b.Reset()
+	printStatus(&b, st, now)
+	if strings.Contains(b.String(), "no profiles yet") {
+		t.Errorf("printStatus() with the config file unread = %q, want no \"no profiles yet\"", b.String())
+	}
 }
 
 // TestPrintStatus_DefaultProfileMissing checks that status says the
