@@ -2,6 +2,7 @@ package sso_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,4 +90,82 @@ func TestClient_StoreUnsavedWhileABackgroundStoreWaits(t *testing.T) {
 		t.Error("Token() after StoreUnsaved began a store in the background")
 	default:
 	}
+}
+
+// refusingOnceStore is a fakeStore whose first Set of key says so on
+// entered, waits until release is closed and is refused: a refresh whose
+// store the keychain refuses while a daemon stops.
+type refusingOnceStore struct {
+	*fakeStore
+	key     string
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *refusingOnceStore) Set(ctx context.Context, key string, blob []byte) error {
+	refuse := false
+	if key == s.key {
+		s.once.Do(func() { refuse = true })
+	}
+	if refuse {
+		close(s.entered)
+		<-s.release
+		return errStore
+	}
+	return s.fakeStore.Set(ctx, key, blob)
+}
+
+// waitingCtx is a context that says on waiting when something first
+// waits for its end.
+type waitingCtx struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (c *waitingCtx) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
+}
+
+// TestClient_StoreUnsavedAfterARefreshInFlight checks that StoreUnsaved,
+// at a daemon's stop, stores the token of a refresh under way that the
+// keychain refuses: it holds the token only in memory once StoreUnsaved
+// has begun, and its refresh token, stored before, is spent.
+func TestClient_StoreUnsavedAfterARefreshInFlight(t *testing.T) {
+	e := newEnv(t, ssofake.Config{TokenLifetime: 10 * time.Minute})
+	e.login(t, session)
+	store := &refusingOnceStore{fakeStore: e.store, key: session.Key(), entered: make(chan struct{}), release: make(chan struct{})}
+	c := sso.New(store, zapNop, sso.Config{Clock: e.clock, OIDCEndpoint: e.fake.URL, PortalEndpoint: e.fake.URL})
+	e.clock.Advance(6 * time.Minute) // a refresh is due
+	refreshed := make(chan sso.Token, 1)
+	go func() {
+		tok, err := c.Token(context.Background(), session)
+		if err != nil {
+			t.Errorf("Token() = %v", err)
+		}
+		refreshed <- tok
+	}()
+	<-store.entered // the refresh's store waits on the keychain
+	base, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx := &waitingCtx{Context: base, waiting: make(chan struct{})}
+	stored := make(chan error, 1)
+	go func() { stored <- c.StoreUnsaved(ctx) }()
+	select {
+	case <-ctx.waiting: // StoreUnsaved waits for the refresh
+	case err := <-stored:
+		t.Errorf("StoreUnsaved() = %v before the refresh under way ended, want it to wait for it", err)
+		stored <- err
+	}
+	close(store.release)
+	tok := <-refreshed // held in memory, unless StoreUnsaved stored it already
+	if err := <-stored; err != nil {
+		t.Errorf("StoreUnsaved() = %v", err)
+	}
+	if e.store.field(session.Key(), "accessToken") != tok.AccessToken {
+		t.Error("the store does not hold the token refreshed while StoreUnsaved began")
+	}
+	c.Wait()
 }

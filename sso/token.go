@@ -175,19 +175,22 @@ func (c *Client) storeHeld(ctx context.Context, key string) error {
 // while the Store refused it), waiting for the Store up to ctx: for a
 // daemon that stops, whose next start would otherwise need new sign-ins.
 // It first ends the stores under way in the background, and no other
-// starts after it. Its errors hold no token.
+// starts after it; it waits, up to ctx, for the refreshes under way,
+// whose tokens the Store may refuse too. Its errors hold no token.
 func (c *Client) StoreUnsaved(ctx context.Context) error {
 	c.unsavedMu.Lock()
 	c.stopped = true
 	c.unsavedMu.Unlock()
 	c.stopBg()
 	c.wg.Wait()
-	c.unsavedMu.Lock()
-	keys := make([]string, 0, len(c.unsaved))
-	for k := range c.unsaved {
+	// Every session used, not only those held in memory now: a refresh
+	// under way, which holds its session's lock, may yet be refused.
+	c.locksMu.Lock()
+	keys := make([]string, 0, len(c.locks))
+	for k := range c.locks {
 		keys = append(keys, k)
 	}
-	c.unsavedMu.Unlock()
+	c.locksMu.Unlock()
 	var errs []error
 	for _, k := range keys {
 		errs = append(errs, c.storeHeld(ctx, k))
