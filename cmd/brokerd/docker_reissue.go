@@ -25,7 +25,8 @@ func (e *env) dockerReissueCmd() *cobra.Command {
 			"one then cannot start again (docker: bind source path does not exist). reissue writes a new token at\n" +
 			"the path the container's mount names, for the profiles it had: those its label " + docker.ScopeLabel + " records\n" +
 			"(brokerd docker run and docker token set it), else the one its credentials URL names, with the lifetime\n" +
-			"it was given (default 12h). Then docker start CONTAINER, or let its restart policy run it.\n\n" +
+			"it was given (default 12h). Then docker start CONTAINER: the engine, which failed to start it at boot,\n" +
+			"does not try again by itself. After the next reboot the file is gone again: reissue again.\n\n" +
 			"With no CONTAINER, every container with a restart policy that lost its token. A container that holds\n" +
 			"its token in its environment (--token-env) cannot be given another: it must be made again.",
 		RunE: func(cmd *cobra.Command, args []string) error {
